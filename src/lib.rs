@@ -1,0 +1,41 @@
+//! ptrack: track LLM prompts kept in git.
+//!
+//! Each prompt version is a file, `prompts/<name>/<version>.md` (front matter plus the
+//! prompt text) or `.toml`; each execution of a prompt is one JSON line under `runs/`.
+//! This library reads and validates those files, appends and aggregates runs, and is what
+//! the `ptrack` command-line tool is built on. It never prints and never exits: it takes
+//! paths and values and returns data.
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! # std::fs::create_dir_all(dir.path().join("prompts/summarize")).unwrap();
+//! # std::fs::write(dir.path().join("prompts/summarize/1.0.md"),
+//! #     "---\ngoal: Summarize a text.\nmodel: llama3.1:8b\n---\nSummarize: {{ text }}\n").unwrap();
+//! # std::fs::write(dir.path().join("prompts/summarize/1.1.md"),
+//! #     "---\ngoal: Summarize a text in 3 bullets.\nmodel: llama3.1:8b\ntop_p: 0.9\n---\nThree bullets: {{ text }}\n").unwrap();
+//! let project = ptrack::Project::discover(dir.path())?;
+//! let registry = project.load_prompts();
+//! for prompt in registry.prompts.values() {
+//!     let latest = prompt.latest().expect("a listed prompt has a valid version");
+//!     println!("{} {} {:?}", prompt.name, latest.version, latest.meta.goal);
+//! }
+//! let latest = registry.get("summarize").and_then(|p| p.latest()).unwrap();
+//! assert_eq!(latest.version.as_str(), "1.1");
+//! assert_eq!(latest.meta.params.top_p, Some(0.9));
+//! # Ok::<(), ptrack::ProjectError>(())
+//! ```
+
+pub mod config;
+pub mod diagnostic;
+pub mod project;
+pub mod prompt;
+pub mod templates;
+pub mod version;
+
+pub use config::{Config, ConfigError};
+pub use diagnostic::{Diagnostic, Severity};
+pub use project::{Project, ProjectError, Prompt, Registry};
+pub use prompt::{
+    Params, PromptMeta, PromptVersion, Provider, SourceFormat, Variable, blob_sha, is_valid_name,
+};
+pub use version::{Version, VersionError};

@@ -1,0 +1,360 @@
+//! A ptrack project on disk: its root, settings, and the registry of prompt versions.
+//!
+//! The root is the first folder, walking up from a start directory, that holds `ptrack.toml`
+//! or `prompts/` (as git and cargo find theirs). Loading the registry never fails as a whole:
+//! each bad file becomes a [`Diagnostic`] and the good prompts are still listed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError};
+use crate::diagnostic::Diagnostic;
+use crate::prompt::{PromptVersion, is_valid_name, parse_prompt_file};
+use crate::version::Version;
+
+/// Why a project could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// No folder with `ptrack.toml` or `prompts/` above the start directory.
+    #[error("no ptrack project found in {} or any parent folder (looked for ptrack.toml or prompts/)", start.display())]
+    NotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// The given directory does not exist or cannot be read.
+    #[error("cannot open {}: {source}", path.display())]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `ptrack.toml` is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// An opened project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    root: PathBuf,
+    config: Config,
+}
+
+/// Every prompt of a project, with the problems found while loading them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Registry {
+    /// Prompts by name.
+    pub prompts: BTreeMap<String, Prompt>,
+    /// Problems in prompt files (errors and warnings), by path then line.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A prompt: its valid versions, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prompt {
+    /// The prompt's name.
+    pub name: String,
+    /// Valid versions, ordered by version number.
+    pub versions: Vec<PromptVersion>,
+}
+
+impl Prompt {
+    /// The highest version.
+    pub fn latest(&self) -> Option<&PromptVersion> {
+        self.versions.last()
+    }
+
+    /// The version `v`, if it exists and is valid.
+    pub fn version(&self, v: &Version) -> Option<&PromptVersion> {
+        self.versions.iter().find(|p| &p.version == v)
+    }
+}
+
+impl Registry {
+    /// The prompt called `name`.
+    pub fn get(&self, name: &str) -> Option<&Prompt> {
+        self.prompts.get(name)
+    }
+
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+impl Project {
+    /// Find the project containing `start` by walking up to the first folder with
+    /// `ptrack.toml` or `prompts/`.
+    pub fn discover(start: &Path) -> Result<Project, ProjectError> {
+        let start = std::path::absolute(start).map_err(|source| ProjectError::Io {
+            path: start.to_path_buf(),
+            source,
+        })?;
+        let mut dir = Some(start.as_path());
+        while let Some(d) = dir {
+            if d.join("ptrack.toml").is_file() || d.join("prompts").is_dir() {
+                return Project::open(d);
+            }
+            dir = d.parent();
+        }
+        Err(ProjectError::NotFound { start })
+    }
+
+    /// Open the project rooted at `root` (which need not have `ptrack.toml`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir_all(dir.path().join("prompts/greet")).unwrap();
+    /// # std::fs::write(dir.path().join("prompts/greet/1.0.md"),
+    /// #     "---\ngoal: Greet.\nmodel: llama3.1:8b\ntemperature: 0.2\n---\nSay hello to {{ name }}.\n").unwrap();
+    /// let project = ptrack::Project::open(dir.path())?;
+    /// let registry = project.load_prompts();
+    /// let latest = registry.get("greet").and_then(|p| p.latest()).unwrap();
+    /// assert_eq!(latest.version.as_str(), "1.0");
+    /// assert_eq!(latest.meta.params.temperature, Some(0.2));
+    /// assert_eq!(latest.text, "Say hello to {{ name }}.\n");
+    /// # Ok::<(), ptrack::ProjectError>(())
+    /// ```
+    pub fn open(root: &Path) -> Result<Project, ProjectError> {
+        let meta = std::fs::metadata(root).map_err(|source| ProjectError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(ProjectError::Io {
+                path: root.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        let config = Config::load(&root.join("ptrack.toml"), Path::new("ptrack.toml"))?;
+        Ok(Project {
+            root: root.to_path_buf(),
+            config,
+        })
+    }
+
+    /// The project's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Settings from `ptrack.toml` (defaults when it is absent).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `prompts/` under the root.
+    pub fn prompts_dir(&self) -> PathBuf {
+        self.root.join("prompts")
+    }
+
+    /// `runs/` under the root.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// `templates/` under the root.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+
+    /// The path of version `version` of `name` in `format` (`md` or `toml`).
+    pub fn version_path(&self, name: &str, version: &Version, ext: &str) -> PathBuf {
+        self.prompts_dir()
+            .join(name)
+            .join(format!("{version}.{ext}"))
+    }
+
+    /// Load every prompt version under `prompts/`. Bad files become diagnostics.
+    pub fn load_prompts(&self) -> Registry {
+        let mut reg = Registry::default();
+        let dir = self.prompts_dir();
+        let entries = match read_dir_sorted(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return reg,
+            Err(e) => {
+                reg.diagnostics.push(Diagnostic::error(
+                    "prompts",
+                    None,
+                    format!("cannot read folder: {e}"),
+                ));
+                return reg;
+            }
+        };
+        for entry in entries {
+            let rel = Path::new("prompts").join(&entry);
+            let full = dir.join(&entry);
+            if !full.is_dir() {
+                continue;
+            }
+            let Some(name) = Some(entry.as_str()).filter(|n| is_valid_name(n)) else {
+                reg.diagnostics.push(Diagnostic::error(
+                    &rel,
+                    None,
+                    "invalid prompt name: use lower-case letters, digits, `_` and `-`, starting with a letter or digit",
+                ));
+                continue;
+            };
+            let versions = self.load_versions(name, &full, &rel, &mut reg.diagnostics);
+            if !versions.is_empty() {
+                reg.prompts.insert(
+                    name.to_string(),
+                    Prompt {
+                        name: name.to_string(),
+                        versions,
+                    },
+                );
+            }
+        }
+        reg
+    }
+
+    fn load_versions(
+        &self,
+        name: &str,
+        dir: &Path,
+        rel_dir: &Path,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<PromptVersion> {
+        let files = match read_dir_sorted(dir) {
+            Ok(f) => f,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    rel_dir,
+                    None,
+                    format!("cannot read folder: {e}"),
+                ));
+                return Vec::new();
+            }
+        };
+        let mut by_version: BTreeMap<Version, Vec<PathBuf>> = BTreeMap::new();
+        for file in files {
+            let rel = rel_dir.join(&file);
+            let path = Path::new(&file);
+            let ext = path.extension().and_then(|e| e.to_str());
+            if !matches!(ext, Some("md" | "toml")) || !dir.join(&file).is_file() {
+                continue;
+            }
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            match stem.parse::<Version>() {
+                Ok(v) => by_version.entry(v).or_default().push(rel),
+                Err(_) if stem.eq_ignore_ascii_case("readme") => {}
+                Err(_) => diags.push(Diagnostic::warning(
+                    &rel,
+                    None,
+                    format!(
+                        "ignored: `{stem}` is not a version number (name version files like 1.0.md)"
+                    ),
+                )),
+            }
+        }
+        let mut versions = Vec::new();
+        for (version, paths) in by_version {
+            if paths.len() > 1 {
+                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                for p in &paths {
+                    diags.push(Diagnostic::error(
+                        p,
+                        None,
+                        format!(
+                            "version {version} is defined twice ({}); keep one file",
+                            list.join(" and ")
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let rel = &paths[0];
+            let bytes = match std::fs::read(self.root.join(rel)) {
+                Ok(b) => b,
+                Err(e) => {
+                    diags.push(Diagnostic::error(
+                        rel,
+                        None,
+                        format!("cannot read file: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let outcome = parse_prompt_file(rel, name, &version, &bytes);
+            diags.extend(outcome.diagnostics);
+            versions.extend(outcome.version);
+        }
+        versions
+    }
+}
+
+/// File names in `dir`, sorted, skipping names that are not UTF-8 or start with `.`.
+fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    #[test]
+    fn loads_versions_in_numeric_order_and_reports_bad_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for v in ["1.9", "1.10", "2.0", "1.0"] {
+            write(
+                root,
+                &format!("prompts/a/{v}.md"),
+                "---\ngoal: g\n---\ntext\n",
+            );
+        }
+        write(root, "prompts/b/1.0.md", "---\ntemperature: 9\n---\ntext\n");
+        write(root, "prompts/c/1.0.md", "---\ngoal: g\n---\ntext\n");
+        write(root, "prompts/c/1.0.toml", "goal = \"g\"\nprompt = \"x\"\n");
+        write(root, "prompts/Bad/1.0.md", "text\n");
+        write(root, "prompts/a/notes.md", "text\n");
+        let reg = Project::open(root).expect("open").load_prompts();
+        let a = reg.get("a").expect("a loads");
+        let order: Vec<&str> = a.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(order, ["1.0", "1.9", "1.10", "2.0"]);
+        assert_eq!(a.latest().map(|v| v.version.as_str()), Some("2.0"));
+        assert!(reg.get("b").is_none());
+        assert!(reg.get("c").is_none());
+        let msgs: Vec<String> = reg.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                "prompts/Bad: invalid prompt name: use lower-case letters, digits, `_` and `-`, starting with a letter or digit",
+                "prompts/a/notes.md: warning: ignored: `notes` is not a version number (name version files like 1.0.md)",
+                "prompts/b/1.0.md:2: temperature must be between 0 and 2, got 9",
+                "prompts/c/1.0.md: version 1.0 is defined twice (prompts/c/1.0.md and prompts/c/1.0.toml); keep one file",
+                "prompts/c/1.0.toml: version 1.0 is defined twice (prompts/c/1.0.md and prompts/c/1.0.toml); keep one file",
+            ]
+        );
+    }
+
+    #[test]
+    fn discover_walks_up_to_the_project_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "ptrack.toml", "");
+        let deep = dir.path().join("x/y");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        let p = Project::discover(&deep).expect("found");
+        assert_eq!(p.root(), dir.path());
+    }
+}
