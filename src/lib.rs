@@ -27,8 +27,12 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod git;
+pub mod metrics;
 pub mod project;
 pub mod prompt;
+pub mod runs;
+pub mod stats;
 pub mod templates;
 pub mod version;
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A prompt version such as `1.0` or `2.3.1`, ordered numerically by its dotted parts.
-#[derive(Debug, Clone, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct Version {
     text: String,
     parts: Vec<u64>,
@@ -82,6 +82,12 @@ impl FromStr for Version {
 impl PartialEq for Version {
     fn eq(&self, other: &Self) -> bool {
         self.text == other.text
+    }
+}
+
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
     }
 }
 

@@ -1,0 +1,125 @@
+//! `ptrack check`: validate every prompt file and run log line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::error::{CliError, CliResult};
+use super::output::Style;
+use ptrack::metrics::RunSet;
+use ptrack::runs::{RunFilter, log_files};
+use ptrack::{Diagnostic, Severity, Version};
+
+/// Validate every prompt file and run log line; exit 1 if any error
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints every problem as `path:line: message`. Exit codes: 0 no errors (warnings allowed), 1 errors found.
+
+Examples:
+  ptrack check
+  ptrack check --json | jq '.diagnostics[] | select(.severity == \"error\")'")]
+pub struct CheckArgs {}
+
+#[derive(Serialize)]
+struct CheckReport {
+    prompt_files: usize,
+    run_logs: usize,
+    runs: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+pub fn run(ctx: &mut Ctx, _args: CheckArgs) -> CliResult {
+    let project = ctx.project()?;
+    let registry = project.load_prompts();
+    let mut diags = registry.diagnostics.clone();
+    let runs = RunSet::load(
+        &project.runs_dir(),
+        Path::new("runs"),
+        &RunFilter::default(),
+    );
+    diags.extend(runs.diagnostics.iter().cloned());
+    // Runs that point at prompts or versions that do not exist (any more).
+    let mut unknown: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in &runs.runs {
+        let known = registry.get(&r.prompt).is_some_and(|p| {
+            r.version
+                .parse::<Version>()
+                .is_ok_and(|v| p.version(&v).is_some())
+        });
+        let has_bad_file = registry
+            .diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.path.starts_with(format!("prompts/{}", r.prompt)));
+        if !known && !has_bad_file {
+            *unknown
+                .entry((r.prompt.clone(), r.version.clone()))
+                .or_default() += 1;
+        }
+    }
+    for ((prompt, version), n) in unknown {
+        diags.push(Diagnostic::warning(
+            Path::new("runs").join(&prompt),
+            None,
+            format!("{n} run(s) of {prompt} {version}, which has no version file in prompts/"),
+        ));
+    }
+    for id in &runs.orphan_ratings {
+        diags.push(Diagnostic::warning(
+            "runs",
+            None,
+            format!("a rating refers to run {id}, which no log holds"),
+        ));
+    }
+    let prompt_files = registry
+        .prompts
+        .values()
+        .map(|p| p.versions.len())
+        .sum::<usize>()
+        + registry
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| &d.path)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+    let report = CheckReport {
+        prompt_files,
+        run_logs: log_files(&project.runs_dir()).len(),
+        runs: runs.runs.len(),
+        errors: diags.iter().filter(|d| d.is_error()).count(),
+        warnings: diags.iter().filter(|d| !d.is_error()).count(),
+        diagnostics: diags,
+    };
+    if ctx.ui.json {
+        ctx.ui.json(&report)?;
+    } else {
+        for d in &report.diagnostics {
+            let text = d.to_string();
+            let line = if ctx.ui.color {
+                let (head, rest) = text.split_once(": ").unwrap_or((&text, ""));
+                let rest = match d.severity {
+                    Severity::Error => ctx.ui.paint(rest, Style::Red),
+                    Severity::Warning => {
+                        rest.replacen("warning:", &ctx.ui.paint("warning:", Style::Yellow), 1)
+                    }
+                };
+                format!("{}: {rest}", ctx.ui.paint(head, Style::Bold))
+            } else {
+                text
+            };
+            ctx.ui.line(&line)?;
+        }
+        ctx.ui.status(&format!(
+            "{} error(s), {} warning(s) in {} prompt file(s) and {} run log(s) with {} run(s)",
+            report.errors, report.warnings, report.prompt_files, report.run_logs, report.runs
+        ));
+    }
+    if report.errors > 0 {
+        return Err(CliError::problems(""));
+    }
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! The `ptrack` command line: argument parsing, one module per command, output and errors.
+//!
+//! This is the only place that touches the terminal, the environment and the process exit code.
+
+mod check;
+mod compare;
+mod create;
+mod error;
+mod export;
+mod init;
+mod list;
+mod output;
+mod performance;
+mod rate;
+mod record;
+mod show;
+mod trends;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+use ptrack::{Diagnostic, Project, Prompt, PromptVersion, Registry, Version};
+
+use error::{CliError, CliResult};
+use output::{ColorChoice, Style, Ui};
+
+const AFTER_HELP: &str = "\
+Examples:
+  ptrack list                                 every prompt with its latest version and run stats
+  ptrack show coaching_system --version 1.0   one version: attributes, text, last output
+  ptrack create summarize --goal \"Summarize a text\" --model llama3.1:8b
+  ptrack check                                validate every prompt file and run log
+  ptrack record coaching_system --time-ms 840 --output \"…\" --quality 8
+  ptrack performance coaching_system --days 30
+  ptrack compare coaching_system 1.0 1.1
+  ptrack export --format csv --output runs.csv
+
+Exit codes: 0 ok, 1 problems found (check), 2 usage or runtime error.";
+
+/// Track LLM prompts kept in git: versions, runs, metrics
+#[derive(Debug, Parser)]
+#[command(name = "ptrack", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (the project is found from there)
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// When to color output
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        global = true,
+        value_name = "WHEN"
+    )]
+    pub color: ColorChoice,
+    /// Print machine-readable JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    List(list::ListArgs),
+    Show(show::ShowArgs),
+    Create(create::CreateArgs),
+    Check(check::CheckArgs),
+    Record(record::RecordArgs),
+    Rate(rate::RateArgs),
+    Performance(performance::PerformanceArgs),
+    Compare(compare::CompareArgs),
+    Trends(trends::TrendsArgs),
+    Export(export::ExportArgs),
+}
+
+/// Everything a command needs from the environment, resolved once.
+pub struct Ctx {
+    pub ui: Ui,
+    pub start_dir: PathBuf,
+    /// "Now", pinned by `PTRACK_NOW` (RFC 3339) for reproducible tests.
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    pub fn project(&self) -> CliResult<Project> {
+        Project::discover(&self.start_dir).map_err(|e| match e {
+            ptrack::ProjectError::NotFound { .. } => CliError::new(e.to_string())
+                .with_hint("run `ptrack init` to start a project here, or pass -C DIR"),
+            other => other.into(),
+        })
+    }
+
+    /// Print prompt-file errors on stderr (warnings are left to `check`).
+    pub fn report_load_errors(&self, registry: &Registry) {
+        let errors: Vec<&Diagnostic> = registry
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        for d in &errors {
+            eprintln!(
+                "{}: {d}",
+                output::paint(self.ui.stderr_color, "error", Style::Red)
+            );
+        }
+        if !errors.is_empty() {
+            eprintln!("hint: run `ptrack check` for every problem; the files above were skipped");
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.color, cli.json);
+    let stderr_color = ui.stderr_color;
+    let result = (|| {
+        let now = match std::env::var("PTRACK_NOW") {
+            Ok(s) => DateTime::parse_from_rfc3339(&s)
+                .map_err(|e| {
+                    CliError::new(format!("PTRACK_NOW={s:?} is not an RFC 3339 time: {e}"))
+                })?
+                .with_timezone(&Utc),
+            Err(_) => Utc::now(),
+        };
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
+        let start_dir = match &cli.dir {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        };
+        let mut ctx = Ctx { ui, start_dir, now };
+        let r = match cli.command {
+            Command::Init(a) => init::run(&mut ctx, a),
+            Command::List(a) => list::run(&mut ctx, a),
+            Command::Show(a) => show::run(&mut ctx, a),
+            Command::Create(a) => create::run(&mut ctx, a),
+            Command::Check(a) => check::run(&mut ctx, a),
+            Command::Record(a) => record::run(&mut ctx, a),
+            Command::Rate(a) => rate::run(&mut ctx, a),
+            Command::Performance(a) => performance::run(&mut ctx, a),
+            Command::Compare(a) => compare::run(&mut ctx, a),
+            Command::Trends(a) => trends::run(&mut ctx, a),
+            Command::Export(a) => export::run(&mut ctx, a),
+        };
+        let flushed = ctx.ui.flush();
+        r.and(flushed)
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.broken_pipe => ExitCode::SUCCESS,
+        Err(e) => {
+            if !e.message.is_empty() {
+                eprintln!(
+                    "{}: {}",
+                    output::paint(stderr_color, "error", Style::Red),
+                    e.message
+                );
+            }
+            if let Some(h) = &e.hint {
+                eprintln!("{}: {h}", output::paint(stderr_color, "hint", Style::Cyan));
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Check a prompt name given on the command line.
+pub fn check_name(name: &str) -> CliResult {
+    if ptrack::is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!("invalid prompt name `{name}`"))
+            .with_hint("names use lower-case letters, digits, `_` and `-`, starting with a letter or digit"))
+    }
+}
+
+/// The prompt `name`, or an error that suggests a close name.
+pub fn find_prompt<'r>(registry: &'r Registry, name: &str) -> CliResult<&'r Prompt> {
+    check_name(name)?;
+    registry.get(name).ok_or_else(|| {
+        let names: Vec<&str> = registry.prompts.keys().map(String::as_str).collect();
+        let bad_file = registry
+            .diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.path.starts_with(format!("prompts/{name}")));
+        let mut err = CliError::new(format!("no prompt named `{name}`"));
+        if bad_file {
+            err = err.with_hint(format!(
+                "prompts/{name}/ has invalid files; run `ptrack check`"
+            ));
+        } else if let Some(s) = closest(name, &names) {
+            err = err.with_hint(format!("did you mean `{s}`?"));
+        } else if !names.is_empty() {
+            err = err.with_hint(format!("prompts: {}", names.join(", ")));
+        }
+        err
+    })
+}
+
+/// Version `v` of `prompt`, or its latest when `v` is None.
+pub fn find_version<'p>(prompt: &'p Prompt, v: Option<&str>) -> CliResult<&'p PromptVersion> {
+    let list = || {
+        prompt
+            .versions
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match v {
+        None => prompt
+            .latest()
+            .ok_or_else(|| CliError::new(format!("prompt `{}` has no valid version", prompt.name))),
+        Some(v) => {
+            let parsed: Version = v.parse()?;
+            prompt.version(&parsed).ok_or_else(|| {
+                CliError::new(format!("prompt `{}` has no version {v}", prompt.name))
+                    .with_hint(format!("versions: {}", list()))
+            })
+        }
+    }
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Parse a `--since`/`--until` value: a date (`2026-11-01`) or an RFC 3339 time.
+pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "expected a date like 2026-11-01 or a time like 2026-11-01T09:00:00Z, got {s:?}"
+            )
+        })
+}
+
+/// The window flags shared by the metric commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Window {
+    /// Only runs from the last N days
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Only runs at or after this date or time (2026-11-01, RFC 3339)
+    #[arg(long, value_name = "DATE", value_parser = parse_when)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs before this date or time
+    #[arg(long, value_name = "DATE", value_parser = parse_when)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// The filter for `prompt`/`version` within this window, relative to `now`.
+    pub fn filter(
+        &self,
+        now: DateTime<Utc>,
+        prompt: Option<&str>,
+        version: Option<&str>,
+    ) -> ptrack::runs::RunFilter {
+        let days_since = self
+            .days
+            .map(|d| now - chrono::Duration::days(i64::from(d)));
+        ptrack::runs::RunFilter {
+            prompt: prompt.map(str::to_string),
+            version: version.map(str::to_string),
+            since: match (days_since, self.since) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            until: self.until,
+        }
+    }
+}
+
+/// Print run-log problems (errors and warnings) on stderr.
+pub fn report_run_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
+    for d in diags {
+        let (label, style) = if d.is_error() {
+            ("error", Style::Red)
+        } else {
+            ("warning", Style::Yellow)
+        };
+        let text = d.to_string().replacen(": warning: ", ": ", 1);
+        eprintln!(
+            "{}: {text}",
+            output::paint(ctx.ui.stderr_color, label, style)
+        );
+    }
+}

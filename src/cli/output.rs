@@ -1,0 +1,307 @@
+//! Terminal output: color decisions, aligned tables, JSON, and number formatting.
+
+use std::io::{IsTerminal, Write};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
+
+use super::error::CliResult;
+
+/// `--color` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Color when stdout is a terminal and NO_COLOR is unset
+    Auto,
+    /// Always color
+    Always,
+    /// Never color
+    Never,
+}
+
+/// ANSI styles used in human output.
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Bold,
+    Dim,
+    Red,
+    Green,
+    Yellow,
+    Cyan,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Bold => "1",
+            Style::Dim => "2",
+            Style::Red => "31",
+            Style::Green => "32",
+            Style::Yellow => "33",
+            Style::Cyan => "36",
+        }
+    }
+}
+
+/// Where and how a command writes.
+pub struct Ui {
+    pub color: bool,
+    pub stderr_color: bool,
+    pub json: bool,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Ui {
+    pub fn new(choice: ColorChoice, json: bool) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Ui {
+            color: decide(std::io::stdout().is_terminal()),
+            stderr_color: decide(std::io::stderr().is_terminal()),
+            json,
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    pub fn out(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        paint(self.color, text, style)
+    }
+
+    pub fn write(&mut self, text: &str) -> CliResult {
+        self.out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn line(&mut self, text: &str) -> CliResult {
+        writeln!(self.out, "{text}")?;
+        Ok(())
+    }
+
+    /// Print `value` as pretty JSON.
+    pub fn json<T: Serialize>(&mut self, value: &T) -> CliResult {
+        serde_json::to_writer_pretty(&mut self.out, value)?;
+        writeln!(self.out)?;
+        Ok(())
+    }
+
+    /// A status or warning line on stderr.
+    pub fn status(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    pub fn warn(&self, text: &str) {
+        eprintln!(
+            "{}: {text}",
+            paint(self.stderr_color, "warning", Style::Yellow)
+        );
+    }
+
+    pub fn flush(&mut self) -> CliResult {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+pub fn paint(on: bool, text: &str, style: Style) -> String {
+    if on {
+        format!("\x1b[{}m{text}\x1b[0m", style.code())
+    } else {
+        text.to_string()
+    }
+}
+
+/// Column alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// An aligned text table.
+pub struct Table {
+    headers: Vec<&'static str>,
+    align: Vec<Align>,
+    rows: Vec<Vec<(String, Option<Style>)>>,
+}
+
+impl Table {
+    pub fn new(columns: &[(&'static str, Align)]) -> Table {
+        Table {
+            headers: columns.iter().map(|c| c.0).collect(),
+            align: columns.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows
+            .push(cells.into_iter().map(|c| (c, None)).collect());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn render(&self, color: bool) -> String {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
+        for row in &self.rows {
+            for (i, (cell, _)) in row.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(cell.width());
+            }
+        }
+        let mut out = String::new();
+        let push_row = |cells: Vec<(String, Option<Style>)>, out: &mut String| {
+            let mut line = String::new();
+            for (i, (cell, style)) in cells.into_iter().enumerate().take(n) {
+                let pad = widths[i].saturating_sub(cell.width());
+                let last = i + 1 == n;
+                let text = match style {
+                    Some(s) => paint(color, &cell, s),
+                    None => cell,
+                };
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                match self.align[i] {
+                    Align::Right => {
+                        line.push_str(&" ".repeat(pad));
+                        line.push_str(&text);
+                    }
+                    Align::Left => {
+                        line.push_str(&text);
+                        if !last {
+                            line.push_str(&" ".repeat(pad));
+                        }
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        };
+        push_row(
+            self.headers
+                .iter()
+                .map(|h| (h.to_string(), Some(Style::Bold)))
+                .collect(),
+            &mut out,
+        );
+        for row in &self.rows {
+            push_row(row.clone(), &mut out);
+        }
+        out
+    }
+}
+
+pub fn dash() -> String {
+    "-".to_string()
+}
+
+pub fn pct(rate: Option<f64>) -> String {
+    rate.map_or_else(dash, |r| format!("{:.1}%", r * 100.0))
+}
+
+pub fn ms(v: Option<f64>) -> String {
+    v.map_or_else(dash, |v| {
+        if v >= 10_000.0 {
+            format!("{:.1} s", v / 1000.0)
+        } else {
+            format!("{v:.0} ms")
+        }
+    })
+}
+
+pub fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(dash, |v| format!("{v:.decimals$}"))
+}
+
+pub fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(dash, |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// Quality as `7.4 (n=12)`.
+pub fn quality(mean: Option<f64>, n: usize) -> String {
+    match mean {
+        Some(m) => format!("{m:.1} (n={n})"),
+        None => dash(),
+    }
+}
+
+/// Signed delta with a unit, using a real minus sign.
+pub fn signed(v: f64, decimals: usize, unit: &str) -> String {
+    let s = format!("{:.decimals$}", v.abs());
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "−"
+    } else if v > 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "+"
+    } else {
+        "±"
+    };
+    format!("{sign}{s}{unit}")
+}
+
+/// A p-value as people read it: `p=0.012`, `p<0.001`.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "p<0.001".to_string()
+    } else {
+        format!("p={p:.3}")
+    }
+}
+
+/// Shorten `text` to `max` columns with an ellipsis.
+pub fn truncate(text: &str, max: usize) -> String {
+    let one_line = text.lines().next().unwrap_or_default();
+    if one_line.width() <= max && !text.contains('\n') {
+        return one_line.to_string();
+    }
+    let mut out = String::new();
+    for c in one_line.chars() {
+        if out.width() + 2 > max {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_by_display_width() {
+        let mut t = Table::new(&[
+            ("NAME", Align::Left),
+            ("RUNS", Align::Right),
+            ("GOAL", Align::Left),
+        ]);
+        t.row(vec!["é✓".into(), "5".into(), "x".into()]);
+        t.row(vec!["long_name".into(), "1234".into(), "".into()]);
+        assert_eq!(
+            t.render(false),
+            "NAME       RUNS  GOAL\né✓            5  x\nlong_name  1234\n"
+        );
+    }
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(signed(-180.4, 0, " ms"), "−180 ms");
+        assert_eq!(signed(6.25, 1, " pts"), "+6.2 pts");
+        assert_eq!(signed(0.01, 1, ""), "±0.0");
+        assert_eq!(p_value(0.0004), "p<0.001");
+        assert_eq!(p_value(0.0123), "p=0.012");
+        assert_eq!(pct(Some(0.9375)), "93.8%");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abcd", 4), "abcd");
+    }
+}

@@ -1,0 +1,120 @@
+//! `ptrack performance`: metrics per version and over all versions.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::error::CliResult;
+use super::output::{self, Align, Style, Table};
+use super::{Ctx, Window, find_prompt, report_run_diagnostics};
+use ptrack::metrics::{Metrics, PromptMetrics, RunSet, performance};
+
+/// Metrics per version: runs, success rate, time percentiles, tokens, quality
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Percentiles interpolate linearly between closest ranks (numpy's default); quality is the mean over
+rated runs, with their count.
+
+Examples:
+  ptrack performance coaching_system
+  ptrack performance coaching_system --days 7 --version 1.1
+  ptrack performance --since 2026-11-01 --json      every prompt")]
+pub struct PerformanceArgs {
+    /// Prompt name (default: every prompt)
+    pub name: Option<String>,
+    /// Only this version
+    #[arg(long, short = 'v')]
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub window: Window,
+}
+
+#[derive(Serialize)]
+struct PerformanceModel {
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    prompts: Vec<PromptMetrics>,
+}
+
+pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
+    let project = ctx.project()?;
+    if let Some(name) = &args.name {
+        let registry = project.load_prompts();
+        find_prompt(&registry, name)?;
+    }
+    if let Some(v) = &args.version {
+        v.parse::<ptrack::Version>()?;
+    }
+    let filter = args
+        .window
+        .filter(ctx.now, args.name.as_deref(), args.version.as_deref());
+    let runs = RunSet::load(&project.runs_dir(), Path::new("runs"), &filter);
+    report_run_diagnostics(ctx, &runs.diagnostics);
+    let model = PerformanceModel {
+        since: filter.since,
+        until: filter.until,
+        prompts: performance(&runs.runs),
+    };
+    if ctx.ui.json {
+        return ctx.ui.json(&model);
+    }
+    if model.prompts.is_empty() {
+        ctx.ui
+            .status("no runs match; record some with `ptrack record` or widen --days/--since");
+        return Ok(());
+    }
+    for (i, p) in model.prompts.iter().enumerate() {
+        if i > 0 {
+            ctx.ui.line("")?;
+        }
+        ctx.ui.line(&ctx.ui.paint(&p.prompt, Style::Bold))?;
+        let mut t = Table::new(&[
+            ("VERSION", Align::Left),
+            ("RUNS", Align::Right),
+            ("SUCCESS", Align::Right),
+            ("MEAN", Align::Right),
+            ("P50", Align::Right),
+            ("P95", Align::Right),
+            ("P99", Align::Right),
+            ("MIN", Align::Right),
+            ("MAX", Align::Right),
+            ("TOKENS", Align::Right),
+            ("TOTAL TOK", Align::Right),
+            ("OUT LEN", Align::Right),
+            ("QUALITY", Align::Right),
+            ("FEEDBACK", Align::Right),
+            ("FIRST RUN", Align::Left),
+            ("LAST RUN", Align::Left),
+        ]);
+        for v in &p.versions {
+            t.row(row(v.version.as_str(), &v.metrics));
+        }
+        if p.versions.len() > 1 {
+            t.row(row("all", &p.all));
+        }
+        ctx.ui.write(&t.render(ctx.ui.color))?;
+    }
+    Ok(())
+}
+
+fn row(label: &str, m: &Metrics) -> Vec<String> {
+    let t = |f: fn(&ptrack::metrics::TimeSummary) -> f64| output::ms(m.time_ms.as_ref().map(f));
+    vec![
+        label.to_string(),
+        m.runs.to_string(),
+        output::pct(m.success_rate),
+        t(|t| t.mean),
+        t(|t| t.p50),
+        t(|t| t.p95),
+        t(|t| t.p99),
+        t(|t| t.min),
+        t(|t| t.max),
+        output::num(m.tokens_mean, 1),
+        m.tokens_total.to_string(),
+        output::num(m.output_length_mean, 0),
+        output::quality(m.quality_mean, m.quality_n),
+        m.feedback_count.to_string(),
+        output::time(m.first_run),
+        output::time(m.last_run),
+    ]
+}

@@ -1,0 +1,497 @@
+//! Aggregating runs into metrics, comparisons and trends.
+//!
+//! Definitions (written once, here): success rate = successes / runs; percentiles by linear
+//! interpolation between closest ranks (numpy's default, type 7); quality mean over rated
+//! runs only, with their count beside it; the latest rating of a run replaces the score it
+//! was logged with; a run id seen twice (e.g. after a `merge=union` merge) counts once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::runs::{Event, Rating, RunFacts, RunFilter, scan};
+use crate::stats::{self, ProportionTest, TTest};
+use crate::version::Version;
+
+/// Runs read from a project's logs, with ratings applied and duplicates removed.
+#[derive(Debug, Clone, Default)]
+pub struct RunSet {
+    /// The runs, in log order.
+    pub runs: Vec<RunFacts>,
+    /// Problems found while reading.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many lines repeated an id already seen (counted once).
+    pub duplicates: usize,
+    /// Ratings whose run was not found (by run id).
+    pub orphan_ratings: Vec<String>,
+}
+
+impl RunSet {
+    /// Read every run under `runs_dir` that passes `filter`.
+    pub fn load(runs_dir: &Path, display_root: &Path, filter: &RunFilter) -> RunSet {
+        let mut runs = Vec::new();
+        let mut seen = HashSet::new();
+        let mut duplicates = 0;
+        let mut ratings: HashMap<String, Rating> = HashMap::new();
+        let diagnostics = scan(runs_dir, display_root, filter, |_, _, _, ev| match ev {
+            Event::Run(r) => {
+                if seen.insert(r.id.clone()) {
+                    runs.push(r);
+                } else {
+                    duplicates += 1;
+                }
+            }
+            Event::Rating(rating) => {
+                let newer = ratings
+                    .get(&rating.run_id)
+                    .is_none_or(|old| rating.ts >= old.ts);
+                if newer {
+                    ratings.insert(rating.run_id.clone(), rating);
+                }
+            }
+        });
+        for run in &mut runs {
+            if let Some(rating) = ratings.remove(&run.id) {
+                run.quality_score = Some(rating.quality_score);
+                run.has_feedback |= rating.feedback.is_some_and(|f| !f.trim().is_empty());
+            }
+        }
+        // Ratings for runs outside the filter are not orphans; only report them unfiltered.
+        let unfiltered = filter.prompt.is_none()
+            && filter.version.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none();
+        let mut orphan_ratings: Vec<String> = if unfiltered {
+            ratings.into_keys().collect()
+        } else {
+            Vec::new()
+        };
+        orphan_ratings.sort();
+        RunSet {
+            runs,
+            diagnostics,
+            duplicates,
+            orphan_ratings,
+        }
+    }
+}
+
+/// Execution time figures in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimeSummary {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Fastest.
+    pub min: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// The metrics of a set of runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Number of runs.
+    pub runs: usize,
+    /// Successful runs.
+    pub successes: usize,
+    /// successes / runs; None without runs.
+    pub success_rate: Option<f64>,
+    /// Execution time summary; None without runs.
+    pub time_ms: Option<TimeSummary>,
+    /// Mean token count over runs that report one.
+    pub tokens_mean: Option<f64>,
+    /// Total tokens.
+    pub tokens_total: u64,
+    /// Mean output length in characters.
+    pub output_length_mean: Option<f64>,
+    /// Mean quality over rated runs.
+    pub quality_mean: Option<f64>,
+    /// Number of rated runs.
+    pub quality_n: usize,
+    /// Runs with feedback text.
+    pub feedback_count: usize,
+    /// Earliest run.
+    pub first_run: Option<DateTime<Utc>>,
+    /// Latest run.
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+impl Metrics {
+    /// Compute the metrics of `runs`.
+    pub fn compute<'a>(runs: impl IntoIterator<Item = &'a RunFacts>) -> Metrics {
+        let mut times = Vec::new();
+        let mut tokens = Vec::new();
+        let mut lengths = Vec::new();
+        let mut quality = Vec::new();
+        let mut successes = 0;
+        let mut feedback_count = 0;
+        let mut first_run: Option<DateTime<Utc>> = None;
+        let mut last_run: Option<DateTime<Utc>> = None;
+        for r in runs {
+            times.push(r.execution_time_ms);
+            if let Some(t) = r.token_count {
+                tokens.push(t as f64);
+            }
+            lengths.push(r.output_length as f64);
+            if let Some(q) = r.quality_score {
+                quality.push(q);
+            }
+            successes += usize::from(r.success);
+            feedback_count += usize::from(r.has_feedback);
+            first_run = Some(first_run.map_or(r.ts, |f| f.min(r.ts)));
+            last_run = Some(last_run.map_or(r.ts, |l| l.max(r.ts)));
+        }
+        let n = times.len();
+        Metrics {
+            runs: n,
+            successes,
+            success_rate: (n > 0).then(|| successes as f64 / n as f64),
+            time_ms: time_summary(&mut times),
+            tokens_mean: stats::mean(&tokens),
+            tokens_total: tokens.iter().map(|&t| t as u64).sum(),
+            output_length_mean: stats::mean(&lengths),
+            quality_mean: stats::mean(&quality),
+            quality_n: quality.len(),
+            feedback_count,
+            first_run,
+            last_run,
+        }
+    }
+}
+
+fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
+    let mean = stats::mean(times)?;
+    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let q = stats::quantiles(times, &[0.5, 0.95, 0.99])?;
+    Some(TimeSummary {
+        mean,
+        p50: q[0],
+        p95: q[1],
+        p99: q[2],
+        min,
+        max,
+    })
+}
+
+/// Metrics of one version of one prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionMetrics {
+    /// Prompt name.
+    pub prompt: String,
+    /// Version.
+    pub version: Version,
+    /// Its metrics.
+    pub metrics: Metrics,
+}
+
+/// Metrics of one prompt: per version and over all versions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptMetrics {
+    /// Prompt name.
+    pub prompt: String,
+    /// Per version, oldest first.
+    pub versions: Vec<VersionMetrics>,
+    /// Over all versions.
+    pub all: Metrics,
+}
+
+/// Group runs by prompt and version, versions in numeric order.
+pub fn group_runs(runs: &[RunFacts]) -> BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> {
+    let mut groups: BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> = BTreeMap::new();
+    for r in runs {
+        // parse_line rejects runs whose version does not parse, so every run has one.
+        if let Ok(v) = r.version.parse::<Version>() {
+            groups
+                .entry(r.prompt.clone())
+                .or_default()
+                .entry(v)
+                .or_default()
+                .push(r);
+        }
+    }
+    groups
+}
+
+/// Per-prompt, per-version metrics of `runs`, prompts by name.
+pub fn performance(runs: &[RunFacts]) -> Vec<PromptMetrics> {
+    group_runs(runs)
+        .into_iter()
+        .map(|(prompt, versions)| {
+            let all = Metrics::compute(versions.values().flatten().copied());
+            let versions = versions
+                .into_iter()
+                .map(|(version, rs)| VersionMetrics {
+                    prompt: prompt.clone(),
+                    version,
+                    metrics: Metrics::compute(rs),
+                })
+                .collect();
+            PromptMetrics {
+                prompt,
+                versions,
+                all,
+            }
+        })
+        .collect()
+}
+
+/// The significance level used for verdicts.
+pub const ALPHA: f64 = 0.05;
+
+/// Version `b` against version `a`, with significance tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The baseline.
+    pub a: VersionMetrics,
+    /// The candidate.
+    pub b: VersionMetrics,
+    /// b − a success rate, in percentage points.
+    pub success_delta_pts: Option<f64>,
+    /// Test of the success rates (Fisher's exact when counts are small, else a z-test).
+    pub success_test: Option<ProportionTest>,
+    /// b − a median time, ms.
+    pub p50_delta_ms: Option<f64>,
+    /// b − a mean time, ms.
+    pub mean_time_delta_ms: Option<f64>,
+    /// Welch's t-test of execution times (b vs a).
+    pub time_test: Option<TTest>,
+    /// b − a mean quality.
+    pub quality_delta: Option<f64>,
+    /// Welch's t-test of quality scores over rated runs (b vs a).
+    pub quality_test: Option<TTest>,
+}
+
+/// Compare two groups of runs of one prompt.
+pub fn compare(
+    prompt: &str,
+    a: (&Version, &[&RunFacts]),
+    b: (&Version, &[&RunFacts]),
+) -> Comparison {
+    let ma = Metrics::compute(a.1.iter().copied());
+    let mb = Metrics::compute(b.1.iter().copied());
+    let times = |rs: &[&RunFacts]| rs.iter().map(|r| r.execution_time_ms).collect::<Vec<f64>>();
+    let quality = |rs: &[&RunFacts]| {
+        rs.iter()
+            .filter_map(|r| r.quality_score)
+            .collect::<Vec<f64>>()
+    };
+    let diff = |x: Option<f64>, y: Option<f64>| Some(y? - x?);
+    Comparison {
+        success_delta_pts: diff(ma.success_rate, mb.success_rate).map(|d| d * 100.0),
+        success_test: stats::compare_proportions(
+            mb.successes as u64,
+            mb.runs as u64,
+            ma.successes as u64,
+            ma.runs as u64,
+        ),
+        p50_delta_ms: diff(ma.time_ms.map(|t| t.p50), mb.time_ms.map(|t| t.p50)),
+        mean_time_delta_ms: diff(ma.time_ms.map(|t| t.mean), mb.time_ms.map(|t| t.mean)),
+        time_test: stats::welch_t_test(&times(b.1), &times(a.1)),
+        quality_delta: diff(ma.quality_mean, mb.quality_mean),
+        quality_test: stats::welch_t_test(&quality(b.1), &quality(a.1)),
+        a: VersionMetrics {
+            prompt: prompt.to_string(),
+            version: a.0.clone(),
+            metrics: ma,
+        },
+        b: VersionMetrics {
+            prompt: prompt.to_string(),
+            version: b.0.clone(),
+            metrics: mb,
+        },
+    }
+}
+
+/// Width of a trend bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// One calendar day (UTC).
+    Day,
+    /// One ISO week, starting Monday (UTC).
+    Week,
+}
+
+impl Bucket {
+    /// The first day of the bucket holding `date`.
+    pub fn start_of(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Bucket::Day => date,
+            Bucket::Week => date - Duration::days(i64::from(date.weekday().num_days_from_monday())),
+        }
+    }
+
+    fn step(self) -> Duration {
+        match self {
+            Bucket::Day => Duration::days(1),
+            Bucket::Week => Duration::days(7),
+        }
+    }
+}
+
+/// One row of a trend: the runs in one bucket (of one version, or of all).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendRow {
+    /// First day of the bucket.
+    pub start: NaiveDate,
+    /// The version, or None for all versions together.
+    pub version: Option<Version>,
+    /// Number of runs.
+    pub runs: usize,
+    /// successes / runs.
+    pub success_rate: Option<f64>,
+    /// Median time, ms.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile time, ms.
+    pub p95_ms: Option<f64>,
+    /// Mean quality over rated runs.
+    pub quality_mean: Option<f64>,
+    /// Rated runs.
+    pub quality_n: usize,
+}
+
+/// Trends of one prompt's runs from `from` to `to` (inclusive days).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trends {
+    /// Bucket width.
+    pub bucket: Bucket,
+    /// All versions together, one row per bucket, empty buckets included.
+    pub overall: Vec<TrendRow>,
+    /// Per version, only buckets with runs; by bucket, then version.
+    pub by_version: Vec<TrendRow>,
+}
+
+/// Bucket `runs` from day `from` to day `to`.
+pub fn trends(runs: &[&RunFacts], bucket: Bucket, from: NaiveDate, to: NaiveDate) -> Trends {
+    let mut overall: BTreeMap<NaiveDate, Vec<&RunFacts>> = BTreeMap::new();
+    let mut start = bucket.start_of(from);
+    while start <= to {
+        overall.insert(start, Vec::new());
+        start += bucket.step();
+    }
+    let mut by_version: BTreeMap<(NaiveDate, Version), Vec<&RunFacts>> = BTreeMap::new();
+    for r in runs {
+        let b = bucket.start_of(r.ts.date_naive());
+        overall.entry(b).or_default().push(r);
+        if let Ok(v) = r.version.parse::<Version>() {
+            by_version.entry((b, v)).or_default().push(r);
+        }
+    }
+    let row = |start: NaiveDate, version: Option<Version>, rs: &[&RunFacts]| {
+        let m = Metrics::compute(rs.iter().copied());
+        TrendRow {
+            start,
+            version,
+            runs: m.runs,
+            success_rate: m.success_rate,
+            p50_ms: m.time_ms.map(|t| t.p50),
+            p95_ms: m.time_ms.map(|t| t.p95),
+            quality_mean: m.quality_mean,
+            quality_n: m.quality_n,
+        }
+    };
+    Trends {
+        bucket,
+        overall: overall.iter().map(|(s, rs)| row(*s, None, rs)).collect(),
+        by_version: by_version
+            .iter()
+            .map(|((s, v), rs)| row(*s, Some(v.clone()), rs))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, version: &str, day: u32, ms: f64, success: bool, q: Option<f64>) -> RunFacts {
+        RunFacts {
+            id: id.into(),
+            ts: DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
+                .expect("ts")
+                .with_timezone(&Utc),
+            prompt: "p".into(),
+            version: version.into(),
+            prompt_sha: None,
+            execution_time_ms: ms,
+            token_count: Some(10),
+            output_length: 40,
+            success,
+            quality_score: q,
+            has_feedback: false,
+        }
+    }
+
+    #[test]
+    fn metrics_match_numpy() {
+        // numpy 2.4.6: np.percentile([120,340,95,410,220,180,760,300], [50,95,99]) (method='linear')
+        //   -> [260.0, 637.5, 735.5]; np.mean(...) -> 303.125
+        let times = [120.0, 340.0, 95.0, 410.0, 220.0, 180.0, 760.0, 300.0];
+        let runs: Vec<RunFacts> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                run(
+                    &i.to_string(),
+                    "1.0",
+                    1 + i as u32,
+                    t,
+                    i % 4 != 0,
+                    (i % 2 == 0).then_some(i as f64 + 1.0),
+                )
+            })
+            .collect();
+        let m = Metrics::compute(&runs);
+        let t = m.time_ms.expect("has runs");
+        assert_eq!(m.runs, 8);
+        assert_eq!(m.successes, 6);
+        assert_eq!(m.success_rate, Some(0.75));
+        assert!((t.mean - 303.125).abs() < 1e-9);
+        assert!((t.p50 - 260.0).abs() < 1e-9);
+        assert!((t.p95 - 637.5).abs() < 1e-9);
+        assert!((t.p99 - 735.5).abs() < 1e-9);
+        assert_eq!((t.min, t.max), (95.0, 760.0));
+        // rated runs: i = 0,2,4,6 with scores 1,3,5,7 -> mean 4 over n=4
+        assert_eq!(m.quality_mean, Some(4.0));
+        assert_eq!(m.quality_n, 4);
+        assert_eq!(m.tokens_total, 80);
+    }
+
+    #[test]
+    fn empty_metrics_have_no_rates() {
+        let m = Metrics::compute(&[]);
+        assert_eq!(m.runs, 0);
+        assert_eq!(m.success_rate, None);
+        assert_eq!(m.time_ms, None);
+    }
+
+    #[test]
+    fn trends_fill_empty_buckets_and_split_versions() {
+        let runs = [
+            run("a", "1.0", 2, 100.0, true, None),
+            run("b", "1.1", 3, 200.0, false, None),
+            run("c", "1.1", 12, 300.0, true, None),
+        ];
+        let refs: Vec<&RunFacts> = runs.iter().collect();
+        let from = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+        let to = NaiveDate::from_ymd_opt(2026, 11, 14).expect("date");
+        let t = trends(&refs, Bucket::Week, from, to);
+        // 2026-11-01 is a Sunday: weeks start Oct 26, Nov 2, Nov 9.
+        let starts: Vec<String> = t.overall.iter().map(|r| r.start.to_string()).collect();
+        assert_eq!(starts, ["2026-10-26", "2026-11-02", "2026-11-09"]);
+        let counts: Vec<usize> = t.overall.iter().map(|r| r.runs).collect();
+        assert_eq!(counts, [0, 2, 1]);
+        assert_eq!(t.overall[1].success_rate, Some(0.5));
+        assert_eq!(t.by_version.len(), 3);
+    }
+}
