@@ -1,0 +1,5 @@
+//! End-to-end tests: run the real `ptrack` binary in temporary projects.
+
+mod common;
+mod core;
+mod runs;
