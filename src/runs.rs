@@ -463,44 +463,64 @@ where
             continue;
         }
         let shown = display_root.join(rel);
-        let mut bytes = Vec::new();
-        if let Err(e) = File::open(&file).and_then(|mut f| f.read_to_end(&mut bytes)) {
+        let read = File::open(&file).and_then(|f| {
+            scan_reader(
+                std::io::BufReader::with_capacity(1 << 16, f),
+                &shown,
+                &mut diags,
+                |n, line, ev| {
+                    let keep = match &ev {
+                        Event::Run(r) => filter.matches(r),
+                        Event::Rating(_) => true,
+                    };
+                    if keep {
+                        visit(&shown, n, line, ev);
+                    }
+                },
+            )
+        });
+        if let Err(e) = read {
             diags.push(Diagnostic::error(
                 &shown,
                 None,
                 format!("cannot read run log: {e}"),
             ));
-            continue;
         }
-        scan_bytes(&bytes, &shown, &mut diags, |n, line, ev| {
-            let keep = match &ev {
-                Event::Run(r) => filter.matches(r),
-                Event::Rating(_) => true,
-            };
-            if keep {
-                visit(&shown, n, line, ev);
-            }
-        });
     }
     diags
 }
 
 /// Parse the lines of one log file's bytes.
-pub fn scan_bytes<F>(bytes: &[u8], shown: &Path, diags: &mut Vec<Diagnostic>, mut visit: F)
+pub fn scan_bytes<F>(bytes: &[u8], shown: &Path, diags: &mut Vec<Diagnostic>, visit: F)
 where
     F: FnMut(usize, &str, Event),
 {
-    let mut start = 0;
+    // Reading from a slice cannot fail.
+    let _ = scan_reader(bytes, shown, diags, visit);
+}
+
+/// Parse the lines of one log, streaming: memory holds one line at a time.
+pub fn scan_reader<R, F>(
+    mut reader: R,
+    shown: &Path,
+    diags: &mut Vec<Diagnostic>,
+    mut visit: F,
+) -> std::io::Result<()>
+where
+    R: std::io::BufRead,
+    F: FnMut(usize, &str, Event),
+{
+    let mut buf = Vec::new();
     let mut line_no = 0;
-    while start < bytes.len() {
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
         line_no += 1;
-        let (end, next, complete) = match bytes[start..].iter().position(|&b| b == b'\n') {
-            Some(i) => (start + i, start + i + 1, true),
-            None => (bytes.len(), bytes.len(), false),
-        };
-        let raw = &bytes[start..end];
+        let complete = buf.last() == Some(&b'\n');
+        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        start = next;
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
