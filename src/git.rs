@@ -1,24 +1,369 @@
-//! Git facts ptrack attaches to runs: which commit holds the exact version file that ran.
+//! Git as the version history: revisions, prompt files at a revision, and prompt history.
+//!
+//! Everything goes through `git2` (libgit2); nothing shells out to `git`. History is one
+//! revision walk: a commit is looked at closely only when the tree id of the prompt's folder
+//! differs from its parent's, so long histories stay fast.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-/// The id of HEAD when the file at `path` (relative to the project `root`) is committed at
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::project::PromptSource;
+
+/// Why a git operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The revision does not name a commit here.
+    #[error("unknown revision `{rev}`{}", if *shallow { " (this is a shallow clone: the commit may not have been fetched)" } else { "" })]
+    UnknownRevision {
+        /// What was asked for.
+        rev: String,
+        /// Whether the repository is a shallow clone.
+        shallow: bool,
+    },
+    /// The repository has no commits yet.
+    #[error("the git repository has no commits yet")]
+    NoCommits,
+    /// Any other libgit2 error.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// The git repository holding a project.
+pub struct Repo {
+    repo: git2::Repository,
+    /// The project root relative to the repository's work tree ("" when they are the same).
+    prefix: PathBuf,
+}
+
+/// The HEAD commit's id when the file at `path` (relative to the project `root`) is committed at
 /// HEAD with blob id `blob_sha`, i.e. the committed file is exactly what ran; else None
 /// (not in git, no commits, file uncommitted or edited since).
 pub fn head_commit_if_unchanged(root: &Path, path: &Path, blob_sha: &str) -> Option<String> {
-    let repo = git2::Repository::discover(root).ok()?;
-    let workdir = repo.workdir()?;
-    let abs_root = std::fs::canonicalize(root).ok()?;
-    let abs_workdir = std::fs::canonicalize(workdir).ok()?;
-    let in_repo = abs_root.strip_prefix(&abs_workdir).ok()?.join(path);
-    let head = repo.head().ok()?.peel_to_commit().ok()?;
-    let entry = head.tree().ok()?.get_path(&in_repo).ok()?;
+    let repo = Repo::open(root)?;
+    let head = repo.repo.head().ok()?.peel_to_commit().ok()?;
+    let entry = head.tree().ok()?.get_path(&repo.prefix.join(path)).ok()?;
     (entry.id().to_string() == blob_sha).then(|| head.id().to_string())
+}
+
+impl Repo {
+    /// The repository containing `root`, or None when the project is not in git.
+    pub fn open(root: &Path) -> Option<Repo> {
+        let repo = git2::Repository::discover(root).ok()?;
+        let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+        let abs_root = std::fs::canonicalize(root).ok()?;
+        let prefix = abs_root.strip_prefix(&workdir).ok()?.to_path_buf();
+        Some(Repo { repo, prefix })
+    }
+
+    /// Whether this is a shallow clone.
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
+    }
+
+    /// The HEAD commit, or None when there are no commits yet.
+    pub fn head(&self) -> Option<git2::Oid> {
+        self.repo.head().ok()?.peel_to_commit().ok().map(|c| c.id())
+    }
+
+    /// The commit a revision names (`HEAD~2`, a tag, a branch, a sha).
+    pub fn resolve(&self, rev: &str) -> Result<git2::Oid, GitError> {
+        let unknown = || GitError::UnknownRevision {
+            rev: rev.to_string(),
+            shallow: self.is_shallow(),
+        };
+        let obj = self.repo.revparse_single(rev).map_err(|_| unknown())?;
+        obj.peel_to_commit().map(|c| c.id()).map_err(|_| unknown())
+    }
+
+    /// Short form of a commit id.
+    pub fn short(&self, oid: git2::Oid) -> String {
+        self.repo
+            .find_object(oid, None)
+            .and_then(|o| o.short_id())
+            .ok()
+            .and_then(|b| b.as_str().ok().map(str::to_string))
+            .unwrap_or_else(|| oid.to_string()[..7].to_string())
+    }
+
+    /// The merge base of HEAD with the default branch (`origin/HEAD`, else `main`, `master`,
+    /// `origin/main`, `origin/master`), with the branch's name; None without commits or branch.
+    pub fn default_base(&self) -> Result<Option<(String, git2::Oid)>, GitError> {
+        let Some(head) = self.head() else {
+            return Ok(None);
+        };
+        for name in [
+            "origin/HEAD",
+            "main",
+            "master",
+            "origin/main",
+            "origin/master",
+        ] {
+            let Ok(target) = self.resolve(name) else {
+                continue;
+            };
+            return match self.repo.merge_base(head, target) {
+                Ok(base) => Ok(Some((name.to_string(), base))),
+                Err(_) => Err(GitError::UnknownRevision {
+                    rev: format!("merge-base HEAD {name}"),
+                    shallow: self.is_shallow(),
+                }),
+            };
+        }
+        Ok(None)
+    }
+
+    /// The project's files as they are in commit `oid`.
+    pub fn source_at(&self, oid: git2::Oid) -> Result<TreeSource<'_>, GitError> {
+        let tree = self.repo.find_commit(oid)?.tree()?;
+        Ok(TreeSource {
+            repo: &self.repo,
+            tree,
+            prefix: self.prefix.clone(),
+        })
+    }
+
+    /// The blob id of `rel` (relative to the project root) in commit `oid`, if it exists there.
+    pub fn blob_at(&self, oid: git2::Oid, rel: &Path) -> Option<String> {
+        let tree = self.repo.find_commit(oid).ok()?.tree().ok()?;
+        tree.get_path(&self.prefix.join(rel))
+            .ok()
+            .map(|e| e.id().to_string())
+    }
+
+    /// The commits that touched `prompts/<name>/`, newest first, following folder and file
+    /// renames; at most `limit` of them.
+    pub fn history(&self, name: &str, limit: Option<usize>) -> Result<Vec<HistoryEntry>, GitError> {
+        let Some(head) = self.head() else {
+            return Ok(Vec::new());
+        };
+        let mut walk = self.repo.revwalk()?;
+        walk.push(head)?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+        let prompts_dir = self.prefix.join("prompts");
+        let mut names: BTreeSet<String> = BTreeSet::from([name.to_string()]);
+        let mut out = Vec::new();
+        for oid in walk {
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            let commit = self.repo.find_commit(oid?)?;
+            let tree = commit.tree()?;
+            let parents: Vec<git2::Tree<'_>> =
+                commit.parents().filter_map(|p| p.tree().ok()).collect();
+            let sub =
+                |t: &git2::Tree<'_>, n: &str| t.get_path(&prompts_dir.join(n)).ok().map(|e| e.id());
+            let differs = |p: Option<&git2::Tree<'_>>| {
+                names
+                    .iter()
+                    .any(|n| sub(&tree, n) != p.and_then(|pt| sub(pt, n)))
+            };
+            // Like `git log PATH`: a merge counts only when it differs from every parent.
+            let touched = match parents.as_slice() {
+                [] => differs(None),
+                [p] => differs(Some(p)),
+                ps => ps.iter().all(|p| differs(Some(p))),
+            };
+            if !touched {
+                continue;
+            }
+            let mut opts = git2::DiffOptions::new();
+            opts.pathspec(&prompts_dir);
+            let mut diff =
+                self.repo
+                    .diff_tree_to_tree(parents.first(), Some(&tree), Some(&mut opts))?;
+            diff.find_similar(Some(git2::DiffFindOptions::new().renames(true)))?;
+            let mut changes = Vec::new();
+            for delta in diff.deltas() {
+                let rel = |f: git2::DiffFile<'_>| -> Option<PathBuf> {
+                    f.path()?
+                        .strip_prefix(&self.prefix)
+                        .ok()
+                        .map(Path::to_path_buf)
+                };
+                let new_path = rel(delta.new_file());
+                let old_path = rel(delta.old_file());
+                let folder = |p: &Option<PathBuf>| {
+                    p.as_ref()
+                        .and_then(|p| p.strip_prefix("prompts").ok())
+                        .and_then(|p| p.components().next())
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                };
+                let (new_folder, old_folder) = (folder(&new_path), folder(&old_path));
+                let ours = |f: &Option<String>| f.as_ref().is_some_and(|f| names.contains(f));
+                if !ours(&new_folder) && !ours(&old_folder) {
+                    continue;
+                }
+                let status = match delta.status() {
+                    git2::Delta::Added | git2::Delta::Copied => ChangeKind::Added,
+                    git2::Delta::Deleted => ChangeKind::Deleted,
+                    git2::Delta::Renamed => ChangeKind::Renamed,
+                    _ => ChangeKind::Modified,
+                };
+                let (path, blob) = match status {
+                    ChangeKind::Deleted => (old_path.clone(), None),
+                    _ => (new_path.clone(), Some(delta.new_file().id().to_string())),
+                };
+                let Some(path) = path else { continue };
+                changes.push(FileChange {
+                    status,
+                    version: version_of(&path),
+                    old_path: (status == ChangeKind::Renamed)
+                        .then_some(old_path)
+                        .flatten(),
+                    path,
+                    blob,
+                });
+                if status == ChangeKind::Renamed
+                    && let Some(old) = old_folder
+                {
+                    names.insert(old);
+                }
+            }
+            let author = commit.author();
+            out.push(HistoryEntry {
+                commit: commit.id().to_string(),
+                short: self.short(commit.id()),
+                time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
+                author: author.name().unwrap_or_default().to_string(),
+                subject: commit
+                    .summary()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .to_string(),
+                merge: parents.len() > 1,
+                changes,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn version_of(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.parse::<crate::Version>().ok().map(|v| v.to_string())
+}
+
+/// How a commit changed a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// New file.
+    Added,
+    /// Changed content.
+    Modified,
+    /// Moved (possibly with changes).
+    Renamed,
+    /// Removed.
+    Deleted,
+}
+
+/// One changed file in a commit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileChange {
+    /// What happened.
+    pub status: ChangeKind,
+    /// The file (its new path; the old one for deletions), relative to the project root.
+    pub path: PathBuf,
+    /// The previous path of a renamed file.
+    pub old_path: Option<PathBuf>,
+    /// The version the file holds, when its name is one.
+    pub version: Option<String>,
+    /// The file's blob id after the commit (None when deleted).
+    pub blob: Option<String>,
+}
+
+/// A commit that touched a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// Full commit id.
+    pub commit: String,
+    /// Abbreviated id.
+    pub short: String,
+    /// Commit time.
+    pub time: DateTime<Utc>,
+    /// Author name.
+    pub author: String,
+    /// First line of the message.
+    pub subject: String,
+    /// Whether it is a merge commit.
+    pub merge: bool,
+    /// The prompt's files it changed.
+    pub changes: Vec<FileChange>,
+}
+
+/// The project's files in one git tree.
+pub struct TreeSource<'r> {
+    repo: &'r git2::Repository,
+    tree: git2::Tree<'r>,
+    prefix: PathBuf,
+}
+
+fn not_found(rel: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{} is not in this revision", rel.display()),
+    )
+}
+
+impl PromptSource for TreeSource<'_> {
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>> {
+        let entry = self
+            .tree
+            .get_path(&self.prefix.join(rel))
+            .map_err(|_| not_found(rel))?;
+        let obj = entry
+            .to_object(self.repo)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let tree = obj.as_tree().ok_or_else(|| not_found(rel))?;
+        let mut out: Vec<(String, bool)> = tree
+            .iter()
+            .filter_map(|e| {
+                let name = e.name().ok()?.to_string();
+                (!name.starts_with('.')).then(|| (name, e.kind() == Some(git2::ObjectType::Tree)))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
+        let entry = self
+            .tree
+            .get_path(&self.prefix.join(rel))
+            .map_err(|_| not_found(rel))?;
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .map_err(|_| not_found(rel))?;
+        Ok(blob.content().to_vec())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn commit_all(repo: &git2::Repository, msg: &str) -> git2::Oid {
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.update_all(["*"], None).expect("update");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = git2::Signature::new("T", "t@example.com", &git2::Time::new(1_763_000_000, 0))
+            .expect("sig");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
+            .expect("commit")
+    }
 
     #[test]
     fn commit_only_when_the_committed_blob_matches() {
@@ -33,15 +378,7 @@ mod tests {
             None,
             "no commits yet"
         );
-        let mut index = repo.index().expect("index");
-        index.add_path(rel).expect("add");
-        let tree = repo
-            .find_tree(index.write_tree().expect("tree"))
-            .expect("tree");
-        let sig = git2::Signature::now("t", "t@example.com").expect("sig");
-        let commit = repo
-            .commit(Some("HEAD"), &sig, &sig, "add", &tree, &[])
-            .expect("commit");
+        let commit = commit_all(&repo, "add");
         assert_eq!(
             head_commit_if_unchanged(dir.path(), rel, &sha),
             Some(commit.to_string())
@@ -51,5 +388,39 @@ mod tests {
             None,
             "edited since"
         );
+    }
+
+    #[test]
+    fn history_follows_a_folder_rename() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        let w = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        w(
+            "prompts/coach/1.0.md",
+            "---\ngoal: g\n---\nA long enough prompt text to be detected as a rename.\n",
+        );
+        commit_all(&repo, "add coach");
+        w("prompts/other/1.0.md", "---\ngoal: g\n---\nunrelated\n");
+        commit_all(&repo, "add other");
+        std::fs::rename(
+            dir.path().join("prompts/coach"),
+            dir.path().join("prompts/coaching"),
+        )
+        .expect("mv");
+        commit_all(&repo, "rename coach to coaching");
+        let r = Repo::open(dir.path()).expect("repo");
+        let h = r.history("coaching", None).expect("history");
+        let subjects: Vec<&str> = h.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(subjects, ["rename coach to coaching", "add coach"]);
+        assert_eq!(h[0].changes[0].status, ChangeKind::Renamed);
+        assert_eq!(
+            h[0].changes[0].old_path.as_deref(),
+            Some(Path::new("prompts/coach/1.0.md"))
+        );
+        assert_eq!(h[1].changes[0].status, ChangeKind::Added);
     }
 }

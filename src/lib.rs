@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod diff;
 pub mod git;
 pub mod metrics;
 pub mod project;

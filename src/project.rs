@@ -171,124 +171,158 @@ impl Project {
 
     /// Load every prompt version under `prompts/`. Bad files become diagnostics.
     pub fn load_prompts(&self) -> Registry {
-        let mut reg = Registry::default();
-        let dir = self.prompts_dir();
-        let entries = match read_dir_sorted(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return reg,
-            Err(e) => {
-                reg.diagnostics.push(Diagnostic::error(
-                    "prompts",
-                    None,
-                    format!("cannot read folder: {e}"),
-                ));
-                return reg;
-            }
-        };
-        for entry in entries {
-            let rel = Path::new("prompts").join(&entry);
-            let full = dir.join(&entry);
-            if !full.is_dir() {
-                continue;
-            }
-            let Some(name) = Some(entry.as_str()).filter(|n| is_valid_name(n)) else {
-                reg.diagnostics.push(Diagnostic::error(
-                    &rel,
-                    None,
-                    "invalid prompt name: use lower-case letters, digits, `_` and `-`, starting with a letter or digit",
-                ));
-                continue;
-            };
-            let versions = self.load_versions(name, &full, &rel, &mut reg.diagnostics);
-            if !versions.is_empty() {
-                reg.prompts.insert(
-                    name.to_string(),
-                    Prompt {
-                        name: name.to_string(),
-                        versions,
-                    },
-                );
-            }
-        }
-        reg
+        load_registry(&FsSource { root: &self.root })
+    }
+}
+
+/// Where prompt files are read from: the working tree, or a git tree at some revision.
+pub trait PromptSource {
+    /// Entries of the folder `rel` (relative to the project root): name and whether it is a folder.
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>>;
+    /// The bytes of the file `rel`.
+    fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>>;
+}
+
+/// The working tree under a project root.
+pub struct FsSource<'a> {
+    /// The project root.
+    pub root: &'a Path,
+}
+
+impl PromptSource for FsSource<'_> {
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>> {
+        let dir = self.root.join(rel);
+        Ok(read_dir_sorted(&dir)?
+            .into_iter()
+            .map(|n| {
+                let is_dir = dir.join(&n).is_dir();
+                (n, is_dir)
+            })
+            .collect())
     }
 
-    fn load_versions(
-        &self,
-        name: &str,
-        dir: &Path,
-        rel_dir: &Path,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Vec<PromptVersion> {
-        let files = match read_dir_sorted(dir) {
-            Ok(f) => f,
-            Err(e) => {
+    fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.root.join(rel))
+    }
+}
+
+/// Load every prompt version under `prompts/` of `source`. Bad files become diagnostics.
+pub fn load_registry(source: &dyn PromptSource) -> Registry {
+    let mut reg = Registry::default();
+    let prompts = Path::new("prompts");
+    let entries = match source.list(prompts) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return reg,
+        Err(e) => {
+            reg.diagnostics.push(Diagnostic::error(
+                "prompts",
+                None,
+                format!("cannot read folder: {e}"),
+            ));
+            return reg;
+        }
+    };
+    for (entry, is_dir) in entries {
+        let rel = prompts.join(&entry);
+        if !is_dir {
+            continue;
+        }
+        if !is_valid_name(&entry) {
+            reg.diagnostics.push(Diagnostic::error(
+                &rel,
+                None,
+                "invalid prompt name: use lower-case letters, digits, `_` and `-`, starting with a letter or digit",
+            ));
+            continue;
+        }
+        let versions = load_versions(source, &entry, &rel, &mut reg.diagnostics);
+        if !versions.is_empty() {
+            reg.prompts.insert(
+                entry.clone(),
+                Prompt {
+                    name: entry,
+                    versions,
+                },
+            );
+        }
+    }
+    reg
+}
+
+fn load_versions(
+    source: &dyn PromptSource,
+    name: &str,
+    rel_dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PromptVersion> {
+    let files = match source.list(rel_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                rel_dir,
+                None,
+                format!("cannot read folder: {e}"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut by_version: BTreeMap<Version, Vec<PathBuf>> = BTreeMap::new();
+    for (file, is_dir) in files {
+        let rel = rel_dir.join(&file);
+        let path = Path::new(&file);
+        let ext = path.extension().and_then(|e| e.to_str());
+        if !matches!(ext, Some("md" | "toml")) || is_dir {
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        match stem.parse::<Version>() {
+            Ok(v) => by_version.entry(v).or_default().push(rel),
+            Err(_) if stem.eq_ignore_ascii_case("readme") => {}
+            Err(_) => diags.push(Diagnostic::warning(
+                &rel,
+                None,
+                format!(
+                    "ignored: `{stem}` is not a version number (name version files like 1.0.md)"
+                ),
+            )),
+        }
+    }
+    let mut versions = Vec::new();
+    for (version, paths) in by_version {
+        if paths.len() > 1 {
+            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            for p in &paths {
                 diags.push(Diagnostic::error(
-                    rel_dir,
-                    None,
-                    format!("cannot read folder: {e}"),
-                ));
-                return Vec::new();
-            }
-        };
-        let mut by_version: BTreeMap<Version, Vec<PathBuf>> = BTreeMap::new();
-        for file in files {
-            let rel = rel_dir.join(&file);
-            let path = Path::new(&file);
-            let ext = path.extension().and_then(|e| e.to_str());
-            if !matches!(ext, Some("md" | "toml")) || !dir.join(&file).is_file() {
-                continue;
-            }
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
-            match stem.parse::<Version>() {
-                Ok(v) => by_version.entry(v).or_default().push(rel),
-                Err(_) if stem.eq_ignore_ascii_case("readme") => {}
-                Err(_) => diags.push(Diagnostic::warning(
-                    &rel,
+                    p,
                     None,
                     format!(
-                        "ignored: `{stem}` is not a version number (name version files like 1.0.md)"
+                        "version {version} is defined twice ({}); keep one file",
+                        list.join(" and ")
                     ),
-                )),
+                ));
             }
+            continue;
         }
-        let mut versions = Vec::new();
-        for (version, paths) in by_version {
-            if paths.len() > 1 {
-                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                for p in &paths {
-                    diags.push(Diagnostic::error(
-                        p,
-                        None,
-                        format!(
-                            "version {version} is defined twice ({}); keep one file",
-                            list.join(" and ")
-                        ),
-                    ));
-                }
+        let rel = &paths[0];
+        let bytes = match source.read(rel) {
+            Ok(b) => b,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    rel,
+                    None,
+                    format!("cannot read file: {e}"),
+                ));
                 continue;
             }
-            let rel = &paths[0];
-            let bytes = match std::fs::read(self.root.join(rel)) {
-                Ok(b) => b,
-                Err(e) => {
-                    diags.push(Diagnostic::error(
-                        rel,
-                        None,
-                        format!("cannot read file: {e}"),
-                    ));
-                    continue;
-                }
-            };
-            let outcome = parse_prompt_file(rel, name, &version, &bytes);
-            diags.extend(outcome.diagnostics);
-            versions.extend(outcome.version);
-        }
-        versions
+        };
+        let outcome = parse_prompt_file(rel, name, &version, &bytes);
+        diags.extend(outcome.diagnostics);
+        versions.extend(outcome.version);
     }
+    versions
 }
 
 /// File names in `dir`, sorted, skipping names that are not UTF-8 or start with `.`.

@@ -481,7 +481,7 @@ impl Parser<'_> {
                                 self.error(
                                     Some(s.matter_line),
                                     None,
-                                    format!("front matter keys must be text, got {k:?}"),
+                                    "front matter keys must be text".to_string(),
                                 );
                                 continue;
                             };

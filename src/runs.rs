@@ -247,6 +247,12 @@ impl LineError {
 
 /// Parse and validate one line of a run log.
 pub fn parse_line(line: &str) -> Result<Event, LineError> {
+    if !line.trim_start().starts_with('{') {
+        return Err(LineError {
+            field: None,
+            message: "expected a JSON object (`{…}`) on each line".to_string(),
+        });
+    }
     let l: Line<'_> = serde_json::from_str(line).map_err(|e| LineError {
         field: None,
         message: format!("invalid JSON: {}", strip_json_location(&e.to_string())),

@@ -79,23 +79,23 @@ impl FromStr for Version {
     }
 }
 
+// Versions are equal when their numbers are (`1.01` is `1.1`), so `1.01.md` beside `1.1.md`
+// is caught as one version defined twice.
 impl PartialEq for Version {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.parts == other.parts
     }
 }
 
 impl std::hash::Hash for Version {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
+        self.parts.hash(state);
     }
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.parts
-            .cmp(&other.parts)
-            .then_with(|| self.text.cmp(&other.text))
+        self.parts.cmp(&other.parts)
     }
 }
 
@@ -164,8 +164,9 @@ mod tests {
     }
 
     #[test]
-    fn leading_zeros_order_equal_but_stay_distinct() {
-        assert!(v("1.01") != v("1.1"));
-        assert_ne!(v("1.01").cmp(&v("1.1")), Ordering::Equal);
+    fn leading_zeros_name_the_same_version() {
+        assert_eq!(v("1.01"), v("1.1"));
+        assert_eq!(v("1.01").cmp(&v("1.1")), Ordering::Equal);
+        assert_ne!(v("1"), v("1.0"));
     }
 }

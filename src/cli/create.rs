@@ -170,9 +170,13 @@ pub fn run(ctx: &mut Ctx, mut args: CreateArgs) -> CliResult {
                 .map_err(|e| CliError::new(format!("cannot read {}: {e}", src.path.display())))?;
             let mut text = String::from_utf8_lossy(&bytes).into_owned();
             let yaml = ext == "md" && text.starts_with("---");
+            let mut failed = None;
             let mut set = |key: &str, value: Option<String>| {
                 if let Some(v) = value {
-                    text = set_key(&text, yaml, key, &v);
+                    match set_key(&text, yaml, key, &v) {
+                        Ok(t) => text = t,
+                        Err(e) => failed = Some(e),
+                    }
                 }
             };
             let q = |s: &Option<String>| s.as_ref().map(|s| quote(s, yaml));
@@ -320,52 +324,82 @@ fn render_template(
     Ok(text)
 }
 
-/// Set top-level `key` in front matter (YAML when `yaml`, else TOML), replacing its line
-/// (or the `max_tokens` alias line for `token_limit`), or adding it.
-fn set_key(text: &str, yaml: bool, key: &str, value: &str) -> String {
-    let sep = if yaml { ":" } else { " =" };
-    let new_line = format!("{key}{sep} {value}");
+/// Set top-level `key` in the front matter of a version file, keeping everything else as
+/// written. YAML (`---`) is edited by lines, replacing the key's line and its continuation lines;
+/// TOML (a `.toml` file or `+++` front matter) through `toml_edit`. `token_limit` also replaces
+/// its alias `max_tokens`. `value` is already a YAML or TOML literal.
+fn set_key(text: &str, yaml: bool, key: &str, value: &str) -> Result<String, String> {
+    if yaml {
+        return Ok(set_yaml_key(text, key, value));
+    }
+    let (head, matter, tail) = match text.strip_prefix("+++") {
+        Some(rest) => {
+            let rest = rest
+                .strip_prefix("\r\n")
+                .or_else(|| rest.strip_prefix('\n'))
+                .unwrap_or(rest);
+            let close = rest.find("\n+++").map_or(rest.len(), |i| i + 1);
+            (
+                &text[..text.len() - rest.len()],
+                &rest[..close],
+                &rest[close..],
+            )
+        }
+        None => ("", text, ""),
+    };
+    let mut doc: toml_edit::DocumentMut = matter
+        .parse()
+        .map_err(|e| format!("cannot edit TOML: {e}"))?;
+    let item: toml_edit::Item = format!("v = {value}")
+        .parse::<toml_edit::DocumentMut>()
+        .ok()
+        .and_then(|d| d.get("v").cloned())
+        .ok_or_else(|| format!("invalid TOML value {value}"))?;
+    if key == "token_limit" && doc.contains_key("max_tokens") {
+        doc.remove("max_tokens");
+    }
+    doc[key] = item;
+    Ok(format!("{head}{doc}{tail}"))
+}
+
+fn set_yaml_key(text: &str, key: &str, value: &str) -> String {
+    let new_line = format!("{key}: {value}");
     let aliases: &[&str] = if key == "token_limit" {
         &["token_limit", "max_tokens"]
     } else {
         &[key]
     };
-    let fence = if text.starts_with("---") {
-        Some("---")
-    } else if text.starts_with("+++") {
-        Some("+++")
-    } else {
-        None
-    };
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
-    let (start, end) = match fence {
-        Some(f) => (
-            1,
-            lines
-                .iter()
-                .skip(1)
-                .position(|l| l.trim_end() == f)
-                .map_or(lines.len(), |i| i + 1),
-        ),
-        // A .toml file: top-level keys come before the first [table] header.
-        None => (
-            0,
-            lines
-                .iter()
-                .position(|l| l.trim_start().starts_with('['))
-                .unwrap_or(lines.len()),
-        ),
-    };
+    let end = lines
+        .iter()
+        .skip(1)
+        .position(|l| l.trim_end() == "---")
+        .map_or(lines.len(), |i| i + 1);
     let is_key = |l: &str| {
         aliases.iter().any(|a| {
-            l.strip_prefix(a)
-                .is_some_and(|rest| rest.trim_start().starts_with(if yaml { ':' } else { '=' }))
+            let unquoted = l.strip_prefix(a);
+            let quoted = l
+                .strip_prefix(&format!("\"{a}\""))
+                .or_else(|| l.strip_prefix(&format!("'{a}'")));
+            unquoted
+                .or(quoted)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
         })
     };
-    if let Some(i) = (start..end).find(|&i| is_key(&lines[i])) {
-        lines[i] = new_line;
-    } else {
-        lines.insert(if fence.is_some() { end } else { 0 }, new_line);
+    match (1..end).find(|&i| is_key(&lines[i])) {
+        Some(i) => {
+            // A value can continue on indented lines (block scalars, nested maps) or `- ` items.
+            let mut j = i + 1;
+            while j < end
+                && (lines[j].starts_with([' ', '\t'])
+                    || lines[j].starts_with("- ")
+                    || lines[j].trim().is_empty())
+            {
+                j += 1;
+            }
+            lines.splice(i..j, [new_line]);
+        }
+        None => lines.insert(end, new_line),
     }
     lines.join("\n")
 }
@@ -375,24 +409,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_key_replaces_or_inserts_within_front_matter() {
-        let md = "---\ngoal: a\nmax_tokens: 5\n---\nbody goal: x\n";
+    fn yaml_key_is_replaced_with_its_continuation_lines() {
+        let md = "---\ngoal: |\n  line one\n  line two\nmax_tokens: 5\ntags:\n- a\n- b\n---\nbody goal: x\n";
         assert_eq!(
-            set_key(md, true, "goal", "b"),
-            "---\ngoal: b\nmax_tokens: 5\n---\nbody goal: x\n"
+            set_key(md, true, "goal", "b").expect("edit"),
+            "---\ngoal: b\nmax_tokens: 5\ntags:\n- a\n- b\n---\nbody goal: x\n"
         );
         assert_eq!(
-            set_key(md, true, "token_limit", "9"),
-            "---\ngoal: a\ntoken_limit: 9\n---\nbody goal: x\n"
+            set_key(md, true, "token_limit", "9").expect("edit"),
+            "---\ngoal: |\n  line one\n  line two\ntoken_limit: 9\ntags:\n- a\n- b\n---\nbody goal: x\n"
         );
         assert_eq!(
-            set_key(md, true, "top_k", "3"),
-            "---\ngoal: a\nmax_tokens: 5\ntop_k: 3\n---\nbody goal: x\n"
+            set_key(md, true, "tags", "[c]").expect("edit"),
+            "---\ngoal: |\n  line one\n  line two\nmax_tokens: 5\ntags: [c]\n---\nbody goal: x\n"
         );
-        let toml = "goal = \"a\"\nprompt = \"x\"\n[variables.input]\ntop_k = 1\n";
         assert_eq!(
-            set_key(toml, false, "top_k", "3"),
-            "top_k = 3\ngoal = \"a\"\nprompt = \"x\"\n[variables.input]\ntop_k = 1\n"
+            set_key("---\ngoal: a\n---\nx\n", true, "top_k", "3").expect("edit"),
+            "---\ngoal: a\ntop_k: 3\n---\nx\n"
+        );
+    }
+
+    #[test]
+    fn toml_keys_are_edited_in_place() {
+        let toml = "# comment\ngoal = \"a\"\nprompt = \"\"\"\ngoal = not a key\n\"\"\"\n\n[variables.input]\ntop_k = 1\n";
+        let out = set_key(toml, false, "goal", "\"b\"").expect("edit");
+        assert_eq!(
+            out,
+            "# comment\ngoal = \"b\"\nprompt = \"\"\"\ngoal = not a key\n\"\"\"\n\n[variables.input]\ntop_k = 1\n"
+        );
+        let out = set_key(toml, false, "top_k", "3").expect("edit");
+        let doc: toml::Table = out.parse().expect("still TOML");
+        assert_eq!(doc["top_k"].as_integer(), Some(3));
+        assert_eq!(doc["variables"]["input"]["top_k"].as_integer(), Some(1));
+        let fm = "+++\ngoal = \"a\"\nmax_tokens = 5\n+++\nbody\n";
+        assert_eq!(
+            set_key(fm, false, "token_limit", "9").expect("edit"),
+            "+++\ngoal = \"a\"\ntoken_limit = 9\n+++\nbody\n"
         );
     }
 }

@@ -13,7 +13,8 @@ use ptrack::templates;
 #[command(after_help = "Examples:\n  ptrack init\n  ptrack init my-prompts")]
 pub struct InitArgs {
     /// Folder to set up (default: the current folder)
-    pub dir: Option<PathBuf>,
+    #[arg(value_name = "DIR")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -24,7 +25,7 @@ struct InitReport {
 }
 
 pub fn run(ctx: &mut Ctx, args: InitArgs) -> CliResult {
-    let root = match &args.dir {
+    let root = match &args.path {
         Some(d) => ctx.start_dir.join(d),
         None => ctx.start_dir.clone(),
     };
@@ -82,6 +83,10 @@ pub fn run(ctx: &mut Ctx, args: InitArgs) -> CliResult {
     if ctx.ui.json {
         return ctx.ui.json(&report);
     }
+    ctx.ui.status(&format!(
+        "setting up a ptrack project in {}",
+        root.display()
+    ));
     for c in &report.created {
         ctx.ui.line(&format!("created {c}"))?;
     }

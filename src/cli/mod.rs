@@ -130,6 +130,9 @@ pub fn main() -> ExitCode {
         let cwd = std::env::current_dir()
             .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
         let start_dir = match &cli.dir {
+            Some(d) if !cwd.join(d).is_dir() && !matches!(cli.command, Command::Init(_)) => {
+                return Err(CliError::new(format!("-C {}: no such folder", d.display())));
+            }
             Some(d) => cwd.join(d),
             None => cwd,
         };

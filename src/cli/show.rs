@@ -126,7 +126,12 @@ fn render(ctx: &mut Ctx, m: &ShowModel<'_>, default_model: Option<&str>) -> CliR
     ));
     rows.push(("top_k", opt(meta.params.top_k.map(|x| x.to_string()))));
     rows.push(("top_p", opt(meta.params.top_p.map(|x| x.to_string()))));
-    rows.push(("created_at", opt(meta.created_at.map(|t| t.to_rfc3339()))));
+    rows.push((
+        "created_at",
+        opt(meta
+            .created_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+    ));
     rows.push((
         "tags",
         if meta.tags.is_empty() {
@@ -204,8 +209,11 @@ fn render(ctx: &mut Ctx, m: &ShowModel<'_>, default_model: Option<&str>) -> CliR
         if let Some(e) = &o.error {
             ctx.ui.line(&format!("error: {e}"))?;
         }
+        if o.output.is_empty() {
+            ctx.ui.line(&ctx.ui.paint("(no output)", Style::Dim))?;
+        }
         ctx.ui.write(&o.output)?;
-        if !o.output.ends_with('\n') {
+        if !o.output.is_empty() && !o.output.ends_with('\n') {
             ctx.ui.line("")?;
         }
     }

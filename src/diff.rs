@@ -1,0 +1,183 @@
+//! What changed between two prompt versions: parameters as a table of changes, the text as a
+//! unified diff (made with `similar`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::prompt::PromptVersion;
+
+/// One front matter key that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamChange {
+    /// The key, e.g. `temperature`.
+    pub key: String,
+    /// Its value before, as written in JSON (None when added).
+    pub old: Option<Value>,
+    /// Its value after (None when removed).
+    pub new: Option<Value>,
+}
+
+impl ParamChange {
+    /// `temperature 0.7 → 0.5`, `top_k (added) 40`, `tags [..] → (removed)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} → {}",
+            self.key,
+            show(self.old.as_ref()),
+            show(self.new.as_ref())
+        )
+    }
+}
+
+/// A value as a reader sees it: strings without quotes, `(none)` when absent.
+pub fn show(v: Option<&Value>) -> String {
+    match v {
+        None => "(none)".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The difference between two versions (or two revisions of one version).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionDiff {
+    /// What the old side is, e.g. `coaching_system 1.0` or `coaching_system 1.1@HEAD~2`.
+    pub from: String,
+    /// What the new side is.
+    pub to: String,
+    /// Changed, added and removed front matter keys, by key.
+    pub params: Vec<ParamChange>,
+    /// Lines added to the text.
+    pub lines_added: usize,
+    /// Lines removed from the text.
+    pub lines_removed: usize,
+    /// The text diff in unified format (empty when the text is the same).
+    pub unified: String,
+}
+
+/// The front matter of a version as a flat key → value map, parameters inlined.
+pub fn attributes(v: &PromptVersion) -> BTreeMap<String, Value> {
+    let mut map = BTreeMap::new();
+    let m = &v.meta;
+    let mut put = |k: &str, val: Option<Value>| {
+        if let Some(val) = val {
+            map.insert(k.to_string(), val);
+        }
+    };
+    put("goal", m.goal.clone().map(Value::String));
+    put("model", m.model.clone().map(Value::String));
+    put(
+        "provider",
+        m.provider.map(|p| Value::String(p.as_str().to_string())),
+    );
+    put("temperature", m.params.temperature.map(Value::from));
+    put("token_limit", m.params.token_limit.map(Value::from));
+    put("top_k", m.params.top_k.map(Value::from));
+    put("top_p", m.params.top_p.map(Value::from));
+    put(
+        "created_at",
+        m.created_at.map(|t| Value::String(t.to_rfc3339())),
+    );
+    put("description", m.description.clone().map(Value::String));
+    if !m.tags.is_empty() {
+        put("tags", Some(Value::from(m.tags.clone())));
+    }
+    if !m.variables.is_empty() {
+        put("variables", serde_json::to_value(&m.variables).ok());
+    }
+    for (k, v) in &m.extra {
+        put(k, Some(v.clone()));
+    }
+    map
+}
+
+/// Compare `a` (old) with `b` (new).
+pub fn diff_versions(a: &PromptVersion, from: &str, b: &PromptVersion, to: &str) -> VersionDiff {
+    let (old, new) = (attributes(a), attributes(b));
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let params = keys
+        .into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(|k| ParamChange {
+            key: k.clone(),
+            old: old.get(k).cloned(),
+            new: new.get(k).cloned(),
+        })
+        .collect();
+    let text = similar::TextDiff::from_lines(&a.text, &b.text);
+    let (mut lines_added, mut lines_removed) = (0, 0);
+    for change in text.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => lines_added += 1,
+            similar::ChangeTag::Delete => lines_removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let unified = if lines_added + lines_removed == 0 {
+        String::new()
+    } else {
+        text.unified_diff()
+            .context_radius(3)
+            .header(from, to)
+            .to_string()
+    };
+    VersionDiff {
+        from: from.to_string(),
+        to: to.to_string(),
+        params,
+        lines_added,
+        lines_removed,
+        unified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::parse_prompt_file;
+    use std::path::Path;
+
+    fn version(text: &str) -> PromptVersion {
+        parse_prompt_file(
+            Path::new("prompts/p/1.0.md"),
+            "p",
+            &"1.0".parse().expect("v"),
+            text.as_bytes(),
+        )
+        .version
+        .expect("valid")
+    }
+
+    #[test]
+    fn params_and_text_changes() {
+        let a = version("---\ngoal: g\ntemperature: 0.7\ntop_k: 40\n---\nline one\nline two\n");
+        let b = version("---\ngoal: g\ntemperature: 0.5\ntop_p: 0.9\n---\nline one\nline 2\n");
+        let d = diff_versions(&a, "p 1.0", &b, "p 1.1");
+        let described: Vec<String> = d.params.iter().map(ParamChange::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "temperature 0.7 → 0.5",
+                "top_k 40 → (none)",
+                "top_p (none) → 0.9"
+            ]
+        );
+        assert_eq!((d.lines_added, d.lines_removed), (1, 1));
+        assert_eq!(
+            d.unified,
+            "--- p 1.0\n+++ p 1.1\n@@ -1,2 +1,2 @@\n line one\n-line two\n+line 2\n"
+        );
+    }
+
+    #[test]
+    fn identical_versions_have_no_changes() {
+        let a = version("---\ngoal: g\n---\ntext\n");
+        let d = diff_versions(&a, "a", &a, "b");
+        assert!(d.params.is_empty());
+        assert!(d.unified.is_empty());
+    }
+}
