@@ -18,7 +18,7 @@ pub struct Config {
     /// Defaults for new versions (`create`) and for versions that leave a key out.
     pub defaults: Defaults,
     /// Gates for `ptrack report`.
-    pub report: BTreeMap<String, toml::Value>,
+    pub report: Gates,
     /// Model servers, by provider name.
     pub providers: BTreeMap<String, toml::Value>,
 }
@@ -41,6 +41,48 @@ pub struct Defaults {
     pub top_k: Option<u64>,
     /// Top-p for new versions.
     pub top_p: Option<f64>,
+}
+
+/// The `[report]` section: gates that make `ptrack report` exit 1 when crossed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gates {
+    /// Metric gates apply only to versions with at least this many runs (default 1).
+    pub min_runs: Option<usize>,
+    /// Lowest success rate a changed version may have, as a fraction (0.9 = 90%).
+    pub min_success_rate: Option<f64>,
+    /// Largest increase of p95 time against the previous version, in percent.
+    pub max_p95_regression_pct: Option<f64>,
+    /// Lowest mean quality (over rated runs) a changed version may have.
+    pub min_quality: Option<f64>,
+    /// Fail when a version file that already has runs was edited in place.
+    pub forbid_in_place_edits: Option<bool>,
+}
+
+impl Gates {
+    /// Check the values' ranges; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(r) = self.min_success_rate
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(format!(
+                "min_success_rate must be a fraction from 0 to 1 (0.9 = 90%), got {r}"
+            ));
+        }
+        if let Some(q) = self.min_quality
+            && !(1.0..=10.0).contains(&q)
+        {
+            return Err(format!("min_quality must be from 1 to 10, got {q}"));
+        }
+        if let Some(p) = self.max_p95_regression_pct
+            && !(p >= 0.0 && p.is_finite())
+        {
+            return Err(format!(
+                "max_p95_regression_pct must be a percentage ≥ 0, got {p}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Why `ptrack.toml` could not be read.
@@ -85,11 +127,20 @@ impl Config {
 
     /// Parse the text of a `ptrack.toml`.
     pub fn parse(text: &str, display_path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: display_path.to_path_buf(),
             line: e.span().map(|s| line_of_offset(text, s.start)),
             message: e.message().to_string(),
-        })
+        })?;
+        config
+            .report
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                path: display_path.to_path_buf(),
+                line: crate::prompt::find_key_line(text, "[report]", crate::SourceFormat::Toml),
+                message: format!("[report] {message}"),
+            })?;
+        Ok(config)
     }
 }
 
@@ -106,7 +157,21 @@ mod tests {
         .expect("valid config");
         assert_eq!(c.defaults.model.as_deref(), Some("llama3.1:8b"));
         assert_eq!(c.defaults.provider, Some(Provider::Ollama));
-        assert!(c.report.contains_key("min_success_rate"));
+        assert_eq!(c.report.min_success_rate, Some(0.9));
+    }
+
+    #[test]
+    fn gate_out_of_range_is_an_error() {
+        let err = Config::parse(
+            "[report]\nmin_success_rate = 90\n",
+            Path::new("ptrack.toml"),
+        )
+        .expect_err("range");
+        assert!(
+            err.to_string()
+                .contains("min_success_rate must be a fraction"),
+            "{err}"
+        );
     }
 
     #[test]

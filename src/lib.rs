@@ -28,10 +28,12 @@
 pub mod config;
 pub mod diagnostic;
 pub mod diff;
+pub mod format;
 pub mod git;
 pub mod metrics;
 pub mod project;
 pub mod prompt;
+pub mod report;
 pub mod runs;
 pub mod stats;
 pub mod templates;

@@ -271,6 +271,69 @@ pub struct Comparison {
     pub quality_test: Option<TTest>,
 }
 
+impl Comparison {
+    /// One line a reviewer can read: `1.1 vs 1.0: success +6.2 pts (p=0.010); p50 −180 ms (p<0.001); …`.
+    pub fn verdict(&self) -> String {
+        let c = self;
+        let (ma, mb) = (&c.a.metrics, &c.b.metrics);
+        let mut parts = Vec::new();
+        let sig = |p: f64| {
+            if p < ALPHA {
+                crate::format::p_value(p)
+            } else {
+                format!("{}, not significant", crate::format::p_value(p))
+            }
+        };
+        match (c.success_delta_pts, &c.success_test) {
+            (Some(d), Some(t)) => parts.push(format!(
+                "success {} ({})",
+                crate::format::signed(d, 1, " pts"),
+                sig(t.p_value)
+            )),
+            (Some(d), None) => {
+                parts.push(format!("success {}", crate::format::signed(d, 1, " pts")))
+            }
+            _ => {}
+        }
+        if let Some(d) = c.p50_delta_ms {
+            match &c.time_test {
+                Some(t) => parts.push(format!(
+                    "p50 {} ({})",
+                    crate::format::signed(d, 0, " ms"),
+                    sig(t.p_value)
+                )),
+                None => parts.push(format!(
+                    "p50 {} (too few runs to test)",
+                    crate::format::signed(d, 0, " ms")
+                )),
+            }
+        }
+        match (c.quality_delta, &c.quality_test) {
+            (Some(d), Some(t)) => parts.push(format!(
+                "quality {} (n={} vs {}, {})",
+                crate::format::signed(d, 1, ""),
+                mb.quality_n,
+                ma.quality_n,
+                sig(t.p_value)
+            )),
+            (Some(d), None) => parts.push(format!(
+                "quality {} (n={} vs {}, too few to test)",
+                crate::format::signed(d, 1, ""),
+                mb.quality_n,
+                ma.quality_n
+            )),
+            _ => {}
+        }
+        if parts.is_empty() {
+            parts.push(format!(
+                "not enough runs to compare ({} vs {})",
+                mb.runs, ma.runs
+            ));
+        }
+        format!("{} vs {}: {}", c.b.version, c.a.version, parts.join("; "))
+    }
+}
+
 /// Compare two groups of runs of one prompt.
 pub fn compare(
     prompt: &str,

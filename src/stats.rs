@@ -42,7 +42,7 @@ pub fn sample_std(xs: &[f64]) -> Option<f64> {
     mean_and_sample_var(xs).map(|(_, var)| var.sqrt())
 }
 
-/// Quantile of already-sorted data by linear interpolation between closest ranks (numpy default, Hyndman-Fan type 7). q in [0,1]. None for empty.
+/// Quantile of already-sorted data by linear interpolation between closest ranks (numpy default, Hyndman-Fan type 7). q in \[0,1\]. None for empty.
 ///
 /// Equals `numpy.quantile(sorted, q, method='linear')` bit for bit (same
 /// virtual index `(n-1)q` and the same two-sided lerp as numpy). Also `None`
@@ -181,7 +181,7 @@ pub fn fisher_exact(a_succ: u64, a_n: u64, b_succ: u64, b_n: u64) -> Option<f64>
     Some(Hypergeometric::new(a_n, b_n, succ).two_sided_p(a_succ))
 }
 
-/// Pooled two-proportion z-test, two-sided; equals statsmodels proportions_ztest([a_succ,b_succ],[a_n,b_n]) and the p-value of scipy.stats.chi2_contingency(table, correction=False). Returns (z, p). None when a_n or b_n is 0 or pooled p is 0 or 1.
+/// Pooled two-proportion z-test, two-sided; equals statsmodels proportions_ztest(\[a_succ,b_succ\],\[a_n,b_n\]) and the p-value of scipy.stats.chi2_contingency(table, correction=False). Returns (z, p). None when a_n or b_n is 0 or pooled p is 0 or 1.
 ///
 /// Also `None` when a success count exceeds its total or the totals overflow.
 /// The p-value is `erfc(|z|/√2)` (statrs), accurate to about 1e-10 relative.
@@ -357,10 +357,12 @@ fn regularized_incomplete_beta(a: f64, b: f64, x: f64, y: f64) -> Option<f64> {
 
 /// `I_x(a, b)` for `x < (a+1)/(a+b+2)` (the side where it is the smaller tail).
 fn incomplete_beta_small_tail(a: f64, b: f64, x: f64, y: f64) -> Option<f64> {
-    if a >= 15.0 && b <= 1.0 {
-        if let Some(value) = incomplete_beta_large_a(a, b, x, y) {
-            return Some(value);
-        }
+    if a >= 15.0
+        && b <= 1.0
+        && y < 0.29
+        && let Some(value) = incomplete_beta_large_a(a, b, x, y)
+    {
+        return Some(value);
     }
     Some(beta_prefactor(a, b, x, y) * beta_continued_fraction(a, b, x)? / a)
 }
@@ -704,11 +706,722 @@ fn ln_factorial_diff(x: u64, y: u64) -> f64 {
 }
 
 #[cfg(test)]
+// Reference literals are copied verbatim from the script's `.17g` output, which
+// has more digits than needed and includes e.g. 1/sqrt(2) as a plain number.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 mod tests {
+    //! Reference values were produced by `python3 tests/reference/stats_reference.py`
+    //! (numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0) and are copied verbatim
+    //! (`format(x, ".17g")`); each table names the exact call that produced it.
+    //! Data sets below mirror the ones defined in that script.
+
     use super::*;
+    use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+    const REL_TOL: f64 = 1e-9;
+
+    const N2: &[f64] = &[1.0, 2.0];
+    const N3: &[f64] = &[3.0, 1.0, 2.0];
+    const N5: &[f64] = &[2.5, 0.5, 4.0, 1.5, 3.0];
+    const TIES: &[f64] = &[1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 7.0];
+    const LAT_A: &[f64] = &[
+        12.1, 11.8, 13.4, 12.9, 12.2, 14.8, 11.9, 12.5, 12.7, 13.1, 12.0, 12.3, 25.6, 12.6, 12.4,
+        13.0, 11.7, 12.8, 12.2, 13.3, 12.9, 12.1, 18.2, 12.5, 12.6, 11.9, 12.4, 13.7, 12.3, 12.0,
+        12.8, 12.5, 40.3, 12.2, 12.7, 12.4, 13.2, 12.1, 12.6, 12.9,
+    ];
+    const LAT_B: &[f64] = &[
+        12.9, 12.6, 14.1, 13.5, 12.8, 15.9, 12.7, 13.2, 13.3, 13.8, 12.7, 13.0, 21.4, 13.1, 13.0,
+        13.9, 12.4, 13.6, 12.9, 14.2, 13.4, 12.8, 19.7, 13.2, 13.3, 12.5, 13.1, 14.6, 13.0, 12.7,
+        13.5, 13.3, 33.8, 12.9, 13.4, 13.1, 14.0, 12.8, 13.3, 13.6, 13.2, 12.9,
+    ];
+    const TIGHT_A: &[f64] = &[10.0, 10.2, 9.9, 10.1, 10.05, 9.95, 10.15, 9.85, 10.0, 10.1];
+    const TIGHT_B: &[f64] = &[
+        10.9, 11.15, 10.8, 11.0, 10.95, 10.85, 11.1, 10.75, 10.9, 11.05, 10.95, 11.0,
+    ];
+    const CONST_A: &[f64] = &[5.0, 5.0, 5.0, 5.0];
+    const VAR_B: &[f64] = &[4.0, 6.5, 5.5, 7.0, 6.0];
+
+    /// Same generators as the script: exact integer arithmetic, then one division.
+    fn big_a() -> Vec<f64> {
+        (0..3000_u64)
+            .map(|i| ((i * 7919 + 13) % 1009) as f64 / 100.0 + 50.0)
+            .collect()
+    }
+    fn big_b() -> Vec<f64> {
+        (0..2500_u64)
+            .map(|i| ((i * 104_729 + 7) % 997) as f64 / 100.0 + 50.3)
+            .collect()
+    }
+    fn huge_a() -> Vec<f64> {
+        (0..200_000_u64)
+            .map(|i| ((i * 7919) % 10007) as f64 / 1000.0)
+            .collect()
+    }
+    fn huge_b() -> Vec<f64> {
+        (0..150_000_u64)
+            .map(|i| ((i * 6007 + 3) % 10009) as f64 / 1000.0 + 0.01)
+            .collect()
+    }
+
+    fn dataset(name: &str) -> Vec<f64> {
+        match name {
+            "N2" => N2.to_vec(),
+            "N3" => N3.to_vec(),
+            "N5" => N5.to_vec(),
+            "TIES" => TIES.to_vec(),
+            "LAT_A" => LAT_A.to_vec(),
+            "LAT_B" => LAT_B.to_vec(),
+            "TIGHT_A" => TIGHT_A.to_vec(),
+            "TIGHT_B" => TIGHT_B.to_vec(),
+            "CONST_A" => CONST_A.to_vec(),
+            "VAR_B" => VAR_B.to_vec(),
+            "BIG_A" => big_a(),
+            "BIG_B" => big_b(),
+            "HUGE_A" => huge_a(),
+            "HUGE_B" => huge_b(),
+            other => panic!("unknown data set {other}"),
+        }
+    }
+
+    const QS: [f64; 11] = [0.0, 0.01, 0.1, 0.25, 0.333, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0];
+
+    // numpy.mean(x), numpy.std(x, ddof=1), numpy.percentile(x, 95)
+    const DESCRIPTIVE: &[(&str, f64, f64, f64)] = &[
+        ("N2", 1.5, 0.70710678118654757, 1.95),
+        ("N3", 2.0, 1.0, 2.8999999999999999),
+        (
+            "N5",
+            2.2999999999999998,
+            1.3509256086106296,
+            3.7999999999999998,
+        ),
+        (
+            "TIES",
+            2.8571428571428572,
+            1.9518001458970662,
+            5.7999999999999972,
+        ),
+        ("LAT_A", 13.74, 4.8798276556368192, 18.569999999999979),
+        (
+            "LAT_B",
+            14.121428571428572,
+            3.5427380698209796,
+            19.509999999999984,
+        ),
+        (
+            "BIG_A",
+            55.039396666666669,
+            2.9131247085981125,
+            59.579999999999998,
+        ),
+    ];
+    // numpy.quantile(x, QS, method='linear'), one row per data set, in QS order
+    const QUANTILES: &[(&str, [f64; 11])] = &[
+        (
+            "N2",
+            [
+                1.0,
+                1.01,
+                1.1000000000000001,
+                1.25,
+                1.333,
+                1.5,
+                1.75,
+                1.8999999999999999,
+                1.95,
+                1.99,
+                2.0,
+            ],
+        ),
+        (
+            "N3",
+            [
+                1.0,
+                1.02,
+                1.2,
+                1.5,
+                1.6659999999999999,
+                2.0,
+                2.5,
+                2.7999999999999998,
+                2.8999999999999999,
+                2.98,
+                3.0,
+            ],
+        ),
+        (
+            "N5",
+            [
+                0.5,
+                0.54000000000000004,
+                0.90000000000000002,
+                1.5,
+                1.8320000000000001,
+                2.5,
+                3.0,
+                3.6000000000000001,
+                3.7999999999999998,
+                3.96,
+                4.0,
+            ],
+        ),
+        (
+            "TIES",
+            [
+                1.0,
+                1.0600000000000001,
+                1.6000000000000001,
+                2.0,
+                2.0,
+                2.0,
+                3.0,
+                4.6000000000000014,
+                5.7999999999999972,
+                6.759999999999998,
+                7.0,
+            ],
+        ),
+        (
+            "LAT_A",
+            [
+                11.699999999999999,
+                11.738999999999999,
+                11.99,
+                12.199999999999999,
+                12.300000000000001,
+                12.550000000000001,
+                12.925000000000001,
+                13.81,
+                18.569999999999979,
+                34.566999999999993,
+                40.299999999999997,
+            ],
+        ),
+        (
+            "LAT_B",
+            [
+                12.4,
+                12.441000000000001,
+                12.699999999999999,
+                12.9,
+                13.0,
+                13.199999999999999,
+                13.6,
+                14.559999999999999,
+                19.509999999999984,
+                28.715999999999951,
+                33.799999999999997,
+            ],
+        ),
+        (
+            "BIG_A",
+            [
+                50.0,
+                50.099899999999998,
+                51.0,
+                52.520000000000003,
+                53.356670000000001,
+                55.039999999999999,
+                57.560000000000002,
+                59.070999999999998,
+                59.579999999999998,
+                59.9801,
+                60.079999999999998,
+            ],
+        ),
+    ];
+    // scipy.stats.ttest_ind(a, b, equal_var=False): (statistic, df, pvalue)
+    const WELCH: &[(&str, &str, f64, f64, f64)] = &[
+        (
+            "N2",
+            "N3",
+            -0.6546536707079772,
+            2.8823529411764697,
+            0.56115088124008572,
+        ),
+        (
+            "N3",
+            "N5",
+            -0.35899621393952275,
+            5.4879533607896143,
+            0.73300125736207156,
+        ),
+        (
+            "N5",
+            "TIES",
+            -0.58429561798529095,
+            9.9999131181254608,
+            0.57196641510964807,
+        ),
+        (
+            "LAT_A",
+            "LAT_B",
+            -0.40337386819649468,
+            70.970398344715164,
+            0.68788593541451803,
+        ),
+        (
+            "TIGHT_A",
+            "TIGHT_B",
+            -18.749852107660963,
+            19.691477457269592,
+            5.0453170716937477e-14,
+        ),
+        (
+            "CONST_A",
+            "VAR_B",
+            -1.5540573797716224,
+            4.0,
+            0.19513791758605351,
+        ),
+        (
+            "BIG_A",
+            "BIG_B",
+            -3.0368746828227704,
+            5340.7542546279628,
+            0.0024019871410574283,
+        ),
+        (
+            "HUGE_A",
+            "HUGE_B",
+            -1.0300931551830439,
+            323044.99951247423,
+            0.30296704928573309,
+        ),
+    ];
+    // scipy.stats.fisher_exact(table, alternative='two-sided').pvalue for
+    // table = [[a_succ, a_n - a_succ], [b_succ, b_n - b_succ]]: (a_succ, a_n, b_succ, b_n, p)
+    const FISHER: &[(u64, u64, u64, u64, f64)] = &[
+        (3, 4, 1, 4, 0.48571428571428565),            // [[3, 1], [1, 3]]
+        (0, 5, 5, 5, 0.0079365079365079378),          // [[0, 5], [5, 0]]
+        (8, 10, 1, 6, 0.034965034965034975),          // [[8, 2], [1, 5]]
+        (1, 10, 11, 14, 0.0027594561852200836),       // [[1, 9], [11, 3]]
+        (480, 500, 450, 500, 0.00027120507188198192), // [[480, 20], [450, 50]]
+        (5, 10, 5, 10, 1.0),                          // [[5, 5], [5, 5]]
+        (2, 9, 8, 10, 0.023014137565221159),          // [[2, 7], [8, 2]]
+        (0, 10, 3, 10, 0.21052631578947367),          // [[0, 10], [3, 7]]
+        (10, 10, 10, 10, 1.0),                        // [[10, 0], [10, 0]]
+        (12, 17, 7, 21, 0.048853111686211273),        // [[12, 5], [7, 14]]
+        (49500, 50000, 49400, 50000, 0.0026706660516734901), // [[49500, 500], [49400, 600]]
+        (495000, 500000, 494500, 500000, 9.7615731582566244e-07), // [[495000, 5000], [494500, 5500]]
+    ];
+    // statsmodels proportions_ztest([a_succ, b_succ], [a_n, b_n]) -> (z, p) and
+    // scipy.stats.chi2_contingency(table, correction=False).pvalue:
+    // (a_succ, a_n, b_succ, b_n, z, p_statsmodels, p_chi2)
+    const Z_TESTS: &[(u64, u64, u64, u64, f64, f64, f64)] = &[
+        (
+            480,
+            500,
+            450,
+            500,
+            3.718182996118764,
+            0.00020066089381932887,
+            0.00020066089381932706,
+        ),
+        (
+            45,
+            100,
+            30,
+            100,
+            2.1908902300206647,
+            0.028459736916310551,
+            0.028459736916310638,
+        ),
+        (
+            1200,
+            10000,
+            1100,
+            10000,
+            2.2164832140959123,
+            0.026658426238363505,
+            0.02665842623836346,
+        ),
+        (
+            30,
+            60,
+            45,
+            70,
+            -1.6435628072266368,
+            0.10026654182581804,
+            0.10026654182581855,
+        ),
+        (500, 1000, 500, 1000, 0.0, 1.0, 1.0),
+        (
+            9000,
+            10000,
+            8000,
+            10000,
+            19.802950859533482,
+            2.8075591073244199e-87,
+            2.8075591073243462e-87,
+        ),
+    ];
+
+    fn assert_rel(actual: f64, expected: f64, what: &str) {
+        let err = (actual - expected).abs();
+        assert!(
+            err <= REL_TOL * expected.abs(),
+            "{what}: got {actual:e}, expected {expected:e} (relative error {:e})",
+            err / expected.abs()
+        );
+    }
+
+    /// Deterministic pseudo-random values (64-bit LCG), with some ties and negatives.
+    fn pseudo_random(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let bits = state >> 40; // 24 random bits
+                if bits.is_multiple_of(7) {
+                    3.0 // a repeated value
+                } else {
+                    (bits as f64 / 1000.0) - 5000.0
+                }
+            })
+            .collect()
+    }
 
     #[test]
-    fn placeholder() {
-        assert_eq!(mean(&[1.0, 2.0]), Some(1.5));
+    fn mean_and_std_match_numpy() {
+        for &(name, m, sd, _) in DESCRIPTIVE {
+            let xs = dataset(name);
+            assert_rel(mean(&xs).unwrap(), m, &format!("mean({name})"));
+            assert_rel(sample_std(&xs).unwrap(), sd, &format!("sample_std({name})"));
+        }
+    }
+
+    #[test]
+    fn quantiles_match_numpy_linear() {
+        for (name, expected) in QUANTILES {
+            let data = dataset(name);
+            let mut sorted = data.clone();
+            sorted.sort_by(f64::total_cmp);
+            for (&q, &want) in QS.iter().zip(expected) {
+                let what = format!("quantile({name}, {q})");
+                assert_rel(quantile_sorted(&sorted, q).unwrap(), want, &what);
+                assert_rel(quantile(&mut data.clone(), q).unwrap(), want, &what);
+            }
+            // Sort-once path (more than two qs) and selection path (two qs).
+            let all = quantiles(&mut data.clone(), &QS).unwrap();
+            for ((&q, &got), &want) in QS.iter().zip(&all).zip(expected) {
+                assert_rel(got, want, &format!("quantiles({name})[{q}]"));
+            }
+            let two = quantiles(&mut data.clone(), &[QS[8], QS[2]]).unwrap();
+            assert_rel(two[0], expected[8], &format!("quantiles({name}, 2 qs)[0]"));
+            assert_rel(two[1], expected[2], &format!("quantiles({name}, 2 qs)[1]"));
+        }
+    }
+
+    #[test]
+    fn percentile_95_matches_numpy() {
+        for &(name, _, _, p95) in DESCRIPTIVE {
+            let got = quantile(&mut dataset(name), 0.95).unwrap();
+            assert_rel(got, p95, &format!("numpy.percentile({name}, 95)"));
+        }
+    }
+
+    #[test]
+    fn quantile_equals_quantile_sorted_exactly() {
+        for (n, seed) in [
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (10, 4),
+            (101, 5),
+            (1000, 6),
+            (4097, 7),
+        ] {
+            let data = pseudo_random(n, seed);
+            let mut sorted = data.clone();
+            sorted.sort_by(f64::total_cmp);
+            let qs: Vec<f64> = (0..=200)
+                .map(|i| f64::from(i) / 200.0)
+                .chain([0.999, 1e-9])
+                .collect();
+            for &q in &qs {
+                let expected = quantile_sorted(&sorted, q).unwrap();
+                assert_eq!(
+                    quantile(&mut data.clone(), q),
+                    Some(expected),
+                    "n={n} q={q}"
+                );
+            }
+            let many = quantiles(&mut data.clone(), &qs).unwrap();
+            let each: Vec<f64> = qs
+                .iter()
+                .map(|&q| quantile_sorted(&sorted, q).unwrap())
+                .collect();
+            assert_eq!(many, each, "n={n}");
+            // Output follows the order of qs, also when they are unsorted.
+            let unordered = [0.9, 0.1, 0.5];
+            let got = quantiles(&mut data.clone(), &unordered).unwrap();
+            let want: Vec<f64> = unordered
+                .iter()
+                .map(|&q| quantile_sorted(&sorted, q).unwrap())
+                .collect();
+            assert_eq!(got, want, "n={n}");
+        }
+    }
+
+    #[test]
+    fn welch_matches_scipy() {
+        for &(a_name, b_name, statistic, df, p) in WELCH {
+            let what = format!("ttest_ind({a_name}, {b_name}, equal_var=False)");
+            let r = welch_t_test(&dataset(a_name), &dataset(b_name)).unwrap();
+            assert_rel(r.statistic, statistic, &format!("{what}.statistic"));
+            assert_rel(r.df, df, &format!("{what}.df"));
+            assert_rel(r.p_value, p, &format!("{what}.pvalue"));
+        }
+    }
+
+    #[test]
+    fn welch_tiny_p_value_keeps_relative_precision() {
+        let r = welch_t_test(TIGHT_A, TIGHT_B).unwrap();
+        assert!(r.p_value < 1e-10);
+        assert_rel(r.p_value, 5.0453170716937477e-14, "tiny p");
+        // Symmetric in the order of the samples, apart from the sign of t.
+        let s = welch_t_test(TIGHT_B, TIGHT_A).unwrap();
+        assert_eq!(s.statistic, -r.statistic);
+        assert_eq!((s.df, s.p_value), (r.df, r.p_value));
+    }
+
+    #[test]
+    fn t_p_value_agrees_with_statrs_students_t() {
+        // statrs' StudentsT::sf is accurate in this moderate range; 2*sf(|t|).
+        for df in [1.0, 2.5, 7.3, 30.0, 123.4, 1000.0] {
+            for t in [0.01, 0.5, 1.0, 2.0, 3.0, 4.0] {
+                let dist = StudentsT::new(0.0, 1.0, df).unwrap();
+                let expected = 2.0 * dist.sf(t);
+                let got = students_t_two_sided_p(t, df).unwrap();
+                assert_rel(got, expected, &format!("t={t} df={df}"));
+                assert_eq!(students_t_two_sided_p(-t, df), Some(got));
+            }
+        }
+    }
+
+    #[test]
+    fn t_p_value_approaches_normal_for_huge_df() {
+        let normal = Normal::standard();
+        for t in [0.5, 1.0, 2.0, 3.0, 5.0] {
+            let got = students_t_two_sided_p(t, 1e13).unwrap();
+            let expected = 2.0 * normal.sf(t);
+            assert!(
+                (got - expected).abs() <= 1e-8 * expected,
+                "t={t}: {got:e} vs {expected:e}"
+            );
+        }
+        assert_eq!(
+            students_t_two_sided_p(2.0, f64::INFINITY),
+            Some(2.0 * normal.sf(2.0))
+        );
+        assert_eq!(students_t_two_sided_p(0.0, 5.0), Some(1.0));
+        assert_eq!(students_t_two_sided_p(1e200, 5.0), Some(0.0));
+        assert_eq!(students_t_two_sided_p(f64::NAN, 5.0), None);
+        assert_eq!(students_t_two_sided_p(1.0, 0.0), None);
+    }
+
+    #[test]
+    fn welch_edge_cases_return_none_without_panicking() {
+        assert_eq!(welch_t_test(&[], &[]), None);
+        assert_eq!(welch_t_test(&[1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(welch_t_test(&[1.0, 2.0, 3.0], &[2.0]), None);
+        assert_eq!(
+            welch_t_test(&[2.0, 2.0], &[3.0, 3.0, 3.0]),
+            None,
+            "both variances 0"
+        );
+        assert_eq!(welch_t_test(&[1.0, f64::NAN], &[1.0, 2.0]), None);
+        assert_eq!(welch_t_test(&[1.0, f64::INFINITY], &[1.0, 2.0]), None);
+        assert_eq!(
+            welch_t_test(&[1e308, -1e308], &[1.0, 2.0]),
+            None,
+            "variance overflows"
+        );
+        // One zero variance is fine: df = n_other - 1.
+        let r = welch_t_test(CONST_A, VAR_B).unwrap();
+        assert_rel(r.df, 4.0, "df with one constant sample");
+        // Identical samples: t = 0, p = 1.
+        let r = welch_t_test(N5, N5).unwrap();
+        assert_eq!((r.statistic, r.p_value), (0.0, 1.0));
+        // Extreme but finite scales: (var/n)^2 would under/overflow, df must not.
+        for scale in [1e-150, 1e150] {
+            let a: Vec<f64> = N5.iter().map(|x| x * scale).collect();
+            let b: Vec<f64> = TIES.iter().map(|x| x * scale).collect();
+            let r = welch_t_test(&a, &b).unwrap();
+            assert_rel(r.df, 9.9999131181254608, &format!("df at scale {scale:e}"));
+            assert_rel(
+                r.p_value,
+                0.57196641510964807,
+                &format!("p at scale {scale:e}"),
+            );
+        }
+    }
+
+    #[test]
+    fn fisher_matches_scipy() {
+        for &(a_succ, a_n, b_succ, b_n, p) in FISHER {
+            let what = format!("fisher_exact({a_succ}/{a_n} vs {b_succ}/{b_n})");
+            assert_rel(fisher_exact(a_succ, a_n, b_succ, b_n).unwrap(), p, &what);
+            // Swapping the rows or the columns describes the same table.
+            assert_rel(fisher_exact(b_succ, b_n, a_succ, a_n).unwrap(), p, &what);
+            assert_rel(
+                fisher_exact(a_n - a_succ, a_n, b_n - b_succ, b_n).unwrap(),
+                p,
+                &what,
+            );
+        }
+    }
+
+    #[test]
+    fn fisher_edge_cases() {
+        assert_eq!(fisher_exact(0, 0, 1, 2), None);
+        assert_eq!(fisher_exact(1, 2, 0, 0), None);
+        assert_eq!(fisher_exact(3, 2, 1, 2), None, "more successes than trials");
+        assert_eq!(fisher_exact(0, 7, 0, 9), Some(1.0), "all fail");
+        assert_eq!(fisher_exact(7, 7, 9, 9), Some(1.0), "all succeed");
+        assert_eq!(
+            fisher_exact(u64::MAX, u64::MAX, 1, 1),
+            None,
+            "total overflows"
+        );
+        assert_eq!(
+            fisher_exact(1 << 53, 1 << 53, 0, 1),
+            None,
+            "counts above 2^53"
+        );
+        // Large counts but a narrow support: fast, finite, in [0, 1].
+        let p = fisher_exact(3, 1 << 40, 9, 1 << 41).unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        // Extremely unlikely table: underflows gracefully to (almost) 0.
+        let p = fisher_exact(100_000, 100_000, 0, 100_000).unwrap();
+        assert!((0.0..1e-300).contains(&p));
+    }
+
+    #[test]
+    fn z_test_matches_statsmodels_and_chi2() {
+        let normal = Normal::standard();
+        for &(a_succ, a_n, b_succ, b_n, z, p, p_chi2) in Z_TESTS {
+            let what = format!("proportions_ztest([{a_succ}, {b_succ}], [{a_n}, {b_n}])");
+            let (got_z, got_p) = two_proportion_z_test(a_succ, a_n, b_succ, b_n).unwrap();
+            assert_rel(got_z, z, &format!("{what}.z"));
+            assert_rel(got_p, p, &format!("{what}.p"));
+            assert_rel(got_p, p_chi2, &format!("chi2_contingency p for {what}"));
+            assert_rel(
+                got_p,
+                2.0 * normal.sf(got_z.abs()),
+                &format!("2*Normal::sf for {what}"),
+            );
+        }
+    }
+
+    #[test]
+    fn z_test_edge_cases() {
+        assert_eq!(two_proportion_z_test(0, 0, 1, 2), None);
+        assert_eq!(two_proportion_z_test(1, 2, 0, 0), None);
+        assert_eq!(two_proportion_z_test(0, 5, 0, 7), None, "pooled 0");
+        assert_eq!(two_proportion_z_test(5, 5, 7, 7), None, "pooled 1");
+        assert_eq!(two_proportion_z_test(6, 5, 1, 7), None);
+        assert_eq!(
+            two_proportion_z_test(1, u64::MAX, 1, 1),
+            None,
+            "total overflows"
+        );
+        let (z, p) = two_proportion_z_test(u64::MAX / 4, u64::MAX / 2, 1, u64::MAX / 2).unwrap();
+        assert!(z > 0.0 && p == 0.0);
+    }
+
+    #[test]
+    fn compare_proportions_picks_fisher_for_small_counts_and_z_for_large() {
+        // Small expected counts -> Fisher, with scipy's p-value.
+        let r = compare_proportions(8, 10, 1, 6).unwrap();
+        assert_eq!(
+            (r.method, r.statistic),
+            (ProportionMethod::FisherExact, None)
+        );
+        assert_rel(r.p_value, 0.034965034965034975, "Fisher [[8, 2], [1, 5]]");
+        // Expected failures 500 * 7 / 1000 = 3.5 < 5 even with 1000 trials.
+        let r = compare_proportions(498, 500, 495, 500).unwrap();
+        assert_eq!(r.method, ProportionMethod::FisherExact);
+        // Large expected counts -> z-test, equal to two_proportion_z_test.
+        let r = compare_proportions(480, 500, 450, 500).unwrap();
+        assert_eq!(r.method, ProportionMethod::ZTest);
+        let (z, p) = two_proportion_z_test(480, 500, 450, 500).unwrap();
+        assert_eq!((r.statistic, r.p_value), (Some(z), p));
+        // Boundary: smallest expected count exactly 5 -> z-test; just below -> Fisher.
+        // (rows 10 and 10; 10 successes -> all expected 5; 9 -> 4.5).
+        assert_eq!(
+            compare_proportions(6, 10, 4, 10).unwrap().method,
+            ProportionMethod::ZTest
+        );
+        assert_eq!(
+            compare_proportions(5, 10, 4, 10).unwrap().method,
+            ProportionMethod::FisherExact
+        );
+        // All succeed / all fail -> Fisher with p = 1.
+        for (a, b) in [(0, 0), (1000, 2000)] {
+            let r = compare_proportions(a, 1000, b, 2000).unwrap();
+            assert_eq!(
+                (r.method, r.statistic, r.p_value),
+                (ProportionMethod::FisherExact, None, 1.0)
+            );
+        }
+        assert_eq!(compare_proportions(0, 0, 3, 5), None);
+        assert_eq!(compare_proportions(3, 5, 0, 0), None);
+        assert_eq!(compare_proportions(6, 5, 3, 5), None);
+        assert_eq!(compare_proportions(1, u64::MAX, 1, 1), None);
+    }
+
+    #[test]
+    fn proportion_test_serializes_method_in_snake_case() {
+        let r = compare_proportions(8, 10, 1, 6).unwrap();
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(json["method"], "fisher_exact");
+        assert!(json["statistic"].is_null());
+        let json = serde_json::to_value(ProportionMethod::ZTest).unwrap();
+        assert_eq!(json, "z_test");
+    }
+
+    #[test]
+    fn descriptive_edge_cases_return_none_without_panicking() {
+        assert_eq!(mean(&[]), None);
+        assert_eq!(mean(&[f64::NAN]), None);
+        assert_eq!(mean(&[1.0, f64::INFINITY]), None);
+        assert_eq!(mean(&[4.0]), Some(4.0));
+        assert_eq!(
+            mean(&[1e308, 1e308]),
+            Some(1e308),
+            "sum overflows, mean does not"
+        );
+        assert_eq!(sample_std(&[]), None);
+        assert_eq!(sample_std(&[1.0]), None);
+        assert_eq!(sample_std(&[2.0, 2.0, 2.0]), Some(0.0));
+        assert_eq!(sample_std(&[1.0, f64::NAN]), None);
+        assert_eq!(sample_std(&[1e308, -1e308]), None, "variance overflows");
+    }
+
+    #[test]
+    fn quantile_edge_cases_return_none_without_panicking() {
+        assert_eq!(quantile_sorted(&[], 0.5), None);
+        assert_eq!(quantile(&mut [], 0.5), None);
+        assert_eq!(quantiles(&mut [], &[0.5]), None);
+        for q in [-0.1, 1.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(quantile_sorted(&[1.0, 2.0], q), None);
+            assert_eq!(quantile(&mut [1.0, 2.0], q), None);
+            assert_eq!(quantiles(&mut [1.0, 2.0], &[0.5, q]), None);
+            assert_eq!(quantiles(&mut [1.0, 2.0, 3.0], &[0.5, 0.1, q]), None);
+        }
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(quantile_sorted(&[1.0, bad], 0.5), None);
+            assert_eq!(quantile(&mut [bad, 1.0], 0.5), None);
+            assert_eq!(quantiles(&mut [bad, 1.0, 2.0], &[0.1, 0.2, 0.3]), None);
+        }
+        assert_eq!(quantile(&mut [7.0], 0.0), Some(7.0));
+        assert_eq!(quantile(&mut [7.0], 1.0), Some(7.0));
+        assert_eq!(quantile_sorted(&[7.0], 0.3), Some(7.0));
+        assert_eq!(quantiles(&mut [1.0, 2.0], &[]), Some(vec![]));
+        assert_eq!(quantile(&mut [-0.0, 0.0, -0.0], 0.5), Some(0.0));
     }
 }

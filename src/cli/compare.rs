@@ -8,7 +8,7 @@ use super::error::{CliError, CliResult};
 use super::output::{self, Align, Table};
 use super::{Ctx, Window, find_prompt, report_run_diagnostics};
 use ptrack::Version;
-use ptrack::metrics::{ALPHA, Comparison, RunSet, VersionMetrics, compare, group_runs};
+use ptrack::metrics::{Comparison, RunSet, VersionMetrics, compare, group_runs};
 use ptrack::runs::RunFacts;
 use ptrack::stats::ProportionMethod;
 
@@ -93,7 +93,7 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
         .map(|(a, b)| {
             let c = compare(&prompt.name, (a, get(a)), (b, get(b)));
             ComparisonView {
-                verdict: verdict(&c),
+                verdict: c.verdict(),
                 comparison: c,
             }
         })
@@ -161,64 +161,6 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
         }
     }
     Ok(())
-}
-
-/// One line a reviewer can read: `1.1 vs 1.0: success +6.2 pts (p=0.010); p50 −180 ms (p<0.001); …`.
-pub fn verdict(c: &Comparison) -> String {
-    let (ma, mb) = (&c.a.metrics, &c.b.metrics);
-    let mut parts = Vec::new();
-    let sig = |p: f64| {
-        if p < ALPHA {
-            output::p_value(p)
-        } else {
-            format!("{}, not significant", output::p_value(p))
-        }
-    };
-    match (c.success_delta_pts, &c.success_test) {
-        (Some(d), Some(t)) => parts.push(format!(
-            "success {} ({})",
-            output::signed(d, 1, " pts"),
-            sig(t.p_value)
-        )),
-        (Some(d), None) => parts.push(format!("success {}", output::signed(d, 1, " pts"))),
-        _ => {}
-    }
-    if let Some(d) = c.p50_delta_ms {
-        match &c.time_test {
-            Some(t) => parts.push(format!(
-                "p50 {} ({})",
-                output::signed(d, 0, " ms"),
-                sig(t.p_value)
-            )),
-            None => parts.push(format!(
-                "p50 {} (too few runs to test)",
-                output::signed(d, 0, " ms")
-            )),
-        }
-    }
-    match (c.quality_delta, &c.quality_test) {
-        (Some(d), Some(t)) => parts.push(format!(
-            "quality {} (n={} vs {}, {})",
-            output::signed(d, 1, ""),
-            mb.quality_n,
-            ma.quality_n,
-            sig(t.p_value)
-        )),
-        (Some(d), None) => parts.push(format!(
-            "quality {} (n={} vs {}, too few to test)",
-            output::signed(d, 1, ""),
-            mb.quality_n,
-            ma.quality_n
-        )),
-        _ => {}
-    }
-    if parts.is_empty() {
-        parts.push(format!(
-            "not enough runs to compare ({} vs {})",
-            mb.runs, ma.runs
-        ));
-    }
-    format!("{} vs {}: {}", c.b.version, c.a.version, parts.join("; "))
 }
 
 fn detail(ctx: &mut Ctx, c: &Comparison) -> CliResult {

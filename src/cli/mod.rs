@@ -5,14 +5,17 @@
 mod check;
 mod compare;
 mod create;
+mod diff;
 mod error;
 mod export;
+mod history;
 mod init;
 mod list;
 mod output;
 mod performance;
 mod rate;
 mod record;
+mod report;
 mod show;
 mod trends;
 
@@ -37,8 +40,11 @@ Examples:
   ptrack performance coaching_system --days 30
   ptrack compare coaching_system 1.0 1.1
   ptrack export --format csv --output runs.csv
+  ptrack history coaching_system
+  ptrack diff coaching_system 1.0 1.1
+  ptrack report --base origin/main --min-success-rate 0.9
 
-Exit codes: 0 ok, 1 problems found (check), 2 usage or runtime error.";
+Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
 /// Track LLM prompts kept in git: versions, runs, metrics
 #[derive(Debug, Parser)]
@@ -76,6 +82,9 @@ pub enum Command {
     Compare(compare::CompareArgs),
     Trends(trends::TrendsArgs),
     Export(export::ExportArgs),
+    History(history::HistoryArgs),
+    Diff(diff::DiffArgs),
+    Report(report::ReportArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -149,6 +158,9 @@ pub fn main() -> ExitCode {
             Command::Compare(a) => compare::run(&mut ctx, a),
             Command::Trends(a) => trends::run(&mut ctx, a),
             Command::Export(a) => export::run(&mut ctx, a),
+            Command::History(a) => history::run(&mut ctx, a),
+            Command::Diff(a) => diff::run(&mut ctx, a),
+            Command::Report(a) => report::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -1,0 +1,277 @@
+//! `ptrack diff`: what changed between two versions, or two revisions of one version.
+
+use serde::Serialize;
+
+use super::error::{CliError, CliResult};
+use super::output::Style;
+use super::report::registry_at;
+use super::{Ctx, check_name, find_prompt, find_version};
+use ptrack::diff::{VersionDiff, diff_versions};
+use ptrack::git::Repo;
+use ptrack::{Project, PromptVersion, Registry};
+
+/// Show what changed between two versions (parameters and text)
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+A side is VERSION or VERSION@REV (the file as it was at any revision git understands).
+
+Examples:
+  ptrack diff coaching_system                    the latest version against the one before it
+  ptrack diff coaching_system 1.0 1.1
+  ptrack diff coaching_system 1.1@HEAD~2         version 1.1 at HEAD~2 against the working tree
+  ptrack diff coaching_system@main               the latest version at main against now
+  ptrack diff coaching_system 1.0 1.1 --format markdown")]
+pub struct DiffArgs {
+    /// Prompt name, optionally NAME@REV
+    pub name: String,
+    /// Old side: VERSION or VERSION@REV
+    pub a: Option<String>,
+    /// New side: VERSION or VERSION@REV (default: the latest, or A in the working tree)
+    pub b: Option<String>,
+    /// Output format (--json is the same as --format json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Parameter changes and a unified diff, colored on a terminal
+    Text,
+    /// As embedded in `ptrack report`
+    Markdown,
+    /// The diff model as JSON
+    Json,
+}
+
+/// One side: a version, at a revision or in the working tree.
+struct Side {
+    version: Option<String>,
+    rev: Option<String>,
+}
+
+fn split(s: &str) -> Side {
+    match s.split_once('@') {
+        Some((v, rev)) => Side {
+            version: (!v.is_empty()).then(|| v.to_string()),
+            rev: Some(rev.to_string()),
+        },
+        None => Side {
+            version: Some(s.to_string()),
+            rev: None,
+        },
+    }
+}
+
+struct Loader<'p> {
+    project: &'p Project,
+    repo: Option<Repo>,
+    worktree: Registry,
+}
+
+impl Loader<'_> {
+    fn registry(&self, rev: Option<&str>) -> CliResult<(Registry, String)> {
+        match rev {
+            None => Ok((self.worktree.clone(), String::new())),
+            Some(rev) => {
+                let repo = self.repo.as_ref().ok_or_else(|| {
+                    CliError::new(format!(
+                        "@{rev} needs a git repository, and {} is not in one",
+                        self.project.root().display()
+                    ))
+                })?;
+                let (reg, _) = registry_at(repo, rev)?;
+                Ok((reg, format!("@{rev}")))
+            }
+        }
+    }
+
+    fn load(
+        &self,
+        name: &str,
+        side: &Side,
+        fallback_latest_before: Option<&PromptVersion>,
+    ) -> CliResult<(PromptVersion, String)> {
+        let (reg, suffix) = self.registry(side.rev.as_deref())?;
+        let prompt = find_prompt(&reg, name).map_err(|e| match &side.rev {
+            Some(rev) => CliError::new(format!("{} at {rev}", e.message)),
+            None => e,
+        })?;
+        let v = match (&side.version, fallback_latest_before) {
+            (Some(v), _) => find_version(prompt, Some(v))?,
+            (None, Some(newer)) => prompt
+                .versions
+                .iter()
+                .rev()
+                .find(|p| p.version < newer.version)
+                .ok_or_else(|| {
+                    CliError::new(format!(
+                        "prompt `{name}` has only one version ({}); nothing to diff against",
+                        newer.version
+                    ))
+                })?,
+            (None, None) => find_version(prompt, None)?,
+        };
+        Ok((v.clone(), format!("{name} {}{suffix}", v.version)))
+    }
+}
+
+#[derive(Serialize)]
+struct DiffModel {
+    prompt: String,
+    #[serde(flatten)]
+    diff: VersionDiff,
+}
+
+pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
+    let project = ctx.project()?;
+    let (name, name_rev) = match args.name.split_once('@') {
+        Some((n, rev)) => (n.to_string(), Some(rev.to_string())),
+        None => (args.name.clone(), None),
+    };
+    check_name(&name)?;
+    let loader = Loader {
+        project: &project,
+        repo: Repo::open(project.root()),
+        worktree: project.load_prompts(),
+    };
+    let ((old, from), (new, to)) = match (&args.a, &args.b, name_rev) {
+        (Some(a), Some(b), _) => (
+            loader.load(&name, &split(a), None)?,
+            loader.load(&name, &split(b), None)?,
+        ),
+        (Some(a), None, _) => {
+            let a = split(a);
+            let b = match &a.rev {
+                // VERSION@REV alone: that version now.
+                Some(_) => Side {
+                    version: a.version.clone(),
+                    rev: None,
+                },
+                None => Side {
+                    version: None,
+                    rev: None,
+                },
+            };
+            (loader.load(&name, &a, None)?, loader.load(&name, &b, None)?)
+        }
+        (None, _, Some(rev)) => {
+            let old = loader.load(
+                &name,
+                &Side {
+                    version: None,
+                    rev: Some(rev),
+                },
+                None,
+            )?;
+            (
+                old,
+                loader.load(
+                    &name,
+                    &Side {
+                        version: None,
+                        rev: None,
+                    },
+                    None,
+                )?,
+            )
+        }
+        (None, _, None) => {
+            let new = loader.load(
+                &name,
+                &Side {
+                    version: None,
+                    rev: None,
+                },
+                None,
+            )?;
+            let old = loader.load(
+                &name,
+                &Side {
+                    version: None,
+                    rev: None,
+                },
+                Some(&new.0),
+            )?;
+            (old, new)
+        }
+    };
+    let diff = diff_versions(&old, &from, &new, &to);
+    let format = if ctx.ui.json {
+        Format::Json
+    } else {
+        args.format
+    };
+    match format {
+        Format::Json => ctx.ui.json(&DiffModel { prompt: name, diff }),
+        Format::Markdown => {
+            let mut o = format!("#### {} → {}\n\n", diff.from, diff.to);
+            if !diff.params.is_empty() {
+                o.push_str("| parameter | before | after |\n|---|---|---|\n");
+                for p in &diff.params {
+                    o.push_str(&format!(
+                        "| `{}` | {} | {} |\n",
+                        p.key,
+                        ptrack::diff::show(p.old.as_ref()).replace('|', "\\|"),
+                        ptrack::diff::show(p.new.as_ref()).replace('|', "\\|")
+                    ));
+                }
+                o.push('\n');
+            }
+            if diff.unified.is_empty() {
+                o.push_str("Prompt text unchanged.\n");
+            } else {
+                o.push_str(&format!("```diff\n{}```\n", diff.unified));
+            }
+            ctx.ui.write(&o)
+        }
+        Format::Text => render_text(ctx, &diff, &old.text, &new.text),
+    }
+}
+
+fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResult {
+    ctx.ui
+        .line(&ctx.ui.paint(&format!("{} → {}", d.from, d.to), Style::Bold))?;
+    if d.params.is_empty() {
+        ctx.ui.line("parameters: unchanged")?;
+    } else {
+        ctx.ui.line("parameters:")?;
+        for p in &d.params {
+            ctx.ui.line(&format!("  {}", p.describe()))?;
+        }
+    }
+    if d.unified.is_empty() {
+        return ctx.ui.line("text: unchanged");
+    }
+    ctx.ui.line(&format!(
+        "text: +{} −{} lines",
+        d.lines_added, d.lines_removed
+    ))?;
+    if !ctx.ui.color {
+        return ctx.ui.write(&d.unified);
+    }
+    // On a terminal: hunks with the changed words emphasized.
+    let text = similar::TextDiff::from_lines(old, new);
+    for group in text.grouped_ops(3) {
+        for op in group {
+            for change in text.iter_inline_changes(&op) {
+                let (sign, style) = match change.tag() {
+                    similar::ChangeTag::Delete => ("-", Style::Red),
+                    similar::ChangeTag::Insert => ("+", Style::Green),
+                    similar::ChangeTag::Equal => (" ", Style::Dim),
+                };
+                let mut line = ctx.ui.paint(sign, style);
+                for (emphasized, value) in change.iter_strings_lossy() {
+                    let v = value.trim_end_matches('\n');
+                    line.push_str(&if emphasized {
+                        format!("\x1b[1;4m{}\x1b[0m", ctx.ui.paint(v, style))
+                    } else {
+                        ctx.ui.paint(v, style)
+                    });
+                }
+                ctx.ui.line(&line)?;
+            }
+        }
+        ctx.ui.line(&ctx.ui.paint("⋯", Style::Cyan))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1041 @@
+//! The pull request report: what changed in the prompts between a base and a head, whether
+//! it got better or worse (with the significance tests of `compare`), warnings, and gates.
+//!
+//! [`build`] turns two registries (base and head) and the runs into a [`Report`]; the
+//! renderers write it as Markdown (what CI posts on a pull request) or plain text. Output is
+//! deterministic: prompts and versions in sorted order, no clock read except the given `now`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::config::Gates;
+use crate::diagnostic::Diagnostic;
+use crate::diff::{VersionDiff, diff_versions, show};
+use crate::format::{ms, p_value, pct, quality, signed};
+use crate::metrics::{Bucket, Comparison, Metrics, TrendRow, compare, group_runs, trends};
+use crate::project::{Prompt, Registry};
+use crate::prompt::PromptVersion;
+use crate::runs::RunFacts;
+use crate::stats::ProportionMethod;
+use crate::version::Version;
+
+/// What a report is made from.
+pub struct ReportInput<'a> {
+    /// How the base is named, e.g. "main (merge base a1b2c3d)"; None for a report of the
+    /// current state only.
+    pub base_label: Option<String>,
+    /// The prompts at the base.
+    pub base: Option<&'a Registry>,
+    /// How the head is named, e.g. "working tree".
+    pub head_label: String,
+    /// The prompts at the head.
+    pub head: &'a Registry,
+    /// Every run (from the working tree's logs).
+    pub runs: &'a [RunFacts],
+    /// Gates to apply.
+    pub gates: &'a Gates,
+    /// "Now", for the trend window.
+    pub now: DateTime<Utc>,
+}
+
+/// How a prompt changed between base and head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The prompt is new.
+    Added,
+    /// Versions were added, edited or removed.
+    Modified,
+    /// The prompt is gone.
+    Removed,
+    /// Nothing changed.
+    Unchanged,
+    /// No base to compare with (a report of the current state).
+    Current,
+}
+
+/// One row of the summary table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryRow {
+    /// Prompt name.
+    pub prompt: String,
+    /// Latest version at the head.
+    pub latest: Option<Version>,
+    /// Runs of the latest version.
+    pub runs: usize,
+    /// Success rate of the latest version.
+    pub success_rate: Option<f64>,
+    /// p95 time of the latest version, ms.
+    pub p95_ms: Option<f64>,
+    /// Mean quality of the latest version.
+    pub quality_mean: Option<f64>,
+    /// Rated runs of the latest version.
+    pub quality_n: usize,
+    /// How it changed.
+    pub change: Change,
+    /// The change in words, e.g. "1.2 added".
+    pub change_text: String,
+}
+
+/// A changed version's metrics against its predecessor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonView {
+    /// The comparison.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+    /// The one-line verdict.
+    pub verdict: String,
+}
+
+/// The section of one changed prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptSection {
+    /// Prompt name.
+    pub prompt: String,
+    /// How it changed.
+    pub change: Change,
+    /// Versions new at the head.
+    pub added: Vec<Version>,
+    /// Versions whose file differs between base and head.
+    pub modified: Vec<Version>,
+    /// Versions gone at the head.
+    pub removed: Vec<Version>,
+    /// Parameter and text changes.
+    pub diffs: Vec<VersionDiff>,
+    /// Each added or modified version against its predecessor.
+    pub comparisons: Vec<ComparisonView>,
+    /// Weekly trend of the prompt's runs, last 8 weeks, weeks with runs only.
+    pub trend: Vec<TrendRow>,
+}
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// A version file with runs was edited instead of getting a new version.
+    InPlaceEdit,
+    /// A version has no goal.
+    MissingGoal,
+    /// A prompt file is invalid.
+    InvalidFile,
+}
+
+/// A warning for the reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    /// What kind.
+    pub kind: WarningKind,
+    /// The prompt, when known.
+    pub prompt: Option<String>,
+    /// The version, when known.
+    pub version: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The outcome of one gate on one version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    /// The gate's key in `[report]`.
+    pub gate: String,
+    /// Prompt.
+    pub prompt: String,
+    /// Version.
+    pub version: Option<String>,
+    /// Whether it held (skipped gates hold).
+    pub passed: bool,
+    /// Whether it was skipped (too few runs, no data).
+    pub skipped: bool,
+    /// The figures, e.g. "success 84.0% < 90.0%".
+    pub detail: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The base, when there is one.
+    pub base: Option<String>,
+    /// The head.
+    pub head: String,
+    /// Every prompt at the head (and removed ones).
+    pub summary: Vec<SummaryRow>,
+    /// Changed prompts (every prompt when there is no base).
+    pub sections: Vec<PromptSection>,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+    /// Gate outcomes.
+    pub gates: Vec<GateResult>,
+    /// Whether every gate held.
+    pub passed: bool,
+}
+
+/// Build the report.
+pub fn build(input: &ReportInput<'_>) -> Report {
+    let by_version = group_runs(input.runs);
+    let empty_runs = BTreeMap::new();
+    let empty_prompt = |name: &str| Prompt {
+        name: name.to_string(),
+        versions: Vec::new(),
+    };
+    let names: BTreeSet<&String> = input
+        .head
+        .prompts
+        .keys()
+        .chain(input.base.iter().flat_map(|b| b.prompts.keys()))
+        .collect();
+    let runs_by_sha = {
+        let mut m: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in input.runs {
+            if let Some(sha) = &r.prompt_sha {
+                *m.entry(sha.as_str()).or_default() += 1;
+            }
+        }
+        m
+    };
+    let mut summary = Vec::new();
+    let mut sections = Vec::new();
+    let mut warnings = Vec::new();
+    let mut gates = Vec::new();
+    let min_runs = input.gates.min_runs.unwrap_or(1);
+    // With nothing changed since the base, the sections show the current state instead.
+    let nothing_changed = input.base.is_some_and(|b| {
+        names.iter().all(|n| match (b.get(n), input.head.get(n)) {
+            (Some(x), Some(y)) => {
+                x.versions.len() == y.versions.len()
+                    && x.versions
+                        .iter()
+                        .zip(&y.versions)
+                        .all(|(a, b)| a.version == b.version && a.blob_sha == b.blob_sha)
+            }
+            _ => false,
+        })
+    });
+    for name in names {
+        let head = input
+            .head
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| empty_prompt(name));
+        let base = input
+            .base
+            .map(|b| b.get(name).cloned().unwrap_or_else(|| empty_prompt(name)));
+        let runs = by_version.get(name.as_str()).unwrap_or(&empty_runs);
+        let metrics_of = |v: &Version| Metrics::compute(runs.get(v).into_iter().flatten().copied());
+        let (mut added, mut modified, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(base) = &base {
+            for v in &head.versions {
+                match base.version(&v.version) {
+                    None => added.push(v.version.clone()),
+                    Some(b) if b.blob_sha != v.blob_sha => modified.push(v.version.clone()),
+                    Some(_) => {}
+                }
+            }
+            for b in &base.versions {
+                if head.version(&b.version).is_none() {
+                    removed.push(b.version.clone());
+                }
+            }
+        }
+        let change = match &base {
+            None => Change::Current,
+            Some(b) if b.versions.is_empty() && !head.versions.is_empty() => Change::Added,
+            Some(_) if head.versions.is_empty() => Change::Removed,
+            Some(_) if added.is_empty() && modified.is_empty() && removed.is_empty() => {
+                Change::Unchanged
+            }
+            Some(_) => Change::Modified,
+        };
+        let latest = head.latest();
+        let lm = latest.map(|l| metrics_of(&l.version));
+        let change_text = match change {
+            Change::Current => "—".to_string(),
+            Change::Unchanged => "unchanged".to_string(),
+            Change::Added if head.versions.len() == 1 => "new prompt".to_string(),
+            _ => {
+                let mut parts = Vec::new();
+                for (label, list) in [
+                    ("added", &added),
+                    ("edited", &modified),
+                    ("removed", &removed),
+                ] {
+                    if !list.is_empty() {
+                        let vs: Vec<String> = list.iter().map(ToString::to_string).collect();
+                        parts.push(format!("{} {label}", vs.join(", ")));
+                    }
+                }
+                parts.join("; ")
+            }
+        };
+        summary.push(SummaryRow {
+            prompt: name.clone(),
+            latest: latest.map(|l| l.version.clone()),
+            runs: lm.as_ref().map_or(0, |m| m.runs),
+            success_rate: lm.as_ref().and_then(|m| m.success_rate),
+            p95_ms: lm.as_ref().and_then(|m| m.time_ms.map(|t| t.p95)),
+            quality_mean: lm.as_ref().and_then(|m| m.quality_mean),
+            quality_n: lm.as_ref().map_or(0, |m| m.quality_n),
+            change,
+            change_text,
+        });
+        if change == Change::Unchanged && !nothing_changed {
+            continue;
+        }
+        let change = if nothing_changed {
+            Change::Current
+        } else {
+            change
+        };
+        // The versions this section is about: changed ones, or the latest for a current-state report.
+        let focus: Vec<&PromptVersion> = match change {
+            Change::Current => latest.into_iter().collect(),
+            _ => head
+                .versions
+                .iter()
+                .filter(|v| added.contains(&v.version) || modified.contains(&v.version))
+                .collect(),
+        };
+        let mut diffs = Vec::new();
+        let mut comparisons = Vec::new();
+        for v in &focus {
+            let label = |p: &PromptVersion, side: &str| format!("{} {}{side}", p.name, p.version);
+            let predecessor = head.versions.iter().rev().find(|p| p.version < v.version);
+            if modified.contains(&v.version) {
+                if let Some(old) = base.as_ref().and_then(|b| b.version(&v.version)) {
+                    diffs.push(diff_versions(old, &label(old, " (base)"), v, &label(v, "")));
+                    let had_runs = runs_by_sha.get(old.blob_sha.as_str()).copied().unwrap_or(0);
+                    if had_runs > 0 {
+                        warnings.push(Warning {
+                            kind: WarningKind::InPlaceEdit,
+                            prompt: Some(name.clone()),
+                            version: Some(v.version.to_string()),
+                            message: format!(
+                                "{} was edited in place, but {had_runs} run(s) were recorded against its old text; those runs no longer describe it. Create a new version instead (`ptrack create {name} --from {}`)",
+                                v.path.display(),
+                                v.version
+                            ),
+                        });
+                    }
+                }
+            } else if let Some(p) = predecessor
+                && (change != Change::Current || input.base.is_none())
+            {
+                diffs.push(diff_versions(p, &label(p, ""), v, &label(v, "")));
+            } else if change != Change::Current {
+                let blank = PromptVersion {
+                    text: String::new(),
+                    meta: Default::default(),
+                    ..(*v).clone()
+                };
+                diffs.push(diff_versions(&blank, "(none)", v, &label(v, "")));
+            }
+            if let Some(p) = predecessor {
+                let a = runs.get(&p.version).map(Vec::as_slice).unwrap_or(&[]);
+                let b = runs.get(&v.version).map(Vec::as_slice).unwrap_or(&[]);
+                let c = compare(name, (&p.version, a), (&v.version, b));
+                comparisons.push(ComparisonView {
+                    verdict: c.verdict(),
+                    comparison: c,
+                });
+            }
+            if v.meta.goal.is_none() {
+                warnings.push(Warning {
+                    kind: WarningKind::MissingGoal,
+                    prompt: Some(name.clone()),
+                    version: Some(v.version.to_string()),
+                    message: format!(
+                        "{} has no `goal`: say in one sentence what the prompt is for",
+                        v.path.display()
+                    ),
+                });
+            }
+            gates.extend(check_gates(
+                input.gates,
+                min_runs,
+                name,
+                v,
+                predecessor,
+                &metrics_of,
+            ));
+        }
+        let all: Vec<&RunFacts> = runs.values().flatten().copied().collect();
+        let to = input.now.date_naive();
+        let weekly = trends(&all, Bucket::Week, to - Duration::days(7 * 7), to);
+        sections.push(PromptSection {
+            prompt: name.clone(),
+            change,
+            added,
+            modified,
+            removed,
+            diffs,
+            comparisons,
+            trend: weekly.overall.into_iter().filter(|r| r.runs > 0).collect(),
+        });
+    }
+    for d in input.head.diagnostics.iter().filter(|d| d.is_error()) {
+        warnings.push(invalid_file(d));
+        gates.push(GateResult {
+            gate: "valid_files".to_string(),
+            prompt: prompt_of(d).unwrap_or_default(),
+            version: None,
+            passed: false,
+            skipped: false,
+            detail: d.to_string(),
+        });
+    }
+    if input.gates.forbid_in_place_edits == Some(true) {
+        for w in warnings
+            .iter()
+            .filter(|w| w.kind == WarningKind::InPlaceEdit)
+        {
+            gates.push(GateResult {
+                gate: "forbid_in_place_edits".to_string(),
+                prompt: w.prompt.clone().unwrap_or_default(),
+                version: w.version.clone(),
+                passed: false,
+                skipped: false,
+                detail: format!(
+                    "version {} was edited in place after it had runs",
+                    w.version.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+    }
+    let passed = gates.iter().all(|g| g.passed);
+    Report {
+        base: input.base_label.clone(),
+        head: input.head_label.clone(),
+        summary,
+        sections,
+        warnings,
+        gates,
+        passed,
+    }
+}
+
+fn prompt_of(d: &Diagnostic) -> Option<String> {
+    let mut comps = d.path.strip_prefix("prompts").ok()?.components();
+    comps
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+}
+
+fn invalid_file(d: &Diagnostic) -> Warning {
+    Warning {
+        kind: WarningKind::InvalidFile,
+        prompt: prompt_of(d),
+        version: None,
+        message: d.to_string(),
+    }
+}
+
+fn check_gates(
+    gates: &Gates,
+    min_runs: usize,
+    name: &str,
+    v: &PromptVersion,
+    predecessor: Option<&PromptVersion>,
+    metrics_of: &dyn Fn(&Version) -> Metrics,
+) -> Vec<GateResult> {
+    let m = metrics_of(&v.version);
+    let mut out = Vec::new();
+    let mut push = |gate: &str, passed: bool, skipped: bool, detail: String| {
+        out.push(GateResult {
+            gate: gate.to_string(),
+            prompt: name.to_string(),
+            version: Some(v.version.to_string()),
+            passed,
+            skipped,
+            detail,
+        });
+    };
+    let too_few = m.runs < min_runs;
+    let skip_note = format!("skipped: {} run(s), gates need at least {min_runs}", m.runs);
+    if let Some(min) = gates.min_success_rate {
+        match m.success_rate {
+            Some(r) if !too_few => push(
+                "min_success_rate",
+                r >= min,
+                false,
+                format!(
+                    "success {} {} {}",
+                    pct(Some(r)),
+                    if r >= min { "≥" } else { "<" },
+                    pct(Some(min))
+                ),
+            ),
+            _ => push("min_success_rate", true, true, skip_note.clone()),
+        }
+    }
+    if let Some(min) = gates.min_quality {
+        match m.quality_mean {
+            Some(q) if !too_few => push(
+                "min_quality",
+                q >= min,
+                false,
+                format!(
+                    "quality {q:.2} (n={}) {} {min}",
+                    m.quality_n,
+                    if q >= min { "≥" } else { "<" }
+                ),
+            ),
+            Some(_) => push("min_quality", true, true, skip_note.clone()),
+            None => push(
+                "min_quality",
+                true,
+                true,
+                "skipped: no rated runs".to_string(),
+            ),
+        }
+    }
+    if let Some(max) = gates.max_p95_regression_pct {
+        let prev = predecessor.map(|p| metrics_of(&p.version));
+        let prev_p95 = prev
+            .as_ref()
+            .filter(|pm| pm.runs >= min_runs)
+            .and_then(|pm| pm.time_ms.map(|t| t.p95));
+        match (m.time_ms.map(|t| t.p95), prev_p95) {
+            (Some(now), Some(before)) if !too_few && before > 0.0 => {
+                let change = (now / before - 1.0) * 100.0;
+                push(
+                    "max_p95_regression_pct",
+                    change <= max,
+                    false,
+                    format!(
+                        "p95 {} → {} ({}) {} {}",
+                        ms(Some(before)),
+                        ms(Some(now)),
+                        signed(change, 1, "%"),
+                        if change <= max { "within" } else { "exceeds" },
+                        signed(max, 1, "%")
+                    ),
+                );
+            }
+            _ => push(
+                "max_p95_regression_pct",
+                true,
+                true,
+                if too_few {
+                    skip_note.clone()
+                } else {
+                    "skipped: no previous version with runs to compare".to_string()
+                },
+            ),
+        }
+    }
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// An emoji and a space for changed prompts; nothing for the others.
+fn change_icon(c: Change) -> &'static str {
+    match c {
+        Change::Added => "🆕 ",
+        Change::Modified => "✏️ ",
+        Change::Removed => "🗑️ ",
+        Change::Unchanged | Change::Current => "",
+    }
+}
+
+/// A fence longer than any run of backticks in `text`, so a diff can hold any text.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The report as GitHub-flavoured Markdown.
+pub fn render_markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## ptrack report\n");
+    let changed = r
+        .summary
+        .iter()
+        .filter(|s| !matches!(s.change, Change::Unchanged | Change::Current))
+        .count();
+    match &r.base {
+        Some(base) if changed == 0 => {
+            let _ = writeln!(
+                o,
+                "No prompt changed between **{base}** and **{}**; below, each prompt's latest version against the one before it.\n",
+                r.head
+            );
+        }
+        Some(base) => {
+            let _ = writeln!(
+                o,
+                "Comparing **{}** with **{}**: {} prompt(s), {changed} changed.\n",
+                r.head,
+                base,
+                r.summary.len()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "Current state of **{}**: {} prompt(s) (no base to compare with).\n",
+                r.head,
+                r.summary.len()
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "| prompt | latest | runs | success | p95 | quality | change |"
+    );
+    let _ = writeln!(o, "|---|---|--:|--:|--:|--:|---|");
+    for s in &r.summary {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {}{} |",
+            s.prompt,
+            s.latest
+                .as_ref()
+                .map_or("—".to_string(), ToString::to_string),
+            s.runs,
+            pct(s.success_rate),
+            ms(s.p95_ms),
+            quality(s.quality_mean, s.quality_n),
+            change_icon(s.change),
+            md_escape(&s.change_text)
+        );
+    }
+    let _ = writeln!(o);
+    let failed: Vec<&GateResult> = r.gates.iter().filter(|g| !g.passed).collect();
+    let checked = r.gates.iter().filter(|g| !g.skipped).count();
+    if !r.gates.is_empty() {
+        if failed.is_empty() {
+            let _ = writeln!(
+                o,
+                "**Gates:** ✅ all passed ({checked} checked, {} skipped).\n",
+                r.gates.len() - checked
+            );
+        } else {
+            let _ = writeln!(o, "**Gates:** ❌ {} failed:\n", failed.len());
+            for g in &failed {
+                let _ = writeln!(
+                    o,
+                    "- `{}` on {} {}: {}",
+                    g.gate,
+                    g.prompt,
+                    g.version.as_deref().unwrap_or(""),
+                    md_escape(&g.detail)
+                );
+            }
+            let _ = writeln!(o);
+        }
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "### ⚠️ Warnings\n");
+        for w in &r.warnings {
+            let _ = writeln!(o, "- {}", md_escape(&w.message));
+        }
+        let _ = writeln!(o);
+    }
+    for s in &r.sections {
+        let _ = writeln!(o, "### {}{}\n", change_icon(s.change), s.prompt);
+        if s.change != Change::Current {
+            let list = |vs: &[Version]| {
+                if vs.is_empty() {
+                    "—".to_string()
+                } else {
+                    vs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            let _ = writeln!(
+                o,
+                "Versions added: {} · edited in place: {} · removed: {}\n",
+                list(&s.added),
+                list(&s.modified),
+                list(&s.removed)
+            );
+        }
+        for d in &s.diffs {
+            let _ = writeln!(o, "#### {} → {}\n", d.from, d.to);
+            if !d.params.is_empty() {
+                let _ = writeln!(o, "| parameter | before | after |\n|---|---|---|");
+                for p in &d.params {
+                    let _ = writeln!(
+                        o,
+                        "| `{}` | {} | {} |",
+                        p.key,
+                        md_escape(&show(p.old.as_ref())),
+                        md_escape(&show(p.new.as_ref()))
+                    );
+                }
+                let _ = writeln!(o);
+            }
+            if d.unified.is_empty() {
+                let _ = writeln!(o, "Prompt text unchanged.\n");
+            } else {
+                let fence = fence_for(&d.unified);
+                let _ = writeln!(
+                    o,
+                    "<details><summary>Prompt text: +{} −{} lines</summary>\n",
+                    d.lines_added, d.lines_removed
+                );
+                let _ = writeln!(
+                    o,
+                    "{fence}diff\n{}{}{fence}\n",
+                    d.unified,
+                    if d.unified.ends_with('\n') { "" } else { "\n" }
+                );
+                let _ = writeln!(o, "</details>\n");
+            }
+        }
+        for c in &s.comparisons {
+            render_comparison_md(&mut o, c);
+        }
+        if s.trend.len() >= 2 {
+            let labels: Vec<String> = s
+                .trend
+                .iter()
+                .map(|t| format!("\"{}\"", t.start.format("%m-%d")))
+                .collect();
+            let p50: Vec<String> = s
+                .trend
+                .iter()
+                .map(|t| format!("{:.0}", t.p50_ms.unwrap_or(0.0)))
+                .collect();
+            let max = s
+                .trend
+                .iter()
+                .filter_map(|t| t.p50_ms)
+                .fold(0.0_f64, f64::max);
+            let _ = writeln!(
+                o,
+                "```mermaid\nxychart-beta\n    title \"{}: p50 time per week (ms)\"\n    x-axis [{}]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n    line [{}]\n```\n",
+                s.prompt,
+                labels.join(", "),
+                (max * 1.1).ceil().max(1.0),
+                p50.join(", ")
+            );
+        }
+    }
+    if !r.gates.is_empty() {
+        let _ = writeln!(o, "<details><summary>Gate details</summary>\n");
+        let _ = writeln!(
+            o,
+            "| gate | prompt | version | result | detail |\n|---|---|---|---|---|"
+        );
+        for g in &r.gates {
+            let result = if g.skipped {
+                "skipped"
+            } else if g.passed {
+                "✅ pass"
+            } else {
+                "❌ fail"
+            };
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {result} | {} |",
+                g.gate,
+                g.prompt,
+                g.version.as_deref().unwrap_or("—"),
+                md_escape(&g.detail)
+            );
+        }
+        let _ = writeln!(o, "\n</details>\n");
+    }
+    let _ = writeln!(
+        o,
+        "<sub>Generated by ptrack. Significant means p < 0.05 (Welch's t-test for time and quality; Fisher's exact or two-proportion z-test for success).</sub>"
+    );
+    o
+}
+
+fn render_comparison_md(o: &mut String, v: &ComparisonView) {
+    let c = &v.comparison;
+    let (a, b) = (&c.a.metrics, &c.b.metrics);
+    let _ = writeln!(o, "#### Metrics: {} vs {}\n", c.b.version, c.a.version);
+    let _ = writeln!(
+        o,
+        "| metric | {} | {} | change | test |\n|---|--:|--:|--:|---|",
+        c.a.version, c.b.version
+    );
+    let delta = |d: Option<f64>, dec: usize, unit: &str| {
+        d.map_or("—".to_string(), |d| signed(d, dec, unit))
+    };
+    let _ = writeln!(o, "| runs | {} | {} | | |", a.runs, b.runs);
+    let success_test = c.success_test.as_ref().map_or("—".to_string(), |t| {
+        let name = match t.method {
+            ProportionMethod::FisherExact => "Fisher",
+            ProportionMethod::ZTest => "z-test",
+        };
+        format!("{name} {}", p_value(t.p_value))
+    });
+    let _ = writeln!(
+        o,
+        "| success | {} | {} | {} | {success_test} |",
+        pct(a.success_rate),
+        pct(b.success_rate),
+        delta(c.success_delta_pts, 1, " pts")
+    );
+    let welch = |t: &Option<crate::stats::TTest>| {
+        t.as_ref().map_or("—".to_string(), |t| {
+            format!("Welch {}", p_value(t.p_value))
+        })
+    };
+    let _ = writeln!(
+        o,
+        "| p50 time | {} | {} | {} | {} |",
+        ms(a.time_ms.map(|t| t.p50)),
+        ms(b.time_ms.map(|t| t.p50)),
+        delta(c.p50_delta_ms, 0, " ms"),
+        welch(&c.time_test)
+    );
+    let p95 = |m: &Metrics| m.time_ms.map(|t| t.p95);
+    let p95_delta = p95(a).zip(p95(b)).map(|(x, y)| y - x);
+    let _ = writeln!(
+        o,
+        "| p95 time | {} | {} | {} | |",
+        ms(p95(a)),
+        ms(p95(b)),
+        delta(p95_delta, 0, " ms")
+    );
+    let _ = writeln!(
+        o,
+        "| quality | {} | {} | {} | {} |",
+        quality(a.quality_mean, a.quality_n),
+        quality(b.quality_mean, b.quality_n),
+        delta(c.quality_delta, 1, ""),
+        welch(&c.quality_test)
+    );
+    let _ = writeln!(o, "\n> {}\n", v.verdict);
+}
+
+/// The report as plain text for a terminal.
+pub fn render_text(r: &Report) -> String {
+    let mut o = String::new();
+    match &r.base {
+        Some(base) => {
+            let _ = writeln!(o, "ptrack report: {} vs {}", r.head, base);
+        }
+        None => {
+            let _ = writeln!(o, "ptrack report: current state of {}", r.head);
+        }
+    }
+    let _ = writeln!(o);
+    for s in &r.summary {
+        let _ = writeln!(
+            o,
+            "  {:<24} {:>6}  runs {:>5}  success {:>6}  p95 {:>8}  quality {:<11}  {}",
+            s.prompt,
+            s.latest
+                .as_ref()
+                .map_or("-".to_string(), ToString::to_string),
+            s.runs,
+            pct(s.success_rate),
+            ms(s.p95_ms),
+            quality(s.quality_mean, s.quality_n),
+            s.change_text
+        );
+    }
+    for s in &r.sections {
+        let _ = writeln!(o, "\n== {} ==", s.prompt);
+        for d in &s.diffs {
+            let _ = writeln!(o, "{} → {}", d.from, d.to);
+            for p in &d.params {
+                let _ = writeln!(o, "  {}", p.describe());
+            }
+            if !d.unified.is_empty() {
+                let _ = writeln!(o, "  text: +{} −{} lines", d.lines_added, d.lines_removed);
+            }
+        }
+        for c in &s.comparisons {
+            let _ = writeln!(o, "{}", c.verdict);
+        }
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "\nwarnings:");
+        for w in &r.warnings {
+            let _ = writeln!(o, "  {}", w.message);
+        }
+    }
+    let _ = writeln!(o);
+    for g in &r.gates {
+        let result = if g.skipped {
+            "skip"
+        } else if g.passed {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        let _ = writeln!(
+            o,
+            "gate {result}: {} {} {}: {}",
+            g.gate,
+            g.prompt,
+            g.version.as_deref().unwrap_or(""),
+            g.detail
+        );
+    }
+    let _ = writeln!(
+        o,
+        "{}",
+        if r.passed {
+            "all gates passed"
+        } else {
+            "gates FAILED"
+        }
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::parse_prompt_file;
+    use std::path::Path;
+
+    fn version(name: &str, v: &str, text: &str) -> PromptVersion {
+        let path = format!("prompts/{name}/{v}.md");
+        parse_prompt_file(
+            Path::new(&path),
+            name,
+            &v.parse().expect("v"),
+            text.as_bytes(),
+        )
+        .version
+        .expect("valid")
+    }
+
+    fn registry(versions: Vec<PromptVersion>) -> Registry {
+        let mut r = Registry::default();
+        for v in versions {
+            r.prompts
+                .entry(v.name.clone())
+                .or_insert_with(|| Prompt {
+                    name: v.name.clone(),
+                    versions: Vec::new(),
+                })
+                .versions
+                .push(v);
+        }
+        r
+    }
+
+    fn run(version: &str, sha: &str, i: usize, ms: f64, success: bool) -> RunFacts {
+        RunFacts {
+            id: format!("{version}-{i}"),
+            ts: DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+                .expect("ts")
+                .with_timezone(&Utc),
+            prompt: "p".into(),
+            version: version.into(),
+            prompt_sha: Some(sha.into()),
+            execution_time_ms: ms,
+            token_count: None,
+            output_length: 10,
+            success,
+            quality_score: None,
+            has_feedback: false,
+        }
+    }
+
+    #[test]
+    fn in_place_edit_with_runs_warns_and_fails_its_gate() {
+        let old = version("p", "1.0", "---\ngoal: g\n---\nold text\n");
+        let new = version("p", "1.0", "---\ngoal: g\n---\nnew text\n");
+        let runs = vec![run("1.0", &old.blob_sha, 0, 100.0, true)];
+        let (base, head) = (registry(vec![old]), registry(vec![new]));
+        let gates = Gates {
+            forbid_in_place_edits: Some(true),
+            ..Gates::default()
+        };
+        let r = build(&ReportInput {
+            base_label: Some("main".into()),
+            base: Some(&base),
+            head_label: "working tree".into(),
+            head: &head,
+            runs: &runs,
+            gates: &gates,
+            now: Utc::now(),
+        });
+        assert_eq!(r.summary[0].change, Change::Modified);
+        assert_eq!(
+            r.sections[0].modified,
+            ["1.0".parse::<Version>().expect("v")]
+        );
+        assert_eq!(r.warnings[0].kind, WarningKind::InPlaceEdit);
+        assert!(!r.passed);
+        assert_eq!(r.gates[0].gate, "forbid_in_place_edits");
+    }
+
+    #[test]
+    fn success_gate_fails_below_threshold_and_skips_with_few_runs() {
+        let v1 = version("p", "1.0", "---\ngoal: g\n---\none\n");
+        let v2 = version("p", "1.1", "---\ngoal: g\n---\ntwo\n");
+        let mut runs: Vec<RunFacts> = (0..10)
+            .map(|i| run("1.0", &v1.blob_sha, i, 100.0, true))
+            .collect();
+        runs.extend((0..10).map(|i| run("1.1", &v2.blob_sha, i, 150.0, i < 7)));
+        let base = registry(vec![v1.clone()]);
+        let head = registry(vec![v1, v2]);
+        let input = |gates: &Gates| {
+            build(&ReportInput {
+                base_label: Some("main".into()),
+                base: Some(&base),
+                head_label: "HEAD".into(),
+                head: &head,
+                runs: &runs,
+                gates,
+                now: Utc::now(),
+            })
+        };
+        let strict = Gates {
+            min_success_rate: Some(0.8),
+            max_p95_regression_pct: Some(60.0),
+            ..Gates::default()
+        };
+        let r = input(&strict);
+        assert!(!r.passed);
+        let outcome: Vec<(&str, bool)> = r
+            .gates
+            .iter()
+            .map(|g| (g.gate.as_str(), g.passed))
+            .collect();
+        assert_eq!(
+            outcome,
+            [
+                ("min_success_rate", false),
+                ("max_p95_regression_pct", true)
+            ]
+        );
+        assert_eq!(r.gates[0].detail, "success 70.0% < 80.0%");
+        assert_eq!(r.sections[0].added, ["1.1".parse::<Version>().expect("v")]);
+        let lenient = Gates {
+            min_runs: Some(20),
+            ..strict
+        };
+        assert!(
+            input(&lenient).passed,
+            "10 runs < min_runs 20: gates skipped"
+        );
+        let md = render_markdown(&r);
+        assert!(md.contains("❌ 1 failed"), "{md}");
+        assert!(md.contains("```diff\n--- p 1.0\n+++ p 1.1\n"), "{md}");
+    }
+
+    #[test]
+    fn fences_outgrow_backticks_in_text() {
+        assert_eq!(fence_for("a ``` b"), "````");
+        assert_eq!(fence_for("plain"), "```");
+    }
+}
