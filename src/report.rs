@@ -186,18 +186,12 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         .keys()
         .chain(input.base.iter().flat_map(|b| b.prompts.keys()))
         .collect();
-    let runs_by_sha = {
-        let mut m: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in input.runs {
-            if let Some(sha) = &r.prompt_sha {
-                *m.entry(sha.as_str()).or_default() += 1;
-            }
-        }
-        m
-    };
     let mut summary = Vec::new();
     let mut sections = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings = input
+        .base
+        .map(|b| in_place_edits(b, input.head, input.runs))
+        .unwrap_or_default();
     let mut gates = Vec::new();
     let min_runs = input.gates.min_runs.unwrap_or(1);
     // With nothing changed since the base, the sections show the current state instead.
@@ -305,19 +299,6 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             if modified.contains(&v.version) {
                 if let Some(old) = base.as_ref().and_then(|b| b.version(&v.version)) {
                     diffs.push(diff_versions(old, &label(old, " (base)"), v, &label(v, "")));
-                    let had_runs = runs_by_sha.get(old.blob_sha.as_str()).copied().unwrap_or(0);
-                    if had_runs > 0 {
-                        warnings.push(Warning {
-                            kind: WarningKind::InPlaceEdit,
-                            prompt: Some(name.clone()),
-                            version: Some(v.version.to_string()),
-                            message: format!(
-                                "{} was edited in place, but {had_runs} run(s) were recorded against its old text; those runs no longer describe it. Create a new version instead (`ptrack create {name} --from {}`)",
-                                v.path.display(),
-                                v.version
-                            ),
-                        });
-                    }
                 }
             } else if let Some(p) = predecessor
                 && (change != Change::Current || input.base.is_none())
@@ -413,6 +394,39 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         gates,
         passed,
     }
+}
+
+/// Version files that differ between `base` and `head` although runs were recorded against
+/// their text at the base: their runs no longer describe them.
+pub fn in_place_edits(base: &Registry, head: &Registry, runs: &[RunFacts]) -> Vec<Warning> {
+    let mut runs_by_sha: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in runs {
+        if let Some(sha) = &r.prompt_sha {
+            *runs_by_sha.entry(sha.as_str()).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (name, prompt) in &head.prompts {
+        for v in &prompt.versions {
+            let Some(old) = base.get(name).and_then(|b| b.version(&v.version)) else {
+                continue;
+            };
+            let had_runs = runs_by_sha.get(old.blob_sha.as_str()).copied().unwrap_or(0);
+            if old.blob_sha != v.blob_sha && had_runs > 0 {
+                out.push(Warning {
+                    kind: WarningKind::InPlaceEdit,
+                    prompt: Some(name.clone()),
+                    version: Some(v.version.to_string()),
+                    message: format!(
+                        "{} was edited in place, but {had_runs} run(s) were recorded against its old text; those runs no longer describe it. Create a new version instead (`ptrack create {name} --from {}`)",
+                        v.path.display(),
+                        v.version
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 fn prompt_of(d: &Diagnostic) -> Option<String> {

@@ -19,8 +19,13 @@ Prints every problem as `path:line: message`. Exit codes: 0 no errors (warnings 
 
 Examples:
   ptrack check
+  ptrack check --base origin/main      also reject versions edited in place after they had runs
   ptrack check --json | jq '.diagnostics[] | select(.severity == \"error\")'")]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// Also fail when a version file that has runs was edited in place since REV
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+}
 
 #[derive(Serialize)]
 struct CheckReport {
@@ -32,7 +37,7 @@ struct CheckReport {
     diagnostics: Vec<Diagnostic>,
 }
 
-pub fn run(ctx: &mut Ctx, _args: CheckArgs) -> CliResult {
+pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
     let mut diags = registry.diagnostics.clone();
@@ -66,6 +71,32 @@ pub fn run(ctx: &mut Ctx, _args: CheckArgs) -> CliResult {
             None,
             format!("{n} run(s) of {prompt} {version}, which has no version file in prompts/"),
         ));
+    }
+    if let Some(rev) = &args.base {
+        let repo = ptrack::git::Repo::open(project.root()).ok_or_else(|| {
+            CliError::new(format!(
+                "--base needs a git repository, and {} is not in one",
+                project.root().display()
+            ))
+        })?;
+        let (base, _) = super::report::registry_at(&repo, rev)?;
+        for w in ptrack::report::in_place_edits(&base, &registry, &runs.runs) {
+            let path = registry
+                .get(w.prompt.as_deref().unwrap_or_default())
+                .and_then(|p| {
+                    p.versions
+                        .iter()
+                        .find(|v| Some(v.version.to_string()) == w.version)
+                })
+                .map(|v| v.path.clone())
+                .unwrap_or_default();
+            let message = w.message.replacen(&format!("{} ", path.display()), "", 1);
+            diags.push(Diagnostic::error(
+                path,
+                None,
+                format!("{message} (since {rev})"),
+            ));
+        }
     }
     for id in &runs.orphan_ratings {
         diags.push(Diagnostic::warning(

@@ -2,4 +2,5 @@
 
 mod common;
 mod core;
+mod git;
 mod runs;
