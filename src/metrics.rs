@@ -272,7 +272,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// One line a reviewer can read: `1.1 vs 1.0: success +6.2 pts (p=0.010); p50 −180 ms (p<0.001); …`.
+    /// One line a reviewer can read: `1.1 vs 1.0: success +6.2 pts (p=0.010); p50 −180 ms, mean −150 ms (p<0.001); …`.
     pub fn verdict(&self) -> String {
         let c = self;
         let (ma, mb) = (&c.a.metrics, &c.b.metrics);
@@ -296,10 +296,13 @@ impl Comparison {
             _ => {}
         }
         if let Some(d) = c.p50_delta_ms {
+            // Welch's test compares mean times, so the mean change stands beside its p-value.
+            let mean = c.mean_time_delta_ms.unwrap_or(0.0);
             match &c.time_test {
                 Some(t) => parts.push(format!(
-                    "p50 {} ({})",
+                    "p50 {}, mean {} ({})",
                     crate::format::signed(d, 0, " ms"),
+                    crate::format::signed(mean, 0, " ms"),
                     sig(t.p_value)
                 )),
                 None => parts.push(format!(

@@ -115,9 +115,21 @@ pub fn format_ts(ts: &DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A new time-ordered run id (UUIDv7).
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+/// A new run id: a UUIDv7 whose time part is `ts`, so ids sort like the runs' times.
+pub fn new_id(ts: &DateTime<Utc>) -> String {
+    let ms = u64::try_from(ts.timestamp_millis()).unwrap_or(0);
+    let stamp =
+        uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32);
+    uuid::Uuid::new_v7(stamp).to_string()
+}
+
+/// A number as JSON: whole values as integers (`8`, not `8.0`), as people write them.
+pub fn json_number(q: f64) -> Value {
+    if q.fract() == 0.0 && q.abs() < 9e15 {
+        Value::from(q as i64)
+    } else {
+        serde_json::Number::from_f64(q).map_or(Value::Null, Value::Number)
+    }
 }
 
 /// The facts of one run that aggregations need (no output text).

@@ -72,6 +72,11 @@ pub fn run(ctx: &mut Ctx, args: ExportArgs) -> CliResult {
     let project = ctx.project()?;
     if let Some(p) = &args.prompt {
         check_name(p)?;
+        if project.load_prompts().get(p).is_none() && !project.runs_dir().join(p).is_dir() {
+            return Err(CliError::new(format!(
+                "no prompt named `{p}` and no runs under runs/{p}/"
+            )));
+        }
     }
     let format = args.format.unwrap_or(if ctx.ui.json {
         Format::Json
@@ -139,14 +144,13 @@ fn write_runs(
             return;
         };
         if let Some(r) = ratings.get(&run.id) {
-            obj.insert("quality_score".into(), serde_json::json!(r.quality_score));
+            obj.insert(
+                "quality_score".into(),
+                ptrack::runs::json_number(r.quality_score),
+            );
             if let Some(f) = &r.feedback {
                 obj.insert("feedback".into(), Value::String(f.clone()));
             }
-            obj.insert(
-                "rated_at".into(),
-                Value::String(ptrack::runs::format_ts(&r.ts)),
-            );
         }
         if obj.get("output_length").is_none_or(Value::is_null) {
             obj.insert("output_length".into(), Value::from(run.output_length));

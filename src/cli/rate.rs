@@ -25,25 +25,32 @@ pub struct RateArgs {
 
 pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     let project = ctx.project()?;
-    let quality =
-        check_score(&serde_json::json!(args.quality)).map_err(|e| CliError::new(e.message))?;
-    if args.run_id.len() < 4 {
-        return Err(CliError::new("give at least 4 characters of the run id"));
-    }
+    let quality = check_score(&ptrack::runs::json_number(args.quality))
+        .map_err(|e| CliError::new(e.message))?;
     let mut matches: Vec<(String, String)> = Vec::new();
+    let mut exact: Option<(String, String)> = None;
     scan(
         &project.runs_dir(),
         Path::new("runs"),
         &RunFilter::default(),
         |_, _, _, ev| {
-            if let Event::Run(r) = ev
-                && r.id.starts_with(&args.run_id)
-                && !matches.iter().any(|(id, _)| *id == r.id)
-            {
-                matches.push((r.id, r.prompt));
+            if let Event::Run(r) = ev {
+                if r.id == args.run_id {
+                    exact = Some((r.id, r.prompt));
+                } else if r.id.starts_with(&args.run_id)
+                    && !matches.iter().any(|(id, _)| *id == r.id)
+                {
+                    matches.push((r.id, r.prompt));
+                }
             }
         },
     );
+    // An exact id wins; a prefix must be unique and at least 4 characters.
+    if let Some(e) = exact {
+        matches = vec![e];
+    } else if args.run_id.len() < 4 {
+        matches.clear();
+    }
     let (run_id, prompt) = match matches.len() {
         1 => matches.remove(0),
         0 => {
@@ -57,7 +64,7 @@ pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     };
     let event = RatingEvent {
         kind: "rating",
-        id: new_id(),
+        id: new_id(&ctx.now),
         ts: ctx.now,
         run_id: run_id.clone(),
         prompt: prompt.clone(),
@@ -69,5 +76,8 @@ pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     if ctx.ui.json {
         return ctx.ui.json(&event);
     }
-    ctx.ui.line(&format!("rated {run_id} {quality}/10"))
+    ctx.ui.line(&format!(
+        "rated {run_id} {}/10",
+        ptrack::runs::json_number(quality)
+    ))
 }

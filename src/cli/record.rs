@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::{CliError, CliResult};
 use super::{Ctx, find_prompt, find_version};
-use ptrack::runs::{self, Event, format_ts, log_path, new_id, parse_line};
+use ptrack::runs::{self, Event, format_ts, json_number, log_path, new_id, parse_line};
 use ptrack::{Project, PromptVersion, Registry};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -104,6 +104,20 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         );
     }
     let name = args.name.clone().unwrap_or_default();
+    if let Some(q) = args.quality
+        && !(1.0..=10.0).contains(&q)
+    {
+        return Err(CliError::new(format!(
+            "--quality must be a number from 1 to 10, got {q}"
+        )));
+    }
+    if let Some(t) = args.time_ms
+        && !(t.is_finite() && t >= 0.0)
+    {
+        return Err(CliError::new(format!(
+            "--time-ms must be a number ≥ 0, got {t}"
+        )));
+    }
     let prompt = find_prompt(&registry, &name)?;
     let version = find_version(prompt, args.version.as_deref())?;
     let output = match (&args.output, &args.output_file) {
@@ -119,7 +133,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
     let mut obj = Map::new();
     obj.insert("output".into(), Value::String(output));
     if let Some(ms) = args.time_ms {
-        obj.insert("execution_time_ms".into(), num(ms));
+        obj.insert("execution_time_ms".into(), json_number(ms));
     }
     if let Some(t) = args.tokens {
         obj.insert("token_count".into(), Value::from(t));
@@ -133,7 +147,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         args.error.clone().map_or(Value::Null, Value::String),
     );
     if let Some(q) = args.quality {
-        obj.insert("quality_score".into(), num(q));
+        obj.insert("quality_score".into(), json_number(q));
     }
     if let Some(f) = &args.feedback {
         obj.insert("feedback".into(), Value::String(f.clone()));
@@ -155,14 +169,6 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
             .json(&serde_json::json!({ "id": id, "path": rel(&project, &path) }));
     }
     ctx.ui.line(&id)
-}
-
-fn num(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 9e15 {
-        Value::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-    }
 }
 
 fn rel(project: &Project, path: &Path) -> PathBuf {
@@ -191,12 +197,17 @@ fn complete(
 ) -> Result<Map<String, Value>, String> {
     let meta = &version.meta;
     let error_given = obj.get("error").is_some_and(|e| !e.is_null());
+    let ts = obj
+        .get("ts")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(ctx.now, |t| t.with_timezone(&chrono::Utc));
     let mut fill = |k: &str, v: Value| {
         if obj.get(k).is_none_or(Value::is_null) {
             obj.insert(k.to_string(), v);
         }
     };
-    fill("id", Value::String(new_id()));
+    fill("id", Value::String(new_id(&ts)));
     fill("ts", Value::String(format_ts(&ctx.now)));
     fill("prompt", Value::String(version.name.clone()));
     fill("version", Value::String(version.version.to_string()));
@@ -214,6 +225,8 @@ fn complete(
         serde_json::to_value(&meta.params).unwrap_or(Value::Null),
     );
     fill("input", Value::Object(Map::new()));
+    fill("output", Value::String(String::new()));
+    fill("token_count", Value::Null);
     fill("success", Value::Bool(!error_given));
     fill("error", Value::Null);
     if obj.get("output_length").is_none_or(Value::is_null)
@@ -231,7 +244,7 @@ fn complete(
     }
     let mut ordered = Map::new();
     for k in ORDER {
-        if let Some(v) = obj.remove(*k) {
+        if let Some(v) = obj.shift_remove(*k) {
             ordered.insert((*k).to_string(), v);
         }
     }
@@ -278,7 +291,9 @@ fn record_stdin(
                 continue;
             }
             Err(e) => {
-                reject(format!("invalid JSON: {e}"));
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg);
+                reject(format!("invalid JSON: {msg}"));
                 rejected += 1;
                 continue;
             }
@@ -292,7 +307,7 @@ fn record_stdin(
                     .ok_or("missing `prompt` (or pass NAME)")?,
             };
             let prompt = find_prompt(registry, &name).map_err(|e| match e.hint {
-                Some(h) => format!("{}: {h}", e.message),
+                Some(h) => format!("{} ({h})", e.message),
                 None => e.message,
             })?;
             let version = match obj.get("version") {

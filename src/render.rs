@@ -1,0 +1,310 @@
+//! Rendering a prompt version with its variables (Jinja syntax, via `minijinja`), and the
+//! request bodies the model servers expect.
+//!
+//! A variable the text uses that was neither given nor has a default is an error naming it.
+//! `check` gets template warnings from here too: declared variables the text never uses,
+//! used variables that are not declared, and `{name}` placeholders of the older Python tool.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Map, Value, json};
+
+use crate::prompt::PromptVersion;
+
+/// Why a version could not be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    /// Variables the text uses were not given and have no default.
+    #[error("missing variable{} {}: pass --var NAME=VALUE or give {} a default under `variables`", if .0.len() == 1 { "" } else { "s" }, list(.0), if .0.len() == 1 { "it" } else { "them" })]
+    Missing(Vec<String>),
+    /// The text is not a valid template.
+    #[error("{path}:{line}: template error: {message}")]
+    Syntax {
+        /// The version file.
+        path: String,
+        /// 1-based line in the file.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env
+}
+
+fn syntax_error(v: &PromptVersion, e: &minijinja::Error) -> RenderError {
+    RenderError::Syntax {
+        path: v.path.display().to_string(),
+        line: v.text_line + e.line().unwrap_or(1) - 1,
+        message: e.detail().unwrap_or(&e.kind().to_string()).to_string(),
+    }
+}
+
+/// The variables the text uses (top-level names), sorted.
+pub fn used_variables(v: &PromptVersion) -> Result<BTreeSet<String>, RenderError> {
+    let env = environment();
+    let t = env
+        .template_from_str(&v.text)
+        .map_err(|e| syntax_error(v, &e))?;
+    Ok(t.undeclared_variables(false).into_iter().collect())
+}
+
+/// Render `v` with `vars`; declared defaults fill what is not given.
+///
+/// ```
+/// # use std::path::Path;
+/// let text = "---\nvariables:\n  name:\n    default: there\n---\nHello {{ name }}!\n";
+/// let v = ptrack::prompt::parse_prompt_file(Path::new("prompts/greet/1.0.md"), "greet",
+///     &"1.0".parse().unwrap(), text.as_bytes()).version.unwrap();
+/// assert_eq!(ptrack::render::render(&v, &Default::default()).unwrap(), "Hello there!\n");
+/// ```
+pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, RenderError> {
+    let mut ctx = vars.clone();
+    for (name, var) in &v.meta.variables {
+        if let (false, Some(d)) = (ctx.contains_key(name), &var.default) {
+            ctx.insert(name.clone(), Value::String(d.clone()));
+        }
+    }
+    let missing: Vec<String> = used_variables(v)?
+        .into_iter()
+        .filter(|n| !ctx.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(RenderError::Missing(missing));
+    }
+    let env = environment();
+    let t = env
+        .template_from_str(&v.text)
+        .map_err(|e| syntax_error(v, &e))?;
+    t.render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
+        .map_err(|e| syntax_error(v, &e))
+}
+
+/// The JSON body for Ollama's `/api/generate` (non-streaming).
+pub fn ollama_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
+    let p = &v.meta.params;
+    let mut options = Map::new();
+    let mut put = |k: &str, val: Option<Value>| {
+        if let Some(val) = val {
+            options.insert(k.to_string(), val);
+        }
+    };
+    put("temperature", p.temperature.map(Value::from));
+    put("top_k", p.top_k.map(Value::from));
+    put("top_p", p.top_p.map(Value::from));
+    put("num_predict", p.token_limit.map(Value::from));
+    json!({ "model": model, "prompt": prompt, "stream": false, "options": options })
+}
+
+/// The JSON body for an OpenAI-compatible `/v1/chat/completions` (top_k has no equivalent).
+pub fn openai_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
+    let p = &v.meta.params;
+    let mut body = json!({ "model": model, "messages": [{ "role": "user", "content": prompt }] });
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(t) = p.temperature {
+            obj.insert("temperature".into(), Value::from(t));
+        }
+        if let Some(t) = p.top_p {
+            obj.insert("top_p".into(), Value::from(t));
+        }
+        if let Some(t) = p.token_limit {
+            obj.insert("max_tokens".into(), Value::from(t));
+        }
+    }
+    body
+}
+
+/// A template problem for `check`: (1-based line in the file, message).
+pub type TemplateWarning = (usize, String);
+
+/// Template warnings for `check`: unused declared variables, undeclared used variables, and
+/// single-brace `{name}` placeholders; a syntax error comes back as `Err`.
+pub fn template_warnings(v: &PromptVersion) -> Result<Vec<TemplateWarning>, RenderError> {
+    let used = used_variables(v)?;
+    let mut out = Vec::new();
+    let first_line_using = |name: &str| {
+        v.text
+            .lines()
+            .position(|l| l.contains(name))
+            .map_or(v.text_line, |i| v.text_line + i)
+    };
+    for name in v.meta.variables.keys() {
+        if !used.contains(name) {
+            out.push((
+                v.text_line,
+                format!("variable `{name}` is declared but the text never uses it"),
+            ));
+        }
+    }
+    for name in &used {
+        if !v.meta.variables.contains_key(name) {
+            out.push((
+                first_line_using(name),
+                format!("the text uses `{name}`, which is not declared under `variables` (add it, with a description)"),
+            ));
+        }
+    }
+    for (i, line) in v.text.lines().enumerate() {
+        for name in single_brace_placeholders(line) {
+            out.push((
+                v.text_line + i,
+                format!("`{{{name}}}` is a placeholder of the old tool and is sent as written; use `{{{{ {name} }}}}`"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `{name}` occurrences not part of `{{ … }}` or `{% … %}`.
+fn single_brace_placeholders(line: &str) -> Vec<String> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' {
+            let prev = i.checked_sub(1).map(|j| b[j]);
+            if matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')) {
+                i += 2;
+                continue;
+            }
+            if prev == Some(b'{') {
+                i += 1;
+                continue;
+            }
+            let rest = &line[i + 1..];
+            let len = rest
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            let starts_ok = rest
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_');
+            if starts_ok
+                && rest.as_bytes().get(len) == Some(&b'}')
+                && rest.as_bytes().get(len + 1) != Some(&b'}')
+            {
+                out.push(rest[..len].to_string());
+                i += len + 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::parse_prompt_file;
+    use std::path::Path;
+
+    fn version(text: &str) -> PromptVersion {
+        parse_prompt_file(
+            Path::new("prompts/p/1.0.md"),
+            "p",
+            &"1.0".parse().expect("v"),
+            text.as_bytes(),
+        )
+        .version
+        .expect("valid")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn renders_with_values_defaults_conditionals_and_loops() {
+        let v = version(
+            "---\nvariables:\n  name: {default: there}\n  items: {}\n  loud: {}\n---\nHi {{ name }}{% if loud %}!{% endif %}\n{% for i in items %}- {{ i }}\n{% endfor %}",
+        );
+        let mut given = vars(&[("loud", "yes")]);
+        given.insert("items".into(), json!(["a", "b"]));
+        assert_eq!(
+            render(&v, &given).expect("renders"),
+            "Hi there!\n- a\n- b\n"
+        );
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let v = version("---\ngoal: g\n---\n{{ a }} and {{ b }}\n");
+        assert_eq!(
+            render(&v, &vars(&[("a", "x")]))
+                .expect_err("b missing")
+                .to_string(),
+            "missing variable `b`: pass --var NAME=VALUE or give it a default under `variables`"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_line() {
+        let v = version("---\ngoal: g\n---\nline one\n{{ broken\n");
+        let e = render(&v, &Map::new()).expect_err("syntax");
+        assert!(
+            e.to_string()
+                .starts_with("prompts/p/1.0.md:5: template error"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bodies_follow_the_provider_apis() {
+        let v = version("---\ntemperature: 0.2\ntop_k: 5\ntop_p: 0.9\ntoken_limit: 64\n---\nx\n");
+        assert_eq!(
+            ollama_body(&v, "m", "hi"),
+            json!({"model": "m", "prompt": "hi", "stream": false, "options": {"temperature": 0.2, "top_k": 5, "top_p": 0.9, "num_predict": 64}})
+        );
+        assert_eq!(
+            openai_body(&v, "m", "hi"),
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "top_p": 0.9, "max_tokens": 64})
+        );
+    }
+
+    #[test]
+    fn check_warnings() {
+        let v = version(
+            "---\nvariables:\n  unused: {}\n  name: {}\n---\nHi {name} and {{ name }} and {{ other }}\n",
+        );
+        let w: Vec<String> = template_warnings(&v)
+            .expect("valid")
+            .into_iter()
+            .map(|(l, m)| format!("{l}: {m}"))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "6: variable `unused` is declared but the text never uses it",
+                "6: the text uses `other`, which is not declared under `variables` (add it, with a description)",
+                "6: `{name}` is a placeholder of the old tool and is sent as written; use `{{ name }}`",
+            ]
+        );
+        assert_eq!(
+            single_brace_placeholders("{{ a }} {% if b %}{c}{% endif %} {\"json\": 1} {d_2}"),
+            ["c", "d_2"]
+        );
+    }
+}
