@@ -19,8 +19,8 @@ pub struct Config {
     pub defaults: Defaults,
     /// Gates for `ptrack report`.
     pub report: Gates,
-    /// Model servers, by provider name.
-    pub providers: BTreeMap<String, toml::Value>,
+    /// Model servers, by provider name (`ollama`, `openai`).
+    pub providers: BTreeMap<String, ProviderSettings>,
 }
 
 /// The `[defaults]` section.
@@ -41,6 +41,18 @@ pub struct Defaults {
     pub top_k: Option<u64>,
     /// Top-p for new versions.
     pub top_p: Option<f64>,
+}
+
+/// A `[providers.NAME]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Base URL of the server's API.
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (the key itself never goes in a file).
+    pub api_key_env: Option<String>,
+    /// Request timeout in seconds.
+    pub timeout_secs: Option<f64>,
 }
 
 /// The `[report]` section: gates that make `ptrack report` exit 1 when crossed.

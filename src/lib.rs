@@ -33,6 +33,7 @@ pub mod git;
 pub mod metrics;
 pub mod project;
 pub mod prompt;
+pub mod provider;
 pub mod render;
 pub mod report;
 pub mod runs;

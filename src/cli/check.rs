@@ -41,6 +41,21 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
     let mut diags = registry.diagnostics.clone();
+    for v in registry.prompts.values().flat_map(|p| &p.versions) {
+        match ptrack::render::template_warnings(v) {
+            Ok(ws) => diags.extend(ws.into_iter().map(|(line, msg)| {
+                Diagnostic::warning(&v.path, Some(line), msg).with_field("variables")
+            })),
+            Err(ptrack::render::RenderError::Syntax { line, message, .. }) => {
+                diags.push(
+                    Diagnostic::error(&v.path, Some(line), format!("template error: {message}"))
+                        .with_field("prompt"),
+                );
+            }
+            Err(e) => diags.push(Diagnostic::error(&v.path, None, e.to_string())),
+        }
+    }
+    diags.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     let runs = RunSet::load(
         &project.runs_dir(),
         Path::new("runs"),

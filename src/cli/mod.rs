@@ -15,7 +15,9 @@ mod output;
 mod performance;
 mod rate;
 mod record;
+mod render;
 mod report;
+mod run;
 mod show;
 mod trends;
 
@@ -43,6 +45,8 @@ Examples:
   ptrack history coaching_system
   ptrack diff coaching_system 1.0 1.1
   ptrack report --base origin/main --min-success-rate 0.9
+  ptrack render coaching_system --var user_message=\"Hi\" --format ollama
+  ptrack run coaching_system --var user_message=\"Hi\"
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -85,6 +89,8 @@ pub enum Command {
     History(history::HistoryArgs),
     Diff(diff::DiffArgs),
     Report(report::ReportArgs),
+    Render(render::RenderArgs),
+    Run(run::RunArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -161,6 +167,8 @@ pub fn main() -> ExitCode {
             Command::History(a) => history::run(&mut ctx, a),
             Command::Diff(a) => diff::run(&mut ctx, a),
             Command::Report(a) => report::run(&mut ctx, a),
+            Command::Render(a) => render::run(&mut ctx, a),
+            Command::Run(a) => run::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -158,7 +158,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     obj.insert("input".into(), Value::Object(input));
-    let record = complete(ctx, &project, version, obj)
+    let record = complete(ctx.now, &project, version, obj)
         .map_err(|e| CliError::new(e).with_hint("nothing was recorded"))?;
     let id = record["id"].as_str().unwrap_or_default().to_string();
     let path = target(&project, &record);
@@ -177,7 +177,7 @@ fn rel(project: &Project, path: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-fn target(project: &Project, record: &Map<String, Value>) -> PathBuf {
+pub fn target(project: &Project, record: &Map<String, Value>) -> PathBuf {
     let prompt = record["prompt"].as_str().unwrap_or_default();
     let ts = record["ts"]
         .as_str()
@@ -189,8 +189,8 @@ fn target(project: &Project, record: &Map<String, Value>) -> PathBuf {
 
 /// Fill what the caller left out (id, time, blob, commit, model, params, output length),
 /// order the fields, and validate the result with the same rules readers apply.
-fn complete(
-    ctx: &Ctx,
+pub fn complete(
+    now: chrono::DateTime<chrono::Utc>,
     project: &Project,
     version: &PromptVersion,
     mut obj: Map<String, Value>,
@@ -201,14 +201,14 @@ fn complete(
         .get("ts")
         .and_then(Value::as_str)
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or(ctx.now, |t| t.with_timezone(&chrono::Utc));
+        .map_or(now, |t| t.with_timezone(&chrono::Utc));
     let mut fill = |k: &str, v: Value| {
         if obj.get(k).is_none_or(Value::is_null) {
             obj.insert(k.to_string(), v);
         }
     };
     fill("id", Value::String(new_id(&ts)));
-    fill("ts", Value::String(format_ts(&ctx.now)));
+    fill("ts", Value::String(format_ts(&now)));
     fill("prompt", Value::String(version.name.clone()));
     fill("version", Value::String(version.version.to_string()));
     fill("prompt_sha", Value::String(version.blob_sha.clone()));
@@ -318,7 +318,7 @@ fn record_stdin(
                 }
             };
             let version = find_version(prompt, version.as_deref()).map_err(|e| e.message)?;
-            complete(ctx, project, version, obj.clone())
+            complete(ctx.now, project, version, obj.clone())
         })();
         match result {
             Ok(record) => {

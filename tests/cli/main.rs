@@ -2,5 +2,6 @@
 
 mod common;
 mod core;
+mod exec;
 mod git;
 mod runs;

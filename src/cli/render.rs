@@ -1,0 +1,133 @@
+//! `ptrack render`: a version with its variables filled in, as text or a request body.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::error::{CliError, CliResult};
+use super::{Ctx, find_prompt, find_version};
+use ptrack::render::{ollama_body, openai_body, render};
+
+/// Render a prompt version with its variables (text, or the request body for a model server)
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Templates use Jinja syntax: {{ name }}, {% if … %}, {% for … %}. Variables come from --vars-file,
+then --var (which wins), then each variable's `default`.
+
+Examples:
+  ptrack render coaching_system --var user_message=\"I keep procrastinating\"
+  ptrack render coaching_system --vars-file vars.yaml --format ollama \\
+    | curl -s http://localhost:11434/api/generate -d @-
+  ptrack render task_classification --var task=\"Fix the login bug\" --format openai")]
+pub struct RenderArgs {
+    /// Prompt name
+    pub name: String,
+    /// Version (default: the latest)
+    #[arg(long, short = 'v')]
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// What to print
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// Variable flags shared by `render` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VarArgs {
+    /// A variable, KEY=VALUE (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub var: Vec<(String, String)>,
+    /// Variables from a JSON, YAML or TOML file (an object of name → value)
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<std::path::PathBuf>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The rendered prompt text
+    Text,
+    /// The JSON body for Ollama's /api/generate
+    Ollama,
+    /// The JSON body for /v1/chat/completions
+    Openai,
+}
+
+impl VarArgs {
+    /// The variables: the file's, then the flags'.
+    pub fn load(&self, base: &Path) -> CliResult<Map<String, Value>> {
+        let mut vars = match &self.vars_file {
+            Some(f) => read_vars_file(&base.join(f), f)?,
+            None => Map::new(),
+        };
+        for (k, v) in &self.var {
+            vars.insert(k.clone(), Value::String(v.clone()));
+        }
+        Ok(vars)
+    }
+}
+
+fn read_vars_file(path: &Path, shown: &Path) -> CliResult<Map<String, Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", shown.display())))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let value: Value = match ext {
+        "json" => serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}: invalid JSON: {e}", shown.display(), e.line())),
+        "yaml" | "yml" => serde_yaml::from_str(&text).map_err(|e| {
+            let line = e
+                .location()
+                .map(|l| format!(":{}", l.line()))
+                .unwrap_or_default();
+            format!("{}{line}: invalid YAML: {e}", shown.display())
+        }),
+        "toml" => toml::from_str::<toml::Table>(&text)
+            .map_err(|e| format!("{}: invalid TOML: {}", shown.display(), e.message()))
+            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
+        _ => Err(format!(
+            "{}: use a .json, .yaml or .toml file",
+            shown.display()
+        )),
+    }
+    .map_err(CliError::new)?;
+    match value {
+        Value::Object(m) => Ok(m),
+        _ => Err(CliError::new(format!(
+            "{}: expected an object of variable name → value",
+            shown.display()
+        ))),
+    }
+}
+
+pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
+    let project = ctx.project()?;
+    let registry = project.load_prompts();
+    let prompt = find_prompt(&registry, &args.name)?;
+    let v = find_version(prompt, args.version.as_deref())?;
+    let vars = args.vars.load(&ctx.start_dir)?;
+    let text = render(v, &vars).map_err(|e| CliError::new(e.to_string()))?;
+    let model = v
+        .meta
+        .model
+        .clone()
+        .or_else(|| project.config().defaults.model.clone())
+        .unwrap_or_default();
+    match (args.format, ctx.ui.json) {
+        (Format::Text, false) => ctx.ui.write(&text),
+        (Format::Text, true) => ctx
+            .ui
+            .json(&serde_json::json!({ "prompt": v.name, "version": v.version, "text": text })),
+        (Format::Ollama, _) => ctx.ui.json(&ollama_body(v, &model, &text)),
+        (Format::Openai, _) => ctx.ui.json(&openai_body(v, &model, &text)),
+    }
+}
