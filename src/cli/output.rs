@@ -91,8 +91,9 @@ impl Ui {
         Ok(())
     }
 
-    /// A status or warning line on stderr.
-    pub fn status(&self, text: &str) {
+    /// A status or warning line on stderr, after what stdout has so far (so they interleave right).
+    pub fn status(&mut self, text: &str) {
+        let _ = self.out.flush();
         eprintln!("{text}");
     }
 
