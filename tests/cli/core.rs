@@ -105,7 +105,7 @@ fn project_with_versions() -> TestEnv {
     env.prompt(
         "summarize",
         "1.0",
-        "goal: Summarize a text in three bullets\n",
+        "goal: Summarize a text in three bullets\nvariables:\n  input:\n    description: The text to summarize\n",
         "Summarize {{ input }}.\n",
     );
     env.write(
