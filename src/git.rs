@@ -91,9 +91,17 @@ impl Repo {
     /// The merge base of HEAD with the default branch (`origin/HEAD`, else `main`, `master`,
     /// `origin/main`, `origin/master`), with the branch's name; None without commits or branch.
     pub fn default_base(&self) -> Result<Option<(String, git2::Oid)>, GitError> {
-        let Some(head) = self.head() else {
-            return Ok(None);
-        };
+        match self.head() {
+            Some(head) => self.default_base_of(head),
+            None => Ok(None),
+        }
+    }
+
+    /// The merge base of `head` with the default branch, with the branch's name.
+    pub fn default_base_of(
+        &self,
+        head: git2::Oid,
+    ) -> Result<Option<(String, git2::Oid)>, GitError> {
         for name in [
             "origin/HEAD",
             "main",

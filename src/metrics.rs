@@ -306,8 +306,9 @@ impl Comparison {
                     sig(t.p_value)
                 )),
                 None => parts.push(format!(
-                    "p50 {} (too few runs to test)",
-                    crate::format::signed(d, 0, " ms")
+                    "p50 {} ({})",
+                    crate::format::signed(d, 0, " ms"),
+                    untestable(ma.runs, mb.runs)
                 )),
             }
         }
@@ -320,10 +321,11 @@ impl Comparison {
                 sig(t.p_value)
             )),
             (Some(d), None) => parts.push(format!(
-                "quality {} (n={} vs {}, too few to test)",
+                "quality {} (n={} vs {}, {})",
                 crate::format::signed(d, 1, ""),
                 mb.quality_n,
-                ma.quality_n
+                ma.quality_n,
+                untestable(ma.quality_n, mb.quality_n)
             )),
             _ => {}
         }
@@ -334,6 +336,15 @@ impl Comparison {
             ));
         }
         format!("{} vs {}: {}", c.b.version, c.a.version, parts.join("; "))
+    }
+}
+
+/// Why Welch's test gave no answer: too few values, or no variation at all on either side.
+fn untestable(n_a: usize, n_b: usize) -> &'static str {
+    if n_a < 2 || n_b < 2 {
+        "too few to test"
+    } else {
+        "no variation to test"
     }
 }
 

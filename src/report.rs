@@ -132,6 +132,9 @@ pub struct Warning {
     pub prompt: Option<String>,
     /// The version, when known.
     pub version: Option<String>,
+    /// For an in-place edit: the runs recorded against the old text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
@@ -326,6 +329,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                     kind: WarningKind::MissingGoal,
                     prompt: Some(name.clone()),
                     version: Some(v.version.to_string()),
+                    runs: None,
                     message: format!(
                         "{} has no `goal`: say in one sentence what the prompt is for",
                         v.path.display()
@@ -344,6 +348,15 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let all: Vec<&RunFacts> = runs.values().flatten().copied().collect();
         let to = input.now.date_naive();
         let weekly = trends(&all, Bucket::Week, to - Duration::days(7 * 7), to);
+        let trend: Vec<TrendRow> = weekly.overall.into_iter().filter(|r| r.runs > 0).collect();
+        // A current-state section with no diff, no comparison and no chart would be a bare heading.
+        if change == Change::Current
+            && diffs.is_empty()
+            && comparisons.is_empty()
+            && trend.len() < 2
+        {
+            continue;
+        }
         sections.push(PromptSection {
             prompt: name.clone(),
             change,
@@ -352,7 +365,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             removed,
             diffs,
             comparisons,
-            trend: weekly.overall.into_iter().filter(|r| r.runs > 0).collect(),
+            trend,
         });
     }
     for d in input.head.diagnostics.iter().filter(|d| d.is_error()) {
@@ -399,10 +412,13 @@ pub fn build(input: &ReportInput<'_>) -> Report {
 /// Version files that differ between `base` and `head` although runs were recorded against
 /// their text at the base: their runs no longer describe them.
 pub fn in_place_edits(base: &Registry, head: &Registry, runs: &[RunFacts]) -> Vec<Warning> {
-    let mut runs_by_sha: BTreeMap<&str, usize> = BTreeMap::new();
+    // Runs by (prompt, version, blob): a copy of 1.0 saved as 1.1 has 1.0's bytes but not its runs.
+    let mut counts: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     for r in runs {
         if let Some(sha) = &r.prompt_sha {
-            *runs_by_sha.entry(sha.as_str()).or_default() += 1;
+            *counts
+                .entry((r.prompt.as_str(), r.version.as_str(), sha.as_str()))
+                .or_default() += 1;
         }
     }
     let mut out = Vec::new();
@@ -411,12 +427,21 @@ pub fn in_place_edits(base: &Registry, head: &Registry, runs: &[RunFacts]) -> Ve
             let Some(old) = base.get(name).and_then(|b| b.version(&v.version)) else {
                 continue;
             };
-            let had_runs = runs_by_sha.get(old.blob_sha.as_str()).copied().unwrap_or(0);
+            let had_runs = counts
+                .iter()
+                .filter(|((p, ver, sha), _)| {
+                    *p == name.as_str()
+                        && *sha == old.blob_sha.as_str()
+                        && ver.parse::<Version>().is_ok_and(|x| x == v.version)
+                })
+                .map(|(_, n)| n)
+                .sum::<usize>();
             if old.blob_sha != v.blob_sha && had_runs > 0 {
                 out.push(Warning {
                     kind: WarningKind::InPlaceEdit,
                     prompt: Some(name.clone()),
                     version: Some(v.version.to_string()),
+                    runs: Some(had_runs),
                     message: format!(
                         "{} was edited in place, but {had_runs} run(s) were recorded against its old text; those runs no longer describe it. Create a new version instead (`ptrack create {name} --from {}`)",
                         v.path.display(),
@@ -441,6 +466,7 @@ fn invalid_file(d: &Diagnostic) -> Warning {
         kind: WarningKind::InvalidFile,
         prompt: prompt_of(d),
         version: None,
+        runs: None,
         message: d.to_string(),
     }
 }
@@ -540,6 +566,14 @@ fn check_gates(
         }
     }
     out
+}
+
+/// `coach 1.1`, or `coach` for a gate about the whole prompt.
+fn gate_subject(g: &GateResult) -> String {
+    match &g.version {
+        Some(v) => format!("{} {v}", g.prompt),
+        None => g.prompt.clone(),
+    }
 }
 
 fn md_escape(s: &str) -> String {
@@ -642,10 +676,9 @@ pub fn render_markdown(r: &Report) -> String {
             for g in &failed {
                 let _ = writeln!(
                     o,
-                    "- `{}` on {} {}: {}",
+                    "- `{}` on {}: {}",
                     g.gate,
-                    g.prompt,
-                    g.version.as_deref().unwrap_or(""),
+                    gate_subject(g),
                     md_escape(&g.detail)
                 );
             }
@@ -893,17 +926,18 @@ pub fn render_text(r: &Report) -> String {
         };
         let _ = writeln!(
             o,
-            "gate {result}: {} {} {}: {}",
+            "gate {result}: {} {}: {}",
             g.gate,
-            g.prompt,
-            g.version.as_deref().unwrap_or(""),
+            gate_subject(g),
             g.detail
         );
     }
     let _ = writeln!(
         o,
         "{}",
-        if r.passed {
+        if r.gates.is_empty() {
+            "no gates configured"
+        } else if r.passed {
             "all gates passed"
         } else {
             "gates FAILED"

@@ -105,12 +105,13 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
                 })
                 .map(|v| v.path.clone())
                 .unwrap_or_default();
-            let message = w.message.replacen(&format!("{} ", path.display()), "", 1);
-            diags.push(Diagnostic::error(
-                path,
-                None,
-                format!("{message} (since {rev})"),
-            ));
+            let prompt = w.prompt.as_deref().unwrap_or_default();
+            let version = w.version.as_deref().unwrap_or_default();
+            let message = format!(
+                "version {version} was edited in place since {rev}, but {} run(s) were recorded against its old text; create a new version instead: ptrack create {prompt} --from {version}",
+                w.runs.unwrap_or(0)
+            );
+            diags.push(Diagnostic::error(path, None, message).with_field("prompt"));
         }
     }
     for id in &runs.orphan_ratings {

@@ -134,13 +134,21 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
         repo: Repo::open(project.root()),
         worktree: project.load_prompts(),
     };
-    let ((old, from), (new, to)) = match (&args.a, &args.b, name_rev) {
+    // NAME@REV sets the revision of the old side when it names none.
+    let with_rev = |side: Side| match (&side.rev, &name_rev) {
+        (None, Some(rev)) => Side {
+            rev: Some(rev.clone()),
+            ..side
+        },
+        _ => side,
+    };
+    let ((old, from), (new, to)) = match (&args.a, &args.b, name_rev.clone()) {
         (Some(a), Some(b), _) => (
-            loader.load(&name, &split(a), None)?,
+            loader.load(&name, &with_rev(split(a)), None)?,
             loader.load(&name, &split(b), None)?,
         ),
         (Some(a), None, _) => {
-            let a = split(a);
+            let a = with_rev(split(a));
             let b = match &a.rev {
                 // VERSION@REV alone: that version now.
                 Some(_) => Side {

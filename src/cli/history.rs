@@ -67,6 +67,13 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
                 .retain(|c| c.version.as_deref() == Some(v.as_str()));
         }
     }
+    if entries.is_empty() {
+        // No history and no such prompt: most likely a typo; say so like other commands do.
+        let registry = project.load_prompts();
+        if registry.get(&args.name).is_none() {
+            super::find_prompt(&registry, &args.name)?;
+        }
+    }
     if let Some(limit) = args.limit {
         entries.truncate(limit);
     }
@@ -76,8 +83,27 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
         &RunFilter::default(),
     );
     report_run_diagnostics(ctx, &runs.diagnostics);
+    let folder = |p: &std::path::Path| -> String {
+        p.strip_prefix("prompts")
+            .ok()
+            .and_then(|p| p.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    // The prompt's names over its history (it may have been renamed); runs of the same text
+    // under any other prompt are that prompt's runs, not this one's.
+    let mut names: std::collections::BTreeSet<String> =
+        std::collections::BTreeSet::from([args.name.clone()]);
+    for e in &entries {
+        for c in &e.changes {
+            names.insert(folder(&c.path));
+            if let Some(old) = &c.old_path {
+                names.insert(folder(old));
+            }
+        }
+    }
     let mut by_sha: HashMap<&str, Vec<&RunFacts>> = HashMap::new();
-    for r in &runs.runs {
+    for r in runs.runs.iter().filter(|r| names.contains(&r.prompt)) {
         if let Some(sha) = &r.prompt_sha {
             by_sha.entry(sha.as_str()).or_default().push(r);
         }

@@ -118,7 +118,13 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
             let (reg, short) = registry_at(&repo, rev)?;
             Some((reg, format!("{rev} ({short})")))
         }
-        (None, Some(repo)) => match repo.default_base().map_err(git_error)? {
+        (None, Some(repo)) => match match &args.head {
+            // A --head revision is compared with its own merge base.
+            Some(rev) => repo.resolve(rev).and_then(|oid| repo.default_base_of(oid)),
+            None => repo.default_base(),
+        }
+        .map_err(git_error)?
+        {
             Some((branch, oid)) => {
                 let source = repo.source_at(oid).map_err(git_error)?;
                 Some((
