@@ -259,7 +259,13 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
     }
     // On a terminal: hunks with the changed words emphasized.
     let text = similar::TextDiff::from_lines(old, new);
+    ctx.ui
+        .line(&ctx.ui.paint(&format!("--- {}", d.from), Style::Bold))?;
+    ctx.ui
+        .line(&ctx.ui.paint(&format!("+++ {}", d.to), Style::Bold))?;
     for group in text.grouped_ops(3) {
+        let header = similar::udiff::UnifiedHunkHeader::new(&group).to_string();
+        ctx.ui.line(&ctx.ui.paint(&header, Style::Cyan))?;
         for op in group {
             for change in text.iter_inline_changes(&op) {
                 let (sign, style) = match change.tag() {
@@ -279,7 +285,6 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
                 ctx.ui.line(&line)?;
             }
         }
-        ctx.ui.line(&ctx.ui.paint("⋯", Style::Cyan))?;
     }
     Ok(())
 }
