@@ -78,7 +78,8 @@ pub fn attributes(v: &PromptVersion) -> BTreeMap<String, Value> {
     put("top_p", m.params.top_p.map(Value::from));
     put(
         "created_at",
-        m.created_at.map(|t| Value::String(t.to_rfc3339())),
+        m.created_at
+            .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
     );
     put("description", m.description.clone().map(Value::String));
     if !m.tags.is_empty() {
