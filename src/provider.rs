@@ -68,10 +68,10 @@ pub enum ProviderError {
         reason: String,
     },
     /// The request took longer than the timeout.
-    #[error("timeout after {0:.0?}")]
+    #[error("timeout after {} s", .0.as_secs_f64())]
     Timeout(Duration),
     /// The server answered with an error status.
-    #[error("HTTP {status} from {url}: {body}")]
+    #[error("HTTP {status} from {url}{}{body}", if body.is_empty() { "" } else { ": " })]
     Http {
         /// Status code.
         status: u16,

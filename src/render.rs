@@ -40,7 +40,7 @@ fn list(names: &[String]) -> String {
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
         .build()
@@ -83,19 +83,27 @@ pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, Re
             ctx.insert(name.clone(), Value::String(d.clone()));
         }
     }
-    let missing: Vec<String> = used_variables(v)?
-        .into_iter()
-        .filter(|n| !ctx.contains_key(n))
-        .collect();
-    if !missing.is_empty() {
-        return Err(RenderError::Missing(missing));
-    }
     let env = environment();
     let t = env
         .template_from_str(&v.text)
         .map_err(|e| syntax_error(v, &e))?;
-    t.render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
-        .map_err(|e| syntax_error(v, &e))
+    match t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))) {
+        Ok(text) => Ok(text),
+        // A variable only tested with `is defined` (or inside an `if` that was false) may be
+        // absent; one the output needed is named, with every other absent one the text uses.
+        Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
+            let missing: Vec<String> = used_variables(v)?
+                .into_iter()
+                .filter(|n| !ctx.contains_key(n))
+                .collect();
+            if missing.is_empty() {
+                Err(syntax_error(v, &e))
+            } else {
+                Err(RenderError::Missing(missing))
+            }
+        }
+        Err(e) => Err(syntax_error(v, &e)),
+    }
 }
 
 /// The JSON body for Ollama's `/api/generate` (non-streaming).

@@ -61,9 +61,9 @@ pub struct RunArgs {
     /// Model (default: the version's `model`)
     #[arg(long)]
     pub model: Option<String>,
-    /// Seconds to wait for an answer
-    #[arg(long, value_name = "S", default_value_t = 120.0)]
-    pub timeout: f64,
+    /// Seconds to wait for an answer [default: 120, or timeout_secs in ptrack.toml]
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
     /// Do not record the runs
     #[arg(long)]
     pub no_record: bool,
@@ -101,7 +101,8 @@ impl Expect {
         match self {
             Expect::Contains(s) => output.contains(s.as_str()),
             Expect::NotContains(s) => !output.contains(s.as_str()),
-            Expect::Regex(r) => r.is_match(output),
+            // Model answers often end with a newline; `$` should still match at the end.
+            Expect::Regex(r) => r.is_match(output.trim_end_matches(['\n', '\r'])),
             Expect::Json => serde_json::from_str::<Value>(output.trim()).is_ok(),
             Expect::MaxMs(max) => ms <= *max,
         }
@@ -359,14 +360,15 @@ fn endpoint(project: &Project, v: &PromptVersion, args: &RunArgs) -> CliResult<E
         }
         Provider::Ollama => None,
     };
-    let secs = if args.timeout != 120.0 {
-        args.timeout
-    } else {
-        settings.timeout_secs.unwrap_or(args.timeout)
-    };
+    let secs = args.timeout.or(settings.timeout_secs).unwrap_or(120.0);
     if !(secs.is_finite() && secs > 0.0) {
+        let source = if args.timeout.is_some() {
+            "--timeout"
+        } else {
+            "timeout_secs in ptrack.toml"
+        };
         return Err(CliError::new(format!(
-            "--timeout must be a number of seconds > 0, got {secs}"
+            "{source} must be a number of seconds > 0, got {secs}"
         )));
     }
     Ok(Endpoint {
@@ -588,6 +590,11 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
 fn classify(error: &str) -> Option<String> {
     if error.starts_with("cannot connect") {
         Some("is the model server running? Set its address with --base-url or [providers.NAME] base_url in ptrack.toml".into())
+    } else if error.starts_with("HTTP 404") {
+        Some(
+            "does the server have this model? (Ollama: `ollama pull MODEL`; or pass --model)"
+                .into(),
+        )
     } else if error.starts_with("timeout") {
         Some("raise --timeout, or lower token_limit".into())
     } else {
