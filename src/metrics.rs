@@ -128,42 +128,90 @@ pub struct Metrics {
 impl Metrics {
     /// Compute the metrics of `runs`.
     pub fn compute<'a>(runs: impl IntoIterator<Item = &'a RunFacts>) -> Metrics {
-        let mut times = Vec::new();
-        let mut tokens = Vec::new();
-        let mut lengths = Vec::new();
-        let mut quality = Vec::new();
-        let mut successes = 0;
-        let mut feedback_count = 0;
-        let mut first_run: Option<DateTime<Utc>> = None;
-        let mut last_run: Option<DateTime<Utc>> = None;
+        let mut b = MetricsBuilder::default();
         for r in runs {
-            times.push(r.execution_time_ms);
-            if let Some(t) = r.token_count {
-                tokens.push(t as f64);
-            }
-            lengths.push(r.output_length as f64);
-            if let Some(q) = r.quality_score {
-                quality.push(q);
-            }
-            successes += usize::from(r.success);
-            feedback_count += usize::from(r.has_feedback);
-            first_run = Some(first_run.map_or(r.ts, |f| f.min(r.ts)));
-            last_run = Some(last_run.map_or(r.ts, |l| l.max(r.ts)));
+            b.push(
+                r.execution_time_ms,
+                r.token_count,
+                r.output_length,
+                r.success,
+                r.quality_score,
+                r.has_feedback,
+                r.ts,
+            );
         }
-        let n = times.len();
+        b.finish()
+    }
+}
+
+/// Accumulates runs into [`Metrics`]; both the simple reader and the fast one go through it,
+/// so they give the same figures bit for bit when they see the same runs in the same order.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsBuilder {
+    /// Execution times in run order.
+    pub times: Vec<f64>,
+    /// Quality scores of rated runs, in run order.
+    pub quality: Vec<f64>,
+    /// Sum of token counts.
+    pub tokens_sum: u64,
+    /// Runs with a token count.
+    pub tokens_n: u64,
+    /// Sum of output lengths.
+    pub length_sum: u64,
+    /// Successful runs.
+    pub successes: usize,
+    /// Runs with feedback.
+    pub feedback: usize,
+    /// Earliest run.
+    pub first: Option<DateTime<Utc>>,
+    /// Latest run.
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl MetricsBuilder {
+    /// Add one run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        time_ms: f64,
+        tokens: Option<u64>,
+        length: u64,
+        success: bool,
+        quality: Option<f64>,
+        feedback: bool,
+        ts: DateTime<Utc>,
+    ) {
+        self.times.push(time_ms);
+        if let Some(t) = tokens {
+            self.tokens_sum = self.tokens_sum.saturating_add(t);
+            self.tokens_n += 1;
+        }
+        self.length_sum = self.length_sum.saturating_add(length);
+        if let Some(q) = quality {
+            self.quality.push(q);
+        }
+        self.successes += usize::from(success);
+        self.feedback += usize::from(feedback);
+        self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+        self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
+    }
+
+    /// The metrics.
+    pub fn finish(mut self) -> Metrics {
+        let n = self.times.len();
         Metrics {
             runs: n,
-            successes,
-            success_rate: (n > 0).then(|| successes as f64 / n as f64),
-            time_ms: time_summary(&mut times),
-            tokens_mean: stats::mean(&tokens),
-            tokens_total: tokens.iter().map(|&t| t as u64).sum(),
-            output_length_mean: stats::mean(&lengths),
-            quality_mean: stats::mean(&quality),
-            quality_n: quality.len(),
-            feedback_count,
-            first_run,
-            last_run,
+            successes: self.successes,
+            success_rate: (n > 0).then(|| self.successes as f64 / n as f64),
+            time_ms: time_summary(&mut self.times),
+            tokens_mean: (self.tokens_n > 0).then(|| self.tokens_sum as f64 / self.tokens_n as f64),
+            tokens_total: self.tokens_sum,
+            output_length_mean: (n > 0).then(|| self.length_sum as f64 / n as f64),
+            quality_mean: stats::mean(&self.quality),
+            quality_n: self.quality.len(),
+            feedback_count: self.feedback,
+            first_run: self.first,
+            last_run: self.last,
         }
     }
 }
