@@ -28,6 +28,7 @@
 pub mod config;
 pub mod diagnostic;
 pub mod diff;
+pub mod fast;
 pub mod format;
 pub mod git;
 pub mod metrics;

@@ -48,12 +48,23 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     let filter = args
         .window
         .filter(ctx.now, args.name.as_deref(), args.version.as_deref());
-    let runs = RunSet::load(&project.runs_dir(), Path::new("runs"), &filter);
-    report_run_diagnostics(ctx, &runs.diagnostics);
+    // The fast reader gives the simple reader's figures; it defers to it when ids repeat.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let (prompts, diagnostics) =
+        match ptrack::fast::performance(&project.runs_dir(), Path::new("runs"), &filter, threads) {
+            Some(f) => (f.prompts, f.diagnostics),
+            None => {
+                let runs = RunSet::load(&project.runs_dir(), Path::new("runs"), &filter);
+                (performance(&runs.runs), runs.diagnostics)
+            }
+        };
+    report_run_diagnostics(ctx, &diagnostics);
     let model = PerformanceModel {
         since: filter.since,
         until: filter.until,
-        prompts: performance(&runs.runs),
+        prompts,
     };
     if ctx.ui.json {
         return ctx.ui.json(&model);
