@@ -59,7 +59,8 @@ struct Rated {
 /// What one thread gathered from its files.
 #[derive(Debug, Default)]
 struct Partial {
-    index: HashMap<(String, String), usize>,
+    /// Group index by prompt, then version (looked up without allocating).
+    index: HashMap<String, Vec<(String, usize)>>,
     groups: Vec<Group>,
     ratings: HashMap<u64, Rated>,
     diagnostics: Vec<Diagnostic>,
@@ -444,6 +445,14 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
     Ok(f)
 }
 
+/// Whether `v` parses as a [`Version`], without allocating (dotted runs of 1 to 19 digits).
+fn is_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.len() <= 19 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as nanoseconds since the epoch; other forms: fallback.
 fn fast_ts(s: &[u8]) -> Scan<i64> {
     let num = |r: std::ops::Range<usize>| -> Scan<i64> {
@@ -499,16 +508,26 @@ fn from_nanos(n: i64) -> DateTime<Utc> {
 
 impl Partial {
     fn group(&mut self, prompt: &str, version: &str) -> &mut Group {
-        let key = (prompt.to_string(), version.to_string());
-        let next = self.groups.len();
-        let i = *self.index.entry(key).or_insert(next);
-        if i == next {
-            self.groups.push(Group {
-                prompt: prompt.to_string(),
-                version: version.to_string(),
-                ..Group::default()
-            });
-        }
+        let found = self
+            .index
+            .get(prompt)
+            .and_then(|vs| vs.iter().find(|(v, _)| v == version).map(|(_, i)| *i));
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.groups.len();
+                self.index
+                    .entry(prompt.to_string())
+                    .or_default()
+                    .push((version.to_string(), i));
+                self.groups.push(Group {
+                    prompt: prompt.to_string(),
+                    version: version.to_string(),
+                    ..Group::default()
+                });
+                i
+            }
+        };
         &mut self.groups[i]
     }
 
@@ -582,11 +601,6 @@ impl Partial {
             let _ = utf8;
             let f = scan_fields(text)?;
             let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
-            let as_str = |b: &[u8]| {
-                std::str::from_utf8(b)
-                    .map_err(|_| Fallback)
-                    .map(str::to_string)
-            };
             match f.kind {
                 None => {}
                 Some(b"run") => {}
@@ -602,9 +616,9 @@ impl Partial {
                 Some(_) => return Err(Fallback),
             }
             let id = f.id.filter(|i| !i.is_empty()).ok_or(Fallback)?;
-            let prompt = as_str(f.prompt.ok_or(Fallback)?)?;
-            let version = as_str(f.version.ok_or(Fallback)?)?;
-            if !is_valid_name(&prompt) || version.parse::<Version>().is_err() {
+            let prompt = std::str::from_utf8(f.prompt.ok_or(Fallback)?).map_err(|_| Fallback)?;
+            let version = std::str::from_utf8(f.version.ok_or(Fallback)?).map_err(|_| Fallback)?;
+            if !is_valid_name(prompt) || !is_version(version) {
                 return Err(Fallback);
             }
             let time = f.time.filter(|t| *t >= 0.0).ok_or(Fallback)?;
@@ -613,8 +627,8 @@ impl Partial {
                 return Err(Fallback);
             }
             let length = f.length.or(f.output_chars).unwrap_or(0);
-            let passes = filter.prompt.as_ref().is_none_or(|p| *p == prompt)
-                && filter.version.as_ref().is_none_or(|v| *v == version)
+            let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
+                && filter.version.as_ref().is_none_or(|v| v == version)
                 && filter.since.is_none_or(|s| ts >= to_nanos(&s))
                 && filter.until.is_none_or(|u| ts < to_nanos(&u));
             if passes {
@@ -732,8 +746,7 @@ impl Partial {
                 consumed += nl + 1;
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
                 if !raw.iter().all(u8::is_ascii_whitespace) {
-                    let owned_line = raw.to_vec();
-                    self.line(&owned_line, true, line_no, shown, filter);
+                    self.line(raw, true, line_no, shown, filter);
                 }
             }
             if eof && consumed < buf.len() {
