@@ -635,8 +635,8 @@ impl Partial {
                 self.add_run(
                     id,
                     ts,
-                    &prompt,
-                    &version,
+                    prompt,
+                    version,
                     time,
                     f.tokens,
                     length,
