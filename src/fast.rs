@@ -41,8 +41,9 @@ struct Group {
     quality: Vec<u8>,
     /// Scores that are not whole numbers, by run index.
     fractional: HashMap<usize, f64>,
-    ts: Vec<i64>,
-    tokens: Vec<u32>,
+    /// Earliest and latest run time, nanoseconds.
+    first: Option<i64>,
+    last: Option<i64>,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -89,7 +90,8 @@ struct Fields<'a> {
     time: Option<f64>,
     tokens: Option<u64>,
     length: Option<u64>,
-    output_chars: Option<u64>,
+    /// The output string's body (start, end) in the line and its number of escape sequences.
+    output: Option<(usize, usize, u64)>,
     success: Option<bool>,
     quality: Option<f64>,
     feedback: Option<bool>,
@@ -139,18 +141,18 @@ impl<'a> Cursor<'a> {
         Ok(&rest[..end])
     }
 
-    /// Skip a string, validating its escapes; returns its length in characters.
+    /// Skip a string, validating its escapes; returns the number of escape sequences in it
+    /// (its length in characters is the UTF-8 lead bytes of its body minus the escapes' extra bytes).
     fn skip_string(&mut self) -> Scan<u64> {
         self.eat(b'"')?;
-        let mut chars = 0u64;
+        let mut escapes = 0u64;
         loop {
             let rest = &self.b[self.i..];
             let stop = memchr::memchr2(b'"', b'\\', rest).ok_or(Fallback)?;
-            chars += rest[..stop].iter().filter(|&&c| c & 0xC0 != 0x80).count() as u64;
             self.i += stop;
             if self.b[self.i] == b'"' {
                 self.i += 1;
-                return Ok(chars);
+                return Ok(escapes);
             }
             // An escape: one character (a surrogate pair is one too).
             let e = *self.b.get(self.i + 1).ok_or(Fallback)?;
@@ -176,7 +178,7 @@ impl<'a> Cursor<'a> {
                 }
                 _ => return Err(Fallback),
             }
-            chars += 1;
+            escapes += 1;
         }
     }
 
@@ -389,7 +391,9 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
                     if c.peek() != Some(b'"') {
                         return Err(Fallback);
                     }
-                    f.output_chars = Some(c.skip_string()?);
+                    let start = c.i + 1;
+                    let escapes = c.skip_string()?;
+                    f.output = Some((start, c.i - 1, escapes));
                 }
             }
             10 => match c.peek() {
@@ -443,6 +447,40 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
         return Err(Fallback);
     }
     Ok(f)
+}
+
+/// Characters of a JSON string body without decoding it: UTF-8 lead bytes, where each escape
+/// sequence (`\\n`, `\\u00e9`, a surrogate pair) counts as one character.
+fn output_chars(line: &[u8], (start, end, escapes): (usize, usize, u64)) -> u64 {
+    let body = &line[start..end];
+    if escapes == 0 {
+        return body.iter().filter(|&&c| c & 0xC0 != 0x80).count() as u64;
+    }
+    let mut chars = 0u64;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            let len = match body.get(i + 1) {
+                Some(b'u')
+                    if body.get(i + 6) == Some(&b'\\')
+                        && body.get(i + 2).is_some_and(|c| matches!(c, b'd' | b'D'))
+                        && body.get(i + 3).is_some_and(|c| {
+                            matches!(c, b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+                        }) =>
+                {
+                    12
+                }
+                Some(b'u') => 6,
+                _ => 2,
+            };
+            chars += 1;
+            i += len;
+        } else {
+            chars += u64::from(body[i] & 0xC0 != 0x80);
+            i += 1;
+        }
+    }
+    chars
 }
 
 /// Whether `v` parses as a [`Version`], without allocating (dotted runs of 1 to 19 digits).
@@ -549,7 +587,8 @@ impl Partial {
         let index = g.times.len();
         g.ids.push(id_hash(id));
         g.times.push(time);
-        g.ts.push(ts);
+        g.first = Some(g.first.map_or(ts, |f| f.min(ts)));
+        g.last = Some(g.last.map_or(ts, |l| l.max(ts)));
         g.flags
             .push(if success { SUCCESS } else { 0 } | if feedback { FEEDBACK } else { 0 });
         g.quality.push(match quality {
@@ -560,9 +599,6 @@ impl Partial {
                 FRACTIONAL
             }
         });
-        // Token counts are kept (not only summed) so a fallback-free merge keeps run order.
-        g.tokens
-            .push(tokens.map_or(u32::MAX, |t| u32::try_from(t).unwrap_or(u32::MAX - 1)));
         if let Some(t) = tokens {
             g.tokens_sum = g.tokens_sum.saturating_add(t);
             g.tokens_n += 1;
@@ -594,11 +630,14 @@ impl Partial {
         filter: &RunFilter,
     ) {
         let fast = (|| -> Scan<()> {
-            if text.iter().any(|&b| b < 0x20) {
+            // Raw control characters (tabs too) and invalid UTF-8: the simple parser's call.
+            if text
+                .chunks(64)
+                .any(|c| c.iter().fold(0u8, |a, &b| a | u8::from(b < 0x20)) != 0)
+            {
                 return Err(Fallback);
             }
-            let utf8 = std::str::from_utf8(text).map_err(|_| Fallback)?;
-            let _ = utf8;
+            simdutf8::basic::from_utf8(text).map_err(|_| Fallback)?;
             let f = scan_fields(text)?;
             let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
             match f.kind {
@@ -626,7 +665,11 @@ impl Partial {
             if f.quality.is_some_and(|q| !(1.0..=10.0).contains(&q)) {
                 return Err(Fallback);
             }
-            let length = f.length.or(f.output_chars).unwrap_or(0);
+            let length = match (f.length, f.output) {
+                (Some(n), _) => n,
+                (None, Some(span)) => output_chars(text, span),
+                (None, None) => 0,
+            };
             let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
                 && filter.version.as_ref().is_none_or(|v| v == version)
                 && filter.since.is_none_or(|s| ts >= to_nanos(&s))
@@ -769,10 +812,16 @@ impl Partial {
             let offset = target.times.len();
             target.ids.extend(g.ids);
             target.times.extend(g.times);
-            target.ts.extend(g.ts);
+            target.first = match (target.first, g.first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            target.last = match (target.last, g.last) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
             target.flags.extend(g.flags);
             target.quality.extend(g.quality);
-            target.tokens.extend(g.tokens);
             target
                 .fractional
                 .extend(g.fractional.into_iter().map(|(i, q)| (i + offset, q)));
@@ -854,18 +903,8 @@ pub fn performance(
     for p in parts {
         all.merge(p);
     }
-    // Duplicate ids: the simple path decides which copy counts.
-    let mut ids: Vec<u64> = all
-        .groups
-        .iter()
-        .flat_map(|g| g.ids.iter().copied())
-        .collect();
-    ids.sort_unstable();
-    if ids.windows(2).any(|w| w[0] == w[1]) {
-        return None;
-    }
-    drop(ids);
     let ratings = std::mem::take(&mut all.ratings);
+    let mut ids: Vec<u64> = Vec::new();
     let mut by_prompt: std::collections::BTreeMap<String, Vec<(Version, MetricsBuilder)>> =
         Default::default();
     for g in all.groups {
@@ -876,6 +915,8 @@ pub fn performance(
             tokens_sum: g.tokens_sum,
             tokens_n: g.tokens_n,
             length_sum: g.length_sum,
+            first: g.first.map(from_nanos),
+            last: g.last.map(from_nanos),
             ..MetricsBuilder::default()
         };
         for i in 0..g.times.len() {
@@ -896,13 +937,17 @@ pub fn performance(
             b.successes += usize::from(g.flags[i] & SUCCESS != 0);
             b.feedback +=
                 usize::from(g.flags[i] & FEEDBACK != 0 || rating.is_some_and(|r| r.feedback));
-            let ts = g.ts[i];
-            b.first = Some(b.first.map_or(from_nanos(ts), |f| f.min(from_nanos(ts))));
-            b.last = Some(b.last.map_or(from_nanos(ts), |l| l.max(from_nanos(ts))));
         }
         b.times = g.times;
+        ids.extend(g.ids);
         by_prompt.entry(g.prompt).or_default().push((version, b));
     }
+    // Duplicate ids: the simple path decides which copy counts.
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    drop(ids);
     let prompts = by_prompt
         .into_iter()
         .map(|(prompt, mut versions)| {
