@@ -29,7 +29,7 @@ SELECT prompt, version, count(*) AS runs, avg(success::INT) AS success_rate,
        quantile_cont(execution_time_ms, 0.5) AS p50, quantile_cont(execution_time_ms, 0.95) AS p95,
        quantile_cont(execution_time_ms, 0.99) AS p99,
        avg(token_count) AS tokens, avg(output_length) AS output_length, avg(quality_score) AS quality
-FROM read_ndjson_auto('runs/*/*.jsonl', union_by_name = true)
+FROM read_ndjson_auto('runs/*/*.jsonl')
 WHERE type IS NULL OR type <> 'rating'
 GROUP BY ALL ORDER BY ALL;
 SQL

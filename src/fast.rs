@@ -61,19 +61,20 @@ struct Rated {
 #[derive(Debug, Default)]
 struct Partial {
     /// Group index by prompt, then version (looked up without allocating).
-    index: HashMap<String, Vec<(String, usize)>>,
+    index: HashMap<String, Vec<(String, usize)>, FastState>,
     groups: Vec<Group>,
-    ratings: HashMap<u64, Rated>,
+    ratings: HashMap<u64, Rated, FastState>,
     diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser handled.
     fallbacks: usize,
 }
 
-/// A stable 64-bit hash of a run id.
+/// Fast hashing with a fixed seed for the maps of the hot loop.
+type FastState = foldhash::fast::FixedState;
+
+/// A 64-bit hash of a run id (fixed seed: the same id always hashes the same).
 fn id_hash(id: &[u8]) -> u64 {
-    let mut h =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
+    let mut h = FastState::with_seed(0x5eed).build_hasher();
     h.write(id);
     h.finish()
 }
