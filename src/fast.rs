@@ -91,6 +91,7 @@ struct Fields<'a> {
     time: Option<f64>,
     tokens: Option<u64>,
     length: Option<u64>,
+    prompt_sha: Option<&'a [u8]>,
     /// The output string's body (start, end) in the line and its number of escape sequences.
     output: Option<(usize, usize, u64)>,
     success: Option<bool>,
@@ -356,9 +357,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             3 => f.prompt = c.string_or_null()?,
             4 => f.version = c.string_or_null()?,
             5 => f.run_id = c.string_or_null()?,
-            13 => {
-                c.string_or_null()?;
-            }
+            13 => f.prompt_sha = c.string_or_null()?,
             6 | 11 => {
                 if !c.is_null() {
                     let n: f64 = c.number()?.parse().map_err(|_| Fallback)?;
@@ -448,6 +447,117 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
         return Err(Fallback);
     }
     Ok(f)
+}
+
+/// A run line's fields, borrowed from the line.
+struct ScannedRun<'a> {
+    id: &'a [u8],
+    ts: i64,
+    prompt: &'a str,
+    version: &'a str,
+    prompt_sha: Option<&'a [u8]>,
+    time: f64,
+    tokens: Option<u64>,
+    length: u64,
+    success: bool,
+    quality: Option<f64>,
+    feedback: bool,
+}
+
+/// A line the fast scanner understood, validated exactly as [`parse_line`] validates it.
+enum Scanned<'a> {
+    Run(ScannedRun<'a>),
+    Rating {
+        run_id: &'a [u8],
+        ts: i64,
+        quality: f64,
+        feedback: bool,
+    },
+}
+
+/// Scan and validate one line (without its line end); anything unusual is a [`Fallback`].
+fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
+    // Raw control characters (tabs too) and invalid UTF-8: the simple parser's call.
+    if text
+        .chunks(64)
+        .any(|c| c.iter().fold(0u8, |a, &b| a | u8::from(b < 0x20)) != 0)
+    {
+        return Err(Fallback);
+    }
+    simdutf8::basic::from_utf8(text).map_err(|_| Fallback)?;
+    let f = scan_fields(text)?;
+    let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
+    match f.kind {
+        None | Some(b"run") => {}
+        Some(b"rating") => {
+            let run_id = f.run_id.filter(|r| !r.is_empty()).ok_or(Fallback)?;
+            let quality = f
+                .quality
+                .filter(|q| (1.0..=10.0).contains(q))
+                .ok_or(Fallback)?;
+            return Ok(Scanned::Rating {
+                run_id,
+                ts,
+                quality,
+                feedback: f.feedback.unwrap_or(false),
+            });
+        }
+        Some(_) => return Err(Fallback),
+    }
+    let id = f.id.filter(|i| !i.is_empty()).ok_or(Fallback)?;
+    let prompt = std::str::from_utf8(f.prompt.ok_or(Fallback)?).map_err(|_| Fallback)?;
+    let version = std::str::from_utf8(f.version.ok_or(Fallback)?).map_err(|_| Fallback)?;
+    if !is_valid_name(prompt) || !is_version(version) {
+        return Err(Fallback);
+    }
+    let time = f.time.filter(|t| *t >= 0.0).ok_or(Fallback)?;
+    let success = f.success.ok_or(Fallback)?;
+    if f.quality.is_some_and(|q| !(1.0..=10.0).contains(&q)) {
+        return Err(Fallback);
+    }
+    let length = match (f.length, f.output) {
+        (Some(n), _) => n,
+        (None, Some(span)) => output_chars(text, span),
+        (None, None) => 0,
+    };
+    Ok(Scanned::Run(ScannedRun {
+        id,
+        ts,
+        prompt,
+        version,
+        prompt_sha: f.prompt_sha,
+        time,
+        tokens: f.tokens,
+        length,
+        success,
+        quality: f.quality,
+        feedback: f.feedback.unwrap_or(false),
+    }))
+}
+
+/// The run on a line, read by the fast scanner; None when the simple parser must decide
+/// (ratings too, whose feedback text the scanner does not decode).
+pub fn fast_event(text: &[u8]) -> Option<Event> {
+    let Ok(Scanned::Run(r)) = scan_line(text) else {
+        return None;
+    };
+    let s = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
+    Some(Event::Run(crate::runs::RunFacts {
+        id: s(r.id)?,
+        ts: from_nanos(r.ts),
+        prompt: r.prompt.to_string(),
+        version: r.version.to_string(),
+        prompt_sha: match r.prompt_sha {
+            Some(b) => Some(s(b)?),
+            None => None,
+        },
+        execution_time_ms: r.time,
+        token_count: r.tokens,
+        output_length: r.length,
+        success: r.success,
+        quality_score: r.quality,
+        has_feedback: r.feedback,
+    }))
 }
 
 /// Characters of a JSON string body without decoding it: UTF-8 lead bytes, where each escape
@@ -631,63 +741,25 @@ impl Partial {
         filter: &RunFilter,
     ) {
         let fast = (|| -> Scan<()> {
-            // Raw control characters (tabs too) and invalid UTF-8: the simple parser's call.
-            if text
-                .chunks(64)
-                .any(|c| c.iter().fold(0u8, |a, &b| a | u8::from(b < 0x20)) != 0)
-            {
-                return Err(Fallback);
-            }
-            simdutf8::basic::from_utf8(text).map_err(|_| Fallback)?;
-            let f = scan_fields(text)?;
-            let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
-            match f.kind {
-                None => {}
-                Some(b"run") => {}
-                Some(b"rating") => {
-                    let run_id = f.run_id.filter(|r| !r.is_empty()).ok_or(Fallback)?;
-                    let q = f
-                        .quality
-                        .filter(|q| (1.0..=10.0).contains(q))
-                        .ok_or(Fallback)?;
-                    self.add_rating(run_id, ts, q, f.feedback.unwrap_or(false));
-                    return Ok(());
-                }
-                Some(_) => return Err(Fallback),
-            }
-            let id = f.id.filter(|i| !i.is_empty()).ok_or(Fallback)?;
-            let prompt = std::str::from_utf8(f.prompt.ok_or(Fallback)?).map_err(|_| Fallback)?;
-            let version = std::str::from_utf8(f.version.ok_or(Fallback)?).map_err(|_| Fallback)?;
-            if !is_valid_name(prompt) || !is_version(version) {
-                return Err(Fallback);
-            }
-            let time = f.time.filter(|t| *t >= 0.0).ok_or(Fallback)?;
-            let success = f.success.ok_or(Fallback)?;
-            if f.quality.is_some_and(|q| !(1.0..=10.0).contains(&q)) {
-                return Err(Fallback);
-            }
-            let length = match (f.length, f.output) {
-                (Some(n), _) => n,
-                (None, Some(span)) => output_chars(text, span),
-                (None, None) => 0,
-            };
-            let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
-                && filter.version.as_ref().is_none_or(|v| v == version)
-                && filter.since.is_none_or(|s| ts >= to_nanos(&s))
-                && filter.until.is_none_or(|u| ts < to_nanos(&u));
-            if passes {
-                self.add_run(
-                    id,
+            match scan_line(text)? {
+                Scanned::Rating {
+                    run_id,
                     ts,
-                    prompt,
-                    version,
-                    time,
-                    f.tokens,
-                    length,
-                    success,
-                    f.quality,
-                    f.feedback.unwrap_or(false),
-                );
+                    quality,
+                    feedback,
+                } => self.add_rating(run_id, ts, quality, feedback),
+                Scanned::Run(r) => {
+                    let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
+                        && filter.version.as_ref().is_none_or(|v| v == r.version)
+                        && filter.since.is_none_or(|s| r.ts >= to_nanos(&s))
+                        && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
+                    if passes {
+                        self.add_run(
+                            r.id, r.ts, r.prompt, r.version, r.time, r.tokens, r.length, r.success,
+                            r.quality, r.feedback,
+                        );
+                    }
+                }
             }
             Ok(())
         })();
@@ -763,14 +835,21 @@ impl Partial {
                 return;
             }
         };
-        const BLOCK: usize = 1 << 20;
-        buf.clear();
+        // One buffer per thread, zeroed once: lines are parsed in place and the unfinished
+        // tail moves to the front before the next read.
+        const BLOCK: usize = 128 << 10;
+        if buf.len() < 2 * BLOCK {
+            buf.resize(2 * BLOCK, 0);
+        }
+        let mut filled = 0usize;
         let mut line_no = 0usize;
-        let mut eof = false;
-        while !eof {
-            let start = buf.len();
-            buf.resize(start + BLOCK, 0);
-            let n = match file.read(&mut buf[start..]) {
+        loop {
+            if buf.len() - filled < BLOCK {
+                // A line longer than the buffer: grow it.
+                let grow = buf.len();
+                buf.resize(grow * 2, 0);
+            }
+            let n = match file.read(&mut buf[filled..]) {
                 Ok(n) => n,
                 Err(e) => {
                     self.diagnostics.push(Diagnostic::error(
@@ -781,10 +860,10 @@ impl Partial {
                     return;
                 }
             };
-            buf.truncate(start + n);
-            eof = n == 0;
+            let eof = n == 0;
+            filled += n;
             let mut consumed = 0;
-            while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..]) {
+            while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..filled]) {
                 line_no += 1;
                 let raw = &buf[consumed..consumed + nl];
                 consumed += nl + 1;
@@ -793,16 +872,19 @@ impl Partial {
                     self.line(raw, true, line_no, shown, filter);
                 }
             }
-            if eof && consumed < buf.len() {
-                line_no += 1;
-                let raw = buf[consumed..].to_vec();
-                let raw = raw.strip_suffix(b"\r").unwrap_or(&raw);
-                if !raw.iter().all(u8::is_ascii_whitespace) {
-                    self.line(raw, false, line_no, shown, filter);
+            if eof {
+                if consumed < filled {
+                    line_no += 1;
+                    let raw = &buf[consumed..filled];
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    if !raw.iter().all(u8::is_ascii_whitespace) {
+                        self.line(raw, false, line_no, shown, filter);
+                    }
                 }
-                consumed = buf.len();
+                return;
             }
-            buf.drain(..consumed);
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
         }
     }
 
@@ -872,7 +954,12 @@ pub fn performance(
         .map(|(f, _)| std::fs::metadata(f).map_or(0, |m| m.len()))
         .collect();
     let total: u64 = sizes.iter().sum();
-    let threads = threads.clamp(1, files.len().max(1));
+    // Small logs are read faster than a thread starts.
+    let threads = if total < (8 << 20) {
+        1
+    } else {
+        threads.clamp(1, files.len().max(1))
+    };
     let mut shares: Vec<&[(PathBuf, PathBuf)]> = Vec::new();
     let mut start = 0;
     let mut acc = 0u64;
@@ -890,7 +977,7 @@ pub fn performance(
             .map(|share| {
                 s.spawn(move || {
                     let mut p = Partial::default();
-                    let mut buf = Vec::with_capacity(2 << 20);
+                    let mut buf = Vec::new();
                     for (file, shown) in share.iter() {
                         p.file(file, shown, filter, &mut buf);
                     }
@@ -992,6 +1079,23 @@ pub fn performance(
         prompts,
         diagnostics: all.diagnostics,
         fallback_lines: all.fallbacks,
+    })
+}
+
+/// Per-prompt, per-version metrics by the fast reader, or by the simple one when ids repeat.
+pub fn performance_or_simple(
+    runs_dir: &Path,
+    display_root: &Path,
+    filter: &RunFilter,
+    threads: usize,
+) -> FastPerformance {
+    performance(runs_dir, display_root, filter, threads).unwrap_or_else(|| {
+        let runs = crate::metrics::RunSet::load(runs_dir, display_root, filter);
+        FastPerformance {
+            prompts: crate::metrics::performance(&runs.runs),
+            diagnostics: runs.diagnostics,
+            fallback_lines: 0,
+        }
     })
 }
 
@@ -1191,6 +1295,18 @@ mod tests {
         let (fast, slow, _) = both(dir.path(), &filter, 2);
         assert_eq!(fast.prompts, slow);
         assert!(!slow.is_empty(), "the filter keeps some runs");
+    }
+
+    #[test]
+    fn fast_events_equal_parsed_events() {
+        let mut fast = 0;
+        for line in varied(3000) {
+            if let Some(ev) = fast_event(line.as_bytes()) {
+                fast += 1;
+                assert_eq!(parse_line(&line).ok(), Some(ev), "{line}");
+            }
+        }
+        assert!(fast > 2500, "only {fast} lines took the fast path");
     }
 
     #[test]

@@ -32,18 +32,32 @@ pub struct RunSet {
 impl RunSet {
     /// Read every run under `runs_dir` that passes `filter`.
     pub fn load(runs_dir: &Path, display_root: &Path, filter: &RunFilter) -> RunSet {
-        let mut runs = Vec::new();
-        let mut seen = HashSet::new();
+        // Ids by hash, pointing at the run that has it; equal hashes compare the ids themselves.
+        let mut runs: Vec<RunFacts> = Vec::new();
+        let mut seen: HashMap<u64, usize, foldhash::fast::FixedState> = HashMap::default();
+        // Ids whose hash another id already had (vanishingly rare), compared in full.
+        let mut collided: HashSet<String> = HashSet::new();
+        let hash = |id: &str| {
+            use std::hash::BuildHasher;
+            foldhash::fast::FixedState::with_seed(7).hash_one(id)
+        };
         let mut duplicates = 0;
         let mut ratings: HashMap<String, Rating> = HashMap::new();
         let diagnostics = scan(runs_dir, display_root, filter, |_, _, _, ev| match ev {
-            Event::Run(r) => {
-                if seen.insert(r.id.clone()) {
+            Event::Run(r) => match seen.entry(hash(&r.id)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(runs.len());
                     runs.push(r);
-                } else {
-                    duplicates += 1;
                 }
-            }
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if runs[*e.get()].id == r.id || collided.contains(&r.id) {
+                        duplicates += 1;
+                    } else {
+                        collided.insert(r.id.clone());
+                        runs.push(r);
+                    }
+                }
+            },
             Event::Rating(rating) => {
                 let newer = ratings
                     .get(&rating.run_id)

@@ -556,7 +556,11 @@ where
                 continue;
             }
         };
-        match parse_line(text) {
+        // The fast scanner reads ordinary lines; the full parser handles the rest and explains errors.
+        match crate::fast::fast_event(text.as_bytes())
+            .map(Ok)
+            .unwrap_or_else(|| parse_line(text))
+        {
             Ok(ev) => visit(line_no, text, ev),
             Err(e) if !complete => diags.push(
                 Diagnostic::warning(

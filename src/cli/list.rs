@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Table};
 use super::{Ctx, report_run_diagnostics};
-use ptrack::metrics::{Metrics, RunSet};
+use ptrack::metrics::Metrics;
 use ptrack::runs::RunFilter;
 
 /// List every prompt: latest version, versions, model, goal and run stats
@@ -29,27 +29,38 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
     ctx.report_load_errors(&registry);
-    let runs = RunSet::load(
+    let perf = ptrack::fast::performance_or_simple(
         &project.runs_dir(),
         std::path::Path::new("runs"),
         &RunFilter::default(),
+        super::threads(),
     );
     report_run_diagnostics(
         ctx,
-        &runs
+        &perf
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
             .cloned()
             .collect::<Vec<_>>(),
     );
+    let by_prompt: std::collections::HashMap<&str, &Metrics> = perf
+        .prompts
+        .iter()
+        .map(|p| (p.prompt.as_str(), &p.all))
+        .collect();
     let default_model = project.config().defaults.model.clone();
     let rows: Vec<ListRow> = registry
         .prompts
         .values()
         .filter_map(|p| {
             let latest = p.latest()?;
-            let m = Metrics::compute(runs.runs.iter().filter(|r| r.prompt == p.name));
+            let none = Metrics::compute(std::iter::empty());
+            let m = by_prompt
+                .get(p.name.as_str())
+                .copied()
+                .cloned()
+                .unwrap_or(none);
             Some(ListRow {
                 name: p.name.clone(),
                 latest: latest.version.to_string(),

@@ -192,6 +192,13 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Threads for reading run logs: the machine's cores, at most 8.
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+}
+
 /// Check a prompt name given on the command line.
 pub fn check_name(name: &str) -> CliResult {
     if ptrack::is_valid_name(name) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::error::CliResult;
 use super::output::{self, Align, Style, Table};
 use super::{Ctx, Window, find_prompt, report_run_diagnostics};
-use ptrack::metrics::{Metrics, PromptMetrics, RunSet, performance};
+use ptrack::metrics::{Metrics, PromptMetrics};
 
 /// Metrics per version: runs, success rate, time percentiles, tokens, quality
 #[derive(Debug, clap::Args)]
@@ -49,17 +49,13 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         .window
         .filter(ctx.now, args.name.as_deref(), args.version.as_deref());
     // The fast reader gives the simple reader's figures; it defers to it when ids repeat.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let (prompts, diagnostics) =
-        match ptrack::fast::performance(&project.runs_dir(), Path::new("runs"), &filter, threads) {
-            Some(f) => (f.prompts, f.diagnostics),
-            None => {
-                let runs = RunSet::load(&project.runs_dir(), Path::new("runs"), &filter);
-                (performance(&runs.runs), runs.diagnostics)
-            }
-        };
+    let f = ptrack::fast::performance_or_simple(
+        &project.runs_dir(),
+        Path::new("runs"),
+        &filter,
+        super::threads(),
+    );
+    let (prompts, diagnostics) = (f.prompts, f.diagnostics);
     report_run_diagnostics(ctx, &diagnostics);
     let model = PerformanceModel {
         since: filter.since,
