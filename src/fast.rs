@@ -953,24 +953,10 @@ pub fn performance(
         .iter()
         .map(|(f, _)| std::fs::metadata(f).map_or(0, |m| m.len()))
         .collect();
-    let total: u64 = sizes.iter().sum();
-    // Small logs are read faster than a thread starts.
-    let threads = if total < (8 << 20) {
-        1
-    } else {
-        threads.clamp(1, files.len().max(1))
-    };
-    let mut shares: Vec<&[(PathBuf, PathBuf)]> = Vec::new();
-    let mut start = 0;
-    let mut acc = 0u64;
-    for (i, s) in sizes.iter().enumerate() {
-        acc += s;
-        if shares.len() + 1 < threads && acc * threads as u64 >= total * (shares.len() as u64 + 1) {
-            shares.push(&files[start..=i]);
-            start = i + 1;
-        }
-    }
-    shares.push(&files[start..]);
+    let shares: Vec<&[(PathBuf, PathBuf)]> = crate::runs::split_by_size(&sizes, threads)
+        .into_iter()
+        .map(|r| &files[r])
+        .collect();
     let parts: Vec<Partial> = std::thread::scope(|s| {
         let handles: Vec<_> = shares
             .iter()

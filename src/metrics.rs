@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::runs::{Event, Rating, RunFacts, RunFilter, scan};
+use crate::runs::{Event, Rating, RunFacts, RunFilter};
 use crate::stats::{self, ProportionTest, TTest};
 use crate::version::Version;
 
@@ -32,6 +32,11 @@ pub struct RunSet {
 impl RunSet {
     /// Read every run under `runs_dir` that passes `filter`.
     pub fn load(runs_dir: &Path, display_root: &Path, filter: &RunFilter) -> RunSet {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let (events, diagnostics) =
+            crate::runs::scan_events(runs_dir, display_root, filter, threads);
         // Ids by hash, pointing at the run that has it; equal hashes compare the ids themselves.
         let mut runs: Vec<RunFacts> = Vec::new();
         let mut seen: HashMap<u64, usize, foldhash::fast::FixedState> = HashMap::default();
@@ -43,30 +48,32 @@ impl RunSet {
         };
         let mut duplicates = 0;
         let mut ratings: HashMap<String, Rating> = HashMap::new();
-        let diagnostics = scan(runs_dir, display_root, filter, |_, _, _, ev| match ev {
-            Event::Run(r) => match seen.entry(hash(&r.id)) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(runs.len());
-                    runs.push(r);
-                }
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    if runs[*e.get()].id == r.id || collided.contains(&r.id) {
-                        duplicates += 1;
-                    } else {
-                        collided.insert(r.id.clone());
+        for ev in events {
+            match ev {
+                Event::Run(r) => match seen.entry(hash(&r.id)) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(runs.len());
                         runs.push(r);
                     }
-                }
-            },
-            Event::Rating(rating) => {
-                let newer = ratings
-                    .get(&rating.run_id)
-                    .is_none_or(|old| rating.ts >= old.ts);
-                if newer {
-                    ratings.insert(rating.run_id.clone(), rating);
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        if runs[*e.get()].id == r.id || collided.contains(&r.id) {
+                            duplicates += 1;
+                        } else {
+                            collided.insert(r.id.clone());
+                            runs.push(r);
+                        }
+                    }
+                },
+                Event::Rating(rating) => {
+                    let newer = ratings
+                        .get(&rating.run_id)
+                        .is_none_or(|old| rating.ts >= old.ts);
+                    if newer {
+                        ratings.insert(rating.run_id.clone(), rating);
+                    }
                 }
             }
-        });
+        }
         for run in &mut runs {
             if let Some(rating) = ratings.remove(&run.id) {
                 run.quality_score = Some(rating.quality_score);

@@ -508,6 +508,95 @@ where
     diags
 }
 
+/// Like [`scan`] without the line texts, reading the files on up to `threads` threads; the
+/// events come back in the order [`scan`] gives them.
+pub fn scan_events(
+    runs_dir: &Path,
+    display_root: &Path,
+    filter: &RunFilter,
+    threads: usize,
+) -> (Vec<Event>, Vec<Diagnostic>) {
+    let files: Vec<PathBuf> = log_files(runs_dir)
+        .into_iter()
+        .filter(|f| filter.may_hold(f.strip_prefix(runs_dir).unwrap_or(f)))
+        .collect();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let shares = split_by_size(&sizes, threads);
+    let parts: Vec<(Vec<Event>, Vec<Diagnostic>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|range| {
+                let files = &files[range.clone()];
+                s.spawn(move || {
+                    let mut events = Vec::new();
+                    let mut diags = Vec::new();
+                    for file in files {
+                        let rel = file.strip_prefix(runs_dir).unwrap_or(file);
+                        let shown = display_root.join(rel);
+                        let read = File::open(file).and_then(|f| {
+                            scan_reader(
+                                std::io::BufReader::with_capacity(1 << 16, f),
+                                &shown,
+                                &mut diags,
+                                |_, _, ev| {
+                                    if let Event::Rating(_) = ev {
+                                        events.push(ev);
+                                    } else if let Event::Run(r) = &ev
+                                        && filter.matches(r)
+                                    {
+                                        events.push(ev);
+                                    }
+                                },
+                            )
+                        });
+                        if let Err(e) = read {
+                            diags.push(Diagnostic::error(
+                                &shown,
+                                None,
+                                format!("cannot read run log: {e}"),
+                            ));
+                        }
+                    }
+                    (events, diags)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut events = Vec::new();
+    let mut diags = Vec::new();
+    for (e, d) in parts {
+        events.extend(e);
+        diags.extend(d);
+    }
+    (events, diags)
+}
+
+/// Split files (by their sizes, in order) into up to `threads` contiguous ranges of about
+/// equal bytes; logs under 1 MB stay on one thread (faster than starting another).
+pub(crate) fn split_by_size(sizes: &[u64], threads: usize) -> Vec<std::ops::Range<usize>> {
+    let total: u64 = sizes.iter().sum();
+    let threads = if total < (1 << 20) {
+        1
+    } else {
+        threads.clamp(1, sizes.len().max(1))
+    };
+    let mut ranges = Vec::new();
+    let (mut start, mut acc) = (0, 0u64);
+    for (i, s) in sizes.iter().enumerate() {
+        acc += s;
+        if ranges.len() + 1 < threads && acc * threads as u64 >= total * (ranges.len() as u64 + 1) {
+            ranges.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    ranges.push(start..sizes.len());
+    ranges
+}
+
 /// Parse the lines of one log file's bytes.
 pub fn scan_bytes<F>(bytes: &[u8], shown: &Path, diags: &mut Vec<Diagnostic>, visit: F)
 where
@@ -542,7 +631,8 @@ where
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = match std::str::from_utf8(raw) {
+        // simdutf8 checks valid lines fast; std says where an invalid one goes wrong.
+        let text = match simdutf8::basic::from_utf8(raw).or_else(|_| std::str::from_utf8(raw)) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::error(
