@@ -9,6 +9,11 @@
 //! simple parser, so every figure and every diagnostic equals the simple path's. When two runs
 //! share an id (e.g. after a `merge=union` merge) the caller falls back to the simple path,
 //! which keeps the first of them.
+//!
+//! [`performance_cached`] keeps what it read of each log under `.ptrack/cache/`, so a later
+//! query reads only the bytes appended since; see [`cache`].
+
+pub mod cache;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -824,7 +829,25 @@ impl Partial {
 
     /// Read one file in large blocks, line by line.
     fn file(&mut self, path: &Path, shown: &Path, filter: &RunFilter, buf: &mut Vec<u8>) {
-        let mut file = match std::fs::File::open(path) {
+        self.file_from(path, shown, filter, buf, 0, 0);
+    }
+
+    /// Read `path` from byte `offset` (a line start), numbering lines after `first_line`.
+    /// Returns the number of lines and whether the file ended with a line end, or None when
+    /// it could not be read.
+    fn file_from(
+        &mut self,
+        path: &Path,
+        shown: &Path,
+        filter: &RunFilter,
+        buf: &mut Vec<u8>,
+        offset: u64,
+        first_line: usize,
+    ) -> Option<(usize, bool)> {
+        use std::io::Seek;
+        let mut file = match std::fs::File::open(path)
+            .and_then(|mut f| f.seek(std::io::SeekFrom::Start(offset)).map(|_| f))
+        {
             Ok(f) => f,
             Err(e) => {
                 self.diagnostics.push(Diagnostic::error(
@@ -832,7 +855,7 @@ impl Partial {
                     None,
                     format!("cannot read run log: {e}"),
                 ));
-                return;
+                return None;
             }
         };
         // One buffer per thread, zeroed once: lines are parsed in place and the unfinished
@@ -842,7 +865,8 @@ impl Partial {
             buf.resize(2 * BLOCK, 0);
         }
         let mut filled = 0usize;
-        let mut line_no = 0usize;
+        let mut line_no = first_line;
+        let mut last_byte: Option<u8> = None;
         loop {
             if buf.len() - filled < BLOCK {
                 // A line longer than the buffer: grow it.
@@ -857,11 +881,14 @@ impl Partial {
                         None,
                         format!("cannot read run log: {e}"),
                     ));
-                    return;
+                    return None;
                 }
             };
             let eof = n == 0;
             filled += n;
+            if n > 0 {
+                last_byte = Some(buf[filled - 1]);
+            }
             let mut consumed = 0;
             while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..filled]) {
                 line_no += 1;
@@ -881,7 +908,7 @@ impl Partial {
                         self.line(raw, false, line_no, shown, filter);
                     }
                 }
-                return;
+                return Some((line_no, last_byte.is_none_or(|b| b == b'\n')));
             }
             buf.copy_within(consumed..filled, 0);
             filled -= consumed;
@@ -976,6 +1003,15 @@ pub fn performance(
     let mut all = Partial::default();
     for p in parts {
         all.merge(p);
+    }
+    finish(all, None)
+}
+
+/// Figures from the merged data of every file; `only_prompt` keeps one prompt's groups.
+/// None when two runs share an id.
+fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
+    if let Some(p) = only_prompt {
+        all.groups.retain(|g| g.prompt == p);
     }
     let ratings = std::mem::take(&mut all.ratings);
     let mut ids: Vec<u64> = Vec::new();

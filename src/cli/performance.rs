@@ -18,7 +18,10 @@ rated runs, with their count.
 Examples:
   ptrack performance coaching_system
   ptrack performance coaching_system --days 7 --version 1.1
-  ptrack performance --since 2026-11-01 --json      every prompt")]
+  ptrack performance --since 2026-11-01 --json      every prompt
+
+Without --days/--since/--until/--version the logs are read through a cache in .ptrack/cache
+(git-ignored; safe to delete), so a repeated query reads only what was appended since.")]
 pub struct PerformanceArgs {
     /// Prompt name (default: every prompt)
     pub name: Option<String>,
@@ -27,6 +30,9 @@ pub struct PerformanceArgs {
     pub version: Option<String>,
     #[command(flatten)]
     pub window: Window,
+    /// Read every log in full instead of through the cache in .ptrack/cache
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Serialize)]
@@ -48,13 +54,34 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     let filter = args
         .window
         .filter(ctx.now, args.name.as_deref(), args.version.as_deref());
-    // The fast reader gives the simple reader's figures; it defers to it when ids repeat.
-    let f = ptrack::fast::performance_or_simple(
-        &project.runs_dir(),
-        Path::new("runs"),
-        &filter,
-        super::threads(),
-    );
+    // The fast reader gives the simple reader's figures; it defers to it when ids repeat. Without
+    // a time or version filter it goes through the cache, reading only what was appended.
+    let uncached = args.no_cache
+        || filter.version.is_some()
+        || filter.since.is_some()
+        || filter.until.is_some();
+    let cached = if uncached {
+        None
+    } else {
+        let cache_dir = project.root().join(".ptrack").join("cache");
+        ptrack::fast::cache::performance_cached(
+            &project.runs_dir(),
+            Path::new("runs"),
+            &cache_dir,
+            args.name.as_deref(),
+            super::threads(),
+        )
+        .map(|(f, _)| f)
+    };
+    let f = match cached {
+        Some(f) => f,
+        None => ptrack::fast::performance_or_simple(
+            &project.runs_dir(),
+            Path::new("runs"),
+            &filter,
+            super::threads(),
+        ),
+    };
     let (prompts, diagnostics) = (f.prompts, f.diagnostics);
     report_run_diagnostics(ctx, &diagnostics);
     let model = PerformanceModel {

@@ -1,0 +1,517 @@
+//! The incremental cache of the fast reader: what was read of each run log, kept in
+//! `.ptrack/cache/` (git-ignored) so that a later query reads only the bytes appended since.
+//!
+//! A cached file is reused when its size, modification time, inode and the hashes of its first
+//! and last 4 KB are unchanged; it is read on from where it stopped when it only grew (same
+//! inode, same first 4 KB, same 4 KB before the old end, and the old end was a line end); any
+//! other change (rewritten, truncated, checked out at another commit) reads it again. A cache
+//! entry that is missing, unreadable or from another ptrack version is ignored, so deleting
+//! `.ptrack/` is always safe.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
+use crate::diagnostic::Diagnostic;
+use crate::runs::{RunFilter, log_files};
+
+const MAGIC: &str = concat!("ptrack-cache-1 ", env!("CARGO_PKG_VERSION"), "\n");
+const EDGE: u64 = 4096;
+
+/// What a cached query did, file by file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Files reused as they were.
+    pub reused: usize,
+    /// Files read on from where the cache stopped.
+    pub appended: usize,
+    /// Files read from the start.
+    pub read: usize,
+    /// Bytes read from run logs.
+    pub bytes_read: u64,
+}
+
+/// How a file looked when it was cached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FileState {
+    rel: String,
+    len: u64,
+    mtime_ns: i128,
+    inode: u64,
+    head: u64,
+    tail: u64,
+    /// Lines read, and whether the file ended with a line end.
+    lines: usize,
+    complete: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    state: FileState,
+    fallbacks: usize,
+    diagnostics: Vec<Diagnostic>,
+    ratings: Vec<(u64, i64, f64, bool)>,
+    groups: Vec<GroupHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GroupHeader {
+    prompt: String,
+    version: String,
+    runs: usize,
+    fractional: Vec<(usize, f64)>,
+    first: Option<i64>,
+    last: Option<i64>,
+    tokens_sum: u64,
+    tokens_n: u64,
+    length_sum: u64,
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = FastState::with_seed(0xcac4e).build_hasher();
+    h.write(b);
+    h.finish()
+}
+
+/// Hash of the bytes `[from, to)` of `file`.
+fn hash_range(file: &mut std::fs::File, from: u64, to: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; (to - from) as usize];
+    file.seek(SeekFrom::Start(from))?;
+    file.read_exact(&mut buf)?;
+    Ok(hash_bytes(&buf))
+}
+
+fn stat(path: &Path) -> std::io::Result<(u64, i128, u64)> {
+    let m = std::fs::metadata(path)?;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128);
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Ok((m.len(), mtime, inode))
+}
+
+fn entry_path(cache_dir: &Path, rel: &str) -> PathBuf {
+    cache_dir.join(format!("runs-{:016x}.bin", hash_bytes(rel.as_bytes())))
+}
+
+fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<()> {
+    let header = Header {
+        state: state.clone(),
+        fallbacks: p.fallbacks,
+        diagnostics: p.diagnostics.clone(),
+        ratings: p
+            .ratings
+            .iter()
+            .map(|(k, r)| (*k, r.ts, r.quality, r.feedback))
+            .collect(),
+        groups: p
+            .groups
+            .iter()
+            .map(|g| GroupHeader {
+                prompt: g.prompt.clone(),
+                version: g.version.clone(),
+                runs: g.times.len(),
+                fractional: g.fractional.iter().map(|(i, q)| (*i, *q)).collect(),
+                first: g.first,
+                last: g.last,
+                tokens_sum: g.tokens_sum,
+                tokens_n: g.tokens_n,
+                length_sum: g.length_sum,
+            })
+            .collect(),
+    };
+    let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        w.write_all(MAGIC.as_bytes())?;
+        w.write_all(&(json.len() as u64).to_le_bytes())?;
+        w.write_all(&json)?;
+        for g in &p.groups {
+            for id in &g.ids {
+                w.write_all(&id.to_le_bytes())?;
+            }
+            for t in &g.times {
+                w.write_all(&t.to_le_bytes())?;
+            }
+            w.write_all(&g.flags)?;
+            w.write_all(&g.quality)?;
+        }
+        w.flush()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let rest = bytes.strip_prefix(MAGIC.as_bytes())?;
+    let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
+    let header: Header = serde_json::from_slice(rest.get(8..8 + len)?).ok()?;
+    if header.state.rel != rel {
+        return None;
+    }
+    let mut data = rest.get(8 + len..)?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (a, b) = (data.get(..n)?, data.get(n..)?);
+        data = b;
+        Some(a)
+    };
+    let mut p = Partial {
+        fallbacks: header.fallbacks,
+        diagnostics: header.diagnostics,
+        ..Partial::default()
+    };
+    for (k, ts, quality, feedback) in header.ratings {
+        p.ratings.insert(
+            k,
+            Rated {
+                ts,
+                quality,
+                feedback,
+            },
+        );
+    }
+    for gh in header.groups {
+        let n = gh.runs;
+        let ids = take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        let times = take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        let flags = take(n)?.to_vec();
+        let quality = take(n)?.to_vec();
+        let i = p.groups.len();
+        p.index
+            .entry(gh.prompt.clone())
+            .or_default()
+            .push((gh.version.clone(), i));
+        p.groups.push(Group {
+            prompt: gh.prompt,
+            version: gh.version,
+            ids,
+            times,
+            flags,
+            quality,
+            fractional: gh.fractional.into_iter().collect::<HashMap<_, _>>(),
+            first: gh.first,
+            last: gh.last,
+            tokens_sum: gh.tokens_sum,
+            tokens_n: gh.tokens_n,
+            length_sum: gh.length_sum,
+        });
+    }
+    data.is_empty().then_some((header.state, p))
+}
+
+/// Read one log through the cache; returns its data and what was done.
+fn through_cache(
+    path: &Path,
+    rel: &str,
+    shown: &Path,
+    cache_dir: &Path,
+    buf: &mut Vec<u8>,
+    stats: &mut CacheStats,
+) -> Partial {
+    let none = RunFilter::default();
+    let Ok((len, mtime_ns, inode)) = stat(path) else {
+        let mut p = Partial::default();
+        p.file(path, shown, &none, buf);
+        return p;
+    };
+    let entry = entry_path(cache_dir, rel);
+    let cached = read_entry(&entry, rel);
+    let mut file = std::fs::File::open(path).ok();
+    let mut hash = |from: u64, to: u64| file.as_mut().and_then(|f| hash_range(f, from, to).ok());
+    let head_now = hash(0, len.min(EDGE));
+    let (mut p, from, first_line) = match cached {
+        Some((old, p))
+            if old.len == len
+                && old.mtime_ns == mtime_ns
+                && old.inode == inode
+                && Some(old.head) == head_now
+                && Some(old.tail) == hash(len.saturating_sub(EDGE), len) =>
+        {
+            stats.reused += 1;
+            return p;
+        }
+        Some((old, p))
+            if len > old.len
+                && old.inode == inode
+                && old.complete
+                && old.len >= EDGE
+                && Some(old.head) == head_now
+                && Some(old.tail) == hash(old.len - EDGE, old.len) =>
+        {
+            stats.appended += 1;
+            (p, old.len, old.lines)
+        }
+        _ => {
+            stats.read += 1;
+            (Partial::default(), 0, 0)
+        }
+    };
+    stats.bytes_read += len - from;
+    let end = p.file_from(path, shown, &none, buf, from, first_line);
+    if let (Some((lines, complete)), Some(head), Some(tail)) =
+        (end, head_now, hash(len.saturating_sub(EDGE), len))
+    {
+        let state = FileState {
+            rel: rel.to_string(),
+            len,
+            mtime_ns,
+            inode,
+            head,
+            tail,
+            lines,
+            complete,
+        };
+        // A file that changed while it was read is not cached; the next query reads it again.
+        if stat(path).is_ok_and(|now| now == (len, mtime_ns, inode)) {
+            let _ = write_entry(&entry, &state, &p);
+        }
+    }
+    p
+}
+
+/// Like [`super::performance`] without a time or version filter (`prompt` may name one
+/// prompt), through the cache in `cache_dir`. None when two runs share an id.
+pub fn performance_cached(
+    runs_dir: &Path,
+    display_root: &Path,
+    cache_dir: &Path,
+    prompt: Option<&str>,
+    threads: usize,
+) -> Option<(FastPerformance, CacheStats)> {
+    let filter = RunFilter {
+        prompt: prompt.map(str::to_string),
+        ..RunFilter::default()
+    };
+    if std::fs::create_dir_all(cache_dir).is_ok() {
+        // The cache never belongs in git.
+        let ignore = cache_dir.parent().map(|d| d.join(".gitignore"));
+        if let Some(ignore) = ignore.filter(|i| !i.exists()) {
+            let _ = std::fs::write(ignore, "*\n");
+        }
+    }
+    let files: Vec<(PathBuf, String, PathBuf)> = log_files(runs_dir)
+        .into_iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(runs_dir).ok()?.to_path_buf();
+            super::may_hold(&filter, &rel).then(|| {
+                (
+                    f.clone(),
+                    rel.to_string_lossy().into_owned(),
+                    display_root.join(rel),
+                )
+            })
+        })
+        .collect();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|(f, _, _)| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let shares = crate::runs::split_by_size(&sizes, threads);
+    let parts: Vec<(Partial, CacheStats)> = std::thread::scope(|s| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|range| {
+                let share = &files[range];
+                s.spawn(move || {
+                    let mut all = Partial::default();
+                    let mut stats = CacheStats::default();
+                    let mut buf = Vec::new();
+                    for (path, rel, shown) in share {
+                        all.merge(through_cache(
+                            path, rel, shown, cache_dir, &mut buf, &mut stats,
+                        ));
+                    }
+                    (all, stats)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut all = Partial::default();
+    let mut stats = CacheStats::default();
+    for (p, s) in parts {
+        all.merge(p);
+        stats.reused += s.reused;
+        stats.appended += s.appended;
+        stats.read += s.read;
+        stats.bytes_read += s.bytes_read;
+    }
+    // Entries of logs that are gone.
+    if let Ok(entries) = std::fs::read_dir(cache_dir) {
+        let live: std::collections::HashSet<PathBuf> = files
+            .iter()
+            .map(|(_, rel, _)| entry_path(cache_dir, rel))
+            .collect();
+        if prompt.is_none() {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "bin") && !live.contains(&p) {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+    }
+    finish(all, prompt).map(|f| (f, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{RunSet, performance};
+
+    fn line(id: usize, prompt: &str, ms: f64) -> String {
+        format!(
+            "{{\"id\":\"r{id}\",\"ts\":\"2026-11-{:02}T10:00:00.000Z\",\"prompt\":\"{prompt}\",\"version\":\"1.{}\",\"output\":\"{}\",\"execution_time_ms\":{ms},\"success\":{},\"quality_score\":{}}}\n",
+            id % 28 + 1,
+            id % 3,
+            "é✓ text ".repeat(id % 700),
+            !id.is_multiple_of(5),
+            id % 10 + 1
+        )
+    }
+
+    fn lines(range: std::ops::Range<usize>, prompt: &str) -> String {
+        range
+            .map(|i| line(i, prompt, 100.0 + (i * 37 % 1000) as f64))
+            .collect()
+    }
+
+    struct Env {
+        dir: tempfile::TempDir,
+    }
+
+    impl Env {
+        fn runs(&self) -> PathBuf {
+            self.dir.path().join("runs")
+        }
+
+        fn cache(&self) -> PathBuf {
+            self.dir.path().join(".ptrack/cache")
+        }
+
+        fn write(&self, rel: &str, text: &str) {
+            let p = self.runs().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+
+        fn append(&self, rel: &str, text: &str) {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(self.runs().join(rel))
+                .expect("open");
+            f.write_all(text.as_bytes()).expect("append");
+        }
+
+        /// A cached query, checked against the simple reader.
+        fn query(&self) -> CacheStats {
+            let (fast, stats) =
+                performance_cached(&self.runs(), Path::new("runs"), &self.cache(), None, 2)
+                    .expect("no duplicate ids");
+            let simple = RunSet::load(&self.runs(), Path::new("runs"), &RunFilter::default());
+            assert_eq!(fast.prompts, performance(&simple.runs));
+            let mut a: Vec<String> = fast.diagnostics.iter().map(ToString::to_string).collect();
+            let mut b: Vec<String> = simple.diagnostics.iter().map(ToString::to_string).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b);
+            stats
+        }
+    }
+
+    fn env() -> Env {
+        let e = Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        e.write("a/2026-11.jsonl", &lines(0..300, "a"));
+        e.write("b/2026-11.jsonl", &lines(300..600, "b"));
+        e
+    }
+
+    #[test]
+    fn a_second_query_reads_nothing_and_an_append_only_the_new_bytes() {
+        let e = env();
+        let first = e.query();
+        assert_eq!((first.read, first.reused, first.appended), (2, 0, 0));
+        let second = e.query();
+        assert_eq!((second.read, second.reused, second.bytes_read), (0, 2, 0));
+        let more = lines(600..650, "a");
+        e.append("a/2026-11.jsonl", &more);
+        let third = e.query();
+        assert_eq!((third.read, third.reused, third.appended), (0, 1, 1));
+        assert_eq!(
+            third.bytes_read,
+            more.len() as u64,
+            "only the appended bytes"
+        );
+    }
+
+    #[test]
+    fn every_other_change_reads_the_file_again() {
+        let e = env();
+        e.query();
+        // Rewritten with the same length: the first bytes differ.
+        let text = std::fs::read_to_string(e.runs().join("a/2026-11.jsonl")).expect("read");
+        e.write("a/2026-11.jsonl", &text.replacen("\"r0\"", "\"x0\"", 1));
+        assert_eq!(e.query().read, 1);
+        // Truncated.
+        let text = std::fs::read_to_string(e.runs().join("b/2026-11.jsonl")).expect("read");
+        let half = text.len() / 2;
+        let cut = half
+            + text.as_bytes()[half..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("line")
+            + 1;
+        e.write("b/2026-11.jsonl", &text[..cut]);
+        assert_eq!(e.query().read, 1);
+        // Grown, but not by appending (an earlier line changed too, as a checkout would do).
+        let text = std::fs::read_to_string(e.runs().join("b/2026-11.jsonl")).expect("read");
+        let pos = text.rfind("\"execution_time_ms\":").expect("field") + 20;
+        let mut bytes = text.into_bytes();
+        bytes[pos] = if bytes[pos] == b'9' { b'8' } else { b'9' };
+        let changed = String::from_utf8(bytes).expect("utf8") + &lines(700..710, "b");
+        e.write("b/2026-11.jsonl", &changed);
+        assert_eq!(e.query().read, 1);
+        // A deleted log disappears from the figures and from the cache.
+        std::fs::remove_file(e.runs().join("a/2026-11.jsonl")).expect("rm");
+        e.query();
+        assert_eq!(std::fs::read_dir(e.cache()).expect("cache").count(), 1);
+    }
+
+    #[test]
+    fn a_torn_line_a_corrupt_entry_or_no_cache_at_all_are_safe() {
+        let e = env();
+        e.append("a/2026-11.jsonl", "{\"id\":\"torn\",\"ts\"");
+        e.query();
+        // The writer starts a new line after a torn one; the cache must not glue them.
+        e.append("a/2026-11.jsonl", &format!("\n{}", lines(900..905, "a")));
+        assert_eq!(e.query().read, 1);
+        for entry in std::fs::read_dir(e.cache()).expect("cache").flatten() {
+            std::fs::write(entry.path(), b"garbage").expect("corrupt");
+        }
+        assert_eq!(e.query().read, 2);
+        std::fs::remove_dir_all(e.dir.path().join(".ptrack")).expect("rm");
+        assert_eq!(e.query().read, 2);
+    }
+}
