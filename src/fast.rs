@@ -950,7 +950,7 @@ impl Partial {
 }
 
 /// The result of the fast path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FastPerformance {
     /// Per prompt and version, as [`crate::metrics::performance`] gives them.
     pub prompts: Vec<PromptMetrics>,

@@ -101,7 +101,7 @@ impl RunSet {
 }
 
 /// Execution time figures in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct TimeSummary {
     /// Mean.
     pub mean: f64,
@@ -118,7 +118,7 @@ pub struct TimeSummary {
 }
 
 /// The metrics of a set of runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// Number of runs.
     pub runs: usize,
@@ -253,7 +253,7 @@ fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
 }
 
 /// Metrics of one version of one prompt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct VersionMetrics {
     /// Prompt name.
     pub prompt: String,
@@ -264,7 +264,7 @@ pub struct VersionMetrics {
 }
 
 /// Metrics of one prompt: per version and over all versions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PromptMetrics {
     /// Prompt name.
     pub prompt: String,

@@ -219,7 +219,7 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
     data.is_empty().then_some((header.state, p))
 }
 
-/// Read one log through the cache; returns its data and what was done.
+/// Read one log through the cache; returns its data and its state (None when not cached).
 fn through_cache(
     path: &Path,
     rel: &str,
@@ -227,12 +227,12 @@ fn through_cache(
     cache_dir: &Path,
     buf: &mut Vec<u8>,
     stats: &mut CacheStats,
-) -> Partial {
+) -> (Partial, Option<FileState>) {
     let none = RunFilter::default();
     let Ok((len, mtime_ns, inode)) = stat(path) else {
         let mut p = Partial::default();
         p.file(path, shown, &none, buf);
-        return p;
+        return (p, None);
     };
     let entry = entry_path(cache_dir, rel);
     let cached = read_entry(&entry, rel);
@@ -248,7 +248,7 @@ fn through_cache(
                 && Some(old.tail) == hash(len.saturating_sub(EDGE), len) =>
         {
             stats.reused += 1;
-            return p;
+            return (p, Some(old));
         }
         Some((old, p))
             if len > old.len
@@ -282,11 +282,57 @@ fn through_cache(
             complete,
         };
         // A file that changed while it was read is not cached; the next query reads it again.
-        if stat(path).is_ok_and(|now| now == (len, mtime_ns, inode)) {
-            let _ = write_entry(&entry, &state, &p);
+        if stat(path).is_ok_and(|now| now == (len, mtime_ns, inode))
+            && write_entry(&entry, &state, &p).is_ok()
+        {
+            return (p, Some(state));
         }
     }
-    p
+    (p, None)
+}
+
+/// The last result, with the state of every log it was computed from.
+#[derive(Serialize, Deserialize)]
+struct Index {
+    prompt: Option<String>,
+    files: Vec<FileState>,
+    result: FastPerformance,
+}
+
+impl FileState {
+    /// Whether `path` still looks exactly as it did (lines and line end are implied by that).
+    fn unchanged(&self, path: &Path) -> bool {
+        let Ok((len, mtime_ns, inode)) = stat(path) else {
+            return false;
+        };
+        if (len, mtime_ns, inode) != (self.len, self.mtime_ns, self.inode) {
+            return false;
+        }
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return false;
+        };
+        hash_range(&mut f, 0, len.min(EDGE)).ok() == Some(self.head)
+            && hash_range(&mut f, len.saturating_sub(EDGE), len).ok() == Some(self.tail)
+    }
+}
+
+/// The cached result when no log changed since it was computed.
+fn unchanged_result(
+    cache_dir: &Path,
+    prompt: Option<&str>,
+    files: &[(PathBuf, String, PathBuf)],
+) -> Option<FastPerformance> {
+    let bytes = std::fs::read(cache_dir.join("index.json")).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?.strip_prefix(MAGIC)?;
+    let index: Index = serde_json::from_str(text).ok()?;
+    let same = index.prompt.as_deref() == prompt
+        && index.files.len() == files.len()
+        && index
+            .files
+            .iter()
+            .zip(files)
+            .all(|(state, (path, rel, _))| state.rel == *rel && state.unchanged(path));
+    same.then_some(index.result)
 }
 
 /// Like [`super::performance`] without a time or version filter (`prompt` may name one
@@ -327,7 +373,15 @@ pub fn performance_cached(
         .map(|(f, _, _)| std::fs::metadata(f).map_or(0, |m| m.len()))
         .collect();
     let shares = crate::runs::split_by_size(&sizes, threads);
-    let parts: Vec<(Partial, CacheStats)> = std::thread::scope(|s| {
+    if let Some(result) = unchanged_result(cache_dir, prompt, &files) {
+        let stats = CacheStats {
+            reused: files.len(),
+            ..CacheStats::default()
+        };
+        return Some((result, stats));
+    }
+    type Part = (Partial, CacheStats, Vec<Option<FileState>>);
+    let parts: Vec<Part> = std::thread::scope(|s| {
         let handles: Vec<_> = shares
             .into_iter()
             .map(|range| {
@@ -336,12 +390,14 @@ pub fn performance_cached(
                     let mut all = Partial::default();
                     let mut stats = CacheStats::default();
                     let mut buf = Vec::new();
+                    let mut states = Vec::new();
                     for (path, rel, shown) in share {
-                        all.merge(through_cache(
-                            path, rel, shown, cache_dir, &mut buf, &mut stats,
-                        ));
+                        let (p, state) =
+                            through_cache(path, rel, shown, cache_dir, &mut buf, &mut stats);
+                        all.merge(p);
+                        states.push(state);
                     }
-                    (all, stats)
+                    (all, stats, states)
                 })
             })
             .collect();
@@ -349,8 +405,10 @@ pub fn performance_cached(
     });
     let mut all = Partial::default();
     let mut stats = CacheStats::default();
-    for (p, s) in parts {
+    let mut states: Vec<Option<FileState>> = Vec::new();
+    for (p, s, st) in parts {
         all.merge(p);
+        states.extend(st);
         stats.reused += s.reused;
         stats.appended += s.appended;
         stats.read += s.read;
@@ -371,7 +429,23 @@ pub fn performance_cached(
             }
         }
     }
-    finish(all, prompt).map(|f| (f, stats))
+    let _ = std::fs::remove_file(cache_dir.join("index.json"));
+    let result = finish(all, prompt)?;
+    if let Some(files) = states.into_iter().collect::<Option<Vec<FileState>>>() {
+        let index = Index {
+            prompt: prompt.map(str::to_string),
+            files,
+            result,
+        };
+        if let Ok(json) = serde_json::to_string(&index) {
+            let tmp = cache_dir.join(format!("index.json.tmp{}", std::process::id()));
+            if std::fs::write(&tmp, format!("{MAGIC}{json}")).is_ok() {
+                let _ = std::fs::rename(&tmp, cache_dir.join("index.json"));
+            }
+        }
+        return Some((index.result, stats));
+    }
+    Some((result, stats))
 }
 
 #[cfg(test)]
@@ -496,7 +570,12 @@ mod tests {
         // A deleted log disappears from the figures and from the cache.
         std::fs::remove_file(e.runs().join("a/2026-11.jsonl")).expect("rm");
         e.query();
-        assert_eq!(std::fs::read_dir(e.cache()).expect("cache").count(), 1);
+        let entries = std::fs::read_dir(e.cache())
+            .expect("cache")
+            .flatten()
+            .filter(|x| x.path().extension().is_some_and(|x| x == "bin"))
+            .count();
+        assert_eq!(entries, 1);
     }
 
     #[test]
