@@ -776,14 +776,8 @@ impl Partial {
         let text = match std::str::from_utf8(text) {
             Ok(t) => t,
             Err(e) => {
-                self.diagnostics.push(Diagnostic::error(
-                    shown,
-                    Some(line_no),
-                    format!(
-                        "line is not valid UTF-8 (byte {}), skipped",
-                        e.valid_up_to()
-                    ),
-                ));
+                self.diagnostics
+                    .push(crate::runs::utf8_diagnostic(shown, line_no, e));
                 return;
             }
         };
@@ -810,18 +804,8 @@ impl Partial {
                 r.quality_score,
                 r.feedback.is_some_and(|f| !f.trim().is_empty()),
             ),
-            Err(e) if !complete => self.diagnostics.push(
-                Diagnostic::warning(
-                    shown,
-                    Some(line_no),
-                    format!("incomplete last line (torn write?), skipped: {}", e.message),
-                )
-                .with_field(e.field.unwrap_or("line")),
-            ),
             Err(e) => {
-                let mut d =
-                    Diagnostic::error(shown, Some(line_no), format!("{}, line skipped", e.message));
-                d.field = e.field.map(str::to_string);
+                let d = crate::runs::line_diagnostic(shown, line_no, complete, e);
                 self.diagnostics.push(d);
             }
         }

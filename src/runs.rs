@@ -22,6 +22,60 @@ use crate::version::Version;
 /// The run log format version this library reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The documented fields of a run record, in the order they are written.
+pub const FIELDS: &[&str] = &[
+    "id",
+    "ts",
+    "prompt",
+    "version",
+    "prompt_sha",
+    "commit",
+    "model",
+    "params",
+    "input",
+    "output",
+    "execution_time_ms",
+    "token_count",
+    "output_length",
+    "success",
+    "error",
+    "quality_score",
+    "feedback",
+];
+
+/// The diagnostic for a line that could not be read: a warning for a torn last line (no line
+/// end), else an error; the line is skipped either way.
+pub(crate) fn line_diagnostic(
+    shown: &Path,
+    line_no: usize,
+    complete: bool,
+    e: LineError,
+) -> Diagnostic {
+    if !complete {
+        return Diagnostic::warning(
+            shown,
+            Some(line_no),
+            format!("incomplete last line (torn write?), skipped: {}", e.message),
+        )
+        .with_field(e.field.unwrap_or("line"));
+    }
+    let mut d = Diagnostic::error(shown, Some(line_no), format!("{}, line skipped", e.message));
+    d.field = e.field.map(str::to_string);
+    d
+}
+
+/// The diagnostic for a line that is not UTF-8.
+pub(crate) fn utf8_diagnostic(shown: &Path, line_no: usize, e: std::str::Utf8Error) -> Diagnostic {
+    Diagnostic::error(
+        shown,
+        Some(line_no),
+        format!(
+            "line is not valid UTF-8 (byte {}), skipped",
+            e.valid_up_to()
+        ),
+    )
+}
+
 /// One execution of a prompt version, as written to a run log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
@@ -635,14 +689,7 @@ where
         let text = match simdutf8::basic::from_utf8(raw).or_else(|_| std::str::from_utf8(raw)) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error(
-                    shown,
-                    Some(line_no),
-                    format!(
-                        "line is not valid UTF-8 (byte {}), skipped",
-                        e.valid_up_to()
-                    ),
-                ));
+                diags.push(utf8_diagnostic(shown, line_no, e));
                 continue;
             }
         };
@@ -652,20 +699,7 @@ where
             .unwrap_or_else(|| parse_line(text))
         {
             Ok(ev) => visit(line_no, text, ev),
-            Err(e) if !complete => diags.push(
-                Diagnostic::warning(
-                    shown,
-                    Some(line_no),
-                    format!("incomplete last line (torn write?), skipped: {}", e.message),
-                )
-                .with_field(e.field.unwrap_or("line")),
-            ),
-            Err(e) => {
-                let mut d =
-                    Diagnostic::error(shown, Some(line_no), format!("{}, line skipped", e.message));
-                d.field = e.field.map(str::to_string);
-                diags.push(d);
-            }
+            Err(e) => diags.push(line_diagnostic(shown, line_no, complete, e)),
         }
     }
 }

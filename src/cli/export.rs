@@ -10,28 +10,13 @@ use super::error::{CliError, CliResult};
 use super::{Ctx, Window, check_name, report_run_diagnostics};
 use ptrack::runs::{Event, Rating, RunFilter, scan};
 
-/// The CSV columns, in order. Nested objects are JSON text in their cell; `extra` holds
-/// every field ptrack does not know, as a JSON object.
-pub const CSV_HEADER: &[&str] = &[
-    "id",
-    "ts",
-    "prompt",
-    "version",
-    "prompt_sha",
-    "commit",
-    "model",
-    "params",
-    "input",
-    "output",
-    "execution_time_ms",
-    "token_count",
-    "output_length",
-    "success",
-    "error",
-    "quality_score",
-    "feedback",
-    "extra",
-];
+/// The CSV columns: the run fields in their documented order, then `extra` (every field
+/// ptrack does not know, as a JSON object). Nested objects are JSON text in their cell.
+fn csv_header() -> Vec<&'static str> {
+    let mut h = ptrack::runs::FIELDS.to_vec();
+    h.push("extra");
+    h
+}
 
 /// Export runs (latest ratings applied) as json, jsonl or csv
 #[derive(Debug, clap::Args)]
@@ -126,7 +111,7 @@ fn write_runs(
     let mut count = 0usize;
     let mut result: CliResult = Ok(());
     if format == Format::Csv {
-        write_csv_record(out, CSV_HEADER.iter().map(|s| s.to_string()))?;
+        write_csv_record(out, csv_header().into_iter().map(str::to_string))?;
     }
     if format == Format::Json {
         out.write_all(b"[")?;
@@ -199,7 +184,7 @@ fn write_csv_record(out: &mut impl Write, fields: impl IntoIterator<Item = Strin
 }
 
 fn csv_row(mut obj: Map<String, Value>) -> Vec<String> {
-    let mut row: Vec<String> = CSV_HEADER[..CSV_HEADER.len() - 1]
+    let mut row: Vec<String> = ptrack::runs::FIELDS
         .iter()
         .map(|k| match obj.remove(*k) {
             None | Some(Value::Null) => String::new(),

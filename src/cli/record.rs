@@ -70,27 +70,6 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The fields of a run in the documented order; anything else follows, as given.
-const ORDER: &[&str] = &[
-    "id",
-    "ts",
-    "prompt",
-    "version",
-    "prompt_sha",
-    "commit",
-    "model",
-    "params",
-    "input",
-    "output",
-    "execution_time_ms",
-    "token_count",
-    "output_length",
-    "success",
-    "error",
-    "quality_score",
-    "feedback",
-];
-
 pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
@@ -243,7 +222,8 @@ pub fn complete(
         }
     }
     let mut ordered = Map::new();
-    for k in ORDER {
+    // The documented fields in their order; anything else follows, as given.
+    for k in ptrack::runs::FIELDS {
         if let Some(v) = obj.shift_remove(*k) {
             ordered.insert((*k).to_string(), v);
         }
