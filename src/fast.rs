@@ -1034,7 +1034,12 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
         }
         b.times = g.times;
         ids.extend(g.ids);
-        by_prompt.entry(g.prompt).or_default().push((version, b));
+        let versions = by_prompt.entry(g.prompt).or_default();
+        // Two texts of one version (`1.01` and `1.1`): the simple path merges them in run order.
+        if versions.iter().any(|(v, _)| *v == version) {
+            return None;
+        }
+        versions.push((version, b));
     }
     // Duplicate ids: the simple path decides which copy counts.
     ids.sort_unstable();

@@ -277,15 +277,22 @@ pub struct PromptMetrics {
 /// Group runs by prompt and version, versions in numeric order.
 pub fn group_runs(runs: &[RunFacts]) -> BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> {
     let mut groups: BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> = BTreeMap::new();
+    // Each version text is parsed once, and a group is looked up before anything is allocated.
+    let mut parsed: HashMap<&str, Option<Version>> = HashMap::new();
     for r in runs {
+        let version = parsed
+            .entry(r.version.as_str())
+            .or_insert_with(|| r.version.parse().ok());
         // parse_line rejects runs whose version does not parse, so every run has one.
-        if let Ok(v) = r.version.parse::<Version>() {
-            groups
+        let Some(v) = version else { continue };
+        match groups.get_mut(r.prompt.as_str()).and_then(|m| m.get_mut(v)) {
+            Some(list) => list.push(r),
+            None => groups
                 .entry(r.prompt.clone())
                 .or_default()
-                .entry(v)
+                .entry(v.clone())
                 .or_default()
-                .push(r);
+                .push(r),
         }
     }
     groups
