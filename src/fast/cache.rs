@@ -186,11 +186,11 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
     }
     for gh in header.groups {
         let n = gh.runs;
-        let ids = take(n * 8)?
+        let ids = take(n.checked_mul(8)?)?
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
-        let times = take(n * 8)?
+        let times = take(n.checked_mul(8)?)?
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
