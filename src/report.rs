@@ -266,6 +266,24 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 parts.join("; ")
             }
         };
+        // An invalid file is not in the registry, so it would otherwise read as "unchanged".
+        let invalid: Vec<String> = input
+            .head
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && prompt_of(d).as_deref() == Some(name.as_str()))
+            .filter_map(|d| d.path.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .collect();
+        let change_text = if invalid.is_empty() {
+            change_text
+        } else {
+            let note = format!("invalid: {}", invalid.join(", "));
+            if matches!(change, Change::Unchanged | Change::Current) {
+                note
+            } else {
+                format!("{change_text}; {note}")
+            }
+        };
         summary.push(SummaryRow {
             prompt: name.clone(),
             latest: latest.map(|l| l.version.clone()),
