@@ -43,19 +43,22 @@ pub const FIELDS: &[&str] = &[
     "feedback",
 ];
 
-/// The diagnostic for a line that could not be read: a warning for a torn last line (no line
-/// end), else an error; the line is skipped either way.
+/// The diagnostic for a line that could not be read: a warning for a torn line (no line end,
+/// or JSON that stops short), else an error; the line is skipped either way.
 pub(crate) fn line_diagnostic(
     shown: &Path,
     line_no: usize,
     complete: bool,
     e: LineError,
 ) -> Diagnostic {
-    if !complete {
+    // A line cut off in the middle of its JSON is a torn write also when later appends followed
+    // it (each append starts on a fresh line); it never was a run, and nothing can repair it.
+    if !complete || e.truncated {
+        let which = if complete { "line" } else { "last line" };
         return Diagnostic::warning(
             shown,
             Some(line_no),
-            format!("incomplete last line (torn write?), skipped: {}", e.message),
+            format!("incomplete {which} (torn write?), skipped: {}", e.message),
         )
         .with_field(e.field.unwrap_or("line"));
     }
@@ -300,6 +303,8 @@ pub struct LineError {
     pub field: Option<&'static str>,
     /// What is wrong.
     pub message: String,
+    /// The JSON stops before its end: a torn write, wherever the line is.
+    pub truncated: bool,
 }
 
 impl LineError {
@@ -307,6 +312,7 @@ impl LineError {
         LineError {
             field: Some(field),
             message: message.into(),
+            truncated: false,
         }
     }
 }
@@ -317,11 +323,13 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
         return Err(LineError {
             field: None,
             message: "expected a JSON object (`{…}`) on each line".to_string(),
+            truncated: false,
         });
     }
     let l: Line<'_> = serde_json::from_str(line).map_err(|e| LineError {
         field: None,
         message: format!("invalid JSON: {}", strip_json_location(&e.to_string())),
+        truncated: e.is_eof(),
     })?;
     let ts = parse_ts(l.ts.as_deref())?;
     match l.kind.as_deref() {
@@ -851,6 +859,37 @@ mod tests {
         assert_eq!(diags[0].line, Some(3));
         assert!(
             diags[0].message.starts_with("incomplete last line"),
+            "{}",
+            diags[0]
+        );
+    }
+
+    #[test]
+    fn a_torn_line_stays_a_warning_after_later_appends() {
+        let ok = r#"{"id":"a","ts":"2026-11-02T10:15:30Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":1}"#;
+        let data = format!("{{\"id\":\"b\",\"ts\"\n{ok}\n{{\"id\": 1 2}}\n");
+        let mut diags = Vec::new();
+        let mut seen = 0;
+        scan_bytes(
+            data.as_bytes(),
+            Path::new("runs/p/x.jsonl"),
+            &mut diags,
+            |_, _, _| seen += 1,
+        );
+        assert_eq!(seen, 1);
+        let kinds: Vec<(Option<usize>, crate::Severity)> =
+            diags.iter().map(|d| (d.line, d.severity)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Some(1), crate::Severity::Warning),
+                (Some(3), crate::Severity::Error)
+            ]
+        );
+        assert!(
+            diags[0]
+                .message
+                .starts_with("incomplete line (torn write?)"),
             "{}",
             diags[0]
         );

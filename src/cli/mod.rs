@@ -52,7 +52,7 @@ Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage
 
 /// Track LLM prompts kept in git: versions, runs, metrics
 #[derive(Debug, Parser)]
-#[command(name = "ptrack", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+#[command(name = "ptrack", version, about, after_help = AFTER_HELP, max_term_width = 120)]
 pub struct Cli {
     /// Run as if started in DIR (the project is found from there)
     #[arg(short = 'C', value_name = "DIR", global = true)]

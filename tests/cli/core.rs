@@ -1136,7 +1136,7 @@ fn check_name_that_differs_from_the_folder_is_an_error() {
 #[test]
 fn check_invalid_json_run_line_is_an_error_with_file_and_line() {
     let good = run_line("a", "2026-11-20T10:00:00.000Z", "p", "1.0", true, "x");
-    let log = format!("{good}\n{{\"id\": \"b\",\n");
+    let log = format!("{good}\n{{\"id\": \"b\" \"x\"}}\n");
     let (_env, r) = check_with(&[VALID_P, ("runs/p/2026-11.jsonl", log.as_bytes())]);
     assert_eq!(r.code, 1, "{}", r.snapshot());
     assert!(
