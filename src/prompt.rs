@@ -646,7 +646,7 @@ impl Parser<'_> {
                 p.error(
                     line,
                     Some("variables"),
-                    format!("variable name `{name}` must be letters, digits and `_`, not starting with a digit"),
+                    format!("variable name `{name}` must be ASCII letters, digits and `_`, not starting with a digit"),
                 );
                 return;
             }

@@ -247,6 +247,13 @@ pub fn run(ctx: &mut Ctx, mut args: CreateArgs) -> CliResult {
         ctx.ui
             .paint(&created.path.display().to_string(), Style::Bold)
     ))?;
+    if let (None, Some(latest)) = (&created.from, existing.and_then(|p| p.latest())) {
+        let note = format!(
+            "note: {} starts from the template, not from {}; `ptrack create {} --from {}` copies the latest version",
+            created.version, latest.version, created.name, latest.version
+        );
+        ctx.ui.status(&note);
+    }
     ctx.ui
         .status("next: edit the text, then `git add` and commit it");
     Ok(())

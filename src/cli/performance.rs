@@ -144,7 +144,11 @@ fn row(label: &str, m: &Metrics) -> Vec<String> {
         t(|t| t.min),
         t(|t| t.max),
         output::num(m.tokens_mean, 1),
-        m.tokens_total.to_string(),
+        if m.tokens_mean.is_some() {
+            m.tokens_total.to_string()
+        } else {
+            output::dash()
+        },
         output::num(m.output_length_mean, 0),
         output::quality(m.quality_mean, m.quality_n),
         m.feedback_count.to_string(),

@@ -229,6 +229,13 @@ pub fn complete(
         }
     }
     ordered.extend(obj);
+    if ordered.get("success") == Some(&Value::Bool(true))
+        && ordered.get("error").is_some_and(|e| !e.is_null())
+    {
+        return Err(
+            "success is true but error is set; a run that failed has success false".to_string(),
+        );
+    }
     let line = serde_json::to_string(&ordered).map_err(|e| e.to_string())?;
     match parse_line(&line) {
         Ok(Event::Run(_)) => Ok(ordered),
@@ -301,6 +308,13 @@ fn record_stdin(
             complete(ctx.now, project, version, obj.clone())
         })();
         match result {
+            Ok(record) if ids.contains(&record["id"].as_str().unwrap_or_default().to_string()) => {
+                reject(format!(
+                    "id {} was already given on an earlier line",
+                    record["id"]
+                ));
+                rejected += 1;
+            }
             Ok(record) => {
                 ids.push(record["id"].as_str().unwrap_or_default().to_string());
                 by_file

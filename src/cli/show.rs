@@ -212,9 +212,20 @@ fn render(ctx: &mut Ctx, m: &ShowModel<'_>, default_model: Option<&str>) -> CliR
         if o.output.is_empty() {
             ctx.ui.line(&ctx.ui.paint("(no output)", Style::Dim))?;
         }
-        ctx.ui.write(&o.output)?;
-        if !o.output.is_empty() && !o.output.ends_with('\n') {
+        // A long output is cut on a terminal page's worth of characters; JSON has it whole.
+        const SHOWN: usize = 4000;
+        let total = o.output.chars().count();
+        let text: String = o.output.chars().take(SHOWN).collect();
+        ctx.ui.write(&text)?;
+        if !text.is_empty() && !text.ends_with('\n') {
             ctx.ui.line("")?;
+        }
+        if total > SHOWN {
+            let more = format!(
+                "… {} more characters (`ptrack show … --json` or `ptrack export` has the whole text)",
+                total - SHOWN
+            );
+            ctx.ui.line(&ctx.ui.paint(&more, Style::Dim))?;
         }
     }
     Ok(())

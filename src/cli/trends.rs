@@ -114,7 +114,8 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
             output::quality(r.quality_mean, r.quality_n),
         ]
     };
-    for row in &model.trends.overall {
+    // Empty buckets stay in the JSON and the chart; the table lists buckets with runs.
+    for row in model.trends.overall.iter().filter(|r| r.runs > 0) {
         t.row(cells(
             row,
             if multi {
@@ -139,6 +140,13 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
                 ));
             }
         }
+    }
+    if t.is_empty() {
+        ctx.ui.status(&format!(
+            "no runs of {} from {} to {}",
+            model.prompt, model.from, model.to
+        ));
+        return Ok(());
     }
     ctx.ui.write(&t.render(ctx.ui.color))?;
     if ctx.ui.color {
