@@ -17,6 +17,7 @@ A side is VERSION or VERSION@REV (the file as it was at any revision git underst
 
 Examples:
   ptrack diff coaching_system                    the latest version against the one before it
+                                                 (with one version: against its last commit)
   ptrack diff coaching_system 1.0 1.1
   ptrack diff coaching_system 1.1@HEAD~2         version 1.1 at HEAD~2 against the working tree
   ptrack diff coaching_system@main               the latest version at main against now
@@ -192,14 +193,22 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
                 },
                 None,
             )?;
-            let old = loader.load(
-                &name,
-                &Side {
-                    version: None,
-                    rev: None,
-                },
-                Some(&new.0),
-            )?;
+            let before = Side {
+                version: None,
+                rev: None,
+            };
+            let old = match loader.load(&name, &before, Some(&new.0)) {
+                Ok(old) => old,
+                // One version only: in git, show how it changed since the last commit.
+                Err(e) if loader.repo.as_ref().is_some_and(|r| r.head().is_some()) => {
+                    let at_head = Side {
+                        version: Some(new.0.version.to_string()),
+                        rev: Some("HEAD".to_string()),
+                    };
+                    loader.load(&name, &at_head, None).map_err(|_| e)?
+                }
+                Err(e) => return Err(e),
+            };
             (old, new)
         }
     };

@@ -675,8 +675,18 @@ fn diff_unknown_revision_exits_2_naming_it() {
 }
 
 #[test]
-fn diff_with_only_one_version_is_a_clear_error() {
+fn diff_with_only_one_version_compares_with_its_last_commit_or_says_why_not() {
     let env = coach_on_main();
+    env.write(
+        "prompts/coach/1.0.md",
+        env.read("prompts/coach/1.0.md") + "Stay calm.\n",
+    );
+    let v = env.run(&["diff", "coach", "--json"]).json();
+    assert_eq!(v["from"], "coach 1.0@HEAD");
+    assert_eq!(v["to"], "coach 1.0");
+    assert_eq!(v["lines_added"], 1);
+    // Outside git there is nothing to compare with.
+    std::fs::remove_dir_all(env.path(".git")).expect("rm .git");
     let r = env.run(&["diff", "coach"]);
     assert_eq!(r.code, 2, "{}", r.snapshot());
     assert_eq!(
