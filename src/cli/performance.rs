@@ -45,8 +45,12 @@ struct PerformanceModel {
 pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     let project = ctx.project()?;
     if let Some(name) = &args.name {
-        let registry = project.load_prompts();
-        find_prompt(&registry, name)?;
+        // A prompt whose files are gone still has its runs to look at.
+        super::check_name(name)?;
+        if !project.runs_dir().join(name).is_dir() {
+            let registry = project.load_prompts();
+            find_prompt(&registry, name)?;
+        }
     }
     if let Some(v) = &args.version {
         v.parse::<ptrack::Version>()?;

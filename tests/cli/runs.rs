@@ -2166,3 +2166,17 @@ fn export_into_a_closed_pipe_ends_quietly() {
     let first: Value = serde_json::from_str(stdout.trim()).expect("a whole JSON line");
     assert_eq!(first["id"], "r00000");
 }
+
+#[test]
+fn performance_of_a_prompt_whose_files_are_gone_reads_its_runs() {
+    let env = TestEnv::init();
+    env.write(
+        "runs/ghost/2026-11.jsonl",
+        "{\"id\":\"g1\",\"ts\":\"2026-11-20T10:00:00.000Z\",\"prompt\":\"ghost\",\"version\":\"1.0\",\"execution_time_ms\":120,\"success\":true}\n",
+    );
+    let r = env.run(&["performance", "ghost", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert_eq!(r.json()["prompts"][0]["all"]["runs"], 1);
+    // A name with neither files nor runs is still an error.
+    assert_eq!(env.run(&["performance", "nobody"]).code, 2);
+}
