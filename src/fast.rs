@@ -255,48 +255,36 @@ impl<'a> Cursor<'a> {
         }
         match self.peek().ok_or(Fallback)? {
             b'"' => self.skip_string().map(|_| ()),
-            b'{' => {
-                self.i += 1;
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_string()?;
-                    self.eat(b':')?;
-                    self.skip_value(depth + 1)?;
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Fallback),
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Fallback),
-                    }
-                }
-            }
+            b'{' => self.skip_container(b'}', true, depth),
+            b'[' => self.skip_container(b']', false, depth),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number().map(|_| ()),
+        }
+    }
+
+    /// Skip an object (`keyed`) or an array whose opening bracket is next.
+    fn skip_container(&mut self, close: u8, keyed: bool, depth: u32) -> Scan<()> {
+        self.i += 1;
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if keyed {
+                self.skip_string()?;
+                self.eat(b':')?;
+            }
+            self.skip_value(depth + 1)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Fallback),
+            }
         }
     }
 
