@@ -3,7 +3,7 @@
 //! The scripted server (`FakeServer`) listens on 127.0.0.1, answers each request from a handler
 //! and keeps every request it received, so a test can check both what ptrack recorded and what it
 //! sent. The real-model tests at the end talk to the tiny llama.cpp server of
-//! `../shared/tools/tiny-llm-server.sh` when `PTRACK_TEST_OPENAI_URL` / `PTRACK_TEST_OLLAMA_URL`
+//! `scripts/llm-server.sh` (which `.ci/run` starts) when `PTRACK_TEST_OPENAI_URL` / `PTRACK_TEST_OLLAMA_URL`
 //! are set, and say loudly on stderr that they were skipped when not.
 
 use std::collections::BTreeSet;
@@ -1620,7 +1620,7 @@ fn real_model_openai() {
     let Some(url) = real_server(
         "PTRACK_TEST_OPENAI_URL",
         "real_model_openai",
-        "../shared/tools/tiny-llm-server.sh start",
+        "scripts/llm-server.sh start",
     ) else {
         return;
     };
@@ -1632,7 +1632,7 @@ fn real_model_ollama() {
     let Some(url) = real_server(
         "PTRACK_TEST_OLLAMA_URL",
         "real_model_ollama",
-        "OLLAMA=1 ../shared/tools/tiny-llm-server.sh start",
+        "OLLAMA=1 scripts/llm-server.sh start",
     ) else {
         return;
     };
