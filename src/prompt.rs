@@ -792,6 +792,17 @@ pub(crate) fn find_key_line(matter: &str, key: &str, format: SourceFormat) -> Op
         .map(|i| i + 1)
 }
 
+/// Version `version` of prompt `name` parsed from `text` as `prompts/<name>/<version>.md`,
+/// for unit tests of the modules that work on parsed versions.
+#[cfg(test)]
+pub(crate) fn test_version(name: &str, version: &str, text: &str) -> PromptVersion {
+    let path = PathBuf::from(format!("prompts/{name}/{version}.md"));
+    let v: Version = version.parse().expect("test version number");
+    parse_prompt_file(&path, name, &v, text.as_bytes())
+        .version
+        .expect("valid test prompt")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,18 +223,9 @@ fn single_brace_placeholders(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompt::parse_prompt_file;
-    use std::path::Path;
 
     fn version(text: &str) -> PromptVersion {
-        parse_prompt_file(
-            Path::new("prompts/p/1.0.md"),
-            "p",
-            &"1.0".parse().expect("v"),
-            text.as_bytes(),
-        )
-        .version
-        .expect("valid")
+        crate::prompt::test_version("p", "1.0", text)
     }
 
     fn vars(pairs: &[(&str, &str)]) -> Map<String, Value> {

@@ -975,19 +975,9 @@ pub fn render_text(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompt::parse_prompt_file;
-    use std::path::Path;
 
     fn version(name: &str, v: &str, text: &str) -> PromptVersion {
-        let path = format!("prompts/{name}/{v}.md");
-        parse_prompt_file(
-            Path::new(&path),
-            name,
-            &v.parse().expect("v"),
-            text.as_bytes(),
-        )
-        .version
-        .expect("valid")
+        crate::prompt::test_version(name, v, text)
     }
 
     fn registry(versions: Vec<PromptVersion>) -> Registry {

@@ -137,7 +137,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     obj.insert("input".into(), Value::Object(input));
-    let record = complete(ctx.now, &project, version, obj)
+    let record = complete(ctx.now, &project, version, obj, None)
         .map_err(|e| CliError::new(e).with_hint("nothing was recorded"))?;
     let id = record["id"].as_str().unwrap_or_default().to_string();
     let path = target(&project, &record);
@@ -168,11 +168,17 @@ pub fn target(project: &Project, record: &Map<String, Value>) -> PathBuf {
 
 /// Fill what the caller left out (id, time, blob, commit, model, params, output length),
 /// order the fields, and validate the result with the same rules readers apply.
+/// HEAD when the version file is committed there unchanged (what a run's `commit` holds).
+pub fn commit_of(project: &Project, version: &PromptVersion) -> Option<String> {
+    ptrack::git::head_commit_if_unchanged(project.root(), &version.path, &version.blob_sha)
+}
+
 pub fn complete(
     now: chrono::DateTime<chrono::Utc>,
     project: &Project,
     version: &PromptVersion,
     mut obj: Map<String, Value>,
+    known_commit: Option<&Value>,
 ) -> Result<Map<String, Value>, String> {
     let meta = &version.meta;
     let error_given = obj.get("error").is_some_and(|e| !e.is_null());
@@ -181,6 +187,12 @@ pub fn complete(
         .and_then(Value::as_str)
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map_or(now, |t| t.with_timezone(&chrono::Utc));
+    // Callers that complete many runs of one version look the commit up once and pass it in.
+    let commit = obj.get("commit").is_none_or(Value::is_null).then(|| {
+        known_commit
+            .cloned()
+            .unwrap_or_else(|| commit_of(project, version).map_or(Value::Null, Value::String))
+    });
     let mut fill = |k: &str, v: Value| {
         if obj.get(k).is_none_or(Value::is_null) {
             obj.insert(k.to_string(), v);
@@ -191,9 +203,9 @@ pub fn complete(
     fill("prompt", Value::String(version.name.clone()));
     fill("version", Value::String(version.version.to_string()));
     fill("prompt_sha", Value::String(version.blob_sha.clone()));
-    let commit =
-        ptrack::git::head_commit_if_unchanged(project.root(), &version.path, &version.blob_sha);
-    fill("commit", commit.map_or(Value::Null, Value::String));
+    if let Some(commit) = commit {
+        fill("commit", commit);
+    }
     let model = meta
         .model
         .clone()
@@ -257,6 +269,8 @@ fn record_stdin(
     let mut by_file: BTreeMap<PathBuf, Vec<Map<String, Value>>> = BTreeMap::new();
     let mut ids = Vec::new();
     let mut rejected = 0usize;
+    // One git lookup per version file, however many lines run it.
+    let mut commits: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     for (i, line) in stdin.lock().split(b'\n').enumerate() {
         let n = i + 1;
         let bytes = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
@@ -305,7 +319,10 @@ fn record_stdin(
                 }
             };
             let version = find_version(prompt, version.as_deref()).map_err(|e| e.message)?;
-            complete(ctx.now, project, version, obj.clone())
+            let commit = commits
+                .entry(version.blob_sha.clone())
+                .or_insert_with(|| commit_of(project, version).map_or(Value::Null, Value::String));
+            complete(ctx.now, project, version, obj.clone(), Some(commit))
         })();
         match result {
             Ok(record) if ids.contains(&record["id"].as_str().unwrap_or_default().to_string()) => {

@@ -225,6 +225,8 @@ struct Job {
     model: String,
     record: bool,
     pinned_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The run's `commit`, the same for every execution of this version.
+    commit: Value,
 }
 
 impl Job {
@@ -294,7 +296,13 @@ impl Job {
         let mut run_id = None;
         let mut record_error = None;
         if self.record {
-            match complete(started, &self.project, &self.version, obj) {
+            match complete(
+                started,
+                &self.project,
+                &self.version,
+                obj,
+                Some(&self.commit),
+            ) {
                 Ok(rec) => {
                     run_id = rec.get("id").and_then(Value::as_str).map(str::to_string);
                     if let Err(e) = append_line(&target(&self.project, &rec), &rec) {
@@ -425,7 +433,9 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     let endpoint = endpoint(&project, &version, &args)?;
     let total = cases.len() * args.repeat as usize;
     let pinned_now = std::env::var("PTRACK_NOW").ok().map(|_| ctx.now);
+    let commit = super::record::commit_of(&project, &version).map_or(Value::Null, Value::String);
     let job = Arc::new(Job {
+        commit,
         project,
         version: version.clone(),
         endpoint: endpoint.clone(),
