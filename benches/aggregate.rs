@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use ptrack::metrics::{RunSet, performance};
-use ptrack::runs::RunFilter;
+use ptrack::runlog::RunFilter;
+use ptrack::runlog::{RunSet, performance};
 
 /// A small deterministic generator (SplitMix64), so every run of the bench reads the same bytes.
 struct Rng(u64);
@@ -72,7 +72,7 @@ fn generate(dir: &Path, runs: usize, prompts: usize, versions: usize) -> std::io
         let line = format!(
             "{{\"id\":\"{i:08x}-0000-7000-8000-{:012x}\",\"ts\":\"{}\",\"prompt\":\"prompt_{p:03}\",\"version\":\"1.{v}\",\"prompt_sha\":\"{:040x}\",\"commit\":null,\"model\":\"llama3.1:8b\",\"params\":{{\"temperature\":0.7,\"token_limit\":512}},\"input\":{{\"user_message\":\"hello there\"}},\"output\":\"{output}\",\"execution_time_ms\":{time:.1},\"token_count\":{},\"success\":{success},\"error\":{}{quality}}}\n",
             rng.next() & 0xffff_ffff_ffff,
-            ptrack::runs::format_ts(&ts),
+            ptrack::runlog::format_ts(&ts),
             (p * 31 + v) as u128,
             60 + rng.next() % 200,
             if success {
@@ -82,7 +82,7 @@ fn generate(dir: &Path, runs: usize, prompts: usize, versions: usize) -> std::io
             },
         );
         bytes += line.len() as u64;
-        let path = ptrack::runs::log_path(dir, &format!("prompt_{p:03}"), &ts);
+        let path = ptrack::runlog::log_path(dir, &format!("prompt_{p:03}"), &ts);
         if !files.contains_key(&path) {
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
             files.insert(
@@ -128,8 +128,12 @@ fn main() -> std::io::Result<()> {
         best.0 = best.0.min(t.elapsed().as_secs_f64());
         assert_eq!(set.runs.len(), runs, "every generated run is read");
         let t = Instant::now();
-        let fast =
-            ptrack::fast::performance(&runs_dir, Path::new("runs"), &RunFilter::default(), threads);
+        let fast = ptrack::runlog::compact::performance(
+            &runs_dir,
+            Path::new("runs"),
+            &RunFilter::default(),
+            threads,
+        );
         best.1 = best.1.min(t.elapsed().as_secs_f64());
         assert_eq!(
             fast.map(|f| f.prompts),

@@ -26,6 +26,29 @@ pub enum GitError {
     /// The repository has no commits yet.
     #[error("the git repository has no commits yet")]
     NoCommits,
+    /// The project is not inside a git work tree.
+    #[error("{} is not in a git repository", path.display())]
+    NotARepository {
+        /// The project root.
+        path: PathBuf,
+    },
+    /// The repository has no work tree (a bare repository), or the project is outside it.
+    #[error("{} is not inside the work tree of the git repository at {}", path.display(), repo.display())]
+    OutsideWorkTree {
+        /// The project root.
+        path: PathBuf,
+        /// The repository's git directory.
+        repo: PathBuf,
+    },
+    /// A path could not be resolved.
+    #[error("cannot resolve {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Any other libgit2 error.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -42,20 +65,41 @@ pub struct Repo {
 /// HEAD with blob id `blob_sha`, i.e. the committed file is exactly what ran; else None
 /// (not in git, no commits, file uncommitted or edited since).
 pub fn head_commit_if_unchanged(root: &Path, path: &Path, blob_sha: &str) -> Option<String> {
-    let repo = Repo::open(root)?;
+    let repo = Repo::open(root).ok()?;
     let head = repo.repo.head().ok()?.peel_to_commit().ok()?;
     let entry = head.tree().ok()?.get_path(&repo.prefix.join(path)).ok()?;
     (entry.id().to_string() == blob_sha).then(|| head.id().to_string())
 }
 
 impl Repo {
-    /// The repository containing `root`, or None when the project is not in git.
-    pub fn open(root: &Path) -> Option<Repo> {
-        let repo = git2::Repository::discover(root).ok()?;
-        let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
-        let abs_root = std::fs::canonicalize(root).ok()?;
-        let prefix = abs_root.strip_prefix(&workdir).ok()?.to_path_buf();
-        Some(Repo { repo, prefix })
+    /// The repository containing `root`, or why there is none.
+    pub fn open(root: &Path) -> Result<Repo, GitError> {
+        let repo = git2::Repository::discover(root).map_err(|e| {
+            if e.code() == git2::ErrorCode::NotFound {
+                GitError::NotARepository {
+                    path: root.to_path_buf(),
+                }
+            } else {
+                GitError::Git(e)
+            }
+        })?;
+        let outside = || GitError::OutsideWorkTree {
+            path: root.to_path_buf(),
+            repo: repo.path().to_path_buf(),
+        };
+        let canonical = |p: &Path| {
+            std::fs::canonicalize(p).map_err(|source| GitError::Io {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let workdir = canonical(repo.workdir().ok_or_else(outside)?)?;
+        let abs_root = canonical(root)?;
+        let prefix = abs_root
+            .strip_prefix(&workdir)
+            .map_err(|_| outside())?
+            .to_path_buf();
+        Ok(Repo { repo, prefix })
     }
 
     /// Whether this is a shallow clone.

@@ -28,8 +28,8 @@
 pub mod config;
 pub mod diagnostic;
 pub mod diff;
-pub mod fast;
 pub mod format;
+#[cfg(feature = "git")]
 pub mod git;
 pub mod metrics;
 pub mod project;
@@ -37,7 +37,7 @@ pub mod prompt;
 pub mod provider;
 pub mod render;
 pub mod report;
-pub mod runs;
+pub mod runlog;
 pub mod stats;
 pub mod templates;
 pub mod version;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, ConfigError};
 use crate::diagnostic::Diagnostic;
 use crate::prompt::{PromptVersion, is_valid_name, parse_prompt_file};
+use crate::runlog::{RunFilter, RunSet};
 use crate::version::Version;
 
 /// Why a project could not be opened.
@@ -72,12 +73,130 @@ impl Prompt {
     pub fn version(&self, v: &Version) -> Option<&PromptVersion> {
         self.versions.iter().find(|p| &p.version == v)
     }
+
+    /// Version `v`, or the latest when `v` is None; the error lists the versions there are.
+    pub fn resolve(&self, v: Option<&Version>) -> Result<&PromptVersion, LookupError> {
+        match v {
+            None => self.latest().ok_or_else(|| LookupError::NoValidVersion {
+                name: self.name.clone(),
+            }),
+            Some(v) => self.version(v).ok_or_else(|| {
+                LookupError::no_version(
+                    &self.name,
+                    v,
+                    self.versions.iter().map(|p| p.version.clone()).collect(),
+                )
+            }),
+        }
+    }
+}
+
+/// Why a prompt or one of its versions could not be found.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LookupError {
+    /// The name breaks the naming rule.
+    #[error("invalid prompt name `{name}`")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// No valid prompt has this name.
+    #[error("no prompt named `{name}`")]
+    NoPrompt {
+        /// The name given.
+        name: String,
+        /// A known name close to it.
+        suggestion: Option<String>,
+        /// Every known prompt name.
+        known: Vec<String>,
+        /// Whether `prompts/<name>/` holds files with errors (so the prompt may exist but be broken).
+        invalid_files: bool,
+    },
+    /// The prompt has files but none of them is valid.
+    #[error("prompt `{name}` has no valid version")]
+    NoValidVersion {
+        /// The prompt.
+        name: String,
+    },
+    /// The prompt has no such version.
+    #[error("prompt `{name}` has no version {version}")]
+    NoVersion {
+        /// The prompt.
+        name: String,
+        /// The version asked for.
+        version: Version,
+        /// The versions it has.
+        known: Vec<Version>,
+    },
+}
+
+impl LookupError {
+    /// The error for a version that `known` does not hold.
+    pub fn no_version(name: &str, version: &Version, known: Vec<Version>) -> LookupError {
+        LookupError::NoVersion {
+            name: name.to_string(),
+            version: version.clone(),
+            known,
+        }
+    }
+}
+
+/// Check a prompt name given by a user.
+pub fn check_name(name: &str) -> Result<(), LookupError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(LookupError::InvalidName {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// The closest candidate to `word` by edit distance, when it is close enough to be a typo.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 impl Registry {
     /// The prompt called `name`.
     pub fn get(&self, name: &str) -> Option<&Prompt> {
         self.prompts.get(name)
+    }
+
+    /// The prompt called `name`, or why there is none (with a close name, when one exists).
+    pub fn find(&self, name: &str) -> Result<&Prompt, LookupError> {
+        check_name(name)?;
+        self.prompts.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
+            LookupError::NoPrompt {
+                name: name.to_string(),
+                suggestion: closest(name, &names).map(str::to_string),
+                known: names.iter().map(|n| n.to_string()).collect(),
+                invalid_files: self.has_invalid_files(name),
+            }
+        })
+    }
+
+    /// Version `version` of prompt `name`, or its latest when `version` is None.
+    pub fn resolve(
+        &self,
+        name: &str,
+        version: Option<&Version>,
+    ) -> Result<&PromptVersion, LookupError> {
+        self.find(name)?.resolve(version)
+    }
+
+    /// Whether a file under `prompts/<name>/` has errors.
+    pub fn has_invalid_files(&self, name: &str) -> bool {
+        let dir = Path::new("prompts").join(name);
+        self.diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.path.starts_with(&dir))
     }
 
     /// Whether any diagnostic is an error.
@@ -172,6 +291,16 @@ impl Project {
     /// Load every prompt version under `prompts/`. Bad files become diagnostics.
     pub fn load_prompts(&self) -> Registry {
         load_registry(&FsSource { root: &self.root })
+    }
+
+    /// `.ptrack/cache` under the root, where `performance` keeps what it read of each log.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(".ptrack").join("cache")
+    }
+
+    /// Every run that passes `filter`, with ratings applied and repeated ids counted once.
+    pub fn runs(&self, filter: &RunFilter) -> RunSet {
+        RunSet::load(&self.runs_dir(), Path::new("runs"), filter)
     }
 }
 

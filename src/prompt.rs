@@ -164,13 +164,14 @@ pub fn is_valid_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// Git blob id of `bytes`, as `git hash-object` computes it.
+/// Git blob id of `bytes`, as `git hash-object` computes it: the SHA-1 of
+/// `blob <length>\0` followed by the bytes.
 pub fn blob_sha(bytes: &[u8]) -> String {
-    match git2::Oid::hash_object(git2::ObjectType::Blob, bytes) {
-        Ok(oid) => oid.to_string(),
-        // hash_object on an in-memory buffer only fails if libgit2 cannot allocate.
-        Err(_) => String::new(),
-    }
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The closest known key to an unknown one, for "did you mean" hints.

@@ -5,7 +5,9 @@
 //! in the `Authorization` header of requests to its provider, and scrubbed from every error
 //! text, so it can never reach a run log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "providers")]
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -101,6 +103,7 @@ pub fn request_url(endpoint: &Endpoint) -> String {
 
 /// Send `body` (from [`crate::render::ollama_body`] or [`crate::render::openai_body`]) and
 /// parse the answer. Returns the result and the wall time the request took.
+#[cfg(feature = "providers")]
 pub fn complete(
     endpoint: &Endpoint,
     body: &Value,
@@ -110,6 +113,7 @@ pub fn complete(
     (result, start.elapsed())
 }
 
+#[cfg(feature = "providers")]
 fn send(endpoint: &Endpoint, body: &Value) -> Result<Completion, ProviderError> {
     let url = request_url(endpoint);
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -201,6 +205,7 @@ pub fn parse_answer(provider: Provider, json: &Value) -> Result<Completion, Stri
 }
 
 /// Remove the API key from an error's text, wherever a server or library echoed it.
+#[cfg_attr(not(feature = "providers"), allow(dead_code))]
 fn scrub(e: ProviderError, key: Option<&str>) -> ProviderError {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return e;
@@ -274,6 +279,7 @@ mod tests {
         assert!(!format!("{ep:?}").contains("sk-123"));
     }
 
+    #[cfg(feature = "providers")]
     #[test]
     fn connection_refused_is_a_connect_error() {
         // Bind then drop: nothing listens on the port afterwards.

@@ -18,7 +18,7 @@ use crate::format::{ms, p_value, pct, quality, signed};
 use crate::metrics::{Bucket, Comparison, Metrics, TrendRow, compare, group_runs, trends};
 use crate::project::{Prompt, Registry};
 use crate::prompt::PromptVersion;
-use crate::runs::RunFacts;
+use crate::runlog::RunFacts;
 use crate::stats::ProportionMethod;
 use crate::version::Version;
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::output::Style;
-use ptrack::metrics::RunSet;
-use ptrack::runs::{RunFilter, log_files};
+use ptrack::runlog::RunSet;
+use ptrack::runlog::{RunFilter, log_files};
 use ptrack::{Diagnostic, Severity, Version};
 
 /// Validate every prompt file and run log line; exit 1 if any error
@@ -88,12 +88,14 @@ pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
         ));
     }
     if let Some(rev) = &args.base {
-        let repo = ptrack::git::Repo::open(project.root()).ok_or_else(|| {
-            CliError::new(format!(
-                "--base needs a git repository, and {} is not in one",
-                project.root().display()
-            ))
-        })?;
+        let repo = ptrack::git::Repo::open(project.root())
+            .ok()
+            .ok_or_else(|| {
+                CliError::new(format!(
+                    "--base needs a git repository, and {} is not in one",
+                    project.root().display()
+                ))
+            })?;
         let (base, _) = super::report::registry_at(&repo, rev)?;
         for w in ptrack::report::in_place_edits(&base, &registry, &runs.runs) {
             let path = registry

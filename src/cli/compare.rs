@@ -8,8 +8,9 @@ use super::error::{CliError, CliResult};
 use super::output::{self, Align, Table};
 use super::{Ctx, Window, find_prompt, report_run_diagnostics};
 use ptrack::Version;
-use ptrack::metrics::{Comparison, RunSet, VersionMetrics, compare, group_runs};
-use ptrack::runs::RunFacts;
+use ptrack::metrics::{Comparison, VersionMetrics, compare, group_runs};
+use ptrack::runlog::RunFacts;
+use ptrack::runlog::RunSet;
 use ptrack::stats::ProportionMethod;
 
 /// Compare versions side by side; with A B, test whether B differs from A

@@ -132,7 +132,7 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
     check_name(&name)?;
     let loader = Loader {
         project: &project,
-        repo: Repo::open(project.root()),
+        repo: Repo::open(project.root()).ok(),
         worktree: project.load_prompts(),
     };
     // NAME@REV sets the revision of the old side when it names none.

@@ -82,6 +82,6 @@ macro_rules! from_display {
 from_display!(
     ptrack::ProjectError,
     ptrack::ConfigError,
-    ptrack::runs::WriteError,
+    ptrack::runlog::WriteError,
     ptrack::VersionError
 );

@@ -8,12 +8,12 @@ use serde_json::{Map, Value};
 
 use super::error::{CliError, CliResult};
 use super::{Ctx, Window, check_name, report_run_diagnostics};
-use ptrack::runs::{Event, Rating, RunFilter, scan};
+use ptrack::runlog::{Event, Rating, RunFilter, scan};
 
 /// The CSV columns: the run fields in their documented order, then `extra` (every field
 /// ptrack does not know, as a JSON object). Nested objects are JSON text in their cell.
 fn csv_header() -> Vec<&'static str> {
-    let mut h = ptrack::runs::FIELDS.to_vec();
+    let mut h = ptrack::runlog::FIELDS.to_vec();
     h.push("extra");
     h
 }
@@ -131,7 +131,7 @@ fn write_runs(
         if let Some(r) = ratings.get(&run.id) {
             obj.insert(
                 "quality_score".into(),
-                ptrack::runs::json_number(r.quality_score),
+                ptrack::runlog::json_number(r.quality_score),
             );
             if let Some(f) = &r.feedback {
                 obj.insert("feedback".into(), Value::String(f.clone()));
@@ -184,7 +184,7 @@ fn write_csv_record(out: &mut impl Write, fields: impl IntoIterator<Item = Strin
 }
 
 fn csv_row(mut obj: Map<String, Value>) -> Vec<String> {
-    let mut row: Vec<String> = ptrack::runs::FIELDS
+    let mut row: Vec<String> = ptrack::runlog::FIELDS
         .iter()
         .map(|k| match obj.remove(*k) {
             None | Some(Value::Null) => String::new(),

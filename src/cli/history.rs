@@ -10,8 +10,9 @@ use super::output::{self, Style};
 use super::report::git_error;
 use super::{Ctx, check_name, report_run_diagnostics};
 use ptrack::git::{ChangeKind, HistoryEntry, Repo};
-use ptrack::metrics::{Metrics, RunSet};
-use ptrack::runs::{RunFacts, RunFilter};
+use ptrack::metrics::Metrics;
+use ptrack::runlog::RunSet;
+use ptrack::runlog::{RunFacts, RunFilter};
 
 /// Show the commits that touched a prompt, newest first, with the metrics of each file's runs
 #[derive(Debug, clap::Args)]
@@ -45,7 +46,7 @@ struct Entry {
 pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
     check_name(&args.name)?;
     let project = ctx.project()?;
-    let repo = Repo::open(project.root()).ok_or_else(|| {
+    let repo = Repo::open(project.root()).ok().ok_or_else(|| {
         CliError::new(format!(
             "{} is not in a git repository; history comes from git",
             project.root().display()

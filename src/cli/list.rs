@@ -6,7 +6,7 @@ use super::error::{CliError, CliResult};
 use super::output::{self, Align, Table};
 use super::{Ctx, report_run_diagnostics};
 use ptrack::metrics::Metrics;
-use ptrack::runs::RunFilter;
+use ptrack::runlog::RunFilter;
 
 /// List every prompt: latest version, versions, model, goal and run stats
 #[derive(Debug, clap::Args)]
@@ -29,7 +29,7 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
     ctx.report_load_errors(&registry);
-    let perf = ptrack::fast::performance_or_simple(
+    let perf = ptrack::runlog::compact::performance_or_simple(
         &project.runs_dir(),
         std::path::Path::new("runs"),
         &RunFilter::default(),

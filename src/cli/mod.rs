@@ -302,11 +302,11 @@ impl Window {
         now: DateTime<Utc>,
         prompt: Option<&str>,
         version: Option<&str>,
-    ) -> ptrack::runs::RunFilter {
+    ) -> ptrack::runlog::RunFilter {
         let days_since = self
             .days
             .map(|d| now - chrono::Duration::days(i64::from(d)));
-        ptrack::runs::RunFilter {
+        ptrack::runlog::RunFilter {
             prompt: prompt.map(str::to_string),
             version: version.map(str::to_string),
             since: match (days_since, self.since) {

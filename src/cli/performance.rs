@@ -68,7 +68,7 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         None
     } else {
         let cache_dir = project.root().join(".ptrack").join("cache");
-        ptrack::fast::cache::performance_cached(
+        ptrack::runlog::cache::performance_cached(
             &project.runs_dir(),
             Path::new("runs"),
             &cache_dir,
@@ -79,7 +79,7 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     };
     let f = match cached {
         Some(f) => f,
-        None => ptrack::fast::performance_or_simple(
+        None => ptrack::runlog::compact::performance_or_simple(
             &project.runs_dir(),
             Path::new("runs"),
             &filter,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::runs::{self, Event, RatingEvent, RunFilter, check_score, log_path, new_id, scan};
+use ptrack::runlog::{self, Event, RatingEvent, RunFilter, check_score, log_path, new_id, scan};
 
 /// Rate an earlier run (appends a rating event; the latest rating wins)
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,7 @@ pub struct RateArgs {
 
 pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     let project = ctx.project()?;
-    let quality = check_score(&ptrack::runs::json_number(args.quality))
+    let quality = check_score(&ptrack::runlog::json_number(args.quality))
         .map_err(|e| CliError::new(e.message))?;
     let mut matches: Vec<(String, String)> = Vec::new();
     let mut exact: Option<(String, String)> = None;
@@ -72,12 +72,12 @@ pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
         feedback: args.feedback,
     };
     let path = log_path(&project.runs_dir(), &prompt, &ctx.now);
-    runs::append_line(&path, &event)?;
+    runlog::append_line(&path, &event)?;
     if ctx.ui.json {
         return ctx.ui.json(&event);
     }
     ctx.ui.line(&format!(
         "rated {run_id} {}/10",
-        ptrack::runs::json_number(quality)
+        ptrack::runlog::json_number(quality)
     ))
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::{CliError, CliResult};
 use super::{Ctx, find_prompt, find_version};
-use ptrack::runs::{self, Event, format_ts, json_number, log_path, new_id, parse_line};
+use ptrack::runlog::{self, Event, format_ts, json_number, log_path, new_id, parse_line};
 use ptrack::{Project, PromptVersion, Registry};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -141,7 +141,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         .map_err(|e| CliError::new(e).with_hint("nothing was recorded"))?;
     let id = record["id"].as_str().unwrap_or_default().to_string();
     let path = target(&project, &record);
-    runs::append_line(&path, &record)?;
+    runlog::append_line(&path, &record)?;
     if ctx.ui.json {
         return ctx
             .ui
@@ -235,7 +235,7 @@ pub fn complete(
     }
     let mut ordered = Map::new();
     // The documented fields in their order; anything else follows, as given.
-    for k in ptrack::runs::FIELDS {
+    for k in ptrack::runlog::FIELDS {
         if let Some(v) = obj.shift_remove(*k) {
             ordered.insert((*k).to_string(), v);
         }
@@ -346,7 +346,7 @@ fn record_stdin(
         }
     }
     for (path, records) in &by_file {
-        runs::append_lines(path, records)?;
+        runlog::append_lines(path, records)?;
     }
     if ctx.ui.json {
         ctx.ui

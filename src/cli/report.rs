@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use super::error::{CliError, CliResult};
 use super::{Ctx, report_run_diagnostics};
 use ptrack::git::{GitError, Repo};
-use ptrack::metrics::RunSet;
 use ptrack::project::load_registry;
 use ptrack::report::{ReportInput, build, render_markdown, render_text};
-use ptrack::runs::RunFilter;
+use ptrack::runlog::RunFilter;
+use ptrack::runlog::RunSet;
 use ptrack::{Project, Registry};
 
 /// Report what changed in the prompts since a base revision, with metrics, tests and gates
@@ -77,7 +77,7 @@ pub fn git_error(e: GitError) -> CliError {
 }
 
 fn need_repo(project: &Project, flag: &str) -> CliResult<Repo> {
-    Repo::open(project.root()).ok_or_else(|| {
+    Repo::open(project.root()).ok().ok_or_else(|| {
         CliError::new(format!(
             "{flag} needs a git repository, and {} is not in one",
             project.root().display()
@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
         gates.forbid_in_place_edits = Some(true);
     }
     gates.validate().map_err(CliError::new)?;
-    let repo = Repo::open(project.root());
+    let repo = Repo::open(project.root()).ok();
     let (head, head_label) = match &args.head {
         Some(rev) => {
             let repo = need_repo(&project, "--head")?;

@@ -16,7 +16,7 @@ use super::render::VarArgs;
 use super::{Ctx, find_prompt, find_version};
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::render::{ollama_body, openai_body, render};
-use ptrack::runs::{append_line, json_number};
+use ptrack::runlog::{append_line, json_number};
 use ptrack::{Project, PromptVersion, Provider, stats};
 
 /// Run a prompt version against a model server and record each execution
@@ -264,7 +264,7 @@ impl Job {
         let mut obj = Map::new();
         obj.insert(
             "ts".into(),
-            Value::String(ptrack::runs::format_ts(&started)),
+            Value::String(ptrack::runlog::format_ts(&started)),
         );
         obj.insert("model".into(), Value::String(self.model.clone()));
         obj.insert("input".into(), Value::Object(case.vars.clone()));

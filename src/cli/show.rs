@@ -9,8 +9,9 @@ use super::error::CliResult;
 use super::output::{self, Style};
 use super::{Ctx, find_prompt, find_version};
 use ptrack::PromptVersion;
-use ptrack::metrics::{Metrics, RunSet};
-use ptrack::runs::{Event, RunFilter, scan};
+use ptrack::metrics::Metrics;
+use ptrack::runlog::RunSet;
+use ptrack::runlog::{Event, RunFilter, scan};
 
 /// Show a prompt version: attributes, text, run stats and the last output recorded
 #[derive(Debug, clap::Args)]

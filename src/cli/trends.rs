@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
 use super::{Ctx, find_prompt, report_run_diagnostics};
-use ptrack::metrics::{Bucket, RunSet, TrendRow, Trends, trends};
-use ptrack::runs::RunFilter;
+use ptrack::metrics::{Bucket, TrendRow, Trends, trends};
+use ptrack::runlog::RunFilter;
+use ptrack::runlog::RunSet;
 
 /// Metrics over time, per day or week (and per version)
 #[derive(Debug, clap::Args)]

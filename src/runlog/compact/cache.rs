@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
 use crate::diagnostic::Diagnostic;
-use crate::runs::{RunFilter, log_files};
+use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 const MAGIC: &str = concat!("ptrack-cache-1 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
@@ -33,6 +33,15 @@ pub struct CacheStats {
     pub read: usize,
     /// Bytes read from run logs.
     pub bytes_read: u64,
+}
+
+impl std::ops::AddAssign for CacheStats {
+    fn add_assign(&mut self, o: CacheStats) {
+        self.reused += o.reused;
+        self.appended += o.appended;
+        self.read += o.read;
+        self.bytes_read += o.bytes_read;
+    }
 }
 
 /// How a file looked when it was cached.
@@ -221,13 +230,12 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
 
 /// Read one log through the cache; returns its data and its state (None when not cached).
 fn through_cache(
-    path: &Path,
-    rel: &str,
-    shown: &Path,
+    log: &LogFile,
     cache_dir: &Path,
     buf: &mut Vec<u8>,
     stats: &mut CacheStats,
 ) -> (Partial, Option<FileState>) {
+    let (path, rel, shown) = (log.path.as_path(), log.rel.as_str(), log.shown.as_path());
     let none = RunFilter::default();
     let Ok((len, mtime_ns, inode)) = stat(path) else {
         let mut p = Partial::default();
@@ -320,7 +328,7 @@ impl FileState {
 fn unchanged_result(
     cache_dir: &Path,
     prompt: Option<&str>,
-    files: &[(PathBuf, String, PathBuf)],
+    files: &[LogFile],
 ) -> Option<FastPerformance> {
     let bytes = std::fs::read(cache_dir.join("index.json")).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?.strip_prefix(MAGIC)?;
@@ -331,7 +339,7 @@ fn unchanged_result(
             .files
             .iter()
             .zip(files)
-            .all(|(state, (path, rel, _))| state.rel == *rel && state.unchanged(path));
+            .all(|(state, log)| state.rel == log.rel && state.unchanged(&log.path));
     same.then_some(index.result)
 }
 
@@ -355,24 +363,7 @@ pub fn performance_cached(
             let _ = std::fs::write(ignore, "*\n");
         }
     }
-    let files: Vec<(PathBuf, String, PathBuf)> = log_files(runs_dir)
-        .into_iter()
-        .filter_map(|f| {
-            let rel = f.strip_prefix(runs_dir).ok()?.to_path_buf();
-            super::may_hold(&filter, &rel).then(|| {
-                (
-                    f.clone(),
-                    rel.to_string_lossy().into_owned(),
-                    display_root.join(rel),
-                )
-            })
-        })
-        .collect();
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|(f, _, _)| std::fs::metadata(f).map_or(0, |m| m.len()))
-        .collect();
-    let shares = crate::runs::split_by_size(&sizes, threads);
+    let files = logs(runs_dir, display_root, &filter);
     if let Some(result) = unchanged_result(cache_dir, prompt, &files) {
         let stats = CacheStats {
             reused: files.len(),
@@ -381,44 +372,31 @@ pub fn performance_cached(
         return Some((result, stats));
     }
     type Part = (Partial, CacheStats, Vec<Option<FileState>>);
-    let parts: Vec<Part> = std::thread::scope(|s| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|range| {
-                let share = &files[range];
-                s.spawn(move || {
-                    let mut all = Partial::default();
-                    let mut stats = CacheStats::default();
-                    let mut buf = Vec::new();
-                    let mut states = Vec::new();
-                    for (path, rel, shown) in share {
-                        let (p, state) =
-                            through_cache(path, rel, shown, cache_dir, &mut buf, &mut stats);
-                        all.merge(p);
-                        states.push(state);
-                    }
-                    (all, stats, states)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    let parts: Vec<Part> = fan_out(&files, threads, |share| {
+        let mut all = Partial::default();
+        let mut stats = CacheStats::default();
+        let mut buf = Vec::new();
+        let mut states = Vec::new();
+        for log in share {
+            let (p, state) = through_cache(log, cache_dir, &mut buf, &mut stats);
+            all += p;
+            states.push(state);
+        }
+        (all, stats, states)
     });
     let mut all = Partial::default();
     let mut stats = CacheStats::default();
     let mut states: Vec<Option<FileState>> = Vec::new();
     for (p, s, st) in parts {
-        all.merge(p);
+        all += p;
         states.extend(st);
-        stats.reused += s.reused;
-        stats.appended += s.appended;
-        stats.read += s.read;
-        stats.bytes_read += s.bytes_read;
+        stats += s;
     }
     // Entries of logs that are gone.
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
         let live: std::collections::HashSet<PathBuf> = files
             .iter()
-            .map(|(_, rel, _)| entry_path(cache_dir, rel))
+            .map(|log| entry_path(cache_dir, &log.rel))
             .collect();
         if prompt.is_none() {
             for e in entries.flatten() {
@@ -451,7 +429,7 @@ pub fn performance_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{RunSet, performance};
+    use crate::runlog::{RunSet, performance};
 
     fn line(id: usize, prompt: &str, ms: f64) -> String {
         format!(

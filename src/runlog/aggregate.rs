@@ -1,0 +1,420 @@
+//! Aggregating runs: the one accumulator ([`MetricsBuilder`], merged with `+=`), the figures it
+//! gives ([`Metrics`]), and [`RunSet`], the runs of a project with ratings and repeated ids
+//! resolved.
+//!
+//! Definitions (written once, here): success rate = successes / runs; percentiles by linear
+//! interpolation between closest ranks (numpy's default, type 7); quality mean over rated
+//! runs only, with their count beside it; the latest rating of a run replaces the score it
+//! was logged with; a run id seen twice (e.g. after a `merge=union` merge) counts once, the
+//! first copy in log order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::scan::{RunFilter, scan_events};
+use super::schema::{Event, Rating, RunFacts};
+use crate::diagnostic::Diagnostic;
+use crate::stats;
+use crate::version::Version;
+
+/// Runs read from a project's logs, with ratings applied and duplicates removed.
+#[derive(Debug, Clone, Default)]
+pub struct RunSet {
+    /// The runs, in log order.
+    pub runs: Vec<RunFacts>,
+    /// Problems found while reading.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many lines repeated an id already seen (counted once).
+    pub duplicates: usize,
+    /// Ratings whose run was not found (by run id).
+    pub orphan_ratings: Vec<String>,
+}
+
+impl RunSet {
+    /// Read every run under `runs_dir` that passes `filter`.
+    pub fn load(runs_dir: &Path, display_root: &Path, filter: &RunFilter) -> RunSet {
+        let (events, diagnostics) =
+            scan_events(runs_dir, display_root, filter, super::default_threads());
+        // Ids by hash, pointing at the run that has it; equal hashes compare the ids themselves.
+        let mut runs: Vec<RunFacts> = Vec::new();
+        let mut seen: HashMap<u64, usize, foldhash::fast::FixedState> = HashMap::default();
+        // Ids whose hash another id already had (vanishingly rare), compared in full.
+        let mut collided: HashSet<String> = HashSet::new();
+        let hash = |id: &str| {
+            use std::hash::BuildHasher;
+            foldhash::fast::FixedState::with_seed(7).hash_one(id)
+        };
+        let mut duplicates = 0;
+        let mut ratings: HashMap<String, Rating> = HashMap::new();
+        for ev in events {
+            match ev {
+                Event::Run(r) => match seen.entry(hash(&r.id)) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(runs.len());
+                        runs.push(r);
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        if runs[*e.get()].id == r.id || collided.contains(&r.id) {
+                            duplicates += 1;
+                        } else {
+                            collided.insert(r.id.clone());
+                            runs.push(r);
+                        }
+                    }
+                },
+                Event::Rating(rating) => {
+                    let newer = ratings
+                        .get(&rating.run_id)
+                        .is_none_or(|old| rating.ts >= old.ts);
+                    if newer {
+                        ratings.insert(rating.run_id.clone(), rating);
+                    }
+                }
+            }
+        }
+        for run in &mut runs {
+            if let Some(rating) = ratings.remove(&run.id) {
+                run.quality_score = Some(rating.quality_score);
+                run.has_feedback |= rating.feedback.is_some_and(|f| !f.trim().is_empty());
+            }
+        }
+        // Ratings for runs outside the filter are not orphans; only report them unfiltered.
+        let unfiltered = filter.prompt.is_none()
+            && filter.version.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none();
+        let mut orphan_ratings: Vec<String> = if unfiltered {
+            ratings.into_keys().collect()
+        } else {
+            Vec::new()
+        };
+        orphan_ratings.sort();
+        RunSet {
+            runs,
+            diagnostics,
+            duplicates,
+            orphan_ratings,
+        }
+    }
+}
+
+/// Execution time figures in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct TimeSummary {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Fastest.
+    pub min: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// The metrics of a set of runs.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Metrics {
+    /// Number of runs.
+    pub runs: usize,
+    /// Successful runs.
+    pub successes: usize,
+    /// successes / runs; None without runs.
+    pub success_rate: Option<f64>,
+    /// Execution time summary; None without runs.
+    pub time_ms: Option<TimeSummary>,
+    /// Mean token count over runs that report one.
+    pub tokens_mean: Option<f64>,
+    /// Total tokens.
+    pub tokens_total: u64,
+    /// Mean output length in characters.
+    pub output_length_mean: Option<f64>,
+    /// Mean quality over rated runs.
+    pub quality_mean: Option<f64>,
+    /// Number of rated runs.
+    pub quality_n: usize,
+    /// Runs with feedback text.
+    pub feedback_count: usize,
+    /// Earliest run.
+    pub first_run: Option<DateTime<Utc>>,
+    /// Latest run.
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+impl Metrics {
+    /// Compute the metrics of `runs`.
+    pub fn compute<'a>(runs: impl IntoIterator<Item = &'a RunFacts>) -> Metrics {
+        let mut b = MetricsBuilder::default();
+        for r in runs {
+            b.push(
+                r.execution_time_ms,
+                r.token_count,
+                r.output_length,
+                r.success,
+                r.quality_score,
+                r.has_feedback,
+                r.ts,
+            );
+        }
+        b.finish()
+    }
+}
+
+/// Accumulates runs into [`Metrics`]; both the simple reader and the fast one go through it,
+/// so they give the same figures bit for bit when they see the same runs in the same order.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsBuilder {
+    /// Execution times in run order.
+    pub times: Vec<f64>,
+    /// Quality scores of rated runs, in run order.
+    pub quality: Vec<f64>,
+    /// Sum of token counts.
+    pub tokens_sum: u64,
+    /// Runs with a token count.
+    pub tokens_n: u64,
+    /// Sum of output lengths.
+    pub length_sum: u64,
+    /// Successful runs.
+    pub successes: usize,
+    /// Runs with feedback.
+    pub feedback: usize,
+    /// Earliest run.
+    pub first: Option<DateTime<Utc>>,
+    /// Latest run.
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl MetricsBuilder {
+    /// Add one run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        time_ms: f64,
+        tokens: Option<u64>,
+        length: u64,
+        success: bool,
+        quality: Option<f64>,
+        feedback: bool,
+        ts: DateTime<Utc>,
+    ) {
+        self.times.push(time_ms);
+        if let Some(t) = tokens {
+            self.tokens_sum = self.tokens_sum.saturating_add(t);
+            self.tokens_n += 1;
+        }
+        self.length_sum = self.length_sum.saturating_add(length);
+        if let Some(q) = quality {
+            self.quality.push(q);
+        }
+        self.successes += usize::from(success);
+        self.feedback += usize::from(feedback);
+        self.first = earliest(self.first, Some(ts));
+        self.last = latest(self.last, Some(ts));
+    }
+
+    /// The metrics.
+    pub fn finish(mut self) -> Metrics {
+        let n = self.times.len();
+        Metrics {
+            runs: n,
+            successes: self.successes,
+            success_rate: (n > 0).then(|| self.successes as f64 / n as f64),
+            time_ms: time_summary(&mut self.times),
+            tokens_mean: (self.tokens_n > 0).then(|| self.tokens_sum as f64 / self.tokens_n as f64),
+            tokens_total: self.tokens_sum,
+            output_length_mean: (n > 0).then(|| self.length_sum as f64 / n as f64),
+            quality_mean: stats::mean(&self.quality),
+            quality_n: self.quality.len(),
+            feedback_count: self.feedback,
+            first_run: self.first,
+            last_run: self.last,
+        }
+    }
+}
+
+impl std::ops::AddAssign<&MetricsBuilder> for MetricsBuilder {
+    /// Append `other`'s runs after this one's (percentiles see the times in that order).
+    fn add_assign(&mut self, other: &MetricsBuilder) {
+        self.times.extend_from_slice(&other.times);
+        self.quality.extend_from_slice(&other.quality);
+        self.tokens_sum = self.tokens_sum.saturating_add(other.tokens_sum);
+        self.tokens_n += other.tokens_n;
+        self.length_sum = self.length_sum.saturating_add(other.length_sum);
+        self.successes += other.successes;
+        self.feedback += other.feedback;
+        self.first = earliest(self.first, other.first);
+        self.last = latest(self.last, other.last);
+    }
+}
+
+/// The earlier of two optional times (or whichever there is).
+pub(crate) fn earliest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The later of two optional times (or whichever there is).
+pub(crate) fn latest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
+    let mean = stats::mean(times)?;
+    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let q = stats::quantiles(times, &[0.5, 0.95, 0.99])?;
+    Some(TimeSummary {
+        mean,
+        p50: q[0],
+        p95: q[1],
+        p99: q[2],
+        min,
+        max,
+    })
+}
+
+/// Metrics of one version of one prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct VersionMetrics {
+    /// Prompt name.
+    pub prompt: String,
+    /// Version.
+    pub version: Version,
+    /// Its metrics.
+    pub metrics: Metrics,
+}
+
+/// Metrics of one prompt: per version and over all versions.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PromptMetrics {
+    /// Prompt name.
+    pub prompt: String,
+    /// Per version, oldest first.
+    pub versions: Vec<VersionMetrics>,
+    /// Over all versions.
+    pub all: Metrics,
+}
+
+/// Group runs by prompt and version, versions in numeric order.
+pub fn group_runs(runs: &[RunFacts]) -> BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> {
+    let mut groups: BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>> = BTreeMap::new();
+    // Each version text is parsed once, and a group is looked up before anything is allocated.
+    let mut parsed: HashMap<&str, Option<Version>> = HashMap::new();
+    for r in runs {
+        let version = parsed
+            .entry(r.version.as_str())
+            .or_insert_with(|| r.version.parse().ok());
+        // parse_line rejects runs whose version does not parse, so every run has one.
+        let Some(v) = version else { continue };
+        match groups.get_mut(r.prompt.as_str()).and_then(|m| m.get_mut(v)) {
+            Some(list) => list.push(r),
+            None => groups
+                .entry(r.prompt.clone())
+                .or_default()
+                .entry(v.clone())
+                .or_default()
+                .push(r),
+        }
+    }
+    groups
+}
+
+/// Per-prompt, per-version metrics of `runs`, prompts by name.
+pub fn performance(runs: &[RunFacts]) -> Vec<PromptMetrics> {
+    group_runs(runs)
+        .into_iter()
+        .map(|(prompt, versions)| {
+            let all = Metrics::compute(versions.values().flatten().copied());
+            let versions = versions
+                .into_iter()
+                .map(|(version, rs)| VersionMetrics {
+                    prompt: prompt.clone(),
+                    version,
+                    metrics: Metrics::compute(rs),
+                })
+                .collect();
+            PromptMetrics {
+                prompt,
+                versions,
+                all,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, version: &str, day: u32, ms: f64, success: bool, q: Option<f64>) -> RunFacts {
+        RunFacts {
+            id: id.into(),
+            ts: DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
+                .expect("ts")
+                .with_timezone(&Utc),
+            prompt: "p".into(),
+            version: version.into(),
+            prompt_sha: None,
+            execution_time_ms: ms,
+            token_count: Some(10),
+            output_length: 40,
+            success,
+            quality_score: q,
+            has_feedback: false,
+        }
+    }
+
+    #[test]
+    fn metrics_match_numpy() {
+        // numpy 2.4.6: np.percentile([120,340,95,410,220,180,760,300], [50,95,99]) (method='linear')
+        //   -> [260.0, 637.5, 735.5]; np.mean(...) -> 303.125
+        let times = [120.0, 340.0, 95.0, 410.0, 220.0, 180.0, 760.0, 300.0];
+        let runs: Vec<RunFacts> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                run(
+                    &i.to_string(),
+                    "1.0",
+                    1 + i as u32,
+                    t,
+                    i % 4 != 0,
+                    (i % 2 == 0).then_some(i as f64 + 1.0),
+                )
+            })
+            .collect();
+        let m = Metrics::compute(&runs);
+        let t = m.time_ms.expect("has runs");
+        assert_eq!(m.runs, 8);
+        assert_eq!(m.successes, 6);
+        assert_eq!(m.success_rate, Some(0.75));
+        assert!((t.mean - 303.125).abs() < 1e-9);
+        assert!((t.p50 - 260.0).abs() < 1e-9);
+        assert!((t.p95 - 637.5).abs() < 1e-9);
+        assert!((t.p99 - 735.5).abs() < 1e-9);
+        assert_eq!((t.min, t.max), (95.0, 760.0));
+        // rated runs: i = 0,2,4,6 with scores 1,3,5,7 -> mean 4 over n=4
+        assert_eq!(m.quality_mean, Some(4.0));
+        assert_eq!(m.quality_n, 4);
+        assert_eq!(m.tokens_total, 80);
+    }
+
+    #[test]
+    fn empty_metrics_have_no_rates() {
+        let m = Metrics::compute(&[]);
+        assert_eq!(m.runs, 0);
+        assert_eq!(m.success_rate, None);
+        assert_eq!(m.time_ms, None);
+    }
+}

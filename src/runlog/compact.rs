@@ -1,0 +1,684 @@
+//! The compact aggregation behind `performance` and `list`: the same figures as aggregating
+//! [`RunSet`](super::RunSet)'s runs, in a fraction of the time and memory.
+//!
+//! Per run it keeps only the time (for exact percentiles), a 64-bit hash of the id (for
+//! duplicates and ratings) and a byte of flags. Lines come from the fast scanner, or the full
+//! parser when the scanner hands a line back. When two runs share an id (e.g. after a
+//! `merge=union` merge) [`performance`] returns None and [`performance_or_simple`] uses the
+//! simple path, which keeps the first of them.
+
+pub mod cache;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
+use std::path::Path;
+
+use super::aggregate::{Metrics, MetricsBuilder, PromptMetrics, VersionMetrics, earliest, latest};
+use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
+use super::parse::{line_diagnostic, parse_line, utf8_diagnostic};
+use super::scan::{RunFilter, fan_out, logs, unreadable};
+use super::schema::Event;
+use crate::diagnostic::Diagnostic;
+use crate::version::Version;
+
+/// Per-run flag bits.
+const SUCCESS: u8 = 1;
+const FEEDBACK: u8 = 2;
+
+/// Quality of one run: 0 none, 1..=10 a whole score, `FRACTIONAL` a score in the side table.
+const FRACTIONAL: u8 = 255;
+
+/// One prompt version's runs, in log order.
+#[derive(Debug, Default)]
+struct Group {
+    prompt: String,
+    version: String,
+    ids: Vec<u64>,
+    times: Vec<f64>,
+    flags: Vec<u8>,
+    quality: Vec<u8>,
+    /// Scores that are not whole numbers, by run index.
+    fractional: HashMap<usize, f64>,
+    /// Earliest and latest run time, nanoseconds.
+    first: Option<i64>,
+    last: Option<i64>,
+    tokens_sum: u64,
+    tokens_n: u64,
+    length_sum: u64,
+}
+
+/// The latest rating of a run.
+#[derive(Debug, Clone, Copy)]
+struct Rated {
+    ts: i64,
+    quality: f64,
+    feedback: bool,
+}
+
+/// What one thread gathered from its files.
+#[derive(Debug, Default)]
+struct Partial {
+    /// Group index by prompt, then version (looked up without allocating).
+    index: HashMap<String, Vec<(String, usize)>, FastState>,
+    groups: Vec<Group>,
+    ratings: HashMap<u64, Rated, FastState>,
+    diagnostics: Vec<Diagnostic>,
+    /// Lines the simple parser handled.
+    fallbacks: usize,
+}
+
+/// Fast hashing with a fixed seed for the maps of the hot loop.
+type FastState = foldhash::fast::FixedState;
+
+/// A 64-bit hash of a run id (fixed seed: the same id always hashes the same).
+fn id_hash(id: &[u8]) -> u64 {
+    let mut h = FastState::with_seed(0x5eed).build_hasher();
+    h.write(id);
+    h.finish()
+}
+
+impl Partial {
+    fn group(&mut self, prompt: &str, version: &str) -> &mut Group {
+        let found = self
+            .index
+            .get(prompt)
+            .and_then(|vs| vs.iter().find(|(v, _)| v == version).map(|(_, i)| *i));
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.groups.len();
+                self.index
+                    .entry(prompt.to_string())
+                    .or_default()
+                    .push((version.to_string(), i));
+                self.groups.push(Group {
+                    prompt: prompt.to_string(),
+                    version: version.to_string(),
+                    ..Group::default()
+                });
+                i
+            }
+        };
+        &mut self.groups[i]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_run(
+        &mut self,
+        id: &[u8],
+        ts: i64,
+        prompt: &str,
+        version: &str,
+        time: f64,
+        tokens: Option<u64>,
+        length: u64,
+        success: bool,
+        quality: Option<f64>,
+        feedback: bool,
+    ) {
+        let g = self.group(prompt, version);
+        let index = g.times.len();
+        g.ids.push(id_hash(id));
+        g.times.push(time);
+        g.first = earliest(g.first, Some(ts));
+        g.last = latest(g.last, Some(ts));
+        g.flags
+            .push(if success { SUCCESS } else { 0 } | if feedback { FEEDBACK } else { 0 });
+        g.quality.push(match quality {
+            None => 0,
+            Some(q) if q.fract() == 0.0 => q as u8,
+            Some(q) => {
+                g.fractional.insert(index, q);
+                FRACTIONAL
+            }
+        });
+        if let Some(t) = tokens {
+            g.tokens_sum = g.tokens_sum.saturating_add(t);
+            g.tokens_n += 1;
+        }
+        g.length_sum = g.length_sum.saturating_add(length);
+    }
+
+    fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: bool) {
+        let key = id_hash(run_id);
+        if self.ratings.get(&key).is_none_or(|old| ts >= old.ts) {
+            self.ratings.insert(
+                key,
+                Rated {
+                    ts,
+                    quality,
+                    feedback,
+                },
+            );
+        }
+    }
+
+    /// Handle one line the way the simple reader would.
+    fn line(
+        &mut self,
+        text: &[u8],
+        complete: bool,
+        line_no: usize,
+        shown: &Path,
+        filter: &RunFilter,
+    ) {
+        let fast = (|| -> Scan<()> {
+            match scan_line(text)? {
+                Scanned::Rating {
+                    run_id,
+                    ts,
+                    quality,
+                    feedback,
+                } => self.add_rating(run_id, ts, quality, feedback),
+                Scanned::Run(r) => {
+                    let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
+                        && filter.version.as_ref().is_none_or(|v| v == r.version)
+                        && filter.since.is_none_or(|s| r.ts >= to_nanos(&s))
+                        && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
+                    if passes {
+                        self.add_run(
+                            r.id, r.ts, r.prompt, r.version, r.time, r.tokens, r.length, r.success,
+                            r.quality, r.feedback,
+                        );
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if fast.is_ok() {
+            return;
+        }
+        self.fallbacks += 1;
+        // The simple parser: same validation, same diagnostics.
+        let text = match std::str::from_utf8(text) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diagnostics.push(utf8_diagnostic(shown, line_no, e));
+                return;
+            }
+        };
+        match parse_line(text) {
+            Ok(Event::Run(r)) => {
+                if filter.matches(&r) {
+                    self.add_run(
+                        r.id.as_bytes(),
+                        to_nanos(&r.ts),
+                        &r.prompt,
+                        &r.version,
+                        r.execution_time_ms,
+                        r.token_count,
+                        r.output_length,
+                        r.success,
+                        r.quality_score,
+                        r.has_feedback,
+                    );
+                }
+            }
+            Ok(Event::Rating(r)) => self.add_rating(
+                r.run_id.as_bytes(),
+                to_nanos(&r.ts),
+                r.quality_score,
+                r.feedback.is_some_and(|f| !f.trim().is_empty()),
+            ),
+            Err(e) => {
+                let d = line_diagnostic(shown, line_no, complete, e);
+                self.diagnostics.push(d);
+            }
+        }
+    }
+
+    /// Read one file in large blocks, line by line.
+    fn file(&mut self, path: &Path, shown: &Path, filter: &RunFilter, buf: &mut Vec<u8>) {
+        self.file_from(path, shown, filter, buf, 0, 0);
+    }
+
+    /// Read `path` from byte `offset` (a line start), numbering lines after `first_line`.
+    /// Returns the number of lines and whether the file ended with a line end, or None when
+    /// it could not be read.
+    fn file_from(
+        &mut self,
+        path: &Path,
+        shown: &Path,
+        filter: &RunFilter,
+        buf: &mut Vec<u8>,
+        offset: u64,
+        first_line: usize,
+    ) -> Option<(usize, bool)> {
+        use std::io::Seek;
+        let mut file = match std::fs::File::open(path)
+            .and_then(|mut f| f.seek(std::io::SeekFrom::Start(offset)).map(|_| f))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.diagnostics.push(unreadable(shown, &e));
+                return None;
+            }
+        };
+        // One buffer per thread, zeroed once: lines are parsed in place and the unfinished
+        // tail moves to the front before the next read.
+        const BLOCK: usize = 128 << 10;
+        if buf.len() < 2 * BLOCK {
+            buf.resize(2 * BLOCK, 0);
+        }
+        let mut filled = 0usize;
+        let mut line_no = first_line;
+        let mut last_byte: Option<u8> = None;
+        loop {
+            if buf.len() - filled < BLOCK {
+                // A line longer than the buffer: grow it.
+                let grow = buf.len();
+                buf.resize(grow * 2, 0);
+            }
+            let n = match file.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.diagnostics.push(unreadable(shown, &e));
+                    return None;
+                }
+            };
+            let eof = n == 0;
+            filled += n;
+            if n > 0 {
+                last_byte = Some(buf[filled - 1]);
+            }
+            let mut consumed = 0;
+            while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..filled]) {
+                line_no += 1;
+                let raw = &buf[consumed..consumed + nl];
+                consumed += nl + 1;
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                if !raw.iter().all(u8::is_ascii_whitespace) {
+                    self.line(raw, true, line_no, shown, filter);
+                }
+            }
+            if eof {
+                if consumed < filled {
+                    line_no += 1;
+                    let raw = &buf[consumed..filled];
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    if !raw.iter().all(u8::is_ascii_whitespace) {
+                        self.line(raw, false, line_no, shown, filter);
+                    }
+                }
+                return Some((line_no, last_byte.is_none_or(|b| b == b'\n')));
+            }
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
+        }
+    }
+}
+
+impl std::ops::AddAssign for Partial {
+    /// Append `other` (from later files) to `self`.
+    fn add_assign(&mut self, other: Partial) {
+        for g in other.groups {
+            let target = self.group(&g.prompt, &g.version);
+            let offset = target.times.len();
+            target.ids.extend(g.ids);
+            target.times.extend(g.times);
+            target.first = earliest(target.first, g.first);
+            target.last = latest(target.last, g.last);
+            target.flags.extend(g.flags);
+            target.quality.extend(g.quality);
+            target
+                .fractional
+                .extend(g.fractional.into_iter().map(|(i, q)| (i + offset, q)));
+            target.tokens_sum = target.tokens_sum.saturating_add(g.tokens_sum);
+            target.tokens_n += g.tokens_n;
+            target.length_sum = target.length_sum.saturating_add(g.length_sum);
+        }
+        for (k, r) in other.ratings {
+            if self.ratings.get(&k).is_none_or(|old| r.ts >= old.ts) {
+                self.ratings.insert(k, r);
+            }
+        }
+        self.diagnostics.extend(other.diagnostics);
+        self.fallbacks += other.fallbacks;
+    }
+}
+
+/// The result of the fast path.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FastPerformance {
+    /// Per prompt and version, as [`super::aggregate::performance`] gives them.
+    pub prompts: Vec<PromptMetrics>,
+    /// Problems found while reading, as the simple reader reports them.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Lines the simple parser had to handle (escapes in key fields, offsets, bad lines).
+    pub fallback_lines: usize,
+}
+
+/// Aggregate every run under `runs_dir` passing `filter`, per prompt and version, with up to
+/// `threads` threads. None when two runs share an id: the caller then uses the simple path.
+pub fn performance(
+    runs_dir: &Path,
+    display_root: &Path,
+    filter: &RunFilter,
+    threads: usize,
+) -> Option<FastPerformance> {
+    let files = logs(runs_dir, display_root, filter);
+    let mut all = Partial::default();
+    for part in fan_out(&files, threads, |share| {
+        let mut p = Partial::default();
+        let mut buf = Vec::new();
+        for log in share {
+            p.file(&log.path, &log.shown, filter, &mut buf);
+        }
+        p
+    }) {
+        all += part;
+    }
+    finish(all, None)
+}
+
+/// Figures from the merged data of every file; `only_prompt` keeps one prompt's groups.
+/// None when two runs share an id.
+fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
+    if let Some(p) = only_prompt {
+        all.groups.retain(|g| g.prompt == p);
+    }
+    let ratings = std::mem::take(&mut all.ratings);
+    let mut ids: Vec<u64> = Vec::new();
+    let mut by_prompt: std::collections::BTreeMap<String, Vec<(Version, MetricsBuilder)>> =
+        Default::default();
+    for g in all.groups {
+        let Ok(version) = g.version.parse::<Version>() else {
+            continue;
+        };
+        let mut b = MetricsBuilder {
+            tokens_sum: g.tokens_sum,
+            tokens_n: g.tokens_n,
+            length_sum: g.length_sum,
+            first: g.first.map(from_nanos),
+            last: g.last.map(from_nanos),
+            ..MetricsBuilder::default()
+        };
+        for i in 0..g.times.len() {
+            let rating = if ratings.is_empty() {
+                None
+            } else {
+                ratings.get(&g.ids[i])
+            };
+            let quality = match (rating, g.quality[i]) {
+                (Some(r), _) => Some(r.quality),
+                (None, 0) => None,
+                (None, FRACTIONAL) => g.fractional.get(&i).copied(),
+                (None, q) => Some(f64::from(q)),
+            };
+            if let Some(q) = quality {
+                b.quality.push(q);
+            }
+            b.successes += usize::from(g.flags[i] & SUCCESS != 0);
+            b.feedback +=
+                usize::from(g.flags[i] & FEEDBACK != 0 || rating.is_some_and(|r| r.feedback));
+        }
+        b.times = g.times;
+        ids.extend(g.ids);
+        let versions = by_prompt.entry(g.prompt).or_default();
+        // Two texts of one version (`1.01` and `1.1`): the simple path merges them in run order.
+        if versions.iter().any(|(v, _)| *v == version) {
+            return None;
+        }
+        versions.push((version, b));
+    }
+    // Duplicate ids: the simple path decides which copy counts.
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    drop(ids);
+    let prompts = by_prompt
+        .into_iter()
+        .map(|(prompt, mut versions)| {
+            versions.sort_by(|a, b| a.0.cmp(&b.0));
+            // "All versions" concatenates the versions' runs in version order, as the simple path does.
+            let mut all = MetricsBuilder::default();
+            for (_, b) in &versions {
+                all += b;
+            }
+            let all: Metrics = all.finish();
+            let versions = versions
+                .into_iter()
+                .map(|(version, b)| VersionMetrics {
+                    prompt: prompt.clone(),
+                    version,
+                    metrics: b.finish(),
+                })
+                .collect();
+            PromptMetrics {
+                prompt,
+                versions,
+                all,
+            }
+        })
+        .collect();
+    Some(FastPerformance {
+        prompts,
+        diagnostics: all.diagnostics,
+        fallback_lines: all.fallbacks,
+    })
+}
+
+/// Per-prompt, per-version metrics by the fast reader, or by the simple one when ids repeat.
+pub fn performance_or_simple(
+    runs_dir: &Path,
+    display_root: &Path,
+    filter: &RunFilter,
+    threads: usize,
+) -> FastPerformance {
+    performance(runs_dir, display_root, filter, threads).unwrap_or_else(|| {
+        let runs = super::RunSet::load(runs_dir, display_root, filter);
+        FastPerformance {
+            prompts: super::aggregate::performance(&runs.runs),
+            diagnostics: runs.diagnostics,
+            fallback_lines: 0,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runlog::RunSet;
+    use crate::runlog::parse::fast::fast_event;
+    use chrono::{DateTime, Utc};
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    fn both(
+        dir: &Path,
+        filter: &RunFilter,
+        threads: usize,
+    ) -> (FastPerformance, Vec<PromptMetrics>, Vec<Diagnostic>) {
+        let fast = performance(dir, Path::new("runs"), filter, threads).expect("no duplicates");
+        let slow = RunSet::load(dir, Path::new("runs"), filter);
+        (
+            fast,
+            crate::runlog::performance(&slow.runs),
+            slow.diagnostics,
+        )
+    }
+
+    /// Lines in every shape a log can hold: escapes, unicode, exponents, any field order,
+    /// missing optional fields, unknown nested fields, CRLF, ratings, bad and torn lines.
+    fn varied(n: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut seed = 7u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for i in 0..n {
+            let r = rnd();
+            let prompt = ["coach", "classify", "notes"][(r % 3) as usize];
+            let version = ["1.0", "1.1", "1.10", "2.0"][(rnd() % 4) as usize];
+            let time = match rnd() % 5 {
+                0 => format!("{}", rnd() % 5000),
+                1 => format!("{}.{}", rnd() % 5000, rnd() % 1000),
+                2 => format!("{}e{}", rnd() % 90 + 1, rnd() % 3),
+                3 => format!("{}.5E+1", rnd() % 400),
+                _ => format!("{}.25e-1", rnd() % 90000),
+            };
+            let output = match rnd() % 6 {
+                0 => r#"plain text"#.to_string(),
+                1 => r#"quote \" and backslash \\ and newline \n tab \t"#.to_string(),
+                2 => "unicode é ✓ 漢字 🚀".to_string(),
+                3 => r#"escaped \u00e9 and pair \ud83d\ude80 and {\"json\": [1,2]}"#.to_string(),
+                4 => String::new(),
+                _ => "x".repeat((rnd() % 300) as usize),
+            };
+            let success = rnd() % 7 != 0;
+            let mut fields = vec![
+                format!("\"id\":\"run-{i}\""),
+                format!(
+                    "\"ts\":\"2026-11-{:02}T{:02}:{:02}:{:02}{}Z\"",
+                    rnd() % 28 + 1,
+                    rnd() % 24,
+                    rnd() % 60,
+                    rnd() % 60,
+                    [".123", "", ".5", ".123456"][(rnd() % 4) as usize]
+                ),
+                format!("\"prompt\":\"{prompt}\""),
+                format!("\"version\":\"{version}\""),
+                format!("\"execution_time_ms\":{time}"),
+                format!("\"success\":{success}"),
+                format!("\"output\":\"{output}\""),
+            ];
+            match rnd() % 4 {
+                0 => fields.push(format!("\"token_count\":{}", rnd() % 900)),
+                1 => fields.push("\"token_count\":null".to_string()),
+                _ => {}
+            }
+            if rnd() % 3 == 0 {
+                fields.push(format!("\"output_length\":{}", rnd() % 2000));
+            }
+            match rnd() % 5 {
+                0 => fields.push(format!("\"quality_score\":{}", rnd() % 10 + 1)),
+                1 => fields.push(format!("\"quality_score\":{}.5", rnd() % 9 + 1)),
+                2 => fields.push("\"quality_score\":null".to_string()),
+                _ => {}
+            }
+            match rnd() % 5 {
+                0 => fields.push("\"feedback\":\"good\"".to_string()),
+                1 => fields.push("\"feedback\":\"   \"".to_string()),
+                2 => fields.push("\"feedback\":\"esc\\naped\"".to_string()),
+                _ => {}
+            }
+            if rnd() % 3 == 0 {
+                fields.push(r#""meta":{"user":"u1","tags":["a","b"],"nested":{"x":[1,{"y":null}]},"s":"}{]["}"#.to_string());
+            }
+            if rnd() % 4 == 0 {
+                fields.push(format!("\"prompt_sha\":\"{:040x}\"", rnd()));
+            }
+            // Any field order.
+            let k = (rnd() as usize) % fields.len();
+            fields.rotate_left(k);
+            if rnd() % 2 == 0 {
+                fields.reverse();
+            }
+            let sep = if rnd() % 4 == 0 { ", " } else { "," };
+            let mut line = format!("{{{}}}", fields.join(sep));
+            if rnd() % 10 == 0 {
+                line = line.replacen('{', "{ ", 1);
+            }
+            lines.push(line);
+            if i % 17 == 0 {
+                lines.push(format!(
+                    "{{\"type\":\"rating\",\"id\":\"rt-{i}\",\"ts\":\"2026-11-2{}T00:00:00.000Z\",\"run_id\":\"run-{}\",\"quality_score\":{},\"feedback\":\"late\"}}",
+                    rnd() % 9,
+                    (rnd() as usize) % (i + 1),
+                    rnd() % 10 + 1
+                ));
+            }
+            match i % 97 {
+                3 => lines.push("{not json".to_string()),
+                5 => lines.push(format!("{{\"id\":\"bad-{i}\",\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"coach\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5,\"quality_score\":11}}")),
+                7 => lines.push(format!("{{\"id\":\"off-{i}\",\"ts\":\"2026-11-02T10:00:00+02:00\",\"prompt\":\"coach\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}")),
+                9 => lines.push(format!("{{\"id\":\"tab-{i}\",\t\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"coach\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}")),
+                11 => lines.push(format!("{{\"id\":\"dupkey-{i}\",\"id\":\"x\",\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"coach\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}")),
+                13 => lines.push(format!("{{\"id\":\"ctl-{i}\",\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"coach\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5,\"output\":\"bad \\q escape\"}}")),
+                _ => {}
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn fast_path_equals_the_simple_path_on_varied_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lines = varied(3000);
+        let (a, b) = lines.split_at(lines.len() / 2);
+        write(dir.path(), "coach/2026-10.jsonl", &(a.join("\n") + "\n"));
+        // CRLF line ends and a torn last line.
+        write(
+            dir.path(),
+            "coach/2026-11.jsonl",
+            &(b.join("\r\n") + "\r\n{\"id\":\"torn\",\"ts\""),
+        );
+        write(
+            dir.path(),
+            "other.jsonl",
+            &(a[..50]
+                .iter()
+                .map(|l| l.replace("\"id\":\"", "\"id\":\"other-"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"),
+        );
+        for threads in [1, 2, 3] {
+            let (fast, slow, slow_diags) = both(dir.path(), &RunFilter::default(), threads);
+            assert_eq!(fast.prompts, slow, "threads={threads}");
+            let mut fd: Vec<String> = fast.diagnostics.iter().map(ToString::to_string).collect();
+            let mut sd: Vec<String> = slow_diags.iter().map(ToString::to_string).collect();
+            fd.sort();
+            sd.sort();
+            assert_eq!(fd, sd, "threads={threads}");
+            // The data must exercise the fast scanner, not only the fallback.
+            let lines_total = lines.len() + 51;
+            assert!(
+                fast.fallback_lines * 10 < lines_total,
+                "{} of {lines_total} lines fell back",
+                fast.fallback_lines
+            );
+        }
+        let since = DateTime::parse_from_rfc3339("2026-11-10T00:00:00Z")
+            .expect("ts")
+            .with_timezone(&Utc);
+        let filter = RunFilter {
+            prompt: Some("coach".into()),
+            version: Some("1.1".into()),
+            since: Some(since),
+            until: None,
+        };
+        let (fast, slow, _) = both(dir.path(), &filter, 2);
+        assert_eq!(fast.prompts, slow);
+        assert!(!slow.is_empty(), "the filter keeps some runs");
+    }
+
+    #[test]
+    fn fast_events_equal_parsed_events() {
+        let mut fast = 0;
+        for line in varied(3000) {
+            if let Some(ev) = fast_event(line.as_bytes()) {
+                fast += 1;
+                assert_eq!(parse_line(&line).ok(), Some(ev), "{line}");
+            }
+        }
+        assert!(fast > 2500, "only {fast} lines took the fast path");
+    }
+
+    #[test]
+    fn duplicate_ids_defer_to_the_simple_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let line = r#"{"id":"a","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
+        write(dir.path(), "p/2026-11.jsonl", &format!("{line}\n{line}\n"));
+        assert!(performance(dir.path(), Path::new("runs"), &RunFilter::default(), 2).is_none());
+    }
+}

@@ -1,0 +1,607 @@
+//! The fast path of the line parser: reads the few fields an aggregation needs and skips the
+//! rest (long `output` and `input` strings) with `memchr`, without building them.
+//!
+//! Anything unusual on a line (escapes in the fields it reads, tabs, a timestamp with an
+//! offset, a wrong type…) is a [`Fallback`]: the full parser decides, so every event and
+//! every diagnostic equals [`super::parse_line`]'s.
+
+use chrono::{DateTime, Utc};
+
+use crate::prompt::is_valid_name;
+use crate::runlog::schema::{Event, RunFacts};
+
+/// The fields of one line the aggregation needs, borrowed from the line.
+#[derive(Debug, Default)]
+struct Fields<'a> {
+    kind: Option<&'a [u8]>,
+    id: Option<&'a [u8]>,
+    ts: Option<&'a [u8]>,
+    prompt: Option<&'a [u8]>,
+    version: Option<&'a [u8]>,
+    run_id: Option<&'a [u8]>,
+    time: Option<f64>,
+    tokens: Option<u64>,
+    length: Option<u64>,
+    prompt_sha: Option<&'a [u8]>,
+    /// The output string's body (start, end) in the line and its number of escape sequences.
+    output: Option<(usize, usize, u64)>,
+    success: Option<bool>,
+    quality: Option<f64>,
+    feedback: Option<bool>,
+}
+
+/// A line the fast scanner does not handle itself; the simple parser decides.
+pub(crate) struct Fallback;
+
+pub(crate) type Scan<T> = Result<T, Fallback>;
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn ws(&mut self) {
+        while self.b.get(self.i) == Some(&b' ') {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Scan<()> {
+        self.ws();
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fallback)
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    /// A string without escapes, as raw bytes (escapes: fallback).
+    fn plain_string(&mut self) -> Scan<&'a [u8]> {
+        self.eat(b'"')?;
+        let rest = &self.b[self.i..];
+        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Fallback)?;
+        if rest[end] != b'"' {
+            return Err(Fallback);
+        }
+        self.i += end + 1;
+        Ok(&rest[..end])
+    }
+
+    /// Skip a string, validating its escapes; returns the number of escape sequences in it
+    /// (its length in characters is the UTF-8 lead bytes of its body minus the escapes' extra bytes).
+    fn skip_string(&mut self) -> Scan<u64> {
+        self.eat(b'"')?;
+        let mut escapes = 0u64;
+        loop {
+            let rest = &self.b[self.i..];
+            let stop = memchr::memchr2(b'"', b'\\', rest).ok_or(Fallback)?;
+            self.i += stop;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(escapes);
+            }
+            // An escape: one character (a surrogate pair is one too).
+            let e = *self.b.get(self.i + 1).ok_or(Fallback)?;
+            match e {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                b'u' => {
+                    let cp = self.hex4(self.i + 2)?;
+                    self.i += 6;
+                    if (0xD800..0xDC00).contains(&cp) {
+                        if self.b.get(self.i) != Some(&b'\\')
+                            || self.b.get(self.i + 1) != Some(&b'u')
+                        {
+                            return Err(Fallback);
+                        }
+                        let low = self.hex4(self.i + 2)?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return Err(Fallback);
+                        }
+                        self.i += 6;
+                    } else if (0xDC00..0xE000).contains(&cp) {
+                        return Err(Fallback);
+                    }
+                }
+                _ => return Err(Fallback),
+            }
+            escapes += 1;
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Scan<u32> {
+        let h = self.b.get(at..at + 4).ok_or(Fallback)?;
+        let s = std::str::from_utf8(h).map_err(|_| Fallback)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Fallback);
+        }
+        u32::from_str_radix(s, 16).map_err(|_| Fallback)
+    }
+
+    /// A JSON number token, validated against the JSON grammar.
+    fn number(&mut self) -> Scan<&'a str> {
+        self.ws();
+        let start = self.i;
+        let b = self.b;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > s
+        };
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'0') {
+            i += 1;
+        } else if !digits(&mut i) {
+            return Err(Fallback);
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return Err(Fallback);
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return Err(Fallback);
+            }
+        }
+        self.i = i;
+        std::str::from_utf8(&b[start..i]).map_err(|_| Fallback)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
+        self.ws();
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(Fallback)
+        }
+    }
+
+    /// Skip any value.
+    fn skip_value(&mut self, depth: u32) -> Scan<()> {
+        if depth > 64 {
+            return Err(Fallback);
+        }
+        match self.peek().ok_or(Fallback)? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' => self.skip_container(b'}', true, depth),
+            b'[' => self.skip_container(b']', false, depth),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(|_| ()),
+        }
+    }
+
+    /// Skip an object (`keyed`) or an array whose opening bracket is next.
+    fn skip_container(&mut self, close: u8, keyed: bool, depth: u32) -> Scan<()> {
+        self.i += 1;
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if keyed {
+                self.skip_string()?;
+                self.eat(b':')?;
+            }
+            self.skip_value(depth + 1)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Fallback),
+            }
+        }
+    }
+
+    fn string_or_null(&mut self) -> Scan<Option<&'a [u8]>> {
+        if self.is_null() {
+            Ok(None)
+        } else {
+            self.plain_string().map(Some)
+        }
+    }
+
+    fn is_null(&mut self) -> bool {
+        self.ws();
+        if self.b[self.i..].starts_with(b"null") {
+            self.i += 4;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Scan one line (no line end, valid UTF-8, no control characters) into its fields.
+fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
+    let mut c = Cursor { b: line, i: 0 };
+    let mut f = Fields::default();
+    let mut seen = 0u32;
+    c.eat(b'{')?;
+    if c.peek() == Some(b'}') {
+        return Err(Fallback);
+    }
+    loop {
+        let key = c.plain_string()?;
+        c.eat(b':')?;
+        let bit = match key {
+            b"type" => 0,
+            b"id" => 1,
+            b"ts" => 2,
+            b"prompt" => 3,
+            b"version" => 4,
+            b"run_id" => 5,
+            b"execution_time_ms" => 6,
+            b"token_count" => 7,
+            b"output_length" => 8,
+            b"output" => 9,
+            b"success" => 10,
+            b"quality_score" => 11,
+            b"feedback" => 12,
+            b"prompt_sha" => 13,
+            _ => 99,
+        };
+        if bit < 99 {
+            // A repeated field is an error for the simple parser; let it say so.
+            if seen & (1 << bit) != 0 {
+                return Err(Fallback);
+            }
+            seen |= 1 << bit;
+        }
+        match bit {
+            0 => f.kind = c.string_or_null()?,
+            1 => f.id = c.string_or_null()?,
+            2 => f.ts = c.string_or_null()?,
+            3 => f.prompt = c.string_or_null()?,
+            4 => f.version = c.string_or_null()?,
+            5 => f.run_id = c.string_or_null()?,
+            13 => f.prompt_sha = c.string_or_null()?,
+            6 | 11 => {
+                if !c.is_null() {
+                    let n: f64 = c.number()?.parse().map_err(|_| Fallback)?;
+                    if !n.is_finite() {
+                        return Err(Fallback);
+                    }
+                    if bit == 6 {
+                        f.time = Some(n)
+                    } else {
+                        f.quality = Some(n)
+                    }
+                }
+            }
+            7 | 8 => {
+                if !c.is_null() {
+                    let t = c.number()?;
+                    // Only plain non-negative integers; anything else is the simple parser's call.
+                    if !t.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Fallback);
+                    }
+                    let n: u64 = t.parse().map_err(|_| Fallback)?;
+                    if bit == 7 {
+                        f.tokens = Some(n)
+                    } else {
+                        f.length = Some(n)
+                    }
+                }
+            }
+            9 => {
+                if !c.is_null() {
+                    if c.peek() != Some(b'"') {
+                        return Err(Fallback);
+                    }
+                    let start = c.i + 1;
+                    let escapes = c.skip_string()?;
+                    f.output = Some((start, c.i - 1, escapes));
+                }
+            }
+            10 => match c.peek() {
+                Some(b't') => {
+                    c.literal(b"true")?;
+                    f.success = Some(true);
+                }
+                Some(b'f') => {
+                    c.literal(b"false")?;
+                    f.success = Some(false);
+                }
+                _ => return Err(Fallback),
+            },
+            12 => {
+                if c.is_null() {
+                    f.feedback = None;
+                } else {
+                    c.ws();
+                    let start = c.i;
+                    c.skip_string()?;
+                    let quoted = &line[start..c.i];
+                    let raw = &quoted[1..quoted.len() - 1];
+                    // Feedback counts when it is more than whitespace; escapes are decoded first.
+                    let blank = if raw.contains(&b'\\') {
+                        serde_json::from_slice::<String>(quoted)
+                            .map_err(|_| Fallback)?
+                            .trim()
+                            .is_empty()
+                    } else {
+                        std::str::from_utf8(raw)
+                            .map_err(|_| Fallback)?
+                            .trim()
+                            .is_empty()
+                    };
+                    f.feedback = Some(!blank);
+                }
+            }
+            _ => c.skip_value(0)?,
+        }
+        match c.peek() {
+            Some(b',') => c.i += 1,
+            Some(b'}') => {
+                c.i += 1;
+                break;
+            }
+            _ => return Err(Fallback),
+        }
+    }
+    c.ws();
+    if c.i != line.len() {
+        return Err(Fallback);
+    }
+    Ok(f)
+}
+
+/// A run line's fields, borrowed from the line.
+pub(crate) struct ScannedRun<'a> {
+    pub(crate) id: &'a [u8],
+    pub(crate) ts: i64,
+    pub(crate) prompt: &'a str,
+    pub(crate) version: &'a str,
+    pub(crate) prompt_sha: Option<&'a [u8]>,
+    pub(crate) time: f64,
+    pub(crate) tokens: Option<u64>,
+    pub(crate) length: u64,
+    pub(crate) success: bool,
+    pub(crate) quality: Option<f64>,
+    pub(crate) feedback: bool,
+}
+
+/// A line the fast scanner understood, validated exactly as [`parse_line`] validates it.
+pub(crate) enum Scanned<'a> {
+    Run(ScannedRun<'a>),
+    Rating {
+        run_id: &'a [u8],
+        ts: i64,
+        quality: f64,
+        feedback: bool,
+    },
+}
+
+/// Scan and validate one line (without its line end); anything unusual is a [`Fallback`].
+pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
+    // Raw control characters (tabs too) and invalid UTF-8: the simple parser's call.
+    if text
+        .chunks(64)
+        .any(|c| c.iter().fold(0u8, |a, &b| a | u8::from(b < 0x20)) != 0)
+    {
+        return Err(Fallback);
+    }
+    simdutf8::basic::from_utf8(text).map_err(|_| Fallback)?;
+    let f = scan_fields(text)?;
+    let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
+    match f.kind {
+        None | Some(b"run") => {}
+        Some(b"rating") => {
+            let run_id = f.run_id.filter(|r| !r.is_empty()).ok_or(Fallback)?;
+            let quality = f
+                .quality
+                .filter(|q| (1.0..=10.0).contains(q))
+                .ok_or(Fallback)?;
+            return Ok(Scanned::Rating {
+                run_id,
+                ts,
+                quality,
+                feedback: f.feedback.unwrap_or(false),
+            });
+        }
+        Some(_) => return Err(Fallback),
+    }
+    let id = f.id.filter(|i| !i.is_empty()).ok_or(Fallback)?;
+    let prompt = std::str::from_utf8(f.prompt.ok_or(Fallback)?).map_err(|_| Fallback)?;
+    let version = std::str::from_utf8(f.version.ok_or(Fallback)?).map_err(|_| Fallback)?;
+    if !is_valid_name(prompt) || !is_version(version) {
+        return Err(Fallback);
+    }
+    let time = f.time.filter(|t| *t >= 0.0).ok_or(Fallback)?;
+    let success = f.success.ok_or(Fallback)?;
+    if f.quality.is_some_and(|q| !(1.0..=10.0).contains(&q)) {
+        return Err(Fallback);
+    }
+    let length = match (f.length, f.output) {
+        (Some(n), _) => n,
+        (None, Some(span)) => output_chars(text, span),
+        (None, None) => 0,
+    };
+    Ok(Scanned::Run(ScannedRun {
+        id,
+        ts,
+        prompt,
+        version,
+        prompt_sha: f.prompt_sha,
+        time,
+        tokens: f.tokens,
+        length,
+        success,
+        quality: f.quality,
+        feedback: f.feedback.unwrap_or(false),
+    }))
+}
+
+/// The run on a line, read by the fast scanner; None when the simple parser must decide
+/// (ratings too, whose feedback text the scanner does not decode).
+pub fn fast_event(text: &[u8]) -> Option<Event> {
+    let Ok(Scanned::Run(r)) = scan_line(text) else {
+        return None;
+    };
+    let s = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
+    Some(Event::Run(RunFacts {
+        id: s(r.id)?,
+        ts: from_nanos(r.ts),
+        prompt: r.prompt.to_string(),
+        version: r.version.to_string(),
+        prompt_sha: match r.prompt_sha {
+            Some(b) => Some(s(b)?),
+            None => None,
+        },
+        execution_time_ms: r.time,
+        token_count: r.tokens,
+        output_length: r.length,
+        success: r.success,
+        quality_score: r.quality,
+        has_feedback: r.feedback,
+    }))
+}
+
+/// Characters of a JSON string body without decoding it: UTF-8 lead bytes, where each escape
+/// sequence (`\\n`, `\\u00e9`, a surrogate pair) counts as one character.
+fn output_chars(line: &[u8], (start, end, escapes): (usize, usize, u64)) -> u64 {
+    let body = &line[start..end];
+    if escapes == 0 {
+        return body.iter().filter(|&&c| c & 0xC0 != 0x80).count() as u64;
+    }
+    let mut chars = 0u64;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            let len = match body.get(i + 1) {
+                Some(b'u')
+                    if body.get(i + 6) == Some(&b'\\')
+                        && body.get(i + 2).is_some_and(|c| matches!(c, b'd' | b'D'))
+                        && body.get(i + 3).is_some_and(|c| {
+                            matches!(c, b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+                        }) =>
+                {
+                    12
+                }
+                Some(b'u') => 6,
+                _ => 2,
+            };
+            chars += 1;
+            i += len;
+        } else {
+            chars += u64::from(body[i] & 0xC0 != 0x80);
+            i += 1;
+        }
+    }
+    chars
+}
+
+/// Whether `v` parses as a [`Version`], without allocating (dotted runs of 1 to 19 digits).
+fn is_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.len() <= 19 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as nanoseconds since the epoch; other forms: fallback.
+fn fast_ts(s: &[u8]) -> Scan<i64> {
+    let num = |r: std::ops::Range<usize>| -> Scan<i64> {
+        let part = s.get(r).ok_or(Fallback)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return Err(Fallback);
+        }
+        Ok(part.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
+    };
+    if s.len() < 20
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || s[10] != b'T'
+        || s[13] != b':'
+        || s[16] != b':'
+        || s.last() != Some(&b'Z')
+    {
+        return Err(Fallback);
+    }
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    let mut nanos = 0i64;
+    if s.len() > 20 {
+        if s[19] != b'.' || s.len() > 30 || s.len() < 22 {
+            return Err(Fallback);
+        }
+        let frac = &s[20..s.len() - 1];
+        if !frac.iter().all(u8::is_ascii_digit) {
+            return Err(Fallback);
+        }
+        nanos = frac.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0'))
+            * 10i64.pow(9 - frac.len() as u32);
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32).ok_or(Fallback)?;
+    let time = chrono::NaiveTime::from_hms_opt(h as u32, mi as u32, sec as u32).ok_or(Fallback)?;
+    let secs = date.and_time(time).and_utc().timestamp();
+    Ok(secs * 1_000_000_000 + nanos)
+}
+
+pub(crate) fn to_nanos(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MIN)
+}
+
+pub(crate) fn from_nanos(n: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_like_chrono() {
+        for s in [
+            "2026-11-02T10:15:30Z",
+            "2026-11-02T10:15:30.1Z",
+            "2026-11-02T10:15:30.123456789Z",
+            "1999-12-31T23:59:59.999Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(s)
+                .expect("valid")
+                .with_timezone(&Utc);
+            assert_eq!(
+                fast_ts(s.as_bytes()).ok(),
+                chrono.timestamp_nanos_opt(),
+                "{s}"
+            );
+        }
+        for s in [
+            "2026-11-02 10:15:30Z",
+            "2026-11-02T10:15:30+01:00",
+            "2026-13-02T10:15:30Z",
+            "2026-11-02T10:15:30.Z",
+        ] {
+            assert!(fast_ts(s.as_bytes()).is_err(), "{s}");
+        }
+    }
+}
