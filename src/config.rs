@@ -1,19 +1,21 @@
 //! `ptrack.toml`: optional project settings and defaults.
 //!
-//! Every section is optional; a missing file means all defaults. Unknown keys are
-//! reported as warnings by `check`, never silently dropped.
+//! Every section is optional; a missing file means all defaults. An unknown key is a warning
+//! (with the closest known key as a suggestion) that `check` reports; it never stops a command,
+//! and it is never silently dropped: `check` names it. A known key with a value of the wrong
+//! type is an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::line_of_offset;
+use crate::diagnostic::{Diagnostic, line_of_offset};
 use crate::prompt::Provider;
 
 /// The parsed `ptrack.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     /// Defaults for new versions (`create`) and for versions that leave a key out.
     pub defaults: Defaults,
@@ -25,7 +27,7 @@ pub struct Config {
 
 /// The `[defaults]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Defaults {
     /// Model for new versions and for versions that name none.
     pub model: Option<String>,
@@ -45,7 +47,7 @@ pub struct Defaults {
 
 /// A `[providers.NAME]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ProviderSettings {
     /// Base URL of the server's API.
     pub base_url: Option<String>,
@@ -57,7 +59,7 @@ pub struct ProviderSettings {
 
 /// The `[report]` section: gates that make `ptrack report` exit 1 when crossed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Gates {
     /// Metric gates apply only to versions with at least this many runs (default 1).
     pub min_runs: Option<usize>,
@@ -121,12 +123,35 @@ pub enum ConfigError {
     },
 }
 
+/// The keys each part of `ptrack.toml` knows.
+const TOP: &[&str] = &["defaults", "report", "providers"];
+const DEFAULTS: &[&str] = &[
+    "model",
+    "provider",
+    "format",
+    "temperature",
+    "token_limit",
+    "top_k",
+    "top_p",
+];
+const REPORT: &[&str] = &[
+    "min_runs",
+    "min_success_rate",
+    "max_p95_regression_pct",
+    "min_quality",
+    "forbid_in_place_edits",
+];
+const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
+
 impl Config {
-    /// Read `path`; a missing file gives the defaults.
-    pub fn load(path: &Path, display_path: &Path) -> Result<Config, ConfigError> {
+    /// Read `path`; a missing file gives the defaults. The diagnostics are warnings about
+    /// unknown keys.
+    pub fn load(path: &Path, display_path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Config::default(), Vec::new()));
+            }
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: display_path.to_path_buf(),
@@ -134,7 +159,8 @@ impl Config {
                 });
             }
         };
-        Config::parse(&text, display_path)
+        let config = Config::parse(&text, display_path)?;
+        Ok((config, unknown_keys(&text, display_path)))
     }
 
     /// Parse the text of a `ptrack.toml`.
@@ -154,6 +180,53 @@ impl Config {
             })?;
         Ok(config)
     }
+}
+
+/// A warning for every key `ptrack.toml` does not know, with its line and the closest known key.
+fn unknown_keys(text: &str, display_path: &Path) -> Vec<Diagnostic> {
+    let Ok(doc) = text.parse::<toml_edit::Document<String>>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut check = |table: &toml_edit::Table, known: &[&str], section: &str| {
+        for (key, _) in table.iter() {
+            if known.contains(&key) {
+                continue;
+            }
+            let line = table
+                .key(key)
+                .and_then(|k| k.span())
+                .map(|s| line_of_offset(text, s.start));
+            let place = if section.is_empty() {
+                String::new()
+            } else {
+                format!(" in [{section}]")
+            };
+            let hint = match crate::prompt::suggest(key, known) {
+                Some(s) => format!(", did you mean `{s}`?"),
+                None => format!(" (ignored; known keys: {})", known.join(", ")),
+            };
+            out.push(
+                Diagnostic::warning(display_path, line, format!("unknown key `{key}`{place}{hint}"))
+                    .with_field(key),
+            );
+        }
+    };
+    let root = doc.as_table();
+    check(root, TOP, "");
+    for (name, known) in [("defaults", DEFAULTS), ("report", REPORT)] {
+        if let Some(t) = root.get(name).and_then(toml_edit::Item::as_table) {
+            check(t, known, name);
+        }
+    }
+    if let Some(providers) = root.get("providers").and_then(toml_edit::Item::as_table) {
+        for (name, item) in providers.iter() {
+            if let Some(t) = item.as_table() {
+                check(t, PROVIDER, &format!("providers.{name}"));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -187,13 +260,28 @@ mod tests {
     }
 
     #[test]
-    fn wrong_key_names_file_and_line() {
-        let err = Config::parse("[defaults]\nmodle = \"x\"\n", Path::new("ptrack.toml"))
-            .expect_err("unknown key");
-        let msg = err.to_string();
-        assert!(
-            msg.starts_with("ptrack.toml:2: unknown field `modle`"),
-            "{msg}"
+    fn unknown_keys_are_warnings_with_a_suggestion_and_their_line() {
+        let text = "[defaults]\nmodle = \"x\"\n\n[providers.openai]\nbase_ur = \"u\"\napi_key_env = \"K\"\n\n[extra]\n";
+        let c = Config::parse(text, Path::new("ptrack.toml")).expect("still valid");
+        assert_eq!(c.defaults.model, None);
+        let msgs: Vec<String> = unknown_keys(text, Path::new("ptrack.toml"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers)",
+                "ptrack.toml:2: warning: unknown key `modle` in [defaults], did you mean `model`?",
+                "ptrack.toml:5: warning: unknown key `base_ur` in [providers.openai], did you mean `base_url`?",
+            ]
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_an_error_with_its_line() {
+        let err = Config::parse("[defaults]\ntemperature = \"hot\"\n", Path::new("ptrack.toml"))
+            .expect_err("wrong type");
+        assert!(err.to_string().starts_with("ptrack.toml:2: "), "{err}");
     }
 }

@@ -31,6 +31,10 @@ pub struct Diagnostic {
     pub field: Option<String>,
     /// What is wrong, and how to fix it where that is clear.
     pub message: String,
+    /// A stable name for the kind of problem (e.g. `in-place-edit`), for front ends that
+    /// attach their own advice; most diagnostics have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl Diagnostic {
@@ -42,6 +46,7 @@ impl Diagnostic {
             severity: Severity::Error,
             field: None,
             message: message.into(),
+            code: None,
         }
     }
 
@@ -60,6 +65,12 @@ impl Diagnostic {
     /// The same diagnostic, naming the field it is about.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    /// The same diagnostic, with a code naming its kind.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
         self
     }
 

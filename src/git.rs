@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use git2::Oid;
+
 use crate::project::PromptSource;
 
 /// Why a git operation failed.
@@ -165,6 +167,13 @@ impl Repo {
             };
         }
         Ok(None)
+    }
+
+    /// The prompts as they are at revision `rev`, with the commit's short id.
+    pub fn registry_at(&self, rev: &str) -> Result<(crate::Registry, String), GitError> {
+        let oid = self.resolve(rev)?;
+        let source = self.source_at(oid)?;
+        Ok((crate::project::load_registry(&source), self.short(oid)))
     }
 
     /// The project's files as they are in commit `oid`.

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod project;
 pub mod prompt;
 pub mod provider;
+pub mod query;
 pub mod render;
 pub mod report;
 pub mod runlog;
@@ -44,7 +45,7 @@ pub mod version;
 
 pub use config::{Config, ConfigError};
 pub use diagnostic::{Diagnostic, Severity};
-pub use project::{Project, ProjectError, Prompt, Registry};
+pub use project::{LookupError, Project, ProjectError, Prompt, Registry};
 pub use prompt::{
     Params, PromptMeta, PromptVersion, Provider, SourceFormat, Variable, blob_sha, is_valid_name,
 };

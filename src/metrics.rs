@@ -34,6 +34,8 @@ pub struct Comparison {
     pub p50_delta_ms: Option<f64>,
     /// b − a mean time, ms.
     pub mean_time_delta_ms: Option<f64>,
+    /// b − a 95th percentile time, ms.
+    pub p95_delta_ms: Option<f64>,
     /// Welch's t-test of execution times (b vs a).
     pub time_test: Option<TTest>,
     /// b − a mean quality.
@@ -110,6 +112,51 @@ impl Comparison {
     }
 }
 
+/// A comparison with its one-line verdict: what `compare`, `report` and `eval` show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonView {
+    /// The comparison.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+    /// The one-line verdict.
+    pub verdict: String,
+}
+
+impl From<Comparison> for ComparisonView {
+    fn from(comparison: Comparison) -> Self {
+        ComparisonView {
+            verdict: comparison.verdict(),
+            comparison,
+        }
+    }
+}
+
+/// How a version's figures moved against the version before it (b − a).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Deltas {
+    /// Success rate change in percentage points.
+    pub success_pts: Option<f64>,
+    /// Median time change, ms.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile time change, ms.
+    pub p95_ms: Option<f64>,
+    /// Mean quality change.
+    pub quality: Option<f64>,
+}
+
+impl Deltas {
+    /// `b` against `a`; a figure missing on either side has no delta.
+    pub fn between(a: &Metrics, b: &Metrics) -> Deltas {
+        let d = |x: Option<f64>, y: Option<f64>| Some(y? - x?);
+        Deltas {
+            success_pts: d(a.success_rate, b.success_rate).map(|x| x * 100.0),
+            p50_ms: d(a.time_ms.map(|t| t.p50), b.time_ms.map(|t| t.p50)),
+            p95_ms: d(a.time_ms.map(|t| t.p95), b.time_ms.map(|t| t.p95)),
+            quality: d(a.quality_mean, b.quality_mean),
+        }
+    }
+}
+
 /// Why Welch's test gave no answer: too few values, or no variation at all on either side.
 fn untestable(n_a: usize, n_b: usize) -> &'static str {
     if n_a < 2 || n_b < 2 {
@@ -144,6 +191,7 @@ pub fn compare(
         ),
         p50_delta_ms: diff(ma.time_ms.map(|t| t.p50), mb.time_ms.map(|t| t.p50)),
         mean_time_delta_ms: diff(ma.time_ms.map(|t| t.mean), mb.time_ms.map(|t| t.mean)),
+        p95_delta_ms: diff(ma.time_ms.map(|t| t.p95), mb.time_ms.map(|t| t.p95)),
         time_test: stats::welch_t_test(&times(b.1), &times(a.1)),
         quality_delta: diff(ma.quality_mean, mb.quality_mean),
         quality_test: stats::welch_t_test(&quality(b.1), &quality(a.1)),

@@ -43,6 +43,7 @@ pub enum ProjectError {
 pub struct Project {
     root: PathBuf,
     config: Config,
+    config_diagnostics: Vec<Diagnostic>,
 }
 
 /// Every prompt of a project, with the problems found while loading them.
@@ -249,10 +250,12 @@ impl Project {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let config = Config::load(&root.join("ptrack.toml"), Path::new("ptrack.toml"))?;
+        let (config, config_diagnostics) =
+            Config::load(&root.join("ptrack.toml"), Path::new("ptrack.toml"))?;
         Ok(Project {
             root: root.to_path_buf(),
             config,
+            config_diagnostics,
         })
     }
 
@@ -264,6 +267,11 @@ impl Project {
     /// Settings from `ptrack.toml` (defaults when it is absent).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Warnings about `ptrack.toml` (unknown keys), for `check`.
+    pub fn config_diagnostics(&self) -> &[Diagnostic] {
+        &self.config_diagnostics
     }
 
     /// `prompts/` under the root.

@@ -15,7 +15,9 @@ use crate::config::Gates;
 use crate::diagnostic::Diagnostic;
 use crate::diff::{VersionDiff, diff_versions, show};
 use crate::format::{ms, p_value, pct, quality, signed};
-use crate::metrics::{Bucket, Comparison, Metrics, TrendRow, compare, group_runs, trends};
+use crate::metrics::{
+    Bucket, ComparisonView, Metrics, TrendRow, compare, group_runs, trends,
+};
 use crate::project::{Prompt, Registry};
 use crate::prompt::PromptVersion;
 use crate::runlog::RunFacts;
@@ -78,16 +80,6 @@ pub struct SummaryRow {
     pub change: Change,
     /// The change in words, e.g. "1.2 added".
     pub change_text: String,
-}
-
-/// A changed version's metrics against its predecessor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComparisonView {
-    /// The comparison.
-    #[serde(flatten)]
-    pub comparison: Comparison,
-    /// The one-line verdict.
-    pub verdict: String,
 }
 
 /// The section of one changed prompt.
@@ -337,10 +329,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 let a = runs.get(&p.version).map(Vec::as_slice).unwrap_or(&[]);
                 let b = runs.get(&v.version).map(Vec::as_slice).unwrap_or(&[]);
                 let c = compare(name, (&p.version, a), (&v.version, b));
-                comparisons.push(ComparisonView {
-                    verdict: c.verdict(),
-                    comparison: c,
-                });
+                comparisons.push(ComparisonView::from(c));
             }
             if v.meta.goal.is_none() {
                 warnings.push(Warning {
@@ -873,14 +862,12 @@ fn render_comparison_md(o: &mut String, v: &ComparisonView) {
         ms(b.time_ms.map(|t| t.p50)),
         delta(c.p50_delta_ms, 0, " ms")
     );
-    let p95 = |m: &Metrics| m.time_ms.map(|t| t.p95);
-    let p95_delta = p95(a).zip(p95(b)).map(|(x, y)| y - x);
     let _ = writeln!(
         o,
         "| p95 time | {} | {} | {} | |",
-        ms(p95(a)),
-        ms(p95(b)),
-        delta(p95_delta, 0, " ms")
+        ms(a.time_ms.map(|t| t.p95)),
+        ms(b.time_ms.map(|t| t.p95)),
+        delta(c.p95_delta_ms, 0, " ms")
     );
     let _ = writeln!(
         o,

@@ -48,7 +48,7 @@ impl RunSet {
             foldhash::fast::FixedState::with_seed(7).hash_one(id)
         };
         let mut duplicates = 0;
-        let mut ratings: HashMap<String, Rating> = HashMap::new();
+        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
         for ev in events {
             match ev {
                 Event::Run(r) => match seen.entry(hash(&r.id)) {
@@ -65,14 +65,7 @@ impl RunSet {
                         }
                     }
                 },
-                Event::Rating(rating) => {
-                    let newer = ratings
-                        .get(&rating.run_id)
-                        .is_none_or(|old| rating.ts >= old.ts);
-                    if newer {
-                        ratings.insert(rating.run_id.clone(), rating);
-                    }
-                }
+                Event::Rating(rating) => ratings.offer(rating.run_id.clone(), rating),
             }
         }
         for run in &mut runs {
@@ -97,6 +90,85 @@ impl RunSet {
             diagnostics,
             duplicates,
             orphan_ratings,
+        }
+    }
+}
+
+/// A rating as the resolution rule sees it: when it was given.
+pub trait Timed {
+    /// The time the rule orders by.
+    type Time: Ord;
+    /// When it was given.
+    fn time(&self) -> Self::Time;
+}
+
+impl Timed for Rating {
+    type Time = DateTime<Utc>;
+    fn time(&self) -> DateTime<Utc> {
+        self.ts
+    }
+}
+
+/// The latest rating of each run, by the one rule every reader follows: a later rating wins,
+/// and of two given at the same time the one read later (further down the logs) wins.
+#[derive(Debug, Clone)]
+pub struct LatestRatings<K, V, S = std::collections::hash_map::RandomState> {
+    map: HashMap<K, V, S>,
+}
+
+impl<K, V, S: Default> Default for LatestRatings<K, V, S> {
+    fn default() -> Self {
+        LatestRatings {
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> LatestRatings<K, V, S> {
+    /// Take `rating` for run `key` when it supersedes the one kept.
+    pub fn offer(&mut self, key: K, rating: V) {
+        if self
+            .map
+            .get(&key)
+            .is_none_or(|old| rating.time() >= old.time())
+        {
+            self.map.insert(key, rating);
+        }
+    }
+
+    /// The latest rating of run `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// Take the latest rating of run `key` out.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
+
+    /// Whether no run has a rating.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every run with its latest rating, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    /// The runs that have a rating, in no particular order.
+    pub fn into_keys(self) -> impl Iterator<Item = K> {
+        self.map.into_keys()
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> std::ops::AddAssign
+    for LatestRatings<K, V, S>
+{
+    /// Offer every rating of `other`, which was read after this one.
+    fn add_assign(&mut self, other: Self) {
+        for (k, v) in other.map {
+            self.offer(k, v);
         }
     }
 }

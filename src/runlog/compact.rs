@@ -14,7 +14,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::Path;
 
-use super::aggregate::{Metrics, MetricsBuilder, PromptMetrics, VersionMetrics, earliest, latest};
+use super::aggregate::{
+    LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, VersionMetrics, earliest, latest,
+};
 use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
 use super::parse::{line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
@@ -56,13 +58,20 @@ struct Rated {
     feedback: bool,
 }
 
+impl Timed for Rated {
+    type Time = i64;
+    fn time(&self) -> i64 {
+        self.ts
+    }
+}
+
 /// What one thread gathered from its files.
 #[derive(Debug, Default)]
 struct Partial {
     /// Group index by prompt, then version (looked up without allocating).
     index: HashMap<String, Vec<(String, usize)>, FastState>,
     groups: Vec<Group>,
-    ratings: HashMap<u64, Rated, FastState>,
+    ratings: LatestRatings<u64, Rated, FastState>,
     diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser handled.
     fallbacks: usize,
@@ -142,16 +151,14 @@ impl Partial {
 
     fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: bool) {
         let key = id_hash(run_id);
-        if self.ratings.get(&key).is_none_or(|old| ts >= old.ts) {
-            self.ratings.insert(
-                key,
-                Rated {
-                    ts,
-                    quality,
-                    feedback,
-                },
-            );
-        }
+        self.ratings.offer(
+            key,
+            Rated {
+                ts,
+                quality,
+                feedback,
+            },
+        );
     }
 
     /// Handle one line the way the simple reader would.
@@ -328,11 +335,7 @@ impl std::ops::AddAssign for Partial {
             target.tokens_n += g.tokens_n;
             target.length_sum = target.length_sum.saturating_add(g.length_sum);
         }
-        for (k, r) in other.ratings {
-            if self.ratings.get(&k).is_none_or(|old| r.ts >= old.ts) {
-                self.ratings.insert(k, r);
-            }
-        }
+        self.ratings += other.ratings;
         self.diagnostics.extend(other.diagnostics);
         self.fallbacks += other.fallbacks;
     }

@@ -184,7 +184,7 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
         ..Partial::default()
     };
     for (k, ts, quality, feedback) in header.ratings {
-        p.ratings.insert(
+        p.ratings.offer(
             k,
             Rated {
                 ts,

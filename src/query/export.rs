@@ -1,0 +1,257 @@
+//! `export`: every run, each id once, with its latest rating applied, as JSON, JSON Lines or
+//! RFC 4180 CSV, written to any writer.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::diagnostic::Diagnostic;
+use crate::project::{LookupError, Project, check_name};
+use crate::runlog::aggregate::LatestRatings;
+use crate::runlog::{Event, FIELDS, Rating, RunFilter, json_number, scan};
+
+/// How `export` writes runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with the fixed header of [`csv_header`].
+    Csv,
+}
+
+/// Which runs to export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportQuery {
+    /// Only this prompt.
+    pub prompt: Option<String>,
+    /// Only runs at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSummary {
+    /// Runs written.
+    pub runs: usize,
+    /// Problems in the run logs (bad lines are not exported).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// No such prompt and no runs of it.
+    #[error("no prompt named `{0}` and no runs under runs/{0}/")]
+    UnknownPrompt(String),
+    /// The prompt name is invalid.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The writer failed (a closed pipe, a full disk).
+    #[error("cannot write the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl From<serde_json::Error> for ExportError {
+    fn from(e: serde_json::Error) -> Self {
+        ExportError::Write(e.into())
+    }
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> Self {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => ExportError::Write(io),
+            other => ExportError::Write(std::io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
+/// The CSV columns: the run fields in their documented order, then `extra` (every field
+/// ptrack does not know, as a JSON object). Nested objects are JSON text in their cell.
+pub fn csv_header() -> Vec<&'static str> {
+    let mut h = FIELDS.to_vec();
+    h.push("extra");
+    h
+}
+
+impl Project {
+    /// Write the runs `query` selects to `out` in `format`.
+    pub fn export(
+        &self,
+        query: &ExportQuery,
+        format: ExportFormat,
+        out: &mut dyn Write,
+    ) -> Result<ExportSummary, ExportError> {
+        if let Some(p) = &query.prompt {
+            check_name(p)?;
+            if self.load_prompts().get(p).is_none() && !self.runs_dir().join(p).is_dir() {
+                return Err(ExportError::UnknownPrompt(p.clone()));
+            }
+        }
+        let filter = RunFilter {
+            prompt: query.prompt.clone(),
+            version: None,
+            since: query.since,
+            until: query.until,
+        };
+        let runs_dir = self.runs_dir();
+        let display = std::path::Path::new("runs");
+        // Pass 1: the latest rating of each run (small: one entry per rated run).
+        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
+        let diagnostics = scan(&runs_dir, display, &filter, |_, _, _, ev| {
+            if let Event::Rating(r) = ev {
+                ratings.offer(r.run_id.clone(), r);
+            }
+        });
+        // Pass 2: stream every run (the first copy of each id) with its rating applied.
+        let mut sink = Sink::start(format, out)?;
+        let mut seen = HashSet::new();
+        let mut result: Result<(), ExportError> = Ok(());
+        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
+            if result.is_err() {
+                return;
+            }
+            let Event::Run(run) = ev else { return };
+            if !seen.insert(run.id.clone()) {
+                return;
+            }
+            let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else {
+                return;
+            };
+            if let Some(r) = ratings.get(&run.id) {
+                obj.insert("quality_score".into(), json_number(r.quality_score));
+                if let Some(f) = &r.feedback {
+                    obj.insert("feedback".into(), Value::String(f.clone()));
+                }
+            }
+            if obj.get("output_length").is_none_or(Value::is_null) {
+                obj.insert("output_length".into(), Value::from(run.output_length));
+            }
+            result = sink.row(obj);
+        });
+        result?;
+        let count = sink.finish()?;
+        Ok(ExportSummary {
+            runs: count,
+            diagnostics,
+        })
+    }
+}
+
+/// Where exported runs go, in one of the formats.
+enum Sink<'w> {
+    Csv(csv::Writer<&'w mut dyn Write>, usize),
+    Json(&'w mut dyn Write, usize),
+    Jsonl(&'w mut dyn Write, usize),
+}
+
+impl<'w> Sink<'w> {
+    fn start(format: ExportFormat, out: &'w mut dyn Write) -> Result<Sink<'w>, ExportError> {
+        Ok(match format {
+            ExportFormat::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(out);
+                w.write_record(csv_header())?;
+                Sink::Csv(w, 0)
+            }
+            ExportFormat::Json => {
+                out.write_all(b"[")?;
+                Sink::Json(out, 0)
+            }
+            ExportFormat::Jsonl => Sink::Jsonl(out, 0),
+        })
+    }
+
+    fn row(&mut self, obj: Map<String, Value>) -> Result<(), ExportError> {
+        match self {
+            Sink::Csv(w, n) => {
+                w.write_record(csv_row(obj))?;
+                *n += 1;
+            }
+            Sink::Json(out, n) => {
+                out.write_all(if *n == 0 { b"\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut **out, &obj)?;
+                *n += 1;
+            }
+            Sink::Jsonl(out, n) => {
+                serde_json::to_writer(&mut **out, &obj)?;
+                out.write_all(b"\n")?;
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Close the output; the number of runs written.
+    fn finish(self) -> Result<usize, ExportError> {
+        Ok(match self {
+            Sink::Csv(mut w, n) => {
+                w.flush()?;
+                n
+            }
+            Sink::Json(out, n) => {
+                out.write_all(if n == 0 { b"]\n" } else { b"\n]\n" })?;
+                n
+            }
+            Sink::Jsonl(_, n) => n,
+        })
+    }
+}
+
+/// One CSV record: the documented fields (text as is, other values as JSON), then `extra`.
+fn csv_row(mut obj: Map<String, Value>) -> Vec<String> {
+    let mut row: Vec<String> = FIELDS
+        .iter()
+        .map(|k| match obj.remove(*k) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+        })
+        .collect();
+    row.push(if obj.is_empty() {
+        String::new()
+    } else {
+        Value::Object(obj).to_string()
+    });
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::testing::{project_with_runs, run_line};
+
+    #[test]
+    fn csv_quotes_by_rfc_4180_and_ratings_apply() {
+        let mut lines = vec![run_line("a", "p", "1.0", "2026-11-01T10:00:00Z", 100.0, true, None)];
+        lines.push(
+            r#"{"id":"b","ts":"2026-11-01T11:00:00Z","prompt":"p","version":"1.0","execution_time_ms":5,"output":"say \"hi\",\nthen go","success":true,"seed":4}"#
+                .to_string(),
+        );
+        lines.push(r#"{"type":"rating","id":"r","ts":"2026-11-02T10:00:00Z","run_id":"a","quality_score":9}"#.to_string());
+        lines.push(run_line("a", "p", "1.0", "2026-11-01T10:00:00Z", 999.0, true, None));
+        let (_dir, project) = project_with_runs(&["p"], &lines);
+        let mut out = Vec::new();
+        let s = project
+            .export(&ExportQuery::default(), ExportFormat::Csv, &mut out)
+            .expect("export");
+        assert_eq!(s.runs, 2, "the repeated id counts once");
+        let text = String::from_utf8(out).expect("utf8");
+        let records: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(records[0], csv_header().join(","));
+        assert!(records[1].starts_with("a,2026-11-01T10:00:00Z,p,1.0,"), "{}", records[1]);
+        assert!(records[1].contains(",out,100.0,10,3,true,,9,"), "{}", records[1]);
+        assert!(
+            text.contains(",\"say \"\"hi\"\",\nthen go\",5,"),
+            "quoted, quotes doubled, newline kept: {text}"
+        );
+        assert!(text.contains(",\"{\"\"seed\"\":4}\"\r\n"), "{text}");
+    }
+}

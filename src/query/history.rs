@@ -1,0 +1,125 @@
+//! `history`: the commits that touched a prompt, newest first, with the figures of the runs
+//! recorded against exactly each changed file's text (runs whose `prompt_sha` is its blob).
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::git::{GitError, HistoryEntry, Repo};
+use crate::project::{LookupError, Project, check_name};
+use crate::runlog::{Metrics, RunFacts, RunFilter};
+use crate::version::Version;
+
+/// Whose history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// The prompt.
+    pub prompt: String,
+    /// Only commits that changed this version's file.
+    pub version: Option<Version>,
+    /// At most this many commits.
+    pub limit: Option<usize>,
+}
+
+/// One commit with the figures of each changed file's runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    /// The commit and the prompt's files it changed.
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    /// Metrics of the runs of each changed file's new blob, in the order of `changes`
+    /// (None: no run has that text).
+    pub metrics: Vec<Option<Metrics>>,
+}
+
+/// The `history --json` model is `rows`.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// Commits, newest first.
+    pub rows: Vec<HistoryRow>,
+    /// Whether the repository has no commits yet.
+    pub no_commits: bool,
+    /// Problems in the run logs.
+    #[serde(skip)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// Git could not answer.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// No such prompt, now or in the history.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}
+
+impl Project {
+    /// The history of a prompt in git.
+    pub fn history(&self, query: &HistoryQuery) -> Result<History, HistoryError> {
+        check_name(&query.prompt)?;
+        let repo = Repo::open(self.root())?;
+        let mut entries = repo.history(&query.prompt, None)?;
+        if let Some(v) = &query.version {
+            let v = v.to_string();
+            entries.retain(|e| e.changes.iter().any(|c| c.version.as_deref() == Some(&v)));
+            for e in &mut entries {
+                e.changes.retain(|c| c.version.as_deref() == Some(&v));
+            }
+        }
+        if entries.is_empty() {
+            // No history and no such prompt: most likely a typo.
+            let registry = self.load_prompts();
+            if registry.get(&query.prompt).is_none() {
+                registry.find(&query.prompt)?;
+            }
+        }
+        if let Some(limit) = query.limit {
+            entries.truncate(limit);
+        }
+        let runs = self.runs(&RunFilter::default());
+        let folder = |p: &std::path::Path| -> String {
+            p.strip_prefix("prompts")
+                .ok()
+                .and_then(|p| p.components().next())
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        // The prompt's names over its history (it may have been renamed); runs of the same text
+        // under any other prompt are that prompt's runs, not this one's.
+        let mut names = BTreeSet::from([query.prompt.clone()]);
+        for c in entries.iter().flat_map(|e| &e.changes) {
+            names.insert(folder(&c.path));
+            if let Some(old) = &c.old_path {
+                names.insert(folder(old));
+            }
+        }
+        let mut by_sha: HashMap<&str, Vec<&RunFacts>> = HashMap::new();
+        for r in runs.runs.iter().filter(|r| names.contains(&r.prompt)) {
+            if let Some(sha) = &r.prompt_sha {
+                by_sha.entry(sha.as_str()).or_default().push(r);
+            }
+        }
+        let rows = entries
+            .into_iter()
+            .map(|entry| {
+                let metrics = entry
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        let runs = c.blob.as_deref().and_then(|b| by_sha.get(b))?;
+                        Some(Metrics::compute(runs.iter().copied()))
+                    })
+                    .collect();
+                HistoryRow { entry, metrics }
+            })
+            .collect();
+        Ok(History {
+            rows,
+            no_commits: repo.head().is_none(),
+            diagnostics: runs.diagnostics,
+        })
+    }
+}

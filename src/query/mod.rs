@@ -1,0 +1,62 @@
+//! The read-only command models: each is a `Serialize` struct built by one method of
+//! [`Project`](crate::Project) from a typed query. The CLI renders them as tables, `--json` or
+//! Markdown; a server or the Python package renders the same structs, so every figure is
+//! computed once, here.
+//!
+//! | method | model |
+//! |---|---|
+//! | [`Project::list`](crate::Project::list) | [`Listing`] |
+//! | [`Project::show`](crate::Project::show) | [`ShowModel`] |
+//! | [`Project::performance`](crate::Project::performance) | [`Performance`] |
+//! | [`Project::compare`](crate::Project::compare) | [`CompareModel`] |
+//! | [`Project::trends`](crate::Project::trends) | [`TrendsModel`] |
+//! | [`Project::check`](crate::Project::check) | [`CheckReport`] |
+//! | [`Project::export`](crate::Project::export) | rows written to a writer |
+//! | `Project::history` (feature `git`) | `History` |
+
+pub mod check;
+pub mod compare;
+pub mod export;
+#[cfg(feature = "git")]
+pub mod history;
+pub mod list;
+pub mod performance;
+pub mod show;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod trends;
+
+use chrono::{DateTime, Duration, Utc};
+
+pub use check::{CheckError, CheckQuery, CheckReport};
+pub use compare::{CompareModel, CompareQuery, VersionRow};
+pub use export::{ExportError, ExportFormat, ExportQuery, ExportSummary};
+#[cfg(feature = "git")]
+pub use history::{History, HistoryError, HistoryQuery, HistoryRow};
+pub use list::{ListRow, Listing};
+pub use performance::{Performance, PerformanceQuery};
+pub use show::{LastOutput, ShowModel};
+pub use trends::{TrendsModel, TrendsQuery};
+
+/// A time window as people give it: the last N days, and/or from a time, and/or until one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Only the last N days before `now`.
+    pub days: Option<u32>,
+    /// Only runs at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// The window's start and end relative to `now` (the later of `days` and `since` wins).
+    pub fn resolve(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let days_since = self.days.map(|d| now - Duration::days(i64::from(d)));
+        let since = match (days_since, self.since) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        (since, self.until)
+    }
+}
