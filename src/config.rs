@@ -146,7 +146,10 @@ const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 impl Config {
     /// Read `path`; a missing file gives the defaults. The diagnostics are warnings about
     /// unknown keys.
-    pub fn load(path: &Path, display_path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+    pub fn load(
+        path: &Path,
+        display_path: &Path,
+    ) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -207,8 +210,12 @@ fn unknown_keys(text: &str, display_path: &Path) -> Vec<Diagnostic> {
                 None => format!(" (ignored; known keys: {})", known.join(", ")),
             };
             out.push(
-                Diagnostic::warning(display_path, line, format!("unknown key `{key}`{place}{hint}"))
-                    .with_field(key),
+                Diagnostic::warning(
+                    display_path,
+                    line,
+                    format!("unknown key `{key}`{place}{hint}"),
+                )
+                .with_field(key),
             );
         }
     };
@@ -280,8 +287,11 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_type_is_an_error_with_its_line() {
-        let err = Config::parse("[defaults]\ntemperature = \"hot\"\n", Path::new("ptrack.toml"))
-            .expect_err("wrong type");
+        let err = Config::parse(
+            "[defaults]\ntemperature = \"hot\"\n",
+            Path::new("ptrack.toml"),
+        )
+        .expect_err("wrong type");
         assert!(err.to_string().starts_with("ptrack.toml:2: "), "{err}");
     }
 }

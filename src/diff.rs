@@ -57,6 +57,16 @@ pub struct VersionDiff {
     pub unified: String,
 }
 
+/// The `diff --json` model: the prompt and what changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffModel {
+    /// The prompt.
+    pub prompt: String,
+    /// What changed.
+    #[serde(flatten)]
+    pub diff: VersionDiff,
+}
+
 /// The front matter of a version as a flat key → value map, parameters inlined.
 pub fn attributes(v: &PromptVersion) -> BTreeMap<String, Value> {
     let mut map = BTreeMap::new();

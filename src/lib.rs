@@ -25,17 +25,22 @@
 //! # Ok::<(), ptrack::ProjectError>(())
 //! ```
 
+pub mod chart;
 pub mod config;
+pub mod create;
 pub mod diagnostic;
 pub mod diff;
+pub mod eval;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod markdown;
 pub mod metrics;
 pub mod project;
 pub mod prompt;
 pub mod provider;
 pub mod query;
+pub mod record;
 pub mod render;
 pub mod report;
 pub mod runlog;

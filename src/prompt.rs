@@ -55,7 +55,27 @@ pub enum Provider {
     Openai,
 }
 
+impl std::str::FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownProvider(s.to_string()))
+    }
+}
+
+/// A provider name ptrack does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider `{0}` (known: ollama, openai)")]
+pub struct UnknownProvider(pub String);
+
 impl Provider {
+    /// Every provider, in the order help texts list them.
+    pub const ALL: [Provider; 2] = [Provider::Ollama, Provider::Openai];
+
     /// The name used in files and flags.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@
 //! used variables that are not declared, and `{name}` placeholders of the older Python tool.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value, json};
@@ -16,7 +17,7 @@ use crate::prompt::PromptVersion;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
     /// Variables the text uses were not given and have no default.
-    #[error("missing variable{} {}: pass --var NAME=VALUE or give {} a default under `variables`", if .0.len() == 1 { "" } else { "s" }, list(.0), if .0.len() == 1 { "it" } else { "them" })]
+    #[error("missing variable{} {}", if .0.len() == 1 { "" } else { "s" }, list(.0))]
     Missing(Vec<String>),
     /// The text is not a valid template.
     #[error("{path}:{line}: template error: {message}")]
@@ -140,6 +141,42 @@ pub fn openai_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
     body
 }
 
+/// Variables from a JSON, YAML or TOML file (by its extension): an object of name → value.
+/// `shown` is how errors name the file.
+pub fn read_vars_file(path: &Path, shown: &Path) -> Result<Map<String, Value>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let value: Value = match ext {
+        "json" => serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}: invalid JSON: {e}", shown.display(), e.line())),
+        "yaml" | "yml" => serde_yaml::from_str(&text).map_err(|e| {
+            let line = e
+                .location()
+                .map(|l| format!(":{}", l.line()))
+                .unwrap_or_default();
+            format!("{}{line}: invalid YAML: {e}", shown.display())
+        }),
+        "toml" => toml::from_str::<toml::Table>(&text)
+            .map_err(|e| format!("{}: invalid TOML: {}", shown.display(), e.message()))
+            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
+        _ => Err(format!(
+            "{}: use a .json, .yaml or .toml file",
+            shown.display()
+        )),
+    }?;
+    match value {
+        Value::Object(m) => Ok(m),
+        _ => Err(format!(
+            "{}: expected an object of variable name → value",
+            shown.display()
+        )),
+    }
+}
+
 /// A template problem for `check`: (1-based line in the file, message).
 pub type TemplateWarning = (usize, String);
 
@@ -255,7 +292,7 @@ mod tests {
             render(&v, &vars(&[("a", "x")]))
                 .expect_err("b missing")
                 .to_string(),
-            "missing variable `b`: pass --var NAME=VALUE or give it a default under `variables`"
+            "missing variable `b`"
         );
     }
 

@@ -13,11 +13,9 @@ use serde::Serialize;
 
 use crate::config::Gates;
 use crate::diagnostic::Diagnostic;
-use crate::diff::{VersionDiff, diff_versions, show};
+use crate::diff::{VersionDiff, diff_versions};
 use crate::format::{ms, p_value, pct, quality, signed};
-use crate::metrics::{
-    Bucket, ComparisonView, Metrics, TrendRow, compare, group_runs, trends,
-};
+use crate::metrics::{Bucket, ComparisonView, Metrics, TrendRow, compare, group_runs, trends};
 use crate::project::{Prompt, Registry};
 use crate::prompt::PromptVersion;
 use crate::runlog::RunFacts;
@@ -583,9 +581,7 @@ fn gate_subject(g: &GateResult) -> String {
     }
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
+use crate::markdown::cell as md_escape;
 
 /// An emoji and a space for changed prompts; nothing for the others.
 fn change_icon(c: Change) -> &'static str {
@@ -595,21 +591,6 @@ fn change_icon(c: Change) -> &'static str {
         Change::Removed => "🗑️ ",
         Change::Unchanged | Change::Current => "",
     }
-}
-
-/// A fence longer than any run of backticks in `text`, so a diff can hold any text.
-fn fence_for(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
 }
 
 /// The report as GitHub-flavoured Markdown.
@@ -721,37 +702,7 @@ pub fn render_markdown(r: &Report) -> String {
             );
         }
         for d in &s.diffs {
-            let _ = writeln!(o, "#### {} → {}\n", d.from, d.to);
-            if !d.params.is_empty() {
-                let _ = writeln!(o, "| parameter | before | after |\n|---|---|---|");
-                for p in &d.params {
-                    let _ = writeln!(
-                        o,
-                        "| `{}` | {} | {} |",
-                        p.key,
-                        md_escape(&show(p.old.as_ref())),
-                        md_escape(&show(p.new.as_ref()))
-                    );
-                }
-                let _ = writeln!(o);
-            }
-            if d.unified.is_empty() {
-                let _ = writeln!(o, "Prompt text unchanged.\n");
-            } else {
-                let fence = fence_for(&d.unified);
-                let _ = writeln!(
-                    o,
-                    "<details><summary>Prompt text: +{} −{} lines</summary>\n",
-                    d.lines_added, d.lines_removed
-                );
-                let _ = writeln!(
-                    o,
-                    "{fence}diff\n{}{}{fence}\n",
-                    d.unified,
-                    if d.unified.ends_with('\n') { "" } else { "\n" }
-                );
-                let _ = writeln!(o, "</details>\n");
-            }
+            o.push_str(&crate::markdown::version_diff(d, true));
         }
         for c in &s.comparisons {
             render_comparison_md(&mut o, c);
@@ -1082,11 +1033,5 @@ mod tests {
         let md = render_markdown(&r);
         assert!(md.contains("❌ 1 failed"), "{md}");
         assert!(md.contains("```diff\n--- p 1.0\n+++ p 1.1\n"), "{md}");
-    }
-
-    #[test]
-    fn fences_outgrow_backticks_in_text() {
-        assert_eq!(fence_for("a ``` b"), "````");
-        assert_eq!(fence_for("plain"), "```");
     }
 }

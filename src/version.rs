@@ -35,6 +35,14 @@ impl Version {
         &self.text
     }
 
+    /// `1.0`, the first version of a new prompt.
+    pub fn first() -> Version {
+        Version {
+            text: "1.0".to_string(),
+            parts: vec![1, 0],
+        }
+    }
+
     /// The next minor version: `1.0` → `1.1`, `1.9` → `1.10`, `2` → `2.1`.
     ///
     /// ```

@@ -1,14 +1,11 @@
 //! `ptrack diff`: what changed between two versions, or two revisions of one version.
 
-use serde::Serialize;
-
+use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::output::Style;
-use super::report::registry_at;
-use super::{Ctx, check_name, find_prompt, find_version};
-use ptrack::diff::{VersionDiff, diff_versions};
-use ptrack::git::Repo;
-use ptrack::{Project, PromptVersion, Registry};
+use ptrack::diff::{DiffModel, VersionDiff, diff_versions};
+use ptrack::git::{GitError, Repo};
+use ptrack::{PromptVersion, Registry, Version};
 
 /// Show what changed between two versions (parameters and text)
 #[derive(Debug, clap::Args)]
@@ -63,24 +60,20 @@ fn split(s: &str) -> Side {
     }
 }
 
-struct Loader<'p> {
-    project: &'p Project,
-    repo: Option<Repo>,
+struct Loader {
+    repo: Result<Repo, GitError>,
     worktree: Registry,
 }
 
-impl Loader<'_> {
+impl Loader {
     fn registry(&self, rev: Option<&str>) -> CliResult<(Registry, String)> {
         match rev {
             None => Ok((self.worktree.clone(), String::new())),
             Some(rev) => {
-                let repo = self.repo.as_ref().ok_or_else(|| {
-                    CliError::new(format!(
-                        "@{rev} needs a git repository, and {} is not in one",
-                        self.project.root().display()
-                    ))
+                let repo = self.repo.as_ref().map_err(|e| {
+                    CliError::new(format!("@{rev} needs a git repository, and {e}"))
                 })?;
-                let (reg, _) = registry_at(repo, rev)?;
+                let (reg, _) = repo.registry_at(rev)?;
                 Ok((reg, format!("@{rev}")))
             }
         }
@@ -93,12 +86,15 @@ impl Loader<'_> {
         fallback_latest_before: Option<&PromptVersion>,
     ) -> CliResult<(PromptVersion, String)> {
         let (reg, suffix) = self.registry(side.rev.as_deref())?;
-        let prompt = find_prompt(&reg, name).map_err(|e| match &side.rev {
-            Some(rev) => CliError::new(format!("{} at {rev}", e.message)),
-            None => e,
+        let prompt = reg.find(name).map_err(|e| {
+            let e = CliError::from(e);
+            match &side.rev {
+                Some(rev) => CliError::new(format!("{} at {rev}", e.message)),
+                None => e,
+            }
         })?;
         let v = match (&side.version, fallback_latest_before) {
-            (Some(v), _) => find_version(prompt, Some(v))?,
+            (Some(v), _) => prompt.resolve(Some(&v.parse::<Version>()?))?,
             (None, Some(newer)) => prompt
                 .versions
                 .iter()
@@ -110,17 +106,10 @@ impl Loader<'_> {
                         newer.version
                     ))
                 })?,
-            (None, None) => find_version(prompt, None)?,
+            (None, None) => prompt.resolve(None)?,
         };
         Ok((v.clone(), format!("{name} {}{suffix}", v.version)))
     }
-}
-
-#[derive(Serialize)]
-struct DiffModel {
-    prompt: String,
-    #[serde(flatten)]
-    diff: VersionDiff,
 }
 
 pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
@@ -129,10 +118,9 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
         Some((n, rev)) => (n.to_string(), Some(rev.to_string())),
         None => (args.name.clone(), None),
     };
-    check_name(&name)?;
+    ptrack::project::check_name(&name)?;
     let loader = Loader {
-        project: &project,
-        repo: Repo::open(project.root()).ok(),
+        repo: Repo::open(project.root()),
         worktree: project.load_prompts(),
     };
     // NAME@REV sets the revision of the old side when it names none.
@@ -200,7 +188,7 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
             let old = match loader.load(&name, &before, Some(&new.0)) {
                 Ok(old) => old,
                 // One version only: in git, show how it changed since the last commit.
-                Err(e) if loader.repo.as_ref().is_some_and(|r| r.head().is_some()) => {
+                Err(e) if loader.repo.as_ref().is_ok_and(|r| r.head().is_some()) => {
                     let at_head = Side {
                         version: Some(new.0.version.to_string()),
                         rev: Some("HEAD".to_string()),
@@ -220,27 +208,7 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
     };
     match format {
         Format::Json => ctx.ui.json(&DiffModel { prompt: name, diff }),
-        Format::Markdown => {
-            let mut o = format!("#### {} → {}\n\n", diff.from, diff.to);
-            if !diff.params.is_empty() {
-                o.push_str("| parameter | before | after |\n|---|---|---|\n");
-                for p in &diff.params {
-                    o.push_str(&format!(
-                        "| `{}` | {} | {} |\n",
-                        p.key,
-                        ptrack::diff::show(p.old.as_ref()).replace('|', "\\|"),
-                        ptrack::diff::show(p.new.as_ref()).replace('|', "\\|")
-                    ));
-                }
-                o.push('\n');
-            }
-            if diff.unified.is_empty() {
-                o.push_str("Prompt text unchanged.\n");
-            } else {
-                o.push_str(&format!("```diff\n{}```\n", diff.unified));
-            }
-            ctx.ui.write(&o)
-        }
+        Format::Markdown => ctx.ui.write(&ptrack::markdown::version_diff(&diff, false)),
         Format::Text => render_text(ctx, &diff, &old.text, &new.text),
     }
 }

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
-use ptrack::{Diagnostic, Project, Prompt, PromptVersion, Registry, Version};
+use ptrack::{Diagnostic, Project, Version};
 
 use error::{CliError, CliResult};
 use output::{ColorChoice, Style, Ui};
@@ -103,27 +103,18 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn project(&self) -> CliResult<Project> {
-        Project::discover(&self.start_dir).map_err(|e| match e {
-            ptrack::ProjectError::NotFound { .. } => CliError::new(e.to_string())
-                .with_hint("run `ptrack init` to start a project here, or pass -C DIR"),
-            other => other.into(),
-        })
+        Ok(Project::discover(&self.start_dir)?)
     }
 
     /// Print prompt-file errors on stderr (warnings are left to `check`).
-    pub fn report_load_errors(&self, registry: &Registry) {
-        let errors: Vec<&Diagnostic> = registry
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .collect();
-        for d in &errors {
+    pub fn report_load_errors(&self, errors: &[Diagnostic]) {
+        for d in errors.iter().filter(|d| d.is_error()) {
             eprintln!(
                 "{}: {d}",
                 output::paint(self.ui.stderr_color, "error", Style::Red)
             );
         }
-        if !errors.is_empty() {
+        if errors.iter().any(Diagnostic::is_error) {
             eprintln!("hint: run `ptrack check` for every problem; the files above were skipped");
         }
     }
@@ -175,7 +166,7 @@ pub fn main() -> ExitCode {
     })();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.broken_pipe => ExitCode::SUCCESS,
+        Err(e) if e.kind == error::Kind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             if !e.message.is_empty() {
                 eprintln!(
@@ -184,85 +175,38 @@ pub fn main() -> ExitCode {
                     e.message
                 );
             }
-            if let Some(h) = &e.hint {
+            for c in e.causes() {
+                eprintln!("caused by: {c}");
+            }
+            for h in &e.hints {
                 eprintln!("{}: {h}", output::paint(stderr_color, "hint", Style::Cyan));
             }
-            ExitCode::from(e.code)
+            ExitCode::from(e.code())
         }
     }
 }
 
-/// Threads for reading run logs: the machine's cores, at most 8.
-pub fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
+/// Parse a `--version` value.
+pub fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<Version>().map_err(|e| e.to_string())
 }
 
-/// Check a prompt name given on the command line.
-pub fn check_name(name: &str) -> CliResult {
-    if ptrack::is_valid_name(name) {
-        Ok(())
-    } else {
-        Err(CliError::new(format!("invalid prompt name `{name}`"))
-            .with_hint("names use lower-case letters, digits, `_` and `-`, starting with a letter or digit"))
-    }
+/// `--provider` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProviderArg {
+    /// Ollama's /api/generate
+    Ollama,
+    /// An OpenAI-compatible /v1/chat/completions
+    Openai,
 }
 
-/// The prompt `name`, or an error that suggests a close name.
-pub fn find_prompt<'r>(registry: &'r Registry, name: &str) -> CliResult<&'r Prompt> {
-    check_name(name)?;
-    registry.get(name).ok_or_else(|| {
-        let names: Vec<&str> = registry.prompts.keys().map(String::as_str).collect();
-        let bad_file = registry
-            .diagnostics
-            .iter()
-            .any(|d| d.is_error() && d.path.starts_with(format!("prompts/{name}")));
-        let mut err = CliError::new(format!("no prompt named `{name}`"));
-        if bad_file {
-            err = err.with_hint(format!(
-                "prompts/{name}/ has invalid files; run `ptrack check`"
-            ));
-        } else if let Some(s) = closest(name, &names) {
-            err = err.with_hint(format!("did you mean `{s}`?"));
-        } else if !names.is_empty() {
-            err = err.with_hint(format!("prompts: {}", names.join(", ")));
-        }
-        err
-    })
-}
-
-/// Version `v` of `prompt`, or its latest when `v` is None.
-pub fn find_version<'p>(prompt: &'p Prompt, v: Option<&str>) -> CliResult<&'p PromptVersion> {
-    let list = || {
-        prompt
-            .versions
-            .iter()
-            .map(|v| v.version.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match v {
-        None => prompt
-            .latest()
-            .ok_or_else(|| CliError::new(format!("prompt `{}` has no valid version", prompt.name))),
-        Some(v) => {
-            let parsed: Version = v.parse()?;
-            prompt.version(&parsed).ok_or_else(|| {
-                CliError::new(format!("prompt `{}` has no version {v}", prompt.name))
-                    .with_hint(format!("versions: {}", list()))
-            })
+impl From<ProviderArg> for ptrack::Provider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Ollama => ptrack::Provider::Ollama,
+            ProviderArg::Openai => ptrack::Provider::Openai,
         }
     }
-}
-
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 /// Parse a `--since`/`--until` value: a date (`2026-11-01`) or an RFC 3339 time.
@@ -296,25 +240,14 @@ pub struct Window {
 }
 
 impl Window {
-    /// The filter for `prompt`/`version` within this window, relative to `now`.
-    pub fn filter(
-        &self,
-        now: DateTime<Utc>,
-        prompt: Option<&str>,
-        version: Option<&str>,
-    ) -> ptrack::runlog::RunFilter {
-        let days_since = self
-            .days
-            .map(|d| now - chrono::Duration::days(i64::from(d)));
-        ptrack::runlog::RunFilter {
-            prompt: prompt.map(str::to_string),
-            version: version.map(str::to_string),
-            since: match (days_since, self.since) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            },
+    /// The window's start and end, relative to `now`.
+    pub fn resolve(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        ptrack::query::Window {
+            days: self.days,
+            since: self.since,
             until: self.until,
         }
+        .resolve(now)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Terminal output: color decisions, aligned tables, JSON, and number formatting.
+//! Terminal output: color decisions (anstream's rules: NO_COLOR, CLICOLOR, CLICOLOR_FORCE,
+//! TERM, a terminal), styles (anstyle), aligned tables, JSON, and number formatting.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
@@ -10,7 +11,7 @@ use super::error::CliResult;
 /// `--color` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Color when stdout is a terminal and NO_COLOR is unset
+    /// Color on a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it)
     Auto,
     /// Always color
     Always,
@@ -30,14 +31,15 @@ pub enum Style {
 }
 
 impl Style {
-    fn code(self) -> &'static str {
+    fn style(self) -> anstyle::Style {
+        use anstyle::{AnsiColor, Effects};
         match self {
-            Style::Bold => "1",
-            Style::Dim => "2",
-            Style::Red => "31",
-            Style::Green => "32",
-            Style::Yellow => "33",
-            Style::Cyan => "36",
+            Style::Bold => Effects::BOLD.into(),
+            Style::Dim => Effects::DIMMED.into(),
+            Style::Red => AnsiColor::Red.on_default(),
+            Style::Green => AnsiColor::Green.on_default(),
+            Style::Yellow => AnsiColor::Yellow.on_default(),
+            Style::Cyan => AnsiColor::Cyan.on_default(),
         }
     }
 }
@@ -52,15 +54,14 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(choice: ColorChoice, json: bool) -> Ui {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let decide = |tty: bool| match choice {
+        let decide = |auto: anstream::ColorChoice| match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => tty && !no_color,
+            ColorChoice::Auto => auto != anstream::ColorChoice::Never,
         };
         Ui {
-            color: decide(std::io::stdout().is_terminal()),
-            stderr_color: decide(std::io::stderr().is_terminal()),
+            color: decide(anstream::AutoStream::choice(&std::io::stdout())),
+            stderr_color: decide(anstream::AutoStream::choice(&std::io::stderr())),
             json,
             out: std::io::BufWriter::new(std::io::stdout()),
         }
@@ -112,7 +113,8 @@ impl Ui {
 
 pub fn paint(on: bool, text: &str, style: Style) -> String {
     if on {
-        format!("\x1b[{}m{text}\x1b[0m", style.code())
+        let s = style.style();
+        format!("{s}{text}{s:#}")
     } else {
         text.to_string()
     }

@@ -1,13 +1,11 @@
 //! `ptrack performance`: metrics per version and over all versions.
 
-use std::path::Path;
-
-use serde::Serialize;
-
 use super::error::CliResult;
 use super::output::{self, Align, Style, Table};
-use super::{Ctx, Window, find_prompt, report_run_diagnostics};
-use ptrack::metrics::{Metrics, PromptMetrics};
+use super::{Ctx, Window, report_run_diagnostics};
+use ptrack::Version;
+use ptrack::metrics::Metrics;
+use ptrack::query::PerformanceQuery;
 
 /// Metrics per version: runs, success rate, time percentiles, tokens, quality
 #[derive(Debug, clap::Args)]
@@ -26,8 +24,8 @@ pub struct PerformanceArgs {
     /// Prompt name (default: every prompt)
     pub name: Option<String>,
     /// Only this version
-    #[arg(long, short = 'v')]
-    pub version: Option<String>,
+    #[arg(long, short = 'v', value_parser = super::parse_version)]
+    pub version: Option<Version>,
     #[command(flatten)]
     pub window: Window,
     /// Read every log in full instead of through the cache in .ptrack/cache
@@ -35,64 +33,17 @@ pub struct PerformanceArgs {
     pub no_cache: bool,
 }
 
-#[derive(Serialize)]
-struct PerformanceModel {
-    since: Option<chrono::DateTime<chrono::Utc>>,
-    until: Option<chrono::DateTime<chrono::Utc>>,
-    prompts: Vec<PromptMetrics>,
-}
-
 pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     let project = ctx.project()?;
-    if let Some(name) = &args.name {
-        // A prompt whose files are gone still has its runs to look at.
-        super::check_name(name)?;
-        if !project.runs_dir().join(name).is_dir() {
-            let registry = project.load_prompts();
-            find_prompt(&registry, name)?;
-        }
-    }
-    if let Some(v) = &args.version {
-        v.parse::<ptrack::Version>()?;
-    }
-    let filter = args
-        .window
-        .filter(ctx.now, args.name.as_deref(), args.version.as_deref());
-    // The fast reader gives the simple reader's figures; it defers to it when ids repeat. Without
-    // a time or version filter it goes through the cache, reading only what was appended.
-    let uncached = args.no_cache
-        || filter.version.is_some()
-        || filter.since.is_some()
-        || filter.until.is_some();
-    let cached = if uncached {
-        None
-    } else {
-        let cache_dir = project.root().join(".ptrack").join("cache");
-        ptrack::runlog::cache::performance_cached(
-            &project.runs_dir(),
-            Path::new("runs"),
-            &cache_dir,
-            args.name.as_deref(),
-            super::threads(),
-        )
-        .map(|(f, _)| f)
-    };
-    let f = match cached {
-        Some(f) => f,
-        None => ptrack::runlog::compact::performance_or_simple(
-            &project.runs_dir(),
-            Path::new("runs"),
-            &filter,
-            super::threads(),
-        ),
-    };
-    let (prompts, diagnostics) = (f.prompts, f.diagnostics);
-    report_run_diagnostics(ctx, &diagnostics);
-    let model = PerformanceModel {
-        since: filter.since,
-        until: filter.until,
-        prompts,
-    };
+    let (since, until) = args.window.resolve(ctx.now);
+    let model = project.performance(&PerformanceQuery {
+        prompt: args.name.clone(),
+        version: args.version.clone(),
+        since,
+        until,
+        use_cache: !args.no_cache,
+    })?;
+    report_run_diagnostics(ctx, &model.diagnostics);
     if ctx.ui.json {
         return ctx.ui.json(&model);
     }

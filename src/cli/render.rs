@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::Ctx;
 use super::error::{CliError, CliResult};
-use super::{Ctx, find_prompt, find_version};
+use ptrack::Version;
 use ptrack::render::{ollama_body, openai_body, render};
 
 /// Render a prompt version with its variables (text, or the request body for a model server)
@@ -23,8 +24,8 @@ pub struct RenderArgs {
     /// Prompt name
     pub name: String,
     /// Version (default: the latest)
-    #[arg(long, short = 'v')]
-    pub version: Option<String>,
+    #[arg(long, short = 'v', value_parser = super::parse_version)]
+    pub version: Option<Version>,
     #[command(flatten)]
     pub vars: VarArgs,
     /// What to print
@@ -64,7 +65,7 @@ impl VarArgs {
     /// The variables: the file's, then the flags'.
     pub fn load(&self, base: &Path) -> CliResult<Map<String, Value>> {
         let mut vars = match &self.vars_file {
-            Some(f) => read_vars_file(&base.join(f), f)?,
+            Some(f) => ptrack::render::read_vars_file(&base.join(f), f).map_err(CliError::new)?,
             None => Map::new(),
         };
         for (k, v) in &self.var {
@@ -74,48 +75,12 @@ impl VarArgs {
     }
 }
 
-fn read_vars_file(path: &Path, shown: &Path) -> CliResult<Map<String, Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::new(format!("cannot read {}: {e}", shown.display())))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default();
-    let value: Value = match ext {
-        "json" => serde_json::from_str(&text)
-            .map_err(|e| format!("{}:{}: invalid JSON: {e}", shown.display(), e.line())),
-        "yaml" | "yml" => serde_yaml::from_str(&text).map_err(|e| {
-            let line = e
-                .location()
-                .map(|l| format!(":{}", l.line()))
-                .unwrap_or_default();
-            format!("{}{line}: invalid YAML: {e}", shown.display())
-        }),
-        "toml" => toml::from_str::<toml::Table>(&text)
-            .map_err(|e| format!("{}: invalid TOML: {}", shown.display(), e.message()))
-            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
-        _ => Err(format!(
-            "{}: use a .json, .yaml or .toml file",
-            shown.display()
-        )),
-    }
-    .map_err(CliError::new)?;
-    match value {
-        Value::Object(m) => Ok(m),
-        _ => Err(CliError::new(format!(
-            "{}: expected an object of variable name → value",
-            shown.display()
-        ))),
-    }
-}
-
 pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
-    let prompt = find_prompt(&registry, &args.name)?;
-    let v = find_version(prompt, args.version.as_deref())?;
+    let v = registry.resolve(&args.name, args.version.as_ref())?;
     let vars = args.vars.load(&ctx.start_dir)?;
-    let text = render(v, &vars).map_err(|e| CliError::new(e.to_string()))?;
+    let text = render(v, &vars)?;
     let model = v
         .meta
         .model

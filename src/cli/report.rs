@@ -5,12 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::error::{CliError, CliResult};
 use super::{Ctx, report_run_diagnostics};
-use ptrack::git::{GitError, Repo};
-use ptrack::project::load_registry;
-use ptrack::report::{ReportInput, build, render_markdown, render_text};
-use ptrack::runlog::RunFilter;
-use ptrack::runlog::RunSet;
-use ptrack::{Project, Registry};
+use ptrack::config::Gates;
+use ptrack::query::ReportQuery;
+use ptrack::report::{render_markdown, render_text};
 
 /// Report what changed in the prompts since a base revision, with metrics, tests and gates
 #[derive(Debug, clap::Args)]
@@ -65,97 +62,25 @@ pub enum Format {
     Text,
 }
 
-/// A git error as the user should read it, with the fix for shallow clones.
-pub fn git_error(e: GitError) -> CliError {
-    match e {
-        GitError::UnknownRevision { shallow: true, .. } => CliError::new(e.to_string()).with_hint(
-            "fetch the full history: `git fetch --unshallow`, or in GitHub Actions `actions/checkout` with `fetch-depth: 0`",
-        ),
-        GitError::UnknownRevision { .. } => CliError::new(e.to_string()).with_hint("check the name with `git rev-parse REV`"),
-        other => CliError::new(other.to_string()),
-    }
-}
-
-fn need_repo(project: &Project, flag: &str) -> CliResult<Repo> {
-    Repo::open(project.root()).ok().ok_or_else(|| {
-        CliError::new(format!(
-            "{flag} needs a git repository, and {} is not in one",
-            project.root().display()
-        ))
-    })
-}
-
-/// The prompts at `rev`.
-pub fn registry_at(repo: &Repo, rev: &str) -> CliResult<(Registry, String)> {
-    let oid = repo.resolve(rev).map_err(git_error)?;
-    let source = repo.source_at(oid).map_err(git_error)?;
-    Ok((load_registry(&source), repo.short(oid)))
-}
-
 pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
     let project = ctx.project()?;
-    let mut gates = project.config().report.clone();
-    gates.min_success_rate = args.min_success_rate.or(gates.min_success_rate);
-    gates.max_p95_regression_pct = args.max_p95_regression_pct.or(gates.max_p95_regression_pct);
-    gates.min_quality = args.min_quality.or(gates.min_quality);
-    gates.min_runs = args.min_runs.or(gates.min_runs);
-    if args.forbid_in_place_edits {
-        gates.forbid_in_place_edits = Some(true);
-    }
-    gates.validate().map_err(CliError::new)?;
-    let repo = Repo::open(project.root()).ok();
-    let (head, head_label) = match &args.head {
-        Some(rev) => {
-            let repo = need_repo(&project, "--head")?;
-            let (reg, short) = registry_at(&repo, rev)?;
-            (reg, format!("{rev} ({short})"))
-        }
-        None => (project.load_prompts(), "working tree".to_string()),
-    };
-    let base = match (&args.base, &repo) {
-        (Some(rev), _) => {
-            let repo = need_repo(&project, "--base")?;
-            let (reg, short) = registry_at(&repo, rev)?;
-            Some((reg, format!("{rev} ({short})")))
-        }
-        (None, Some(repo)) => match match &args.head {
-            // A --head revision is compared with its own merge base.
-            Some(rev) => repo.resolve(rev).and_then(|oid| repo.default_base_of(oid)),
-            None => repo.default_base(),
-        }
-        .map_err(git_error)?
-        {
-            Some((branch, oid)) => {
-                let source = repo.source_at(oid).map_err(git_error)?;
-                Some((
-                    load_registry(&source),
-                    format!("{branch} (merge base {})", repo.short(oid)),
-                ))
-            }
-            None => {
-                if repo.head().is_some() {
-                    ctx.ui.warn("no default branch found (origin/HEAD, main, master); reporting the current state. Pass --base REV to compare");
-                }
-                None
-            }
+    let outcome = project.report(&ReportQuery {
+        base: args.base.clone(),
+        head: args.head.clone(),
+        gates: Gates {
+            min_runs: args.min_runs,
+            min_success_rate: args.min_success_rate,
+            max_p95_regression_pct: args.max_p95_regression_pct,
+            min_quality: args.min_quality,
+            forbid_in_place_edits: args.forbid_in_place_edits.then_some(true),
         },
-        (None, None) => None,
-    };
-    let runs = RunSet::load(
-        &project.runs_dir(),
-        Path::new("runs"),
-        &RunFilter::default(),
-    );
-    report_run_diagnostics(ctx, &runs.diagnostics);
-    let report = build(&ReportInput {
-        base_label: base.as_ref().map(|(_, l)| l.clone()),
-        base: base.as_ref().map(|(r, _)| r),
-        head_label,
-        head: &head,
-        runs: &runs.runs,
-        gates: &gates,
         now: ctx.now,
-    });
+    })?;
+    if outcome.no_default_branch {
+        ctx.ui.warn("no default branch found (origin/HEAD, main, master); reporting the current state. Pass --base REV to compare");
+    }
+    report_run_diagnostics(ctx, &outcome.diagnostics);
+    let report = outcome.report;
     let format = if ctx.ui.json {
         Format::Json
     } else {

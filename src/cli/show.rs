@@ -1,17 +1,10 @@
 //! `ptrack show`: one version's attributes, text, run stats and last output.
 
-use std::path::Path;
-
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
+use super::Ctx;
 use super::error::CliResult;
 use super::output::{self, Style};
-use super::{Ctx, find_prompt, find_version};
-use ptrack::PromptVersion;
-use ptrack::metrics::Metrics;
-use ptrack::runlog::RunSet;
-use ptrack::runlog::{Event, RunFilter, scan};
+use ptrack::Version;
+use ptrack::query::ShowModel;
 
 /// Show a prompt version: attributes, text, run stats and the last output recorded
 #[derive(Debug, clap::Args)]
@@ -22,79 +15,22 @@ pub struct ShowArgs {
     /// Prompt name
     pub name: String,
     /// Version to show (default: the latest)
-    #[arg(long, short = 'v')]
-    pub version: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ShowModel<'a> {
-    #[serde(flatten)]
-    version: &'a PromptVersion,
-    versions: Vec<String>,
-    runs: Metrics,
-    last_output: Option<LastOutput>,
-}
-
-#[derive(Serialize)]
-struct LastOutput {
-    run_id: String,
-    ts: DateTime<Utc>,
-    success: bool,
-    output: String,
-    error: Option<String>,
+    #[arg(long, short = 'v', value_parser = super::parse_version)]
+    pub version: Option<Version>,
 }
 
 pub fn run(ctx: &mut Ctx, args: ShowArgs) -> CliResult {
     let project = ctx.project()?;
-    let registry = project.load_prompts();
-    let prompt = find_prompt(&registry, &args.name)?;
-    let v = find_version(prompt, args.version.as_deref())?;
-    let filter = RunFilter {
-        prompt: Some(prompt.name.clone()),
-        version: Some(v.version.to_string()),
-        ..RunFilter::default()
-    };
-    let runs = RunSet::load(&project.runs_dir(), Path::new("runs"), &filter);
-    let last_output = last_output(&project.runs_dir(), &filter);
-    let model = ShowModel {
-        version: v,
-        versions: prompt
-            .versions
-            .iter()
-            .map(|v| v.version.to_string())
-            .collect(),
-        runs: Metrics::compute(&runs.runs),
-        last_output,
-    };
+    let model = project.show(&args.name, args.version.as_ref())?;
     if ctx.ui.json {
         return ctx.ui.json(&model);
     }
-    render(ctx, &model, project.config().defaults.model.as_deref())
+    render(ctx, &model)
 }
 
-/// The output of the latest run (by time) that passes `filter`.
-fn last_output(runs_dir: &Path, filter: &RunFilter) -> Option<LastOutput> {
-    let mut best: Option<(DateTime<Utc>, String)> = None;
-    scan(runs_dir, Path::new("runs"), filter, |_, _, line, ev| {
-        if let Event::Run(r) = ev
-            && best.as_ref().is_none_or(|(ts, _)| r.ts >= *ts)
-        {
-            best = Some((r.ts, line.to_string()));
-        }
-    });
-    let (ts, line) = best?;
-    let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-    Some(LastOutput {
-        run_id: v["id"].as_str().unwrap_or_default().to_string(),
-        ts,
-        success: v["success"].as_bool().unwrap_or(false),
-        output: v["output"].as_str().unwrap_or_default().to_string(),
-        error: v["error"].as_str().map(str::to_string),
-    })
-}
-
-fn render(ctx: &mut Ctx, m: &ShowModel<'_>, default_model: Option<&str>) -> CliResult {
-    let v = m.version;
+fn render(ctx: &mut Ctx, m: &ShowModel) -> CliResult {
+    let v = &m.version;
+    let default_model = m.default_model.as_deref();
     let meta = &v.meta;
     let title = format!("{} {}", v.name, v.version);
     ctx.ui.line(&format!(

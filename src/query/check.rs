@@ -69,8 +69,12 @@ impl Project {
                 })),
                 Err(crate::render::RenderError::Syntax { line, message, .. }) => {
                     diags.push(
-                        Diagnostic::error(&v.path, Some(line), format!("template error: {message}"))
-                            .with_field("prompt"),
+                        Diagnostic::error(
+                            &v.path,
+                            Some(line),
+                            format!("template error: {message}"),
+                        )
+                        .with_field("prompt"),
                     );
                 }
                 Err(e) => diags.push(Diagnostic::error(&v.path, None, e.to_string())),
@@ -98,7 +102,9 @@ impl Project {
                 Diagnostic::warning(
                     Path::new("runs").join(&prompt),
                     None,
-                    format!("{n} run(s) of {prompt} {version}, which has no version file in prompts/"),
+                    format!(
+                        "{n} run(s) of {prompt} {version}, which has no version file in prompts/"
+                    ),
                 )
                 .with_code(codes::RUNS_WITHOUT_VERSION),
             );
@@ -193,14 +199,30 @@ mod tests {
         ];
         let (dir, project) = project_with_runs(&["p"], &lines);
         std::fs::create_dir_all(dir.path().join("prompts/q")).expect("mkdir");
-        std::fs::write(dir.path().join("prompts/q/1.0.md"), "---\ntemperature: 7\n---\nx\n")
-            .expect("write");
+        std::fs::write(
+            dir.path().join("prompts/q/1.0.md"),
+            "---\ntemperature: 7\n---\nx\n",
+        )
+        .expect("write");
         let r = project.check(&CheckQuery::default()).expect("check");
         assert_eq!((r.prompt_files, r.run_logs, r.runs), (3, 1, 2));
         let texts: Vec<String> = r.diagnostics.iter().map(ToString::to_string).collect();
-        assert!(texts.iter().any(|t| t.starts_with("prompts/q/1.0.md:2: temperature")), "{texts:?}");
-        assert!(texts.iter().any(|t| t.contains("1 run(s) of p 9.0")), "{texts:?}");
-        assert!(texts.iter().any(|t| t.starts_with("runs/p/2026-11.jsonl:3:")), "{texts:?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("prompts/q/1.0.md:2: temperature")),
+            "{texts:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.contains("1 run(s) of p 9.0")),
+            "{texts:?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("runs/p/2026-11.jsonl:3:")),
+            "{texts:?}"
+        );
         // The template uses `who`, which no version declares: one warning per version file.
         assert_eq!(r.errors, 1, "{texts:?}");
     }

@@ -122,8 +122,24 @@ mod tests {
         let mut out = Vec::new();
         for (i, ms) in [100.0, 120.0, 140.0, 160.0].iter().enumerate() {
             let ts = format!("2026-11-0{}T10:00:00Z", i + 1);
-            out.push(run_line(&format!("a{i}"), "p", "1.0", &ts, *ms, i != 0, Some(5.0)));
-            out.push(run_line(&format!("b{i}"), "p", "1.1", &ts, ms + 50.0, true, Some(7.0)));
+            out.push(run_line(
+                &format!("a{i}"),
+                "p",
+                "1.0",
+                &ts,
+                *ms,
+                i != 0,
+                Some(5.0),
+            ));
+            out.push(run_line(
+                &format!("b{i}"),
+                "p",
+                "1.1",
+                &ts,
+                ms + 50.0,
+                true,
+                Some(7.0),
+            ));
         }
         out
     }
@@ -149,10 +165,20 @@ mod tests {
         let t = c.time_test.as_ref().expect("Welch's t-test");
         // scipy 1.17.1: stats.ttest_ind([150,170,190,210], [100,120,140,160], equal_var=False)
         //   -> statistic=2.7386127875258306, pvalue=0.033797787500090874, df=6.0
-        assert!((t.statistic - 2.738_612_787_525_830_6).abs() < 1e-9, "{t:?}");
-        assert!((t.p_value - 0.033_797_787_500_090_874).abs() < 1e-9, "{t:?}");
+        assert!(
+            (t.statistic - 2.738_612_787_525_830_6).abs() < 1e-9,
+            "{t:?}"
+        );
+        assert!(
+            (t.p_value - 0.033_797_787_500_090_874).abs() < 1e-9,
+            "{t:?}"
+        );
         assert!((t.df - 6.0).abs() < 1e-9, "{t:?}");
-        assert!(m.comparisons[0].verdict.starts_with("1.1 vs 1.0: success +25.0 pts"));
+        assert!(
+            m.comparisons[0]
+                .verdict
+                .starts_with("1.1 vs 1.0: success +25.0 pts")
+        );
     }
 
     #[test]
@@ -167,7 +193,10 @@ mod tests {
             .expect_err("no 2.0");
         match err {
             LookupError::NoVersion { known, .. } => {
-                assert_eq!(known.iter().map(|v| v.to_string()).collect::<Vec<_>>(), ["1.0", "1.1"])
+                assert_eq!(
+                    known.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                    ["1.0", "1.1"]
+                )
             }
             other => panic!("{other:?}"),
         }

@@ -146,7 +146,7 @@ impl Project {
 
 /// Where exported runs go, in one of the formats.
 enum Sink<'w> {
-    Csv(csv::Writer<&'w mut dyn Write>, usize),
+    Csv(Box<csv::Writer<&'w mut dyn Write>>, usize),
     Json(&'w mut dyn Write, usize),
     Jsonl(&'w mut dyn Write, usize),
 }
@@ -159,7 +159,7 @@ impl<'w> Sink<'w> {
                     .terminator(csv::Terminator::CRLF)
                     .from_writer(out);
                 w.write_record(csv_header())?;
-                Sink::Csv(w, 0)
+                Sink::Csv(Box::new(w), 0)
             }
             ExportFormat::Json => {
                 out.write_all(b"[")?;
@@ -230,13 +230,29 @@ mod tests {
 
     #[test]
     fn csv_quotes_by_rfc_4180_and_ratings_apply() {
-        let mut lines = vec![run_line("a", "p", "1.0", "2026-11-01T10:00:00Z", 100.0, true, None)];
+        let mut lines = vec![run_line(
+            "a",
+            "p",
+            "1.0",
+            "2026-11-01T10:00:00Z",
+            100.0,
+            true,
+            None,
+        )];
         lines.push(
             r#"{"id":"b","ts":"2026-11-01T11:00:00Z","prompt":"p","version":"1.0","execution_time_ms":5,"output":"say \"hi\",\nthen go","success":true,"seed":4}"#
                 .to_string(),
         );
         lines.push(r#"{"type":"rating","id":"r","ts":"2026-11-02T10:00:00Z","run_id":"a","quality_score":9}"#.to_string());
-        lines.push(run_line("a", "p", "1.0", "2026-11-01T10:00:00Z", 999.0, true, None));
+        lines.push(run_line(
+            "a",
+            "p",
+            "1.0",
+            "2026-11-01T10:00:00Z",
+            999.0,
+            true,
+            None,
+        ));
         let (_dir, project) = project_with_runs(&["p"], &lines);
         let mut out = Vec::new();
         let s = project
@@ -246,8 +262,16 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         let records: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(records[0], csv_header().join(","));
-        assert!(records[1].starts_with("a,2026-11-01T10:00:00Z,p,1.0,"), "{}", records[1]);
-        assert!(records[1].contains(",out,100.0,10,3,true,,9,"), "{}", records[1]);
+        assert!(
+            records[1].starts_with("a,2026-11-01T10:00:00Z,p,1.0,"),
+            "{}",
+            records[1]
+        );
+        assert!(
+            records[1].contains(",out,100.0,10,3,true,,9,"),
+            "{}",
+            records[1]
+        );
         assert!(
             text.contains(",\"say \"\"hi\"\",\nthen go\",5,"),
             "quoted, quotes doubled, newline kept: {text}"

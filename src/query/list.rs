@@ -99,7 +99,10 @@ mod tests {
         let l = project.list();
         assert_eq!(l.rows.len(), 2);
         let p = &l.rows[0];
-        assert_eq!((p.name.as_str(), p.latest.as_str(), p.versions), ("p", "1.1", 2));
+        assert_eq!(
+            (p.name.as_str(), p.latest.as_str(), p.versions),
+            ("p", "1.1", 2)
+        );
         assert_eq!(p.runs, 3);
         assert_eq!(p.success_rate, Some(2.0 / 3.0));
         assert_eq!(

@@ -21,6 +21,8 @@ pub mod export;
 pub mod history;
 pub mod list;
 pub mod performance;
+#[cfg(feature = "git")]
+pub mod report;
 pub mod show;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -35,6 +37,8 @@ pub use export::{ExportError, ExportFormat, ExportQuery, ExportSummary};
 pub use history::{History, HistoryError, HistoryQuery, HistoryRow};
 pub use list::{ListRow, Listing};
 pub use performance::{Performance, PerformanceQuery};
+#[cfg(feature = "git")]
+pub use report::{ReportError, ReportOutcome, ReportQuery};
 pub use show::{LastOutput, ShowModel};
 pub use trends::{TrendsModel, TrendsQuery};
 

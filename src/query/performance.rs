@@ -122,9 +122,25 @@ mod tests {
     #[test]
     fn cached_and_uncached_figures_agree_and_windows_filter() {
         let lines = [
-            run_line("a", "p", "1.0", "2026-11-01T10:00:00Z", 100.0, true, Some(8.0)),
+            run_line(
+                "a",
+                "p",
+                "1.0",
+                "2026-11-01T10:00:00Z",
+                100.0,
+                true,
+                Some(8.0),
+            ),
             run_line("b", "p", "1.0", "2026-11-02T10:00:00Z", 300.0, false, None),
-            run_line("c", "p", "1.1", "2026-11-03T10:00:00Z", 200.0, true, Some(6.0)),
+            run_line(
+                "c",
+                "p",
+                "1.1",
+                "2026-11-03T10:00:00Z",
+                200.0,
+                true,
+                Some(6.0),
+            ),
         ];
         let (_dir, project) = project_with_runs(&["p"], &lines);
         let cached = project

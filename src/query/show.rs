@@ -99,9 +99,33 @@ mod tests {
     #[test]
     fn the_latest_run_by_time_gives_the_last_output() {
         let lines = [
-            run_line("late", "p", "1.1", "2026-11-05T10:00:00Z", 100.0, true, None),
-            run_line("early", "p", "1.1", "2026-11-01T10:00:00Z", 300.0, false, None),
-            run_line("other", "p", "1.0", "2026-11-09T10:00:00Z", 300.0, false, None),
+            run_line(
+                "late",
+                "p",
+                "1.1",
+                "2026-11-05T10:00:00Z",
+                100.0,
+                true,
+                None,
+            ),
+            run_line(
+                "early",
+                "p",
+                "1.1",
+                "2026-11-01T10:00:00Z",
+                300.0,
+                false,
+                None,
+            ),
+            run_line(
+                "other",
+                "p",
+                "1.0",
+                "2026-11-09T10:00:00Z",
+                300.0,
+                false,
+                None,
+            ),
         ];
         let (_dir, project) = project_with_runs(&["p"], &lines);
         let m = project.show("p", None).expect("show");

@@ -84,7 +84,15 @@ mod tests {
         let lines = [
             run_line("a", "p", "1.0", "2026-11-20T10:00:00Z", 100.0, true, None),
             run_line("b", "p", "1.1", "2026-11-23T10:00:00Z", 200.0, false, None),
-            run_line("old", "p", "1.1", "2026-11-01T10:00:00Z", 200.0, false, None),
+            run_line(
+                "old",
+                "p",
+                "1.1",
+                "2026-11-01T10:00:00Z",
+                200.0,
+                false,
+                None,
+            ),
         ];
         let (_dir, project) = project_with_runs(&["p"], &lines);
         let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
@@ -99,7 +107,10 @@ mod tests {
                 now,
             })
             .expect("trends");
-        assert_eq!((m.from.to_string(), m.to.to_string()), ("2026-11-18".into(), "2026-11-24".into()));
+        assert_eq!(
+            (m.from.to_string(), m.to.to_string()),
+            ("2026-11-18".into(), "2026-11-24".into())
+        );
         assert_eq!(m.trends.overall.len(), 7);
         assert_eq!(m.trends.overall.iter().map(|r| r.runs).sum::<usize>(), 2);
         assert!(m.has_several_versions());

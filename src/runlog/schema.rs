@@ -9,8 +9,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::prompt::Params;
-
 /// The run log format version this library reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -53,13 +51,14 @@ pub struct RunRecord {
     pub commit: Option<String>,
     /// The model that answered.
     pub model: Option<String>,
-    /// Sampling parameters used.
-    pub params: Params,
+    /// Sampling parameters used (the version's, or what the caller gave, unknown keys kept).
+    pub params: Map<String, Value>,
     /// The input variables.
     pub input: Map<String, Value>,
     /// The model's output.
     pub output: String,
     /// Wall time of the execution in milliseconds.
+    #[serde(serialize_with = "ser_number")]
     pub execution_time_ms: f64,
     /// Tokens used, when known.
     pub token_count: Option<u64>,
@@ -105,6 +104,10 @@ pub struct RatingEvent {
 
 fn ser_ts<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_ts(ts))
+}
+
+fn ser_number<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    json_number(*x).serialize(s)
 }
 
 fn ser_score<S: Serializer>(q: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
@@ -213,10 +216,10 @@ mod tests {
             prompt_sha: Some("abc".into()),
             commit: None,
             model: Some("llama3.1:8b".into()),
-            params: Params {
-                temperature: Some(0.5),
-                ..Params::default()
-            },
+            params: serde_json::json!({"temperature": 0.5})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             input: Map::new(),
             output: "hi".into(),
             execution_time_ms: 12.0,
@@ -231,7 +234,7 @@ mod tests {
         let json = serde_json::to_string(&rec).expect("serialize");
         assert_eq!(
             json,
-            r#"{"id":"0190","ts":"2026-11-02T10:15:30.100Z","prompt":"coach","version":"1.0","prompt_sha":"abc","commit":null,"model":"llama3.1:8b","params":{"temperature":0.5},"input":{},"output":"hi","execution_time_ms":12.0,"token_count":3,"output_length":2,"success":true,"error":null,"quality_score":8,"meta":{"user":"u1"}}"#
+            r#"{"id":"0190","ts":"2026-11-02T10:15:30.100Z","prompt":"coach","version":"1.0","prompt_sha":"abc","commit":null,"model":"llama3.1:8b","params":{"temperature":0.5},"input":{},"output":"hi","execution_time_ms":12,"token_count":3,"output_length":2,"success":true,"error":null,"quality_score":8,"meta":{"user":"u1"}}"#
         );
         assert!(matches!(parse_line(&json), Ok(Event::Run(_))));
     }

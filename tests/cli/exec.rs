@@ -1295,6 +1295,7 @@ fn run_json_summary() {
             "p50_ms",
             "p95_ms",
             "interrupted",
+            "cases",
             "outcomes"
         ]
     );
@@ -1321,6 +1322,33 @@ fn run_json_summary() {
         close(&s["p95_ms"], numpy_linear_quantile(&times, 0.95)),
         "{s:#}"
     );
+    // Per case: what the human table shows, in the JSON too.
+    let cases = s["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 2);
+    for (c, name, passed, failures) in [
+        (&cases[0], "ada", 2, json!([])),
+        (&cases[1], "bo", 0, json!(["contains \"Ada\""])),
+    ] {
+        assert_eq!(
+            (&c["case"], &c["runs"], &c["passed"]),
+            (&json!(name), &json!(2), &json!(passed))
+        );
+        assert_eq!(c["pass_rate"], json!(passed as f64 / 2.0));
+        assert_eq!(c["failures"], failures);
+        let mine: Vec<f64> = outcomes
+            .iter()
+            .filter(|o| o["case"] == json!(name))
+            .map(|o| o["execution_time_ms"].as_f64().expect("ms"))
+            .collect();
+        assert!(
+            close(&c["p50_ms"], numpy_linear_quantile(&mine, 0.5)),
+            "{c:#}"
+        );
+        assert!(
+            close(&c["p95_ms"], numpy_linear_quantile(&mine, 0.95)),
+            "{c:#}"
+        );
+    }
     // Outcomes in case order, each pointing at its recorded run.
     let runs = logged(&env);
     assert_eq!(runs.len(), 4);

@@ -1,0 +1,539 @@
+//! Writing a new version file: from the template (compiled in, or the project's own in
+//! `templates/`), or as a copy of an existing version with some front matter keys changed, kept
+//! as written otherwise (YAML by lines, TOML through `toml_edit`). What would be written is
+//! parsed first with the same validator as every reader; nothing invalid is written, and an
+//! existing version is never overwritten.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::project::{LookupError, Project, check_name};
+use crate::prompt::{Provider, parse_prompt_file};
+use crate::templates;
+use crate::version::Version;
+
+/// The file format of a new prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Markdown with YAML front matter.
+    Md,
+    /// A `.toml` file.
+    Toml,
+}
+
+impl FileFormat {
+    /// The file extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            FileFormat::Md => "md",
+            FileFormat::Toml => "toml",
+        }
+    }
+
+    fn of(path: &Path) -> FileFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => FileFormat::Toml,
+            _ => FileFormat::Md,
+        }
+    }
+}
+
+impl std::str::FromStr for FileFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "md" => Ok(FileFormat::Md),
+            "toml" => Ok(FileFormat::Toml),
+            other => Err(format!("unknown format `{other}` (md, toml)")),
+        }
+    }
+}
+
+/// What the new version holds; keys left None come from the template or the copied version.
+#[derive(Debug, Clone, Default)]
+pub struct NewVersion {
+    /// The prompt's name.
+    pub name: String,
+    /// The version (default: 1.0 for a new prompt, else the next free minor version).
+    pub version: Option<Version>,
+    /// Copy this version instead of the template.
+    pub from: Option<Version>,
+    /// File format of a new prompt (default: `[defaults] format`, else md).
+    pub format: Option<FileFormat>,
+    /// What the prompt is for.
+    pub goal: Option<String>,
+    /// The model.
+    pub model: Option<String>,
+    /// The provider API.
+    pub provider: Option<Provider>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Token limit.
+    pub token_limit: Option<u64>,
+    /// Top-k.
+    pub top_k: Option<u64>,
+    /// Top-p.
+    pub top_p: Option<f64>,
+}
+
+/// The version that was written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Created {
+    /// The prompt.
+    pub name: String,
+    /// The new version.
+    pub version: String,
+    /// The file, relative to the project root.
+    pub path: PathBuf,
+    /// The version it was copied from.
+    pub from: Option<String>,
+    /// The prompt's latest version before this one, when it had one.
+    #[serde(skip)]
+    pub latest_before: Option<Version>,
+}
+
+/// Why no version was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The name is invalid, or `from` names a version that does not exist.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// `from` was given for a prompt that does not exist.
+    #[error("--from needs an existing prompt, and there is no prompt named `{0}`")]
+    NoPromptToCopy(String),
+    /// The prompt's folder has only invalid files, so the next version number is unclear.
+    #[error("prompts/{0}/ has invalid version files, so the next version is unclear")]
+    NextVersionUnclear(String),
+    /// A copy keeps its source's format.
+    #[error("--format {format} differs from {}; --from copies the file as it is", path.display())]
+    FormatDiffers {
+        /// The format asked for.
+        format: &'static str,
+        /// The source file.
+        path: PathBuf,
+    },
+    /// The version exists already.
+    #[error("{} already exists; ptrack never overwrites a version", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// What would be written does not pass the validator.
+    #[error("the new version would be invalid: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// A template could not be read or rendered.
+    #[error("cannot {action} templates/{name}: {message}")]
+    Template {
+        /// `read` or `render`.
+        action: &'static str,
+        /// The template's file name.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Project {
+    /// Write a new version file; `now` is its `created_at`.
+    pub fn create(&self, new: &NewVersion, now: DateTime<Utc>) -> Result<Created, CreateError> {
+        check_name(&new.name)?;
+        let name = new.name.as_str();
+        let registry = self.load_prompts();
+        let existing = registry.get(name);
+        let source = match (&new.from, existing) {
+            (Some(from), Some(p)) => Some(p.resolve(Some(from))?),
+            (Some(_), None) => return Err(CreateError::NoPromptToCopy(name.to_string())),
+            (None, _) => None,
+        };
+        let version: Version = match &new.version {
+            Some(v) => v.clone(),
+            None => match existing.and_then(|p| p.latest()) {
+                Some(latest) => {
+                    let mut next = latest.version.next_minor();
+                    while existing.is_some_and(|p| p.version(&next).is_some()) {
+                        next = next.next_minor();
+                    }
+                    next
+                }
+                None if registry.has_invalid_files(name) => {
+                    return Err(CreateError::NextVersionUnclear(name.to_string()));
+                }
+                None => Version::first(),
+            },
+        };
+        let format = match (&source, new.format) {
+            (Some(s), Some(f)) if f != FileFormat::of(&s.path) => {
+                return Err(CreateError::FormatDiffers {
+                    format: f.ext(),
+                    path: s.path.clone(),
+                });
+            }
+            (Some(s), _) => FileFormat::of(&s.path),
+            (None, Some(f)) => f,
+            (None, None) => self
+                .config()
+                .defaults
+                .format
+                .as_deref()
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(FileFormat::Md),
+        };
+        for f in [FileFormat::Md, FileFormat::Toml] {
+            if self.version_path(name, &version, f.ext()).exists() {
+                return Err(CreateError::Exists {
+                    path: PathBuf::from("prompts")
+                        .join(name)
+                        .join(format!("{version}.{}", f.ext())),
+                });
+            }
+        }
+        let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let text = match source {
+            Some(src) => self.copy_text(src, format, new, &created_at)?,
+            None => render_template(&self.templates_dir(), format, new, &created_at)?,
+        };
+        let rel = PathBuf::from("prompts")
+            .join(name)
+            .join(format!("{version}.{}", format.ext()));
+        let outcome = parse_prompt_file(&rel, name, &version, text.as_bytes());
+        let errors: Vec<String> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        if !errors.is_empty() {
+            return Err(CreateError::Invalid(errors));
+        }
+        let path = self.root().join(&rel);
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CreateError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io("create", &rel))?;
+        f.write_all(text.as_bytes()).map_err(io("write", &rel))?;
+        Ok(Created {
+            name: name.to_string(),
+            version: version.to_string(),
+            path: rel,
+            from: new.from.as_ref().map(ToString::to_string),
+            latest_before: existing.and_then(|p| p.latest()).map(|v| v.version.clone()),
+        })
+    }
+
+    fn copy_text(
+        &self,
+        src: &crate::PromptVersion,
+        format: FileFormat,
+        new: &NewVersion,
+        created_at: &str,
+    ) -> Result<String, CreateError> {
+        let bytes =
+            std::fs::read(self.root().join(&src.path)).map_err(|source| CreateError::Io {
+                action: "read",
+                path: src.path.clone(),
+                source,
+            })?;
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        let yaml = format == FileFormat::Md && text.starts_with("---");
+        let mut failed = None;
+        let mut set = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                match set_key(&text, yaml, key, &v) {
+                    Ok(t) => text = t,
+                    Err(e) => failed = Some(e),
+                }
+            }
+        };
+        let q = |s: &Option<String>| s.as_ref().map(|s| quote(s, yaml));
+        set("goal", q(&new.goal));
+        set("model", q(&new.model));
+        set("provider", new.provider.map(|p| quote(p.as_str(), yaml)));
+        set("temperature", new.temperature.map(|x| x.to_string()));
+        set("token_limit", new.token_limit.map(|x| x.to_string()));
+        set("top_k", new.top_k.map(|x| x.to_string()));
+        set("top_p", new.top_p.map(|x| x.to_string()));
+        set(
+            "created_at",
+            Some(if yaml {
+                created_at.to_string()
+            } else {
+                quote(created_at, false)
+            }),
+        );
+        match failed {
+            Some(e) => Err(CreateError::Invalid(vec![e])),
+            None => Ok(text),
+        }
+    }
+}
+
+fn render_template(
+    templates_dir: &Path,
+    format: FileFormat,
+    new: &NewVersion,
+    created_at: &str,
+) -> Result<String, CreateError> {
+    let yaml = format == FileFormat::Md;
+    let t = if yaml {
+        templates::PROMPT_MD
+    } else {
+        templates::PROMPT_TOML
+    };
+    let source = t.load(templates_dir).map_err(|e| CreateError::Template {
+        action: "read",
+        name: t.name,
+        message: e.to_string(),
+    })?;
+    let q = |s: &Option<String>| s.as_ref().map(|s| quote(s, yaml));
+    let ctx = minijinja::context! {
+        goal => q(&new.goal),
+        model => q(&new.model),
+        provider => new.provider.map(|p| quote(p.as_str(), yaml)),
+        temperature => new.temperature,
+        token_limit => new.token_limit,
+        top_k => new.top_k,
+        top_p => new.top_p,
+        created_at => if yaml { created_at.to_string() } else { quote(created_at, false) },
+    };
+    let env = minijinja::Environment::new();
+    let mut text = env
+        .render_str(&source, ctx)
+        .map_err(|e| CreateError::Template {
+            action: "render",
+            name: t.name,
+            message: e.to_string(),
+        })?;
+    // minijinja drops the template's final newline; files end with one.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// A string as a YAML or TOML scalar.
+fn quote(s: &str, yaml: bool) -> String {
+    if yaml {
+        serde_yaml::to_string(s)
+            .map(|q| q.trim_end().to_string())
+            .unwrap_or_else(|_| format!("{s:?}"))
+    } else {
+        toml::Value::String(s.to_string()).to_string()
+    }
+}
+
+/// Set top-level `key` in the front matter of a version file, keeping everything else as
+/// written. YAML (`---`) is edited by lines, replacing the key's line and its continuation lines;
+/// TOML (a `.toml` file or `+++` front matter) through `toml_edit`. `token_limit` also replaces
+/// its alias `max_tokens`. `value` is already a YAML or TOML literal.
+fn set_key(text: &str, yaml: bool, key: &str, value: &str) -> Result<String, String> {
+    if yaml {
+        return Ok(set_yaml_key(text, key, value));
+    }
+    let (head, matter, tail) = match text.strip_prefix("+++") {
+        Some(rest) => {
+            let rest = rest
+                .strip_prefix("\r\n")
+                .or_else(|| rest.strip_prefix('\n'))
+                .unwrap_or(rest);
+            let close = rest.find("\n+++").map_or(rest.len(), |i| i + 1);
+            (
+                &text[..text.len() - rest.len()],
+                &rest[..close],
+                &rest[close..],
+            )
+        }
+        None => ("", text, ""),
+    };
+    let mut doc: toml_edit::DocumentMut = matter
+        .parse()
+        .map_err(|e| format!("cannot edit TOML: {e}"))?;
+    let item: toml_edit::Item = format!("v = {value}")
+        .parse::<toml_edit::DocumentMut>()
+        .ok()
+        .and_then(|d| d.get("v").cloned())
+        .ok_or_else(|| format!("invalid TOML value {value}"))?;
+    if key == "token_limit" && doc.contains_key("max_tokens") {
+        doc.remove("max_tokens");
+    }
+    doc[key] = item;
+    Ok(format!("{head}{doc}{tail}"))
+}
+
+fn set_yaml_key(text: &str, key: &str, value: &str) -> String {
+    let new_line = format!("{key}: {value}");
+    let aliases: &[&str] = if key == "token_limit" {
+        &["token_limit", "max_tokens"]
+    } else {
+        &[key]
+    };
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let end = lines
+        .iter()
+        .skip(1)
+        .position(|l| l.trim_end() == "---")
+        .map_or(lines.len(), |i| i + 1);
+    let is_key = |l: &str| {
+        aliases.iter().any(|a| {
+            let unquoted = l.strip_prefix(a);
+            let quoted = l
+                .strip_prefix(&format!("\"{a}\""))
+                .or_else(|| l.strip_prefix(&format!("'{a}'")));
+            unquoted
+                .or(quoted)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+    };
+    match (1..end).find(|&i| is_key(&lines[i])) {
+        Some(i) => {
+            // A value can continue on indented lines (block scalars, nested maps) or `- ` items.
+            let mut j = i + 1;
+            while j < end
+                && (lines[j].starts_with([' ', '\t'])
+                    || lines[j].starts_with("- ")
+                    || lines[j].trim().is_empty())
+            {
+                j += 1;
+            }
+            lines.splice(i..j, [new_line]);
+        }
+        None => lines.insert(end, new_line),
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_key_is_replaced_with_its_continuation_lines() {
+        let md = "---\ngoal: |\n  line one\n  line two\nmax_tokens: 5\ntags:\n- a\n- b\n---\nbody goal: x\n";
+        assert_eq!(
+            set_key(md, true, "goal", "b").expect("edit"),
+            "---\ngoal: b\nmax_tokens: 5\ntags:\n- a\n- b\n---\nbody goal: x\n"
+        );
+        assert_eq!(
+            set_key(md, true, "token_limit", "9").expect("edit"),
+            "---\ngoal: |\n  line one\n  line two\ntoken_limit: 9\ntags:\n- a\n- b\n---\nbody goal: x\n"
+        );
+        assert_eq!(
+            set_key(md, true, "tags", "[c]").expect("edit"),
+            "---\ngoal: |\n  line one\n  line two\nmax_tokens: 5\ntags: [c]\n---\nbody goal: x\n"
+        );
+        assert_eq!(
+            set_key("---\ngoal: a\n---\nx\n", true, "top_k", "3").expect("edit"),
+            "---\ngoal: a\ntop_k: 3\n---\nx\n"
+        );
+    }
+
+    #[test]
+    fn toml_keys_are_edited_in_place() {
+        let toml = "# comment\ngoal = \"a\"\nprompt = \"\"\"\ngoal = not a key\n\"\"\"\n\n[variables.input]\ntop_k = 1\n";
+        let out = set_key(toml, false, "goal", "\"b\"").expect("edit");
+        assert_eq!(
+            out,
+            "# comment\ngoal = \"b\"\nprompt = \"\"\"\ngoal = not a key\n\"\"\"\n\n[variables.input]\ntop_k = 1\n"
+        );
+        let out = set_key(toml, false, "top_k", "3").expect("edit");
+        let doc: toml::Table = out.parse().expect("still TOML");
+        assert_eq!(doc["top_k"].as_integer(), Some(3));
+        assert_eq!(doc["variables"]["input"]["top_k"].as_integer(), Some(1));
+        let fm = "+++\ngoal = \"a\"\nmax_tokens = 5\n+++\nbody\n";
+        assert_eq!(
+            set_key(fm, false, "token_limit", "9").expect("edit"),
+            "+++\ngoal = \"a\"\ntoken_limit = 9\n+++\nbody\n"
+        );
+    }
+
+    #[test]
+    fn versions_number_themselves_and_nothing_invalid_or_existing_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project::open(dir.path()).expect("open");
+        let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc);
+        let new = NewVersion {
+            name: "sum".into(),
+            goal: Some("Sum up: it's \"short\"".into()),
+            model: Some("m".into()),
+            ..NewVersion::default()
+        };
+        let first = project.create(&new, now).expect("first");
+        assert_eq!(
+            (first.version.as_str(), first.latest_before.clone()),
+            ("1.0", None)
+        );
+        let second = project.create(&new, now).expect("second");
+        assert_eq!(second.version, "1.1");
+        let copy = project
+            .create(
+                &NewVersion {
+                    name: "sum".into(),
+                    from: Some("1.0".parse().expect("v")),
+                    temperature: Some(0.2),
+                    ..NewVersion::default()
+                },
+                now,
+            )
+            .expect("copy");
+        assert_eq!(copy.version, "1.2");
+        let v = project
+            .load_prompts()
+            .resolve("sum", None)
+            .expect("valid")
+            .clone();
+        assert_eq!(v.meta.params.temperature, Some(0.2));
+        assert_eq!(v.meta.goal.as_deref(), Some("Sum up: it's \"short\""));
+        let err = project
+            .create(
+                &NewVersion {
+                    version: Some("1.0".parse().expect("v")),
+                    ..new.clone()
+                },
+                now,
+            )
+            .expect_err("exists");
+        assert!(matches!(err, CreateError::Exists { .. }), "{err}");
+        let err = project
+            .create(
+                &NewVersion {
+                    temperature: Some(7.0),
+                    ..new
+                },
+                now,
+            )
+            .expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("temperature must be between 0 and 2"),
+            "{err}"
+        );
+        assert!(!dir.path().join("prompts/sum/1.3.md").exists());
+    }
+}

@@ -1,0 +1,708 @@
+//! Running a version against a model server: eval cases and their expectations, where requests
+//! go (the endpoint from `ptrack.toml`, the version and the caller's overrides), and a pool of
+//! workers that sends each case and records each execution, reporting progress through a
+//! callback (the CLI draws a bar; a server streams events).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::prompt::{PromptVersion, Provider};
+use crate::provider::Endpoint;
+use crate::stats;
+
+/// One eval case: a name, the variables, and what the output must satisfy.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The case's name (`#1`, `#2`… when the file gives none).
+    pub name: String,
+    /// Variables, over the caller's.
+    pub vars: Map<String, Value>,
+    /// Expectations, all of which must hold.
+    pub expect: Vec<Expect>,
+}
+
+/// What an output must satisfy.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// Contains this text.
+    Contains(String),
+    /// Does not contain this text.
+    NotContains(String),
+    /// Matches this regular expression (a final newline is ignored).
+    Regex(regex::Regex),
+    /// Is valid JSON.
+    Json,
+    /// Took at most this many milliseconds.
+    MaxMs(f64),
+}
+
+impl Expect {
+    /// The expectation as a case file writes it, e.g. `contains "step"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Expect::Contains(s) => format!("contains {s:?}"),
+            Expect::NotContains(s) => format!("not_contains {s:?}"),
+            Expect::Regex(r) => format!("regex {:?}", r.as_str()),
+            Expect::Json => "json".to_string(),
+            Expect::MaxMs(ms) => format!("max_ms {ms}"),
+        }
+    }
+
+    /// Whether `output`, produced in `ms` milliseconds, satisfies it.
+    pub fn holds(&self, output: &str, ms: f64) -> bool {
+        match self {
+            Expect::Contains(s) => output.contains(s.as_str()),
+            Expect::NotContains(s) => !output.contains(s.as_str()),
+            // Model answers often end with a newline; `$` should still match at the end.
+            Expect::Regex(r) => r.is_match(output.trim_end_matches(['\n', '\r'])),
+            Expect::Json => serde_json::from_str::<Value>(output.trim()).is_ok(),
+            Expect::MaxMs(max) => ms <= *max,
+        }
+    }
+
+    /// Parse one expectation object, e.g. `{"contains": "step"}`.
+    pub fn parse(v: &Value) -> Result<Expect, String> {
+        let obj = v
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .ok_or("each expectation is an object with one key, e.g. {\"contains\": \"…\"}")?;
+        let (k, val) = obj.iter().next().ok_or("empty expectation")?;
+        let text = || {
+            val.as_str()
+                .map(str::to_string)
+                .ok_or(format!("`{k}` needs a string"))
+        };
+        match k.as_str() {
+            "contains" => Ok(Expect::Contains(text()?)),
+            "not_contains" => Ok(Expect::NotContains(text()?)),
+            "regex" => regex::Regex::new(&text()?)
+                .map(Expect::Regex)
+                .map_err(|e| format!("invalid regex: {e}")),
+            "json" if val == &Value::Bool(true) => Ok(Expect::Json),
+            "json" => Err("`json` takes true".to_string()),
+            "max_ms" => val
+                .as_f64()
+                .filter(|x| *x >= 0.0)
+                .map(Expect::MaxMs)
+                .ok_or("`max_ms` needs a number ≥ 0".to_string()),
+            other => Err(format!(
+                "unknown expectation `{other}` (contains, not_contains, regex, json, max_ms)"
+            )),
+        }
+    }
+}
+
+/// Why a cases file could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CasesError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file, as the user named it.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A line is not a valid case.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file holds no case.
+    #[error("{path} holds no cases")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+}
+
+/// Read a cases file (one JSON object per line: `name`, `vars`, `expect`); each case's
+/// variables are laid over `base_vars`. `shown` is how errors name the file.
+pub fn load_cases(
+    path: &Path,
+    shown: &Path,
+    base_vars: &Map<String, Value>,
+) -> Result<Vec<Case>, CasesError> {
+    let shown_s = shown.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| CasesError::Read {
+        path: shown_s.clone(),
+        reason: e.to_string(),
+    })?;
+    parse_cases(&text, &shown_s, base_vars)
+}
+
+/// Parse the text of a cases file.
+pub fn parse_cases(
+    text: &str,
+    shown: &str,
+    base_vars: &Map<String, Value>,
+) -> Result<Vec<Case>, CasesError> {
+    let mut cases = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |message: String| CasesError::Invalid {
+            path: shown.to_string(),
+            line: i + 1,
+            message,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            at(format!(
+                "invalid JSON: {}",
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            ))
+        })?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| at("a case is a JSON object".into()))?;
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "name" | "vars" | "expect") {
+                return Err(at(format!("unknown key `{k}` (name, vars, expect)")));
+            }
+        }
+        let mut vars = base_vars.clone();
+        match obj.get("vars") {
+            Some(Value::Object(m)) => vars.extend(m.clone()),
+            None => {}
+            Some(_) => return Err(at("`vars` must be an object".into())),
+        }
+        let expect = match obj.get("expect") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(Expect::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(at)?,
+            None => Vec::new(),
+            Some(_) => return Err(at("`expect` must be a list".into())),
+        };
+        let name = obj
+            .get("name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("#{}", cases.len() + 1), str::to_string);
+        cases.push(Case { name, vars, expect });
+    }
+    if cases.is_empty() {
+        return Err(CasesError::Empty {
+            path: shown.to_string(),
+        });
+    }
+    Ok(cases)
+}
+
+/// What the caller overrides of where requests go.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointOverrides {
+    /// The provider API (default: the version's, else `[defaults] provider`, else Ollama).
+    pub provider: Option<Provider>,
+    /// The server's base URL.
+    pub base_url: Option<String>,
+    /// Seconds to wait for an answer.
+    pub timeout_secs: Option<f64>,
+}
+
+/// Why no endpoint could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EndpointError {
+    /// The timeout is not a positive number of seconds.
+    #[error("{source_name} must be a number of seconds > 0, got {secs}")]
+    Timeout {
+        /// Where the value came from (`--timeout`, `timeout_secs in ptrack.toml`).
+        source_name: &'static str,
+        /// The value.
+        secs: f64,
+    },
+}
+
+impl Endpoint {
+    /// Where requests for `version` go: the overrides, then `[providers.NAME]` in `config`,
+    /// then the provider's usual address. The API key is read through `env` (the library reads
+    /// no environment itself) from the variable `api_key_env` names, `OPENAI_API_KEY` by default.
+    pub fn resolve(
+        config: &Config,
+        version: &PromptVersion,
+        overrides: &EndpointOverrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Endpoint, EndpointError> {
+        let provider = overrides
+            .provider
+            .or(version.meta.provider)
+            .or(config.defaults.provider)
+            .unwrap_or(Provider::Ollama);
+        let settings = config
+            .providers
+            .get(provider.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let base_url = overrides
+            .base_url
+            .clone()
+            .or(settings.base_url)
+            .unwrap_or_else(|| {
+                match provider {
+                    Provider::Ollama => "http://localhost:11434",
+                    Provider::Openai => "https://api.openai.com/v1",
+                }
+                .to_string()
+            });
+        let api_key = match provider {
+            Provider::Openai => {
+                let var = settings
+                    .api_key_env
+                    .unwrap_or_else(|| "OPENAI_API_KEY".to_string());
+                env(&var).filter(|k| !k.is_empty())
+            }
+            Provider::Ollama => None,
+        };
+        let secs = overrides
+            .timeout_secs
+            .or(settings.timeout_secs)
+            .unwrap_or(120.0);
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(EndpointError::Timeout {
+                source_name: if overrides.timeout_secs.is_some() {
+                    "--timeout"
+                } else {
+                    "timeout_secs in ptrack.toml"
+                },
+                secs,
+            });
+        }
+        Ok(Endpoint {
+            provider,
+            base_url,
+            api_key,
+            timeout: Duration::from_secs_f64(secs),
+        })
+    }
+}
+
+/// What one execution gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The case.
+    pub case: String,
+    /// The recorded run's id (None when not recorded).
+    pub run_id: Option<String>,
+    /// Whether the request succeeded and every expectation held.
+    pub success: bool,
+    /// Wall time in milliseconds.
+    pub execution_time_ms: f64,
+    /// Tokens, when the server reported them.
+    pub token_count: Option<u64>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The expectations that did not hold.
+    pub expect_failed: Vec<String>,
+    /// The model's output.
+    pub output: String,
+}
+
+/// One case's figures over its repeats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseSummary {
+    /// The case.
+    pub case: String,
+    /// Executions.
+    pub runs: usize,
+    /// Executions that passed.
+    pub passed: usize,
+    /// passed / runs.
+    pub pass_rate: Option<f64>,
+    /// Median time, ms.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile time, ms.
+    pub p95_ms: Option<f64>,
+    /// Each distinct reason a run failed (the failed expectations, or the error).
+    pub failures: Vec<String>,
+}
+
+/// The result of running a version (the `run --json` model).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The prompt.
+    pub prompt: String,
+    /// The version.
+    pub version: String,
+    /// The model asked.
+    pub model: String,
+    /// The provider API.
+    pub provider: Provider,
+    /// Executions.
+    pub runs: usize,
+    /// Executions that passed.
+    pub passed: usize,
+    /// passed / runs.
+    pub pass_rate: Option<f64>,
+    /// Median time, ms.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile time, ms.
+    pub p95_ms: Option<f64>,
+    /// Stopped before every execution ran.
+    pub interrupted: bool,
+    /// Per case, in the order of the cases.
+    pub cases: Vec<CaseSummary>,
+    /// Every execution, in the order they were scheduled.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Summary {
+    /// The summary of `outcomes` (in schedule order).
+    pub fn new(
+        version: &PromptVersion,
+        model: &str,
+        provider: Provider,
+        outcomes: Vec<Outcome>,
+        interrupted: bool,
+    ) -> Summary {
+        let (passed, p50_ms, p95_ms) = figures(outcomes.iter());
+        let mut names: Vec<&str> = Vec::new();
+        for o in &outcomes {
+            if !names.contains(&o.case.as_str()) {
+                names.push(&o.case);
+            }
+        }
+        let cases = names
+            .iter()
+            .map(|name| {
+                let os: Vec<&Outcome> = outcomes.iter().filter(|o| o.case == *name).collect();
+                let (passed, p50_ms, p95_ms) = figures(os.iter().copied());
+                let mut failures: Vec<String> = Vec::new();
+                for o in os.iter().filter(|o| !o.success) {
+                    let r = if o.expect_failed.is_empty() {
+                        o.error.clone().unwrap_or_default()
+                    } else {
+                        o.expect_failed.join(", ")
+                    };
+                    if !failures.contains(&r) {
+                        failures.push(r);
+                    }
+                }
+                CaseSummary {
+                    case: name.to_string(),
+                    runs: os.len(),
+                    passed,
+                    pass_rate: (!os.is_empty()).then(|| passed as f64 / os.len() as f64),
+                    p50_ms,
+                    p95_ms,
+                    failures,
+                }
+            })
+            .collect();
+        Summary {
+            prompt: version.name.clone(),
+            version: version.version.to_string(),
+            model: model.to_string(),
+            provider,
+            runs: outcomes.len(),
+            passed,
+            pass_rate: (!outcomes.is_empty()).then(|| passed as f64 / outcomes.len() as f64),
+            p50_ms,
+            p95_ms,
+            interrupted,
+            cases,
+            outcomes,
+        }
+    }
+}
+
+/// Passed count, p50 and p95 of some outcomes.
+fn figures<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> (usize, Option<f64>, Option<f64>) {
+    let mut passed = 0;
+    let mut times = Vec::new();
+    for o in outcomes {
+        passed += usize::from(o.success);
+        times.push(o.execution_time_ms);
+    }
+    let q = stats::quantiles(&mut times, &[0.5, 0.95]);
+    (passed, q.as_ref().map(|q| q[0]), q.as_ref().map(|q| q[1]))
+}
+
+/// One version, model and endpoint to execute cases against; shared read-only by the workers.
+#[cfg(feature = "providers")]
+pub struct Execution<'a> {
+    /// The project runs are recorded in.
+    pub project: &'a crate::Project,
+    /// The version that runs.
+    pub version: &'a PromptVersion,
+    /// Where requests go.
+    pub endpoint: &'a Endpoint,
+    /// The model asked.
+    pub model: &'a str,
+    /// Whether to record each execution.
+    pub record: bool,
+    /// The runs' `commit` (the same for every execution of this version).
+    pub commit: Option<String>,
+    /// A fixed time for every run (reproducible tests); None: the time each request starts.
+    pub pinned_now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[cfg(feature = "providers")]
+impl Execution<'_> {
+    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run.
+    pub fn execute(&self, case: &Case, prompt_text: &str) -> Outcome {
+        let body = match self.endpoint.provider {
+            Provider::Ollama => crate::render::ollama_body(self.version, self.model, prompt_text),
+            Provider::Openai => crate::render::openai_body(self.version, self.model, prompt_text),
+        };
+        let started = self.pinned_now.unwrap_or_else(chrono::Utc::now);
+        let (result, elapsed) = crate::provider::complete(self.endpoint, &body);
+        let ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+        let (output, tokens, prompt_tokens, completion_tokens, mut error) = match &result {
+            Ok(c) => (
+                c.output.clone(),
+                c.total_tokens(),
+                c.prompt_tokens,
+                c.completion_tokens,
+                None,
+            ),
+            Err(e) => (String::new(), None, None, None, Some(e.to_string())),
+        };
+        let expect_failed: Vec<String> = if result.is_ok() {
+            case.expect
+                .iter()
+                .filter(|x| !x.holds(&output, ms))
+                .map(Expect::describe)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if error.is_none() && !expect_failed.is_empty() {
+            error = Some(format!("expectation failed: {}", expect_failed.join(", ")));
+        }
+        let success = error.is_none();
+        let mut extra = Map::new();
+        extra.insert(
+            "provider".into(),
+            Value::String(self.endpoint.provider.as_str().to_string()),
+        );
+        extra.insert("case".into(), Value::String(case.name.clone()));
+        if let Some(t) = prompt_tokens {
+            extra.insert("prompt_tokens".into(), Value::from(t));
+        }
+        if let Some(t) = completion_tokens {
+            extra.insert("completion_tokens".into(), Value::from(t));
+        }
+        if !case.expect.is_empty() {
+            extra.insert("expect_failed".into(), Value::from(expect_failed.clone()));
+        }
+        let mut run_id = None;
+        if self.record {
+            let draft = crate::record::RunDraft {
+                ts: Some(started),
+                model: Some(self.model.to_string()),
+                input: case.vars.clone(),
+                output: output.clone(),
+                execution_time_ms: Some(ms),
+                token_count: tokens,
+                success: Some(success),
+                error: error.clone(),
+                extra,
+                ..crate::record::RunDraft::default()
+            };
+            let written = draft
+                .complete(
+                    self.version,
+                    self.project.config().defaults.model.as_deref(),
+                    self.commit.clone(),
+                    started,
+                )
+                .and_then(|rec| {
+                    crate::runlog::append_line(&self.project.log_of(&rec), &rec)?;
+                    Ok(rec.id)
+                });
+            match written {
+                Ok(id) => run_id = Some(id),
+                Err(e) => {
+                    error = Some(format!(
+                        "{} (and the run could not be recorded: {e})",
+                        error.unwrap_or_else(|| "ok".into())
+                    ));
+                }
+            }
+        }
+        Outcome {
+            case: case.name.clone(),
+            run_id,
+            success,
+            execution_time_ms: ms,
+            token_count: tokens,
+            error,
+            expect_failed,
+            output,
+        }
+    }
+}
+
+/// Run `work` (index → one execution) on `concurrency` threads until every item ran or `stop`
+/// is set; `done` is called on the calling thread with each outcome as it arrives. Returns
+/// the outcomes in schedule order.
+pub fn run_pool<T, F, P>(
+    work: &[T],
+    concurrency: usize,
+    stop: &AtomicBool,
+    execute: F,
+    mut done: P,
+) -> Vec<Outcome>
+where
+    T: Sync,
+    F: Fn(&T) -> Outcome + Sync,
+    P: FnMut(&Outcome),
+{
+    let next = AtomicUsize::new(0);
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
+        for _ in 0..concurrency.clamp(1, work.len().max(1)) {
+            let tx = tx.clone();
+            let (next, execute) = (&next, &execute);
+            s.spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = work.get(i) else { break };
+                    if tx.send((i, execute(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, o) in rx {
+            done(&o);
+            outcomes.push((i, o));
+        }
+    });
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(case: &str, ms: f64, success: bool, failed: &[&str]) -> Outcome {
+        Outcome {
+            case: case.into(),
+            run_id: None,
+            success,
+            execution_time_ms: ms,
+            token_count: None,
+            error: (!success).then(|| "expectation failed".to_string()),
+            expect_failed: failed.iter().map(|s| s.to_string()).collect(),
+            output: String::new(),
+        }
+    }
+
+    #[test]
+    fn per_case_figures_match_numpy() {
+        let v = crate::prompt::test_version("p", "1.0", "---\ngoal: g\n---\nhi\n");
+        let outs = vec![
+            outcome("a", 100.0, true, &[]),
+            outcome("b", 50.0, false, &["json"]),
+            outcome("a", 300.0, false, &["contains \"x\""]),
+            outcome("a", 200.0, true, &[]),
+            outcome("b", 70.0, false, &["json"]),
+        ];
+        let s = Summary::new(&v, "m", Provider::Ollama, outs, false);
+        assert_eq!((s.runs, s.passed), (5, 2));
+        // numpy 2.4.6: np.percentile([100, 50, 300, 200, 70], [50, 95]) -> [100., 280.]
+        assert_eq!((s.p50_ms, s.p95_ms), (Some(100.0), Some(280.0)));
+        let a = &s.cases[0];
+        // np.percentile([100, 300, 200], [50, 95]) -> [200., 290.]
+        assert_eq!((a.case.as_str(), a.runs, a.passed), ("a", 3, 2));
+        assert_eq!((a.p50_ms, a.p95_ms), (Some(200.0), Some(290.0)));
+        assert_eq!(a.failures, ["contains \"x\""]);
+        let b = &s.cases[1];
+        assert_eq!((b.pass_rate, b.failures.len()), (Some(0.0), 1));
+    }
+
+    #[test]
+    fn cases_name_their_line_and_key() {
+        let base = Map::new();
+        let err =
+            parse_cases("{\"name\":\"a\"}\n{\"nme\":1}\n", "c.jsonl", &base).expect_err("bad key");
+        assert_eq!(
+            err.to_string(),
+            "c.jsonl:2: unknown key `nme` (name, vars, expect)"
+        );
+        let err = parse_cases("{\"expect\":[{\"regex\":\"(\"}]}\n", "c.jsonl", &base)
+            .expect_err("bad regex");
+        assert!(
+            err.to_string().starts_with("c.jsonl:1: invalid regex"),
+            "{err}"
+        );
+        let cases =
+            parse_cases("{\"vars\":{\"x\":\"1\"}}\n\n{}\n", "c.jsonl", &base).expect("valid");
+        assert_eq!(
+            cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["#1", "#2"]
+        );
+    }
+
+    #[test]
+    fn the_pool_keeps_schedule_order_and_stops() {
+        let work: Vec<usize> = (0..20).collect();
+        let stop = AtomicBool::new(false);
+        let mut seen = 0;
+        let outs = run_pool(
+            &work,
+            4,
+            &stop,
+            |i| outcome(&i.to_string(), *i as f64, true, &[]),
+            |_| seen += 1,
+        );
+        assert_eq!(seen, 20);
+        let order: Vec<String> = outs.iter().map(|o| o.case.clone()).collect();
+        assert_eq!(order, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+        stop.store(true, Ordering::SeqCst);
+        assert!(
+            run_pool(
+                &work,
+                2,
+                &stop,
+                |i| outcome(&i.to_string(), 1.0, true, &[]),
+                |_| {}
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn endpoints_take_overrides_then_config_and_read_the_key_through_env() {
+        let config = Config::parse(
+            "[providers.openai]\nbase_url = \"http://h/v1\"\napi_key_env = \"MY_KEY\"\ntimeout_secs = 5\n",
+            Path::new("ptrack.toml"),
+        )
+        .expect("config");
+        let v =
+            crate::prompt::test_version("p", "1.0", "---\ngoal: g\nprovider: openai\n---\nhi\n");
+        let env = |k: &str| (k == "MY_KEY").then(|| "sk-1".to_string());
+        let e =
+            Endpoint::resolve(&config, &v, &EndpointOverrides::default(), &env).expect("endpoint");
+        assert_eq!(
+            (e.base_url.as_str(), e.api_key.as_deref()),
+            ("http://h/v1", Some("sk-1"))
+        );
+        assert_eq!(e.timeout, Duration::from_secs(5));
+        let o = EndpointOverrides {
+            provider: Some(Provider::Ollama),
+            timeout_secs: Some(0.0),
+            ..EndpointOverrides::default()
+        };
+        let err = Endpoint::resolve(&config, &v, &o, &env).expect_err("timeout 0");
+        assert_eq!(
+            err.to_string(),
+            "--timeout must be a number of seconds > 0, got 0"
+        );
+    }
+}

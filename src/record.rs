@@ -1,0 +1,486 @@
+//! Recording runs: a [`RunDraft`] (what the caller knows about one execution) becomes a
+//! complete [`RunRecord`] with id, time, version, blob, commit, model, params and output length
+//! filled in, checked with the rules readers apply, and appended to its log.
+//!
+//! `record`, `run`, a server and the Python package all record through here, so a run written
+//! by any of them reads back the same.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::project::Project;
+use crate::prompt::PromptVersion;
+use crate::runlog::{FIELDS, RunRecord, WriteError, append_lines, check_score, log_path, new_id};
+
+/// What a caller knows about one execution; [`RunDraft::complete`] fills in the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunDraft {
+    /// The run's id (default: a new UUIDv7 from its time).
+    pub id: Option<String>,
+    /// When it ran (default: now).
+    pub ts: Option<DateTime<Utc>>,
+    /// Blob id of the text that ran (default: the version file's).
+    pub prompt_sha: Option<String>,
+    /// The commit that ran (default: HEAD when the file is committed there unchanged).
+    pub commit: Option<String>,
+    /// The model that answered (default: the version's, else the project default).
+    pub model: Option<String>,
+    /// Sampling parameters used (default: the version's).
+    pub params: Option<Map<String, Value>>,
+    /// Input variables.
+    pub input: Map<String, Value>,
+    /// The model's output.
+    pub output: String,
+    /// Wall time in milliseconds (required).
+    pub execution_time_ms: Option<f64>,
+    /// Tokens used.
+    pub token_count: Option<u64>,
+    /// Output length in characters (default: counted from `output`).
+    pub output_length: Option<u64>,
+    /// Whether it succeeded (default: true unless `error` is set).
+    pub success: Option<bool>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// Quality score, 1 to 10.
+    pub quality_score: Option<f64>,
+    /// Feedback on the output.
+    pub feedback: Option<String>,
+    /// Fields ptrack does not know, kept in the order given.
+    pub extra: Map<String, Value>,
+}
+
+/// Why a run was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A field is missing or has a value readers would reject.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: Option<&'static str>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The log could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> RecordError {
+    RecordError::Invalid {
+        field: Some(field),
+        message: message.into(),
+    }
+}
+
+impl RunDraft {
+    /// A draft from a JSON object (a line of `record --stdin`, an HTTP body): the documented
+    /// fields are checked for their types, `prompt` and `version` are left to the caller
+    /// (they choose the version), and every other field is kept as given.
+    pub fn from_json(obj: Map<String, Value>) -> Result<RunDraft, RecordError> {
+        let mut d = RunDraft::default();
+        let text = |k: &'static str, v: Value| -> Result<Option<String>, RecordError> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s)),
+                other => Err(invalid(k, format!("{k} must be text, got {other}"))),
+            }
+        };
+        let count = |k: &'static str, v: Value| -> Result<Option<u64>, RecordError> {
+            match v {
+                Value::Null => Ok(None),
+                v => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| invalid(k, format!("{k} must be an integer ≥ 0, got {v}"))),
+            }
+        };
+        let object =
+            |k: &'static str, v: Value| -> Result<Option<Map<String, Value>>, RecordError> {
+                match v {
+                    Value::Null => Ok(None),
+                    Value::Object(m) => Ok(Some(m)),
+                    other => Err(invalid(k, format!("{k} must be an object, got {other}"))),
+                }
+            };
+        for (k, v) in obj {
+            match k.as_str() {
+                "prompt" | "version" => {}
+                "type" => match &v {
+                    Value::Null => {}
+                    Value::String(t) if t == "run" => {}
+                    _ => {
+                        return Err(invalid(
+                            "type",
+                            "a run line cannot be a rating (`type` must be `run` or absent)",
+                        ));
+                    }
+                },
+                "id" => match text("id", v)? {
+                    Some(id) if id.is_empty() => return Err(invalid("id", "missing `id`")),
+                    id => d.id = id,
+                },
+                "ts" => {
+                    d.ts = match text("ts", v)? {
+                        None => None,
+                        Some(t) => Some(
+                            DateTime::parse_from_rfc3339(&t)
+                                .map_err(|_| {
+                                    invalid(
+                                        "ts",
+                                        format!("ts must be an RFC 3339 time such as 2026-11-02T10:15:30.123Z, got {t:?}"),
+                                    )
+                                })?
+                                .with_timezone(&Utc),
+                        ),
+                    }
+                }
+                "prompt_sha" => d.prompt_sha = text("prompt_sha", v)?,
+                "commit" => d.commit = text("commit", v)?,
+                "model" => d.model = text("model", v)?,
+                "params" => d.params = object("params", v)?,
+                "input" => d.input = object("input", v)?.unwrap_or_default(),
+                "output" => d.output = text("output", v)?.unwrap_or_default(),
+                "execution_time_ms" => {
+                    d.execution_time_ms = match v {
+                        Value::Null => None,
+                        v => Some(v.as_f64().ok_or_else(|| {
+                            invalid(
+                                "execution_time_ms",
+                                format!("execution_time_ms must be a number ≥ 0, got {v}"),
+                            )
+                        })?),
+                    }
+                }
+                "token_count" => d.token_count = count("token_count", v)?,
+                "output_length" => d.output_length = count("output_length", v)?,
+                "success" => {
+                    d.success = match v {
+                        Value::Null => None,
+                        Value::Bool(b) => Some(b),
+                        other => {
+                            return Err(invalid(
+                                "success",
+                                format!("success must be true or false, got {other}"),
+                            ));
+                        }
+                    }
+                }
+                "error" => d.error = text("error", v)?,
+                "quality_score" => {
+                    d.quality_score = match &v {
+                        Value::Null => None,
+                        v => Some(check_score(v).map_err(|e| invalid("quality_score", e.message))?),
+                    }
+                }
+                "feedback" => d.feedback = text("feedback", v)?,
+                _ => {
+                    d.extra.insert(k, v);
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The complete record of this run of `version`: what the draft leaves out is filled in
+    /// (`default_model` when the version names no model, `commit` when the draft has none),
+    /// and the result is checked as readers check a line.
+    pub fn complete(
+        self,
+        version: &PromptVersion,
+        default_model: Option<&str>,
+        commit: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<RunRecord, RecordError> {
+        let ts = self.ts.unwrap_or(now);
+        let execution_time_ms = self
+            .execution_time_ms
+            .ok_or_else(|| invalid("execution_time_ms", "missing `execution_time_ms`"))?;
+        if !(execution_time_ms.is_finite() && execution_time_ms >= 0.0) {
+            return Err(invalid(
+                "execution_time_ms",
+                format!("execution_time_ms must be a number ≥ 0, got {execution_time_ms}"),
+            ));
+        }
+        if let Some(q) = self.quality_score {
+            check_score(&crate::runlog::json_number(q))
+                .map_err(|e| invalid("quality_score", e.message))?;
+        }
+        let success = self.success.unwrap_or(self.error.is_none());
+        if success && self.error.is_some() {
+            return Err(invalid(
+                "success",
+                "success is true but error is set; a run that failed has success false",
+            ));
+        }
+        let params = match self.params {
+            Some(p) => p,
+            None => match serde_json::to_value(&version.meta.params) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            },
+        };
+        // Unknown fields keep their order, but never shadow a documented one.
+        let extra: Map<String, Value> = self
+            .extra
+            .into_iter()
+            .filter(|(k, _)| !FIELDS.contains(&k.as_str()))
+            .collect();
+        Ok(RunRecord {
+            id: self.id.unwrap_or_else(|| new_id(&ts)),
+            ts,
+            prompt: version.name.clone(),
+            version: version.version.to_string(),
+            prompt_sha: Some(self.prompt_sha.unwrap_or_else(|| version.blob_sha.clone())),
+            commit: self.commit.or(commit),
+            model: self
+                .model
+                .or_else(|| version.meta.model.clone())
+                .or_else(|| default_model.map(str::to_string)),
+            params,
+            input: self.input,
+            output_length: self
+                .output_length
+                .unwrap_or_else(|| self.output.chars().count() as u64),
+            output: self.output,
+            execution_time_ms,
+            token_count: self.token_count,
+            success,
+            error: self.error,
+            quality_score: self.quality_score,
+            feedback: self.feedback,
+            extra,
+        })
+    }
+}
+
+impl Project {
+    /// HEAD's commit id when `version`'s file is committed there unchanged (what a run's
+    /// `commit` holds); None outside git, or when the file is uncommitted or edited.
+    pub fn commit_of(&self, version: &PromptVersion) -> Option<String> {
+        #[cfg(feature = "git")]
+        {
+            crate::git::head_commit_if_unchanged(self.root(), &version.path, &version.blob_sha)
+        }
+        #[cfg(not(feature = "git"))]
+        {
+            let _ = version;
+            None
+        }
+    }
+
+    /// The log a record goes to: `runs/<prompt>/<YYYY-MM>.jsonl` by its time.
+    pub fn log_of(&self, record: &RunRecord) -> PathBuf {
+        log_path(&self.runs_dir(), &record.prompt, &record.ts)
+    }
+
+    /// Complete `draft` as a run of `version` and append it to its log; returns the record.
+    pub fn record(
+        &self,
+        version: &PromptVersion,
+        draft: RunDraft,
+        now: DateTime<Utc>,
+    ) -> Result<RunRecord, RecordError> {
+        let commit = if draft.commit.is_none() {
+            self.commit_of(version)
+        } else {
+            None
+        };
+        let record = draft.complete(
+            version,
+            self.config().defaults.model.as_deref(),
+            commit,
+            now,
+        )?;
+        crate::runlog::append_line(&self.log_of(&record), &record)?;
+        Ok(record)
+    }
+}
+
+/// Records many runs: looks each version's commit up once, and writes each log in one locked
+/// append (`record --stdin`, batches from a server).
+pub struct Recorder<'p> {
+    project: &'p Project,
+    commits: HashMap<String, Option<String>>,
+    pending: BTreeMap<PathBuf, Vec<RunRecord>>,
+}
+
+impl<'p> Recorder<'p> {
+    /// A recorder for `project`.
+    pub fn new(project: &'p Project) -> Recorder<'p> {
+        Recorder {
+            project,
+            commits: HashMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Complete `draft` as a run of `version`, to be written by [`Recorder::write`].
+    pub fn add(
+        &mut self,
+        version: &PromptVersion,
+        draft: RunDraft,
+        now: DateTime<Utc>,
+    ) -> Result<&RunRecord, RecordError> {
+        let project = self.project;
+        let commit = self
+            .commits
+            .entry(version.blob_sha.clone())
+            .or_insert_with(|| project.commit_of(version))
+            .clone();
+        let record = draft.complete(
+            version,
+            project.config().defaults.model.as_deref(),
+            commit,
+            now,
+        )?;
+        let list = self.pending.entry(project.log_of(&record)).or_default();
+        list.push(record);
+        Ok(list.last().expect("just pushed"))
+    }
+
+    /// Whether a run with this id is waiting to be written.
+    pub fn has_id(&self, id: &str) -> bool {
+        self.pending.values().flatten().any(|r| r.id == id)
+    }
+
+    /// Append every completed run, one locked write per log.
+    pub fn write(self) -> Result<usize, WriteError> {
+        let mut n = 0;
+        for (path, records) in &self.pending {
+            append_lines(path, records)?;
+            n += records.len();
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runlog::{Event, parse_line};
+
+    fn version() -> PromptVersion {
+        crate::prompt::test_version(
+            "p",
+            "1.0",
+            "---\ngoal: g\nmodel: m\ntemperature: 0.5\n---\nHi {{ who }}\n",
+        )
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_draft_is_completed_in_format_order_and_reads_back() {
+        let draft = RunDraft::from_json(
+            serde_json::json!({"zeta": 1, "execution_time_ms": 840, "output": "héllo", "alpha": [2]})
+                .as_object()
+                .cloned()
+                .expect("object"),
+        )
+        .expect("valid");
+        let rec = draft
+            .complete(&version(), None, None, now())
+            .expect("complete");
+        let line = serde_json::to_string(&rec).expect("json");
+        let keys: Vec<String> = serde_json::from_str::<Map<String, Value>>(&line)
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "ts",
+                "prompt",
+                "version",
+                "prompt_sha",
+                "commit",
+                "model",
+                "params",
+                "input",
+                "output",
+                "execution_time_ms",
+                "token_count",
+                "output_length",
+                "success",
+                "error",
+                "zeta",
+                "alpha"
+            ]
+        );
+        assert!(
+            line.contains(r#""ts":"2026-11-24T12:00:00.000Z""#),
+            "{line}"
+        );
+        assert!(line.contains(r#""execution_time_ms":840,"#), "{line}");
+        assert!(line.contains(r#""params":{"temperature":0.5}"#), "{line}");
+        assert!(
+            line.contains(r#""output_length":5,"#),
+            "characters, not bytes: {line}"
+        );
+        let Ok(Event::Run(r)) = parse_line(&line) else {
+            panic!("readers accept it: {line}")
+        };
+        assert!(r.success);
+        assert_eq!(rec.model.as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn bad_fields_are_named_and_nothing_is_completed() {
+        let bad = |v: Value| {
+            RunDraft::from_json(v.as_object().cloned().expect("object"))
+                .and_then(|d| d.complete(&version(), None, None, now()))
+                .expect_err("invalid")
+        };
+        let field = |e: RecordError| match e {
+            RecordError::Invalid { field, .. } => field,
+            RecordError::Write(_) => None,
+        };
+        assert_eq!(
+            field(bad(serde_json::json!({"output": "x"}))),
+            Some("execution_time_ms")
+        );
+        assert_eq!(
+            field(bad(serde_json::json!({"execution_time_ms": -1}))),
+            Some("execution_time_ms")
+        );
+        assert_eq!(
+            field(bad(
+                serde_json::json!({"execution_time_ms": 1, "quality_score": 11})
+            )),
+            Some("quality_score")
+        );
+        assert_eq!(
+            field(bad(
+                serde_json::json!({"execution_time_ms": 1, "token_count": 1.5})
+            )),
+            Some("token_count")
+        );
+        assert_eq!(
+            field(bad(
+                serde_json::json!({"execution_time_ms": 1, "ts": "yesterday"})
+            )),
+            Some("ts")
+        );
+        assert_eq!(
+            field(bad(
+                serde_json::json!({"execution_time_ms": 1, "success": true, "error": "x"})
+            )),
+            Some("success")
+        );
+        assert_eq!(
+            field(bad(
+                serde_json::json!({"execution_time_ms": 1, "type": "rating"})
+            )),
+            Some("type")
+        );
+    }
+}
