@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 
 use crate::project::Project;
 use crate::prompt::PromptVersion;
-use crate::runlog::{FIELDS, RunRecord, WriteError, append_lines, check_score, log_path, new_id};
+use crate::runlog::{
+    FIELDS, RatingEvent, RunRecord, WriteError, append_lines, check_score, log_path, new_id,
+};
 
 /// What a caller knows about one execution; [`RunDraft::complete`] fills in the rest.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -299,6 +301,112 @@ impl Project {
     }
 }
 
+/// Why one object of a batch was not recorded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RejectedRun {
+    /// The prompt or version does not exist.
+    #[error(transparent)]
+    Lookup(crate::LookupError),
+    /// The object is not a valid run.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A JSON object from one line of text, or why the line is not one.
+pub fn json_object(text: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("expected a JSON object".to_string()),
+        Err(e) => {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg);
+            Err(format!("invalid JSON: {msg}"))
+        }
+    }
+}
+
+/// Why a rating was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RateError {
+    /// No run has this id (or a prefix of at least 4 characters of one).
+    #[error("no run with id {0}")]
+    NoRun(String),
+    /// The prefix fits several runs.
+    #[error("{id} matches {runs} runs")]
+    Ambiguous {
+        /// The prefix given.
+        id: String,
+        /// How many runs it fits.
+        runs: usize,
+    },
+    /// The score is out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// The log could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl Project {
+    /// Rate run `run_id` (its id, or a unique prefix of at least 4 characters) with `quality`
+    /// (1 to 10): appends a rating event beside the run's other events; the latest rating wins.
+    pub fn rate(
+        &self,
+        run_id: &str,
+        quality: f64,
+        feedback: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<RatingEvent, RateError> {
+        let quality = check_score(&crate::runlog::json_number(quality))
+            .map_err(|e| RateError::Invalid(e.message))?;
+        let mut matches: Vec<(String, String)> = Vec::new();
+        let mut exact: Option<(String, String)> = None;
+        crate::runlog::scan(
+            &self.runs_dir(),
+            std::path::Path::new("runs"),
+            &crate::runlog::RunFilter::default(),
+            |_, _, _, ev| {
+                if let crate::runlog::Event::Run(r) = ev {
+                    if r.id == run_id {
+                        exact = Some((r.id, r.prompt));
+                    } else if r.id.starts_with(run_id) && !matches.iter().any(|(id, _)| *id == r.id)
+                    {
+                        matches.push((r.id, r.prompt));
+                    }
+                }
+            },
+        );
+        // An exact id wins; a prefix must be unique and at least 4 characters.
+        if let Some(e) = exact {
+            matches = vec![e];
+        } else if run_id.len() < 4 {
+            matches.clear();
+        }
+        let (run_id, prompt) = match matches.len() {
+            1 => matches.remove(0),
+            0 => return Err(RateError::NoRun(run_id.to_string())),
+            n => {
+                return Err(RateError::Ambiguous {
+                    id: run_id.to_string(),
+                    runs: n,
+                });
+            }
+        };
+        let event = RatingEvent {
+            kind: "rating",
+            id: new_id(&now),
+            ts: now,
+            run_id,
+            prompt,
+            quality_score: quality,
+            feedback,
+        };
+        let path = log_path(&self.runs_dir(), &event.prompt, &now);
+        crate::runlog::append_line(&path, &event)?;
+        Ok(event)
+    }
+}
+
 /// Records many runs: looks each version's commit up once, and writes each log in one locked
 /// append (`record --stdin`, batches from a server).
 pub struct Recorder<'p> {
@@ -339,6 +447,57 @@ impl<'p> Recorder<'p> {
         let list = self.pending.entry(project.log_of(&record)).or_default();
         list.push(record);
         Ok(list.last().expect("just pushed"))
+    }
+
+    /// Complete one JSON object (a `record --stdin` line, an HTTP body) as a run: its `prompt`
+    /// and `version` (else `default_prompt`, `default_version`; the latest version when neither
+    /// names one) choose the version. Returns the new run's id, or why the object was rejected.
+    pub fn add_json(
+        &mut self,
+        registry: &crate::Registry,
+        obj: Map<String, Value>,
+        default_prompt: Option<&str>,
+        default_version: Option<&crate::Version>,
+        now: DateTime<Utc>,
+    ) -> Result<String, RejectedRun> {
+        let name = match obj.get("prompt") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(RejectedRun::Invalid(format!(
+                    "prompt must be a name, got {other}"
+                )));
+            }
+            None => default_prompt
+                .map(str::to_string)
+                .ok_or_else(|| RejectedRun::Invalid("missing `prompt`".to_string()))?,
+        };
+        let version = match obj.get("version") {
+            Some(Value::String(s)) => Some(
+                s.parse::<crate::Version>()
+                    .map_err(|e| RejectedRun::Invalid(e.to_string()))?,
+            ),
+            Some(Value::Null) | None => default_version.cloned(),
+            Some(other) => {
+                return Err(RejectedRun::Invalid(format!(
+                    "version must be text such as \"1.0\", got {other}"
+                )));
+            }
+        };
+        let version = registry
+            .resolve(&name, version.as_ref())
+            .map_err(RejectedRun::Lookup)?;
+        let draft = RunDraft::from_json(obj).map_err(|e| RejectedRun::Invalid(e.to_string()))?;
+        if let Some(id) = &draft.id
+            && self.has_id(id)
+        {
+            return Err(RejectedRun::Invalid(format!(
+                "id \"{id}\" was already given on an earlier line"
+            )));
+        }
+        let record = self
+            .add(version, draft, now)
+            .map_err(|e| RejectedRun::Invalid(e.to_string()))?;
+        Ok(record.id.clone())
     }
 
     /// Whether a run with this id is waiting to be written.

@@ -48,3 +48,77 @@ impl Template {
         }
     }
 }
+
+/// What `init` did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InitReport {
+    /// The project root.
+    pub root: std::path::PathBuf,
+    /// Files and folders written.
+    pub created: Vec<String>,
+    /// Files and folders that were there already (never overwritten).
+    pub kept: Vec<String>,
+    /// `.gitattributes` lacks `runs/**/*.jsonl merge=union`.
+    #[serde(skip)]
+    pub union_merge_missing: bool,
+}
+
+/// Scaffold a project in `root`: `ptrack.toml`, `prompts/`, `runs/`, `templates/`,
+/// `.gitattributes` and `.ptrack/.gitignore`. Nothing that exists is overwritten.
+pub fn init(root: &Path) -> Result<InitReport, (std::path::PathBuf, std::io::Error)> {
+    let mut report = InitReport {
+        root: root.to_path_buf(),
+        created: Vec::new(),
+        kept: Vec::new(),
+        union_merge_missing: false,
+    };
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| (p, e)
+    };
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    for dir in ["prompts", "runs", "templates"] {
+        let p = root.join(dir);
+        if p.is_dir() {
+            report.kept.push(format!("{dir}/"));
+        } else {
+            std::fs::create_dir_all(&p).map_err(io(&p))?;
+            report.created.push(format!("{dir}/"));
+        }
+    }
+    let files: [(&str, &str); 6] = [
+        ("ptrack.toml", PTRACK_TOML.text),
+        (".gitattributes", GITATTRIBUTES.text),
+        ("runs/.gitkeep", ""),
+        (".ptrack/.gitignore", "*\n"),
+        ("templates/prompt.md", PROMPT_MD.text),
+        ("templates/prompt.toml", PROMPT_TOML.text),
+    ];
+    for (rel, text) in files {
+        let p = root.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // create_new: never overwrite, even if the file appears between check and write.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(text.as_bytes()).map_err(io(&p))?;
+                report.created.push(rel.to_string());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                report.kept.push(rel.to_string())
+            }
+            Err(e) => return Err((p, e)),
+        }
+    }
+    let attrs = std::fs::read_to_string(root.join(".gitattributes")).unwrap_or_default();
+    report.union_merge_missing = !attrs
+        .lines()
+        .any(|l| l.contains("merge=union") && l.contains("runs/"));
+    Ok(report)
+}

@@ -1,8 +1,6 @@
 //! `ptrack init`: scaffold a project.
 
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
+use std::path::PathBuf;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
@@ -17,69 +15,13 @@ pub struct InitArgs {
     pub path: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct InitReport {
-    root: PathBuf,
-    created: Vec<String>,
-    kept: Vec<String>,
-}
-
 pub fn run(ctx: &mut Ctx, args: InitArgs) -> CliResult {
     let root = match &args.path {
         Some(d) => ctx.start_dir.join(d),
         None => ctx.start_dir.clone(),
     };
-    let mut report = InitReport {
-        root: root.clone(),
-        created: Vec::new(),
-        kept: Vec::new(),
-    };
-    let io =
-        |p: &Path, e: std::io::Error| CliError::new(format!("cannot create {}: {e}", p.display()));
-    std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
-    for dir in ["prompts", "runs", "templates"] {
-        let p = root.join(dir);
-        if p.is_dir() {
-            report.kept.push(format!("{dir}/"));
-        } else {
-            std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
-            report.created.push(format!("{dir}/"));
-        }
-    }
-    let files: [(&str, &str); 6] = [
-        ("ptrack.toml", templates::PTRACK_TOML.text),
-        (".gitattributes", templates::GITATTRIBUTES.text),
-        ("runs/.gitkeep", ""),
-        (".ptrack/.gitignore", "*\n"),
-        ("templates/prompt.md", templates::PROMPT_MD.text),
-        ("templates/prompt.toml", templates::PROMPT_TOML.text),
-    ];
-    for (rel, text) in files {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        }
-        // create_new: never overwrite, even if the file appears between check and write.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(mut f) => {
-                use std::io::Write;
-                f.write_all(text.as_bytes()).map_err(|e| io(&p, e))?;
-                report.created.push(rel.to_string());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                report.kept.push(rel.to_string())
-            }
-            Err(e) => return Err(io(&p, e)),
-        }
-    }
-    let attrs = std::fs::read_to_string(root.join(".gitattributes")).unwrap_or_default();
-    let union_missing = !attrs
-        .lines()
-        .any(|l| l.contains("merge=union") && l.contains("runs/"));
+    let report = templates::init(&root)
+        .map_err(|(p, e)| CliError::new(format!("cannot create {}: {e}", p.display())))?;
     if ctx.ui.json {
         return ctx.ui.json(&report);
     }
@@ -93,7 +35,7 @@ pub fn run(ctx: &mut Ctx, args: InitArgs) -> CliResult {
     for k in &report.kept {
         ctx.ui.line(&format!("kept    {k} (already there)"))?;
     }
-    if union_missing {
+    if report.union_merge_missing {
         ctx.ui.warn("your .gitattributes lacks `runs/**/*.jsonl merge=union`; add it so branches that append runs merge cleanly");
     }
     ctx.ui

@@ -1,10 +1,8 @@
 //! `ptrack rate`: attach a quality rating to an earlier run, as an appended event.
 
-use std::path::Path;
-
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::runlog::{self, Event, RatingEvent, RunFilter, check_score, log_path, new_id, scan};
+use ptrack::record::RateError;
 
 /// Rate an earlier run (appends a rating event; the latest rating wins)
 #[derive(Debug, clap::Args)]
@@ -25,59 +23,26 @@ pub struct RateArgs {
 
 pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     let project = ctx.project()?;
-    let quality = check_score(&ptrack::runlog::json_number(args.quality))
-        .map_err(|e| CliError::new(e.message))?;
-    let mut matches: Vec<(String, String)> = Vec::new();
-    let mut exact: Option<(String, String)> = None;
-    scan(
-        &project.runs_dir(),
-        Path::new("runs"),
-        &RunFilter::default(),
-        |_, _, _, ev| {
-            if let Event::Run(r) = ev {
-                if r.id == args.run_id {
-                    exact = Some((r.id, r.prompt));
-                } else if r.id.starts_with(&args.run_id)
-                    && !matches.iter().any(|(id, _)| *id == r.id)
-                {
-                    matches.push((r.id, r.prompt));
-                }
+    let event = project
+        .rate(&args.run_id, args.quality, args.feedback, ctx.now)
+        .map_err(|e| {
+            let hint = match &e {
+                RateError::NoRun(_) => Some("`ptrack export --json` lists run ids"),
+                RateError::Ambiguous { .. } => Some("give more of the id"),
+                _ => None,
+            };
+            let err = CliError::from_source(e);
+            match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
             }
-        },
-    );
-    // An exact id wins; a prefix must be unique and at least 4 characters.
-    if let Some(e) = exact {
-        matches = vec![e];
-    } else if args.run_id.len() < 4 {
-        matches.clear();
-    }
-    let (run_id, prompt) = match matches.len() {
-        1 => matches.remove(0),
-        0 => {
-            return Err(CliError::new(format!("no run with id {}", args.run_id))
-                .with_hint("`ptrack export --json` lists run ids"));
-        }
-        n => {
-            return Err(CliError::new(format!("{} matches {n} runs", args.run_id))
-                .with_hint("give more of the id"));
-        }
-    };
-    let event = RatingEvent {
-        kind: "rating",
-        id: new_id(&ctx.now),
-        ts: ctx.now,
-        run_id: run_id.clone(),
-        prompt: prompt.clone(),
-        quality_score: quality,
-        feedback: args.feedback,
-    };
-    let path = log_path(&project.runs_dir(), &prompt, &ctx.now);
-    runlog::append_line(&path, &event)?;
+        })?;
     if ctx.ui.json {
         return ctx.ui.json(&event);
     }
     ctx.ui.line(&format!(
-        "rated {run_id} {}/10",
-        ptrack::runlog::json_number(quality)
+        "rated {} {}/10",
+        event.run_id,
+        ptrack::runlog::json_number(event.quality_score)
     ))
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::record::{Recorder, RunDraft};
+use ptrack::record::{Recorder, RejectedRun, RunDraft, json_object};
 use ptrack::{Project, Registry, Version};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -157,50 +157,18 @@ fn record_stdin(
         if text.is_empty() {
             continue;
         }
-        let obj = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => {
-                reject("expected a JSON object".to_string());
-                rejected += 1;
-                continue;
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg);
-                reject(format!("invalid JSON: {msg}"));
-                rejected += 1;
-                continue;
-            }
-        };
-        let result = (|| -> Result<String, String> {
-            let name = match obj.get("prompt") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => return Err(format!("prompt must be a name, got {other}")),
-                None => default_prompt
-                    .map(str::to_string)
-                    .ok_or("missing `prompt` (or pass NAME)")?,
-            };
-            let version = match obj.get("version") {
-                Some(Value::String(s)) => Some(s.parse::<Version>().map_err(|e| e.to_string())?),
-                Some(Value::Null) | None => default_version.cloned(),
-                Some(other) => {
-                    return Err(format!("version must be text such as \"1.0\", got {other}"));
-                }
-            };
-            let version = registry
-                .resolve(&name, version.as_ref())
-                .map_err(|e| CliError::from(e).one_line())?;
-            let draft = RunDraft::from_json(obj).map_err(|e| e.to_string())?;
-            if let Some(id) = &draft.id
-                && recorder.has_id(id)
-            {
-                return Err(format!("id \"{id}\" was already given on an earlier line"));
-            }
-            let record = recorder
-                .add(version, draft, ctx.now)
-                .map_err(|e| e.to_string())?;
-            Ok(record.id.clone())
-        })();
+        let result = json_object(text).and_then(|obj| {
+            recorder
+                .add_json(registry, obj, default_prompt, default_version, ctx.now)
+                .map_err(|e| match e {
+                    // Where the hint names a flag, say it in words a stdin line can act on.
+                    RejectedRun::Lookup(l) => CliError::from(l).one_line(),
+                    RejectedRun::Invalid(m) if m == "missing `prompt`" => {
+                        "missing `prompt` (or pass NAME)".to_string()
+                    }
+                    RejectedRun::Invalid(m) => m,
+                })
+        });
         match result {
             Ok(id) => ids.push(id),
             Err(msg) => {
