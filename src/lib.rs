@@ -25,6 +25,8 @@
 //! # Ok::<(), ptrack::ProjectError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod chart;
 pub mod config;
 pub mod create;
@@ -55,3 +57,13 @@ pub use prompt::{
     Params, PromptMeta, PromptVersion, Provider, SourceFormat, Variable, blob_sha, is_valid_name,
 };
 pub use version::{Version, VersionError};
+
+/// Types from dependencies that appear in ptrack's public API, so a user of the crate need
+/// not depend on them directly.
+pub mod deps {
+    pub use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+    #[cfg(feature = "git")]
+    pub use git2::Oid;
+    pub use serde_json::{Map, Value};
+}
+pub use deps::{DateTime, Utc};

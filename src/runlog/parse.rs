@@ -1,7 +1,7 @@
 //! Parsing one line of a run log into an [`Event`], with the field and reason when it is bad.
 //!
 //! [`parse_line`] is the one parser and the authority on what a valid line is. Ordinary lines
-//! go through a private fast path first ([`fast`]), which reads only the fields aggregations
+//! go through a private fast path first (the `fast` module), which reads only the fields aggregations
 //! need and hands anything unusual back to the full parser, so both give the same events.
 
 pub(crate) mod fast;
