@@ -287,6 +287,38 @@ impl Endpoint {
     }
 }
 
+/// Why an execution failed, by kind, so a front end can choose its advice without reading
+/// error texts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Failure {
+    /// Nothing answered at the address.
+    Connect,
+    /// No answer within the timeout.
+    Timeout,
+    /// The server answered with an error status.
+    Http {
+        /// The status code.
+        status: u16,
+    },
+    /// The answer was not what the API documents.
+    Malformed,
+    /// The answer came, but an expectation did not hold.
+    Expectation,
+}
+
+impl From<&crate::provider::ProviderError> for Failure {
+    fn from(e: &crate::provider::ProviderError) -> Self {
+        use crate::provider::ProviderError;
+        match e {
+            ProviderError::Connect { .. } => Failure::Connect,
+            ProviderError::Timeout(_) => Failure::Timeout,
+            ProviderError::Http { status, .. } => Failure::Http { status: *status },
+            ProviderError::Malformed { .. } => Failure::Malformed,
+        }
+    }
+}
+
 /// What one execution gave.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -302,6 +334,8 @@ pub struct Outcome {
     pub token_count: Option<u64>,
     /// What went wrong.
     pub error: Option<String>,
+    /// What kind of failure it was.
+    pub failure: Option<Failure>,
     /// The expectations that did not hold.
     pub expect_failed: Vec<String>,
     /// The model's output.
@@ -477,8 +511,10 @@ impl Execution<'_> {
         } else {
             Vec::new()
         };
+        let mut failure = result.as_ref().err().map(Failure::from);
         if error.is_none() && !expect_failed.is_empty() {
             error = Some(format!("expectation failed: {}", expect_failed.join(", ")));
+            failure = Some(Failure::Expectation);
         }
         let success = error.is_none();
         let mut extra = Map::new();
@@ -538,6 +574,7 @@ impl Execution<'_> {
             execution_time_ms: ms,
             token_count: tokens,
             error,
+            failure,
             expect_failed,
             output,
         }
@@ -598,6 +635,7 @@ mod tests {
             execution_time_ms: ms,
             token_count: None,
             error: (!success).then(|| "expectation failed".to_string()),
+            failure: (!success).then_some(Failure::Expectation),
             expect_failed: failed.iter().map(|s| s.to_string()).collect(),
             output: String::new(),
         }

@@ -9,7 +9,7 @@ use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
 use super::render::VarArgs;
 use super::{Ctx, ProviderArg};
-use ptrack::eval::{Case, EndpointOverrides, Execution, Summary, load_cases, run_pool};
+use ptrack::eval::{Case, EndpointOverrides, Execution, Failure, Summary, load_cases, run_pool};
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::render::render;
 use ptrack::{Provider, Version};
@@ -218,7 +218,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             format!("{failed} of {} run(s) failed; first: {e}", summary.runs)
         };
         let err = CliError::problems(msg);
-        return Err(match classify(e) {
+        return Err(match classify(o.failure.as_ref()) {
             Some(hint) => err.with_hint(hint),
             None => err,
         });
@@ -232,19 +232,17 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     Ok(())
 }
 
-/// A hint for common failures.
-fn classify(error: &str) -> Option<String> {
-    if error.starts_with("cannot connect") {
-        Some("is the model server running? Set its address with --base-url or [providers.NAME] base_url in ptrack.toml".into())
-    } else if error.starts_with("HTTP 404") {
-        Some(
-            "does the server have this model? (Ollama: `ollama pull MODEL`; or pass --model)"
-                .into(),
-        )
-    } else if error.starts_with("timeout") {
-        Some("raise --timeout, or lower token_limit".into())
-    } else {
-        None
+/// A hint for common failures, by kind.
+fn classify(failure: Option<&Failure>) -> Option<&'static str> {
+    match failure? {
+        Failure::Connect => Some(
+            "is the model server running? Set its address with --base-url or [providers.NAME] base_url in ptrack.toml",
+        ),
+        Failure::Http { status: 404 } => {
+            Some("does the server have this model? (Ollama: `ollama pull MODEL`; or pass --model)")
+        }
+        Failure::Timeout => Some("raise --timeout, or lower token_limit"),
+        _ => None,
     }
 }
 

@@ -123,3 +123,95 @@ impl Project {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::testing::{project_with_runs, run_line};
+
+    fn commit_all(repo: &git2::Repository, msg: &str) {
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = git2::Signature::new("T", "t@example.com", &git2::Time::new(1_763_000_000, 0))
+            .expect("sig");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
+            .expect("commit");
+    }
+
+    #[test]
+    fn each_changed_file_carries_the_runs_of_exactly_its_text() {
+        let (dir, project) = project_with_runs(&["p"], &[]);
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        commit_all(&repo, "add p");
+        let v11 = project
+            .load_prompts()
+            .resolve("p", None)
+            .expect("1.1")
+            .clone();
+        // Two runs of 1.1's committed text, one of a text no commit holds.
+        let mut lines = Vec::new();
+        for (id, sha) in [
+            ("a", v11.blob_sha.as_str()),
+            ("b", v11.blob_sha.as_str()),
+            ("c", "0000"),
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(&run_line(
+                id,
+                "p",
+                "1.1",
+                "2026-11-01T10:00:00Z",
+                100.0,
+                id != "b",
+                None,
+            ))
+            .expect("json");
+            v["prompt_sha"] = serde_json::json!(sha);
+            lines.push(v.to_string());
+        }
+        std::fs::create_dir_all(dir.path().join("runs/p")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("runs/p/2026-11.jsonl"),
+            lines.join("\n") + "\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("prompts/p/1.1.md"),
+            "---\ngoal: g\n---\nnew text\n",
+        )
+        .expect("edit");
+        commit_all(&repo, "edit 1.1");
+        let h = project
+            .history(&HistoryQuery {
+                prompt: "p".into(),
+                version: Some("1.1".parse().expect("v")),
+                limit: None,
+            })
+            .expect("history");
+        let subjects: Vec<&str> = h.rows.iter().map(|r| r.entry.subject.as_str()).collect();
+        assert_eq!(subjects, ["edit 1.1", "add p"]);
+        assert_eq!(h.rows[0].metrics, [None], "no run has the edited text");
+        let m = h.rows[1].metrics[0]
+            .as_ref()
+            .expect("runs of the first text");
+        assert_eq!((m.runs, m.successes), (2, 1));
+        assert!(!h.no_commits);
+        let err = project
+            .history(&HistoryQuery {
+                prompt: "q".into(),
+                ..HistoryQuery::default()
+            })
+            .expect_err("no such prompt");
+        assert!(
+            matches!(err, HistoryError::Lookup(LookupError::NoPrompt { .. })),
+            "{err}"
+        );
+    }
+}

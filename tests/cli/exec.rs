@@ -1362,10 +1362,17 @@ fn run_json_summary() {
                 "execution_time_ms",
                 "token_count",
                 "error",
+                "failure",
                 "expect_failed",
                 "output"
             ]
         );
+        let kind = if o["success"] == json!(true) {
+            Value::Null
+        } else {
+            json!({"kind": "expectation"})
+        };
+        assert_eq!(o["failure"], kind);
         assert_eq!(o["run_id"], rec["id"]);
         assert_eq!(o["case"], rec["case"]);
         assert_eq!(o["success"], rec["success"]);
