@@ -1423,3 +1423,68 @@ fn malformed_files_never_panic() {
         "{names:?}"
     );
 }
+
+#[test]
+fn unknown_ptrack_toml_keys_are_warnings_that_check_names() {
+    let env = TestEnv::init();
+    env.write(
+        "ptrack.toml",
+        "[defaults]\nmodle = \"llama3.1:8b\"\n\n[report]\nmin_sucess_rate = 0.9\n",
+    );
+    env.prompt("p", "1.0", "goal: g\nmodel: m\n", "hi\n");
+    // Every command still works…
+    let r = env.run(&["list", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    // …and check names each unknown key, its line and the key meant, exiting 0 (warnings only).
+    let r = env.run(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert!(
+        r.stdout.contains(
+            "ptrack.toml:2: warning: unknown key `modle` in [defaults], did you mean `model`?"
+        ),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        r.stdout.contains("ptrack.toml:5: warning: unknown key `min_sucess_rate` in [report], did you mean `min_success_rate`?"),
+        "{}",
+        r.snapshot()
+    );
+    // A wrong type is still an error, with its line.
+    env.write("ptrack.toml", "[defaults]\ntemperature = \"hot\"\n");
+    let r = env.run(&["check"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(r.stderr.contains("ptrack.toml:2:"), "{}", r.snapshot());
+}
+
+#[test]
+fn versions_and_providers_are_checked_before_any_work() {
+    let env = TestEnv::init();
+    env.prompt("p", "1.0", "goal: g\nmodel: m\n", "hi\n");
+    let r = env.run(&["show", "p", "--version", "one"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("invalid version `one`"),
+        "{}",
+        r.snapshot()
+    );
+    let r = env.run(&["run", "p", "--provider", "anthropic"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("invalid value 'anthropic'") && r.stderr.contains("ollama, openai"),
+        "{}",
+        r.snapshot()
+    );
+    let r = env.run(&[
+        "create",
+        "p",
+        "--provider",
+        "bedrock",
+        "--goal",
+        "g",
+        "--model",
+        "m",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(!env.path("prompts/p/1.1.md").exists());
+}

@@ -1404,3 +1404,24 @@ fn report_prompt_sections_are_never_empty() {
         }
     }
 }
+
+#[test]
+fn diff_markdown_fences_outgrow_code_blocks_in_the_prompt() {
+    let env = coach_on_main();
+    env.prompt(
+        "coach",
+        "1.1",
+        "goal: Coach.\nmodel: m\n",
+        "Answer as JSON:\n```json\n{\"step\": \"…\"}\n```\n",
+    );
+    let r = env.run(&["diff", "coach", "1.0", "1.1", "--format", "markdown"]);
+    ok(&r);
+    // The text holds ``` fences, so the diff block needs a longer one to stay one block.
+    assert!(
+        r.stdout.contains("\n````diff\n--- coach 1.0\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("+```json\n"), "{}", r.stdout);
+    assert!(r.stdout.trim_end().ends_with("````"), "{}", r.stdout);
+}
