@@ -178,7 +178,11 @@ impl Config {
             .validate()
             .map_err(|message| ConfigError::Invalid {
                 path: display_path.to_path_buf(),
-                line: crate::prompt::find_key_line(text, "[report]", crate::SourceFormat::Toml),
+                line: crate::prompt::find_key_line(
+                    text,
+                    "[report]",
+                    crate::prompt::SourceFormat::Toml,
+                ),
                 message: format!("[report] {message}"),
             })?;
         Ok(config)

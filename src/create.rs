@@ -248,7 +248,7 @@ impl Project {
 
     fn copy_text(
         &self,
-        src: &crate::PromptVersion,
+        src: &crate::prompt::PromptVersion,
         format: FileFormat,
         new: &NewVersion,
         created_at: &str,

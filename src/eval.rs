@@ -466,7 +466,7 @@ fn figures<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> (usize, Option<f6
 #[cfg(feature = "providers")]
 pub struct Execution<'a> {
     /// The project runs are recorded in.
-    pub project: &'a crate::Project,
+    pub project: &'a crate::project::Project,
     /// The version that runs.
     pub version: &'a PromptVersion,
     /// Where requests go.

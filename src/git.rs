@@ -170,7 +170,7 @@ impl Repo {
     }
 
     /// The prompts as they are at revision `rev`, with the commit's short id.
-    pub fn registry_at(&self, rev: &str) -> Result<(crate::Registry, String), GitError> {
+    pub fn registry_at(&self, rev: &str) -> Result<(crate::project::Registry, String), GitError> {
         let oid = self.resolve(rev)?;
         let source = self.source_at(oid)?;
         Ok((crate::project::load_registry(&source), self.short(oid)))
@@ -305,7 +305,9 @@ impl Repo {
 
 fn version_of(path: &Path) -> Option<String> {
     let stem = path.file_stem()?.to_str()?;
-    stem.parse::<crate::Version>().ok().map(|v| v.to_string())
+    stem.parse::<crate::version::Version>()
+        .ok()
+        .map(|v| v.to_string())
 }
 
 /// How a commit changed a file.

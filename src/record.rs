@@ -278,6 +278,18 @@ impl Project {
         log_path(&self.runs_dir(), &record.prompt, &record.ts)
     }
 
+    /// Where `record` went, relative to the project root.
+    pub fn recorded(&self, record: &RunRecord) -> Recorded {
+        let path = self.log_of(record);
+        Recorded {
+            id: record.id.clone(),
+            path: path
+                .strip_prefix(self.root())
+                .unwrap_or(&path)
+                .to_path_buf(),
+        }
+    }
+
     /// Complete `draft` as a run of `version` and append it to its log; returns the record.
     pub fn record(
         &self,
@@ -301,12 +313,30 @@ impl Project {
     }
 }
 
+/// Where one recorded run went (the `record --json` model).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Recorded {
+    /// The run's id.
+    pub id: String,
+    /// Its log, relative to the project root.
+    pub path: PathBuf,
+}
+
+/// What a batch recorded (the `record --stdin --json` model).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BatchResult {
+    /// Ids of the runs recorded, in input order.
+    pub recorded: Vec<String>,
+    /// Lines rejected.
+    pub rejected: usize,
+}
+
 /// Why one object of a batch was not recorded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RejectedRun {
     /// The prompt or version does not exist.
     #[error(transparent)]
-    Lookup(crate::LookupError),
+    Lookup(crate::project::LookupError),
     /// The object is not a valid run.
     #[error("{0}")]
     Invalid(String),
@@ -454,10 +484,10 @@ impl<'p> Recorder<'p> {
     /// names one) choose the version. Returns the new run's id, or why the object was rejected.
     pub fn add_json(
         &mut self,
-        registry: &crate::Registry,
+        registry: &crate::project::Registry,
         obj: Map<String, Value>,
         default_prompt: Option<&str>,
-        default_version: Option<&crate::Version>,
+        default_version: Option<&crate::version::Version>,
         now: DateTime<Utc>,
     ) -> Result<String, RejectedRun> {
         let name = match obj.get("prompt") {
@@ -473,7 +503,7 @@ impl<'p> Recorder<'p> {
         };
         let version = match obj.get("version") {
             Some(Value::String(s)) => Some(
-                s.parse::<crate::Version>()
+                s.parse::<crate::version::Version>()
                     .map_err(|e| RejectedRun::Invalid(e.to_string()))?,
             ),
             Some(Value::Null) | None => default_version.cloned(),

@@ -177,6 +177,17 @@ pub fn read_vars_file(path: &Path, shown: &Path) -> Result<Map<String, Value>, S
     }
 }
 
+/// A rendered version (the `render --json` model).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rendered {
+    /// The prompt.
+    pub prompt: String,
+    /// The version.
+    pub version: crate::version::Version,
+    /// The text with its variables filled in.
+    pub text: String,
+}
+
 /// A template problem for `check`: (1-based line in the file, message).
 pub type TemplateWarning = (usize, String);
 

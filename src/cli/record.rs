@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::record::{Recorder, RejectedRun, RunDraft, json_object};
+use ptrack::record::{BatchResult, Recorder, RejectedRun, RunDraft, json_object};
 use ptrack::{Project, Registry, Version};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -124,11 +124,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
     };
     let record = project.record(version, draft, ctx.now)?;
     if ctx.ui.json {
-        let path = project.log_of(&record);
-        let rel = path.strip_prefix(project.root()).unwrap_or(&path);
-        return ctx
-            .ui
-            .json(&serde_json::json!({ "id": record.id, "path": rel }));
+        return ctx.ui.json(&project.recorded(&record));
     }
     ctx.ui.line(&record.id)
 }
@@ -142,15 +138,14 @@ fn record_stdin(
 ) -> CliResult {
     let stdin = std::io::stdin();
     let mut recorder = Recorder::new(project);
-    let mut ids = Vec::new();
-    let mut rejected = 0usize;
+    let mut batch = BatchResult::default();
     for (i, line) in stdin.lock().split(b'\n').enumerate() {
         let n = i + 1;
         let bytes = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
         let reject = |msg: String| eprintln!("stdin:{n}: {msg}; line rejected");
         let Ok(text) = std::str::from_utf8(&bytes) else {
             reject("not valid UTF-8".to_string());
-            rejected += 1;
+            batch.rejected += 1;
             continue;
         };
         let text = text.trim();
@@ -170,27 +165,27 @@ fn record_stdin(
                 })
         });
         match result {
-            Ok(id) => ids.push(id),
+            Ok(id) => batch.recorded.push(id),
             Err(msg) => {
                 reject(msg);
-                rejected += 1;
+                batch.rejected += 1;
             }
         }
     }
     recorder.write()?;
     if ctx.ui.json {
-        ctx.ui
-            .json(&serde_json::json!({ "recorded": ids, "rejected": rejected }))?;
+        ctx.ui.json(&batch)?;
     } else {
-        for id in &ids {
+        for id in &batch.recorded {
             ctx.ui.line(id)?;
         }
     }
     ctx.ui.status(&format!(
-        "recorded {} run(s), rejected {rejected} line(s)",
-        ids.len()
+        "recorded {} run(s), rejected {} line(s)",
+        batch.recorded.len(),
+        batch.rejected
     ));
-    if rejected > 0 {
+    if batch.rejected > 0 {
         return Err(CliError::problems(""));
     }
     Ok(())

@@ -89,9 +89,11 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
         .unwrap_or_default();
     match (args.format, ctx.ui.json) {
         (Format::Text, false) => ctx.ui.write(&text),
-        (Format::Text, true) => ctx
-            .ui
-            .json(&serde_json::json!({ "prompt": v.name, "version": v.version, "text": text })),
+        (Format::Text, true) => ctx.ui.json(&ptrack::render::Rendered {
+            prompt: v.name.clone(),
+            version: v.version.clone(),
+            text,
+        }),
         (Format::Ollama, _) => ctx.ui.json(&ollama_body(v, &model, &text)),
         (Format::Openai, _) => ctx.ui.json(&openai_body(v, &model, &text)),
     }

@@ -148,7 +148,7 @@ impl Project {
     fn in_place_diagnostics(
         &self,
         rev: &str,
-        registry: &crate::Registry,
+        registry: &crate::project::Registry,
         runs: &[crate::runlog::RunFacts],
     ) -> Result<Vec<Diagnostic>, CheckError> {
         let repo = crate::git::Repo::open(self.root())?;
@@ -178,7 +178,7 @@ impl Project {
     fn in_place_diagnostics(
         &self,
         _rev: &str,
-        _registry: &crate::Registry,
+        _registry: &crate::project::Registry,
         _runs: &[crate::runlog::RunFacts],
     ) -> Result<Vec<Diagnostic>, CheckError> {
         Err(CheckError::NoGit)
