@@ -705,6 +705,174 @@ fn ln_factorial_diff(x: u64, y: u64) -> f64 {
         - stirling_correction(big_y)
 }
 
+/// McNemar's exact test of paired pass/fail outcomes: `b` pairs passed on one side only, `c`
+/// on the other only; concordant pairs carry no information. Two-sided p-value of
+/// `scipy.stats.binomtest(min(b, c), b + c, 0.5)`. None without discordant pairs.
+pub fn mcnemar_exact(b: u64, c: u64) -> Option<f64> {
+    let n = b.checked_add(c).filter(|n| *n > 0)?;
+    let k = b.min(c);
+    if 2 * k == n {
+        return Some(1.0);
+    }
+    // P(X <= k) for X ~ Binomial(n, 1/2), summed in log space so large n cannot overflow.
+    let ln_half_n = n as f64 * std::f64::consts::LN_2;
+    let ln_n = ln_factorial(n);
+    let cdf: f64 = (0..=k)
+        .map(|i| (ln_n - ln_factorial(i) - ln_factorial(n - i) - ln_half_n).exp())
+        .sum();
+    Some((2.0 * cdf).min(1.0))
+}
+
+/// How [`wilcoxon_signed_rank`] computed its p-value (as scipy's `method="auto"` chooses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WilcoxonMethod {
+    /// The exact null distribution (n ≤ 50, no ties, no zero differences).
+    Exact,
+    /// All 2^n sign flips (n ≤ 13 with ties or zeros).
+    Permutation,
+    /// The normal approximation with the tie correction and no continuity correction.
+    Asymptotic,
+}
+
+/// The Wilcoxon signed-rank test of paired samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Wilcoxon {
+    /// min(R+, R−), the sums of the ranks of the positive and negative differences.
+    pub statistic: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Pairs with a nonzero difference (zero differences are dropped, Wilcoxon's method).
+    pub n: usize,
+    /// How the p-value was computed.
+    pub method: WilcoxonMethod,
+}
+
+/// The Wilcoxon signed-rank test of `x` against `y` (pairs `x[i]`, `y[i]`), equal to
+/// `scipy.stats.wilcoxon(x, y)` with its defaults (zero_method="wilcox", correction=False,
+/// method="auto"). None when the lengths differ, there are no pairs or a value is not finite.
+pub fn wilcoxon_signed_rank(x: &[f64], y: &[f64]) -> Option<Wilcoxon> {
+    if x.len() != y.len() || x.is_empty() || x.iter().chain(y).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let d: Vec<f64> = x.iter().zip(y).map(|(a, b)| a - b).collect();
+    let n_total = d.len();
+    let nonzero: Vec<f64> = d.iter().copied().filter(|v| *v != 0.0).collect();
+    let n_zero = n_total - nonzero.len();
+    let abs: Vec<f64> = nonzero.iter().map(|v| v.abs()).collect();
+    let (ranks, tie_sizes) = average_ranks(&abs);
+    let has_ties = tie_sizes.iter().any(|&t| t > 1);
+    let r_plus: f64 = nonzero
+        .iter()
+        .zip(&ranks)
+        .filter(|(v, _)| **v > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    let count = nonzero.len() as f64;
+    let r_minus = count * (count + 1.0) / 2.0 - r_plus;
+    let method = if n_total > 50 {
+        WilcoxonMethod::Asymptotic
+    } else if !(has_ties || n_zero > 0) {
+        WilcoxonMethod::Exact
+    } else if n_total <= 13 {
+        WilcoxonMethod::Permutation
+    } else {
+        WilcoxonMethod::Asymptotic
+    };
+    let p_value = match method {
+        WilcoxonMethod::Exact => {
+            let pmf = signed_rank_pmf(nonzero.len());
+            let cdf = |k: f64| pmf.iter().take(k.max(-1.0) as usize + 1).sum::<f64>();
+            let sf = |k: f64| pmf.iter().skip(k.max(0.0) as usize).sum::<f64>();
+            (2.0 * sf(r_plus.floor()).min(cdf(r_plus.ceil()))).clamp(0.0, 1.0)
+        }
+        WilcoxonMethod::Permutation => {
+            // Every sign flip of the differences; zeros stay zeros and rank nowhere.
+            let n = n_total as u32;
+            let mut rank_of = Vec::with_capacity(n_total);
+            let mut next = 0;
+            for v in &d {
+                if *v == 0.0 {
+                    rank_of.push(0.0);
+                } else {
+                    rank_of.push(ranks[next]);
+                    next += 1;
+                }
+            }
+            let gamma = (r_plus * f64::EPSILON * 100.0).abs();
+            let (mut less, mut greater) = (0u64, 0u64);
+            for mask in 0u32..(1 << n) {
+                let stat: f64 = d
+                    .iter()
+                    .zip(&rank_of)
+                    .enumerate()
+                    .filter(|(i, (v, _))| **v != 0.0 && (**v > 0.0) != (mask >> i & 1 == 1))
+                    .map(|(_, (_, r))| r)
+                    .sum();
+                less += u64::from(stat <= r_plus + gamma);
+                greater += u64::from(stat >= r_plus - gamma);
+            }
+            let total = f64::from(1u32 << n);
+            (2.0 * (less as f64 / total).min(greater as f64 / total)).clamp(0.0, 1.0)
+        }
+        WilcoxonMethod::Asymptotic => {
+            let tie = tie_sizes
+                .iter()
+                .map(|&t| (t * t * t - t) as f64)
+                .sum::<f64>();
+            let se = ((count * (count + 1.0) * (2.0 * count + 1.0) - tie / 2.0) / 24.0).sqrt();
+            if se.is_nan() || se <= 0.0 {
+                return None;
+            }
+            let z = (r_plus - count * (count + 1.0) / 4.0) / se;
+            erfc(z.abs() / std::f64::consts::SQRT_2).clamp(0.0, 1.0)
+        }
+    };
+    Some(Wilcoxon {
+        statistic: r_plus.min(r_minus),
+        p_value,
+        n: nonzero.len(),
+        method,
+    })
+}
+
+/// Average ranks (1-based) of `xs`, in input order, and the sizes of the groups of equal values.
+fn average_ranks(xs: &[f64]) -> (Vec<f64>, Vec<u64>) {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut ranks = vec![0.0; xs.len()];
+    let mut ties = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = avg;
+        }
+        ties.push((j - i + 1) as u64);
+        i = j + 1;
+    }
+    (ranks, ties)
+}
+
+/// The null distribution of R+ for `n` pairs without ties: P(R+ = k) for k = 0..=n(n+1)/2.
+fn signed_rank_pmf(n: usize) -> Vec<f64> {
+    let max = n * (n + 1) / 2;
+    // Counts of subsets of {1..n} by their sum; 2^n ≤ 2^50 fits in a u64 exactly.
+    let mut counts = vec![0u64; max + 1];
+    counts[0] = 1;
+    for r in 1..=n {
+        for k in (r..=max).rev() {
+            counts[k] += counts[k - r];
+        }
+    }
+    let total = 2f64.powi(n as i32);
+    counts.iter().map(|&c| c as f64 / total).collect()
+}
+
 #[cfg(test)]
 // Reference literals are copied verbatim from the script's `.17g` output, which
 // has more digits than needed and includes e.g. 1/sqrt(2) as a plain number.
@@ -1423,5 +1591,105 @@ mod tests {
         assert_eq!(quantile_sorted(&[7.0], 0.3), Some(7.0));
         assert_eq!(quantiles(&mut [1.0, 2.0], &[]), Some(vec![]));
         assert_eq!(quantile(&mut [-0.0, 0.0, -0.0], 0.5), Some(0.0));
+    }
+
+    #[test]
+    fn mcnemar_matches_scipy_binomtest() {
+        // scipy 1.17.1: scipy.stats.binomtest(min(b, c), b + c, 0.5).pvalue
+        for (b, c, p) in [
+            (0, 5, 0.0625),
+            (3, 3, 1.0),
+            (2, 9, 0.0654296875),
+            (10, 0, 0.001953125),
+            (1, 0, 1.0),
+            (40, 55, 0.1505180638902294),
+        ] {
+            let got = mcnemar_exact(b, c).expect("discordant pairs");
+            assert!((got - p).abs() < 1e-12, "b={b} c={c}: {got} vs {p}");
+        }
+        assert_eq!(mcnemar_exact(0, 0), None, "no discordant pairs, no test");
+    }
+
+    #[test]
+    fn wilcoxon_matches_scipy_on_every_path() {
+        // scipy 1.17.1: scipy.stats.wilcoxon(x, y) (zero_method="wilcox", correction=False,
+        // method="auto") -> (statistic, pvalue)
+        let cases: [(&str, Vec<f64>, Vec<f64>, f64, f64, WilcoxonMethod); 9] = [
+            (
+                "ties, n=8",
+                vec![1.5, 2.7, 3.1, 4.8, 5.2, 6.9, 7.4, 8.0],
+                vec![1.0, 2.0, 3.5, 4.0, 6.0, 6.0, 7.0, 7.1],
+                6.5,
+                0.1171875,
+                WilcoxonMethod::Permutation,
+            ),
+            (
+                "ties, n=6",
+                vec![10.0, 12.0, 14.0, 16.0, 18.0, 20.0],
+                vec![11.0, 11.0, 12.0, 12.0, 13.0, 13.0],
+                1.5,
+                0.09375,
+                WilcoxonMethod::Permutation,
+            ),
+            (
+                "zero differences",
+                vec![5.0, 6.0, 7.0, 8.0, 9.0],
+                vec![5.0, 5.0, 8.0, 6.0, 9.0],
+                1.5,
+                0.75,
+                WilcoxonMethod::Permutation,
+            ),
+            (
+                "all zero",
+                vec![3.0; 3],
+                vec![3.0; 3],
+                0.0,
+                1.0,
+                WilcoxonMethod::Permutation,
+            ),
+            ("n=1", vec![2.0], vec![1.0], 0.0, 1.0, WilcoxonMethod::Exact),
+            (
+                "all one way",
+                vec![5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+                vec![1.0; 8],
+                0.0,
+                0.0078125,
+                WilcoxonMethod::Exact,
+            ),
+            (
+                "no ties",
+                vec![0.5, 1.2, -0.3, 2.0, 1.7, -0.9, 3.1],
+                vec![0.0; 7],
+                4.0,
+                0.109375,
+                WilcoxonMethod::Exact,
+            ),
+            (
+                "ties, n=20",
+                (0..20).map(f64::from).collect(),
+                (0..20)
+                    .map(|i| f64::from(i + [1, -2, 0][i as usize % 3]))
+                    .collect(),
+                28.0,
+                0.11358280636962223,
+                WilcoxonMethod::Asymptotic,
+            ),
+            (
+                "n=60",
+                (0..60).map(|i| f64::from((i * 37) % 101)).collect(),
+                (0..60).map(|i| f64::from((i * 53) % 97)).collect(),
+                781.0,
+                0.43244333496176646,
+                WilcoxonMethod::Asymptotic,
+            ),
+        ];
+        for (name, x, y, stat, p, method) in cases {
+            let w = wilcoxon_signed_rank(&x, &y).expect(name);
+            assert_eq!(w.method, method, "{name}");
+            assert!((w.statistic - stat).abs() < 1e-9, "{name}: {w:?}");
+            assert!((w.p_value - p).abs() < 1e-9, "{name}: {w:?} vs {p}");
+        }
+        assert_eq!(wilcoxon_signed_rank(&[], &[]), None);
+        assert_eq!(wilcoxon_signed_rank(&[1.0], &[1.0, 2.0]), None);
     }
 }

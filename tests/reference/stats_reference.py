@@ -178,6 +178,29 @@ def main():
         print(f"proportions_ztest([{a_s}, {b_s}], [{a_n}, {b_n}]) = (z={g(z)}, p={g(p)}); "
               f"scipy.stats.chi2_contingency({table}, correction=False).pvalue = {g(chi.pvalue)}")
 
+    print("\n## McNemar's exact test: scipy.stats.binomtest(min(b, c), b + c, 0.5).pvalue")
+    for b, c in MCNEMAR:
+        print(f"binomtest({min(b, c)}, {b + c}, 0.5).pvalue = {g(scipy.stats.binomtest(min(b, c), b + c, 0.5).pvalue)}")
+
+    print("\n## Wilcoxon signed-rank: scipy.stats.wilcoxon(x, y) with its defaults")
+    for name, x, y in WILCOXON:
+        r = scipy.stats.wilcoxon(x, y)
+        print(f"{name}: wilcoxon(x, y) = (statistic={g(r.statistic)}, pvalue={g(r.pvalue)})")
+
+
+MCNEMAR = [(0, 5), (3, 3), (2, 9), (10, 0), (1, 0), (40, 55)]
+WILCOXON = [
+    ("ties, n=8", [1.5, 2.7, 3.1, 4.8, 5.2, 6.9, 7.4, 8.0], [1.0, 2.0, 3.5, 4.0, 6.0, 6.0, 7.0, 7.1]),
+    ("ties, n=6", [10, 12, 14, 16, 18, 20], [11, 11, 12, 12, 13, 13]),
+    ("zero differences", [5, 6, 7, 8, 9], [5, 5, 8, 6, 9]),
+    ("all zero", [3, 3, 3], [3, 3, 3]),
+    ("n=1", [2.0], [1.0]),
+    ("all one way", [5, 6, 7, 8, 9, 10, 11, 12], [1] * 8),
+    ("no ties", [0.5, 1.2, -0.3, 2.0, 1.7, -0.9, 3.1], [0.0] * 7),
+    ("ties, n=20", list(range(20)), [i + (1 if i % 3 == 0 else (-2 if i % 3 == 1 else 0)) for i in range(20)]),
+    ("n=60", [(i * 37) % 101 for i in range(60)], [(i * 53) % 97 for i in range(60)]),
+]
+
 
 if __name__ == "__main__":
     main()
