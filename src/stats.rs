@@ -1614,7 +1614,8 @@ mod tests {
     fn wilcoxon_matches_scipy_on_every_path() {
         // scipy 1.17.1: scipy.stats.wilcoxon(x, y) (zero_method="wilcox", correction=False,
         // method="auto") -> (statistic, pvalue)
-        let cases: [(&str, Vec<f64>, Vec<f64>, f64, f64, WilcoxonMethod); 9] = [
+        type Case = (&'static str, Vec<f64>, Vec<f64>, f64, f64, WilcoxonMethod);
+        let cases: [Case; 9] = [
             (
                 "ties, n=8",
                 vec![1.5, 2.7, 3.1, 4.8, 5.2, 6.9, 7.4, 8.0],
