@@ -7,6 +7,7 @@ mod compare;
 mod create;
 mod diff;
 mod error;
+mod eval;
 mod export;
 mod history;
 mod init;
@@ -47,6 +48,7 @@ Examples:
   ptrack report --base origin/main --min-success-rate 0.9
   ptrack render coaching_system --var user_message=\"Hi\" --format ollama
   ptrack run coaching_system --var user_message=\"Hi\"
+  ptrack eval --base origin/main                 base vs head on the same cases, paired
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -91,6 +93,7 @@ pub enum Command {
     Report(report::ReportArgs),
     Render(render::RenderArgs),
     Run(run::RunArgs),
+    Eval(eval::EvalArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -160,6 +163,7 @@ pub fn main() -> ExitCode {
             Command::Report(a) => report::run(&mut ctx, a),
             Command::Render(a) => render::run(&mut ctx, a),
             Command::Run(a) => run::run(&mut ctx, a),
+            Command::Eval(a) => eval::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -66,6 +66,7 @@ impl RunSet {
                     }
                 },
                 Event::Rating(rating) => ratings.offer(rating.run_id.clone(), rating),
+                Event::Eval(_) => {}
             }
         }
         for run in &mut runs {

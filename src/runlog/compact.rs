@@ -228,6 +228,7 @@ impl Partial {
                 r.quality_score,
                 r.feedback.is_some_and(|f| !f.trim().is_empty()),
             ),
+            Ok(Event::Eval(_)) => {}
             Err(e) => {
                 let d = line_diagnostic(shown, line_no, complete, e);
                 self.diagnostics.push(d);

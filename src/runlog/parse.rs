@@ -157,6 +157,19 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
     let ts = parse_ts(l.ts.as_deref())?;
     match l.kind.as_deref() {
         None | Some("run") => {}
+        Some("eval") => {
+            let id =
+                l.id.filter(|s| !s.is_empty())
+                    .ok_or_else(|| LineError::field("id", "an eval batch needs `id`"))?;
+            let prompt = l.prompt.filter(|p| is_valid_name(p)).ok_or_else(|| {
+                LineError::field("prompt", "an eval batch needs a valid `prompt`")
+            })?;
+            return Ok(Event::Eval(super::schema::EvalRef {
+                id: id.into_owned(),
+                ts,
+                prompt: prompt.into_owned(),
+            }));
+        }
         Some("rating") => {
             let run_id = l.run_id.filter(|s| !s.is_empty()).ok_or_else(|| {
                 LineError::field(
@@ -177,7 +190,7 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
         Some(other) => {
             return Err(LineError::field(
                 "type",
-                format!("unknown record type `{other}` (expected `run` or `rating`)"),
+                format!("unknown record type `{other}` (expected `run`, `rating` or `eval`)"),
             ));
         }
     }

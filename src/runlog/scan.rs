@@ -158,7 +158,7 @@ where
                 |n, line, ev| {
                     let keep = match &ev {
                         Event::Run(r) => filter.matches(r),
-                        Event::Rating(_) => true,
+                        Event::Rating(_) | Event::Eval(_) => true,
                     };
                     if keep {
                         visit(shown, n, line, ev);
@@ -194,7 +194,7 @@ pub fn scan_events(
                     |_, _, ev| {
                         let keep = match &ev {
                             Event::Run(r) => filter.matches(r),
-                            Event::Rating(_) => true,
+                            Event::Rating(_) | Event::Eval(_) => true,
                         };
                         if keep {
                             events.push(ev);

@@ -195,6 +195,20 @@ pub enum Event {
     Run(RunFacts),
     /// A rating of an earlier execution.
     Rating(Rating),
+    /// An eval batch (`{"type":"eval"}`): which versions and cases ran as pairs; its runs
+    /// carry its id as `eval`.
+    Eval(EvalRef),
+}
+
+/// An eval batch as readers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRef {
+    /// The batch id.
+    pub id: String,
+    /// When it ran.
+    pub ts: DateTime<Utc>,
+    /// The prompt evaluated.
+    pub prompt: String,
 }
 
 #[cfg(test)]

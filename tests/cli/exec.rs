@@ -1673,3 +1673,220 @@ fn real_model_ollama() {
     };
     check_real_server("ollama", &url);
 }
+
+// ---------------------------------------------------------------------------
+// eval: paired base-vs-head
+// ---------------------------------------------------------------------------
+
+/// A server that answers "You said: <prompt>", so expectations decide from the prompt text.
+fn said_server() -> FakeServer {
+    FakeServer::start(|req| Reply::new(200, ollama_answer(&format!("You said: {}", req.prompt()))))
+}
+
+/// `p` 1.0 and three cases committed on main, then a branch adding 1.1 in the working tree:
+/// on the cases, 1.1 loses case `ada` (no "hi" any more), gains `bo` ("wave"), keeps `cy`.
+fn eval_project() -> TestEnv {
+    let env = TestEnv::init();
+    let front = "goal: Greet someone\nmodel: m1\nvariables:\n  who:\n    description: Who\n";
+    env.prompt("p", "1.0", front, "Say hi to {{ who }}.\n");
+    env.write(
+        "prompts/p/cases.jsonl",
+        "{\"name\": \"ada\", \"vars\": {\"who\": \"Ada\"}, \"expect\": [{\"contains\": \"hi\"}]}\n\
+         {\"name\": \"bo\", \"vars\": {\"who\": \"Bo\"}, \"expect\": [{\"contains\": \"wave\"}]}\n\
+         {\"name\": \"cy\", \"vars\": {\"who\": \"Cy\"}, \"expect\": [{\"contains\": \"Cy\"}]}\n",
+    );
+    commit(&env);
+    env.git(&["checkout", "-q", "-b", "feature"]);
+    env.prompt("p", "1.1", front, "Wave to {{ who }}, wave.\n");
+    env
+}
+
+fn eval_args<'a>(server: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "eval",
+        "--provider",
+        "ollama",
+        "--base-url",
+        server,
+        "--seed",
+        "7",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn eval_pairs_base_and_head_on_the_same_cases_and_names_the_flips() {
+    let env = eval_project();
+    let server = said_server();
+    let r = env.run(&eval_args(&server.url(), &["--repeat", "2", "--json"]));
+    ok(&r);
+    let v = r.json();
+    let e = &v["evals"][0];
+    assert_eq!(
+        (&e["prompt"], &e["base"]["version"], &e["head"]["version"]),
+        (&json!("p"), &json!("1.0"), &json!("1.1"))
+    );
+    assert!(
+        e["base"]["at"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("main (merge base ")),
+        "{e:#}"
+    );
+    assert_eq!(
+        (&e["cases"], &e["repeat"], &e["pairs"], &e["seed"]),
+        (&json!(3), &json!(2), &json!(6), &json!(7))
+    );
+    assert_eq!(
+        (&e["base_figures"]["passed"], &e["head_figures"]["passed"]),
+        (&json!(4), &json!(4))
+    );
+    // ada regressed in both samples, bo was fixed in both: McNemar on b=2, c=2.
+    assert_eq!(
+        e["mcnemar"],
+        json!({"base_only": 2, "head_only": 2, "p_value": 1.0})
+    );
+    let flips: Vec<(String, String)> = e["flips"]
+        .as_array()
+        .expect("flips")
+        .iter()
+        .map(|f| {
+            (
+                f["direction"].as_str().unwrap_or_default().to_string(),
+                f["case"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flips,
+        [
+            ("regression", "ada"),
+            ("regression", "ada"),
+            ("fix", "bo"),
+            ("fix", "bo")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(e["flips"][0]["head_failed"], json!(["contains \"hi\""]));
+    assert_eq!(
+        e["flips"][0]["head_output"],
+        json!("You said: Wave to Ada, wave.\n")
+    );
+    assert_eq!(server.requests().len(), 12);
+    // Every execution is a run tied to the batch; the batch is one event line.
+    let lines = logged(&env);
+    let runs: Vec<&Map<String, Value>> = lines.iter().filter(|l| l.get("type").is_none()).collect();
+    assert_eq!(runs.len(), 12);
+    let batch = e["eval"].as_str().expect("batch id");
+    for r in &runs {
+        assert_eq!(r["eval"], json!(batch));
+        assert!(matches!(r["side"].as_str(), Some("base" | "head")));
+        assert!(r["sample"].as_u64().is_some_and(|s| s < 2));
+        assert_eq!(r["request_sha"].as_str().map(str::len), Some(64));
+        let version = if r["side"] == json!("base") {
+            "1.0"
+        } else {
+            "1.1"
+        };
+        assert_eq!(r["version"], json!(version));
+    }
+    let events: Vec<&Map<String, Value>> = lines
+        .iter()
+        .filter(|l| l.get("type") == Some(&json!("eval")))
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (&events[0]["id"], &events[0]["seed"], &events[0]["pairs"]),
+        (&json!(batch), &json!(7), &json!(6))
+    );
+    // Readers take the batch line in their stride.
+    let c = env.run(&["check", "--json"]).json();
+    assert_eq!(c["errors"], json!(0), "{c:#}");
+    assert_eq!(c["runs"], json!(12));
+}
+
+#[test]
+fn eval_reuses_recorded_answers_unless_fresh() {
+    let env = eval_project();
+    let server = said_server();
+    ok(&env.run(&eval_args(&server.url(), &["--repeat", "2"])));
+    assert_eq!(server.requests().len(), 12);
+    // Nothing changed: every answer is reused, no request is sent, no run is added.
+    let r = env.run(&eval_args(&server.url(), &["--repeat", "2", "--json"]));
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base_figures"]["reused"], &e["head_figures"]["reused"]),
+        (&json!(6), &json!(6))
+    );
+    assert_eq!(
+        e["mcnemar"]["base_only"],
+        json!(2),
+        "reused answers are judged the same"
+    );
+    assert_eq!(server.requests().len(), 12);
+    // The head changes: only its side is sent again.
+    env.prompt(
+        "p",
+        "1.1",
+        "goal: Greet someone\nmodel: m1\nvariables:\n  who:\n    description: Who\n",
+        "Wave hi to {{ who }}, wave.\n",
+    );
+    let r = env.run(&eval_args(&server.url(), &["--repeat", "2", "--json"]));
+    ok(&r);
+    assert_eq!(server.requests().len(), 18);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base_figures"]["reused"], &e["head_figures"]["reused"]),
+        (&json!(6), &json!(0))
+    );
+    // --fresh sends everything.
+    ok(&env.run(&eval_args(&server.url(), &["--repeat", "2", "--fresh"])));
+    assert_eq!(server.requests().len(), 30);
+}
+
+#[test]
+fn eval_without_a_server_is_a_failed_attempt_naming_side_and_case() {
+    let env = eval_project();
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let r = env.run(&eval_args(&url, &[]));
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains(" side (1.") && r.stderr.contains("), case "),
+        "{}",
+        r.snapshot()
+    );
+    assert!(r.stderr.contains("cannot connect"), "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("hint: is the model server running?"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(logged(&env).is_empty(), "a failed attempt is not a run");
+}
+
+#[test]
+fn eval_versions_compares_two_versions_of_the_head_and_needs_cases() {
+    let env = eval_project();
+    let server = said_server();
+    let r = env.run(&eval_args(
+        &server.url(),
+        &["p", "--versions", "1.0,1.1", "--no-record", "--json"],
+    ));
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base"]["at"], &e["head"]["at"]),
+        (&json!("working tree"), &json!("working tree"))
+    );
+    assert!(logged(&env).is_empty(), "--no-record");
+    std::fs::remove_file(env.path("prompts/p/cases.jsonl")).expect("rm");
+    let r = env.run(&eval_args(&server.url(), &["p", "--versions", "1.0,1.1"]));
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("p has no eval cases: prompts/p/cases.jsonl does not exist"),
+        "{}",
+        r.snapshot()
+    );
+}

@@ -1,7 +1,11 @@
 //! Running a version against a model server: eval cases and their expectations, where requests
 //! go (the endpoint from `ptrack.toml`, the version and the caller's overrides), and a pool of
 //! workers that sends each case and records each execution, reporting progress through a
-//! callback (the CLI draws a bar; a server streams events).
+//! callback (the CLI draws a bar; a server streams events). [`paired`] runs two versions on
+//! the same cases, pair by pair, for a pull request's evidence.
+
+#[cfg(feature = "git")]
+pub mod paired;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -340,6 +344,9 @@ pub struct Outcome {
     pub expect_failed: Vec<String>,
     /// The model's output.
     pub output: String,
+    /// The answer is a recorded one to the same request, not sent again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 /// One case's figures over its repeats.
@@ -462,8 +469,47 @@ fn figures<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> (usize, Option<f6
     (passed, q.as_ref().map(|q| q[0]), q.as_ref().map(|q| q[1]))
 }
 
+/// A recorded answer to the same request, used instead of sending it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reusable {
+    /// The recorded run's id.
+    pub run_id: String,
+    /// Its output.
+    pub output: String,
+    /// Its wall time, as measured then.
+    pub execution_time_ms: f64,
+    /// Its tokens.
+    pub token_count: Option<u64>,
+    /// The request's error, when it failed (a timeout, an HTTP error).
+    pub error: Option<String>,
+}
+
+/// The id of a request: sha256 of its provider, URL path, model and exact body, so two
+/// requests with the same id would be answered from the same input.
+pub fn request_sha(endpoint: &Endpoint, model: &str, body: &Value) -> String {
+    use sha2::Digest;
+    let url = crate::provider::request_url(endpoint);
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("/");
+    let mut h = sha2::Sha256::new();
+    for part in [endpoint.provider.as_str(), path, model, &body.to_string()] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Failure {
+    /// Whether the request never reached a model (nothing answered, or the wrong API or model
+    /// path): a failed attempt, not a failed execution.
+    pub fn is_attempt(&self) -> bool {
+        matches!(self, Failure::Connect | Failure::Http { status: 404 })
+    }
+}
+
 /// One version, model and endpoint to execute cases against; shared read-only by the workers.
-#[cfg(feature = "providers")]
 pub struct Execution<'a> {
     /// The project runs are recorded in.
     pub project: &'a crate::project::Project,
@@ -481,28 +527,75 @@ pub struct Execution<'a> {
     pub pinned_now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[cfg(feature = "providers")]
 impl Execution<'_> {
-    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run.
-    pub fn execute(&self, case: &Case, prompt_text: &str) -> Outcome {
+    /// The request body for `prompt_text` and its [`request_sha`].
+    pub fn request(&self, prompt_text: &str) -> (Value, String) {
         let body = match self.endpoint.provider {
             Provider::Ollama => crate::render::ollama_body(self.version, self.model, prompt_text),
             Provider::Openai => crate::render::openai_body(self.version, self.model, prompt_text),
         };
+        let sha = request_sha(self.endpoint, self.model, &body);
+        (body, sha)
+    }
+
+    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run.
+    #[cfg(feature = "providers")]
+    pub fn execute(&self, case: &Case, prompt_text: &str) -> Outcome {
+        let (body, _) = self.request(prompt_text);
+        self.execute_request(case, &body, Map::new(), None, true)
+    }
+
+    /// Send `body` for `case` (or take `reuse`, the recorded answer to the same request),
+    /// check the expectations, and record the run with `extra` fields added; a failed attempt
+    /// (see [`Failure::is_attempt`]) is recorded only when `record_attempts`.
+    #[cfg(feature = "providers")]
+    pub fn execute_request(
+        &self,
+        case: &Case,
+        body: &Value,
+        mut extra: Map<String, Value>,
+        reuse: Option<&Reusable>,
+        record_attempts: bool,
+    ) -> Outcome {
         let started = self.pinned_now.unwrap_or_else(chrono::Utc::now);
-        let (result, elapsed) = crate::provider::complete(self.endpoint, &body);
-        let ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
-        let (output, tokens, prompt_tokens, completion_tokens, mut error) = match &result {
-            Ok(c) => (
-                c.output.clone(),
-                c.total_tokens(),
-                c.prompt_tokens,
-                c.completion_tokens,
-                None,
-            ),
-            Err(e) => (String::new(), None, None, None, Some(e.to_string())),
-        };
-        let expect_failed: Vec<String> = if result.is_ok() {
+        let (output, ms, tokens, prompt_tokens, completion_tokens, mut error, mut failure) =
+            match reuse {
+                Some(r) => (
+                    r.output.clone(),
+                    r.execution_time_ms,
+                    r.token_count,
+                    None,
+                    None,
+                    r.error.clone(),
+                    None,
+                ),
+                None => {
+                    let (result, elapsed) = crate::provider::complete(self.endpoint, body);
+                    let ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+                    match &result {
+                        Ok(c) => (
+                            c.output.clone(),
+                            ms,
+                            c.total_tokens(),
+                            c.prompt_tokens,
+                            c.completion_tokens,
+                            None,
+                            None,
+                        ),
+                        Err(e) => (
+                            String::new(),
+                            ms,
+                            None,
+                            None,
+                            None,
+                            Some(e.to_string()),
+                            Some(Failure::from(e)),
+                        ),
+                    }
+                }
+            };
+        let answered = error.is_none();
+        let expect_failed: Vec<String> = if answered {
             case.expect
                 .iter()
                 .filter(|x| !x.holds(&output, ms))
@@ -511,29 +604,28 @@ impl Execution<'_> {
         } else {
             Vec::new()
         };
-        let mut failure = result.as_ref().err().map(Failure::from);
-        if error.is_none() && !expect_failed.is_empty() {
+        if answered && !expect_failed.is_empty() {
             error = Some(format!("expectation failed: {}", expect_failed.join(", ")));
             failure = Some(Failure::Expectation);
         }
         let success = error.is_none();
-        let mut extra = Map::new();
-        extra.insert(
-            "provider".into(),
-            Value::String(self.endpoint.provider.as_str().to_string()),
-        );
-        extra.insert("case".into(), Value::String(case.name.clone()));
-        if let Some(t) = prompt_tokens {
-            extra.insert("prompt_tokens".into(), Value::from(t));
-        }
-        if let Some(t) = completion_tokens {
-            extra.insert("completion_tokens".into(), Value::from(t));
-        }
-        if !case.expect.is_empty() {
-            extra.insert("expect_failed".into(), Value::from(expect_failed.clone()));
-        }
-        let mut run_id = None;
-        if self.record {
+        let mut run_id = reuse.map(|r| r.run_id.clone());
+        let attempt = failure.as_ref().is_some_and(Failure::is_attempt);
+        if self.record && reuse.is_none() && (record_attempts || !attempt) {
+            extra.insert(
+                "provider".into(),
+                Value::String(self.endpoint.provider.as_str().to_string()),
+            );
+            extra.insert("case".into(), Value::String(case.name.clone()));
+            if let Some(t) = prompt_tokens {
+                extra.insert("prompt_tokens".into(), Value::from(t));
+            }
+            if let Some(t) = completion_tokens {
+                extra.insert("completion_tokens".into(), Value::from(t));
+            }
+            if !case.expect.is_empty() {
+                extra.insert("expect_failed".into(), Value::from(expect_failed.clone()));
+            }
             let draft = crate::record::RunDraft {
                 ts: Some(started),
                 model: Some(self.model.to_string()),
@@ -577,29 +669,31 @@ impl Execution<'_> {
             failure,
             expect_failed,
             output,
+            reused: reuse.is_some(),
         }
     }
 }
 
-/// Run `work` (index → one execution) on `concurrency` threads until every item ran or `stop`
+/// Run `work` (each item → one result, e.g. an [`Outcome`]) on `concurrency` threads until every item ran or `stop`
 /// is set; `done` is called on the calling thread with each outcome as it arrives. Returns
 /// the outcomes in schedule order.
-pub fn run_pool<T, F, P>(
+pub fn run_pool<T, R, F, P>(
     work: &[T],
     concurrency: usize,
     stop: &AtomicBool,
     execute: F,
     mut done: P,
-) -> Vec<Outcome>
+) -> Vec<R>
 where
     T: Sync,
-    F: Fn(&T) -> Outcome + Sync,
-    P: FnMut(&Outcome),
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+    P: FnMut(&R),
 {
     let next = AtomicUsize::new(0);
-    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    let mut outcomes: Vec<(usize, R)> = Vec::new();
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, R)>();
         for _ in 0..concurrency.clamp(1, work.len().max(1)) {
             let tx = tx.clone();
             let (next, execute) = (&next, &execute);
@@ -638,6 +732,7 @@ mod tests {
             failure: (!success).then_some(Failure::Expectation),
             expect_failed: failed.iter().map(|s| s.to_string()).collect(),
             output: String::new(),
+            reused: false,
         }
     }
 
