@@ -1890,3 +1890,69 @@ fn eval_versions_compares_two_versions_of_the_head_and_needs_cases() {
         r.snapshot()
     );
 }
+
+#[test]
+fn real_model_eval() {
+    let Some(url) = real_server(
+        "PTRACK_TEST_OPENAI_URL",
+        "real_model_eval",
+        "scripts/llm-server.sh start",
+    ) else {
+        return;
+    };
+    let env = TestEnv::init();
+    let front = "goal: Answer briefly\nmodel: smollm2\ntemperature: 0\ntoken_limit: 16\nvariables:\n  who: {}\n";
+    env.prompt("p", "1.0", front, "Say hello to {{ who }}.\n");
+    env.write(
+        "prompts/p/cases.jsonl",
+        "{\"name\": \"ada\", \"vars\": {\"who\": \"Ada\"}, \"expect\": [{\"max_ms\": 60000}]}\n{\"name\": \"bo\", \"vars\": {\"who\": \"Bo\"}}\n",
+    );
+    commit(&env);
+    env.git(&["checkout", "-q", "-b", "feature"]);
+    env.prompt(
+        "p",
+        "1.1",
+        front,
+        "Greet {{ who }} warmly, in one sentence.\n",
+    );
+    let args = [
+        "eval",
+        "--provider",
+        "openai",
+        "--base-url",
+        url.as_str(),
+        "--timeout",
+        "60",
+        "--seed",
+        "1",
+        "--json",
+    ];
+    let r = run_env(&env, &[], &args);
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (
+            &e["pairs"],
+            &e["base_figures"]["runs"],
+            &e["head_figures"]["runs"]
+        ),
+        (&json!(2), &json!(2), &json!(2))
+    );
+    for o in e["outcomes"].as_array().expect("outcomes") {
+        for side in ["base", "head"] {
+            assert!(o[side]["failure"].is_null(), "{o:#}");
+            assert!(
+                !o[side]["output"].as_str().unwrap_or_default().is_empty(),
+                "{o:#}"
+            );
+        }
+    }
+    // The same requests again (temperature 0): every answer comes from the logs.
+    let r = run_env(&env, &[], &args);
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base_figures"]["reused"], &e["head_figures"]["reused"]),
+        (&json!(2), &json!(2))
+    );
+}
