@@ -20,8 +20,10 @@ use ptrack::{Provider, Version};
 Providers and defaults come from ptrack.toml ([providers.ollama] base_url, [providers.openai]
 base_url and api_key_env); an API key is read from the environment only. Eval cases (--cases, or
 prompts/NAME/cases.jsonl when it exists) hold one case per line:
-  {\"name\": \"short\", \"vars\": {…}, \"expect\": [{\"contains\": \"…\"}, {\"not_contains\": \"…\"},
-   {\"regex\": \"…\"}, {\"json\": true}, {\"max_ms\": 2000}]}
+  {\"name\": \"short\", \"vars\": {…}, \"expected\": \"…\", \"expect\": [{\"contains\": \"…\"}, …]}
+Expectations: contains, icontains, not_contains, equals, starts_with, regex (text); json (true);
+json_schema (a schema, or a schema file beside the cases); similar (0 to 1, to `expected`);
+max_ms, max_tokens (numbers).
 A run succeeds when the request succeeded and every expectation held. Exit code 1 when any run
 failed; Ctrl-C stops cleanly and keeps the runs already recorded.
 
@@ -85,6 +87,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             name: "#1".to_string(),
             vars,
             expect: Vec::new(),
+            expected: None,
         }],
     };
     // Render every case first: a missing variable stops before any request is sent.

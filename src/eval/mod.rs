@@ -28,6 +28,8 @@ pub struct Case {
     pub vars: Map<String, Value>,
     /// Expectations, all of which must hold.
     pub expect: Vec<Expect>,
+    /// The answer a reviewer expects (for `similar`, and for judges).
+    pub expected: Option<String>,
 }
 
 /// What an output must satisfy.
@@ -35,14 +37,39 @@ pub struct Case {
 pub enum Expect {
     /// Contains this text.
     Contains(String),
+    /// Contains this text, ignoring case.
+    IContains(String),
     /// Does not contain this text.
     NotContains(String),
+    /// Is exactly this text (surrounding whitespace ignored).
+    Equals(String),
+    /// Starts with this text (leading whitespace ignored).
+    StartsWith(String),
     /// Matches this regular expression (a final newline is ignored).
     Regex(regex::Regex),
     /// Is valid JSON.
     Json,
+    /// Is JSON that validates against a JSON Schema (shown as where it came from).
+    JsonSchema(std::sync::Arc<jsonschema::Validator>, String),
+    /// Is at least this similar to the case's `expected` (normalized edit similarity, 0 to 1).
+    Similar(f64),
     /// Took at most this many milliseconds.
     MaxMs(f64),
+    /// Generated at most this many tokens.
+    MaxTokens(u64),
+}
+
+/// What an expectation is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The output.
+    pub output: &'a str,
+    /// Wall time, ms.
+    pub ms: f64,
+    /// Tokens generated, when the server said.
+    pub completion_tokens: Option<u64>,
+    /// The case's `expected` text.
+    pub expected: Option<&'a str>,
 }
 
 impl Expect {
@@ -50,27 +77,79 @@ impl Expect {
     pub fn describe(&self) -> String {
         match self {
             Expect::Contains(s) => format!("contains {s:?}"),
+            Expect::IContains(s) => format!("icontains {s:?}"),
             Expect::NotContains(s) => format!("not_contains {s:?}"),
+            Expect::Equals(s) => format!("equals {s:?}"),
+            Expect::StartsWith(s) => format!("starts_with {s:?}"),
             Expect::Regex(r) => format!("regex {:?}", r.as_str()),
             Expect::Json => "json".to_string(),
+            Expect::JsonSchema(_, from) => format!("json_schema {from}"),
+            Expect::Similar(t) => format!("similar {t}"),
             Expect::MaxMs(ms) => format!("max_ms {ms}"),
+            Expect::MaxTokens(n) => format!("max_tokens {n}"),
         }
     }
 
     /// Whether `output`, produced in `ms` milliseconds, satisfies it.
     pub fn holds(&self, output: &str, ms: f64) -> bool {
+        self.check(&Answer {
+            output,
+            ms,
+            completion_tokens: None,
+            expected: None,
+        })
+        .is_ok()
+    }
+
+    /// Check `answer`; the error says what failed, with the detail (the failing JSON path, the
+    /// similarity reached) after the expectation itself.
+    pub fn check(&self, a: &Answer<'_>) -> Result<(), String> {
+        let ok = |holds: bool| if holds { Ok(()) } else { Err(self.describe()) };
         match self {
-            Expect::Contains(s) => output.contains(s.as_str()),
-            Expect::NotContains(s) => !output.contains(s.as_str()),
+            Expect::Contains(s) => ok(a.output.contains(s.as_str())),
+            Expect::IContains(s) => ok(a.output.to_lowercase().contains(&s.to_lowercase())),
+            Expect::NotContains(s) => ok(!a.output.contains(s.as_str())),
+            Expect::Equals(s) => ok(a.output.trim() == s.trim()),
+            Expect::StartsWith(s) => ok(a.output.trim_start().starts_with(s.as_str())),
             // Model answers often end with a newline; `$` should still match at the end.
-            Expect::Regex(r) => r.is_match(output.trim_end_matches(['\n', '\r'])),
-            Expect::Json => serde_json::from_str::<Value>(output.trim()).is_ok(),
-            Expect::MaxMs(max) => ms <= *max,
+            Expect::Regex(r) => ok(r.is_match(a.output.trim_end_matches(['\n', '\r']))),
+            Expect::Json => ok(serde_json::from_str::<Value>(a.output.trim()).is_ok()),
+            Expect::JsonSchema(v, _) => {
+                let json: Value = serde_json::from_str(a.output.trim())
+                    .map_err(|_| format!("{}: not JSON", self.describe()))?;
+                match v.iter_errors(&json).next() {
+                    None => Ok(()),
+                    Some(e) => {
+                        let path = e.instance_path().to_string();
+                        let at = if path.is_empty() {
+                            "/".to_string()
+                        } else {
+                            path
+                        };
+                        Err(format!("{}: at {at}: {e}", self.describe()))
+                    }
+                }
+            }
+            Expect::Similar(t) => {
+                let expected = a.expected.unwrap_or_default();
+                let sim = strsim::normalized_levenshtein(a.output.trim(), expected.trim());
+                if sim >= *t {
+                    Ok(())
+                } else {
+                    Err(format!("{} (got {sim:.2})", self.describe()))
+                }
+            }
+            Expect::MaxMs(max) => ok(a.ms <= *max),
+            Expect::MaxTokens(max) => match a.completion_tokens {
+                Some(n) if n > *max => Err(format!("{} (got {n})", self.describe())),
+                _ => Ok(()),
+            },
         }
     }
 
-    /// Parse one expectation object, e.g. `{"contains": "step"}`.
-    pub fn parse(v: &Value) -> Result<Expect, String> {
+    /// Parse one expectation object, e.g. `{"contains": "step"}`; a `json_schema` naming a file
+    /// reads it from `dir` (the cases file's folder).
+    pub fn parse(v: &Value, dir: Option<&Path>) -> Result<Expect, String> {
         let obj = v
             .as_object()
             .filter(|o| o.len() == 1)
@@ -83,19 +162,48 @@ impl Expect {
         };
         match k.as_str() {
             "contains" => Ok(Expect::Contains(text()?)),
+            "icontains" => Ok(Expect::IContains(text()?)),
             "not_contains" => Ok(Expect::NotContains(text()?)),
+            "equals" => Ok(Expect::Equals(text()?)),
+            "starts_with" => Ok(Expect::StartsWith(text()?)),
             "regex" => regex::Regex::new(&text()?)
                 .map(Expect::Regex)
                 .map_err(|e| format!("invalid regex: {e}")),
             "json" if val == &Value::Bool(true) => Ok(Expect::Json),
             "json" => Err("`json` takes true".to_string()),
+            "json_schema" => {
+                let (schema, from) = match val {
+                    Value::Object(_) => (val.clone(), "(inline)".to_string()),
+                    Value::String(f) => {
+                        let path = dir.map_or_else(|| Path::new(f).to_path_buf(), |d| d.join(f));
+                        let text = std::fs::read_to_string(&path)
+                            .map_err(|e| format!("cannot read the schema {f}: {e}"))?;
+                        let schema = serde_json::from_str(&text)
+                            .map_err(|e| format!("the schema {f} is not JSON: {e}"))?;
+                        (schema, f.clone())
+                    }
+                    _ => return Err("`json_schema` takes a schema object or a file name".into()),
+                };
+                let v = jsonschema::validator_for(&schema)
+                    .map_err(|e| format!("invalid JSON Schema {from}: {e}"))?;
+                Ok(Expect::JsonSchema(std::sync::Arc::new(v), from))
+            }
+            "similar" => val
+                .as_f64()
+                .filter(|x| (0.0..=1.0).contains(x))
+                .map(Expect::Similar)
+                .ok_or("`similar` needs a number from 0 to 1".to_string()),
             "max_ms" => val
                 .as_f64()
                 .filter(|x| *x >= 0.0)
                 .map(Expect::MaxMs)
                 .ok_or("`max_ms` needs a number ≥ 0".to_string()),
+            "max_tokens" => val
+                .as_u64()
+                .map(Expect::MaxTokens)
+                .ok_or("`max_tokens` needs an integer ≥ 0".to_string()),
             other => Err(format!(
-                "unknown expectation `{other}` (contains, not_contains, regex, json, max_ms)"
+                "unknown expectation `{other}` (contains, icontains, not_contains, equals, starts_with, regex, json, json_schema, similar, max_ms, max_tokens)"
             )),
         }
     }
@@ -142,7 +250,7 @@ pub fn load_cases(
         path: shown_s.clone(),
         reason: e.to_string(),
     })?;
-    parse_cases(&text, &shown_s, base_vars)
+    parse_cases(&text, &shown_s, base_vars, path.parent())
 }
 
 /// Parse the text of a cases file.
@@ -150,6 +258,7 @@ pub fn parse_cases(
     text: &str,
     shown: &str,
     base_vars: &Map<String, Value>,
+    dir: Option<&Path>,
 ) -> Result<Vec<Case>, CasesError> {
     let mut cases = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -171,8 +280,10 @@ pub fn parse_cases(
             .as_object()
             .ok_or_else(|| at("a case is a JSON object".into()))?;
         for k in obj.keys() {
-            if !matches!(k.as_str(), "name" | "vars" | "expect") {
-                return Err(at(format!("unknown key `{k}` (name, vars, expect)")));
+            if !matches!(k.as_str(), "name" | "vars" | "expect" | "expected") {
+                return Err(at(format!(
+                    "unknown key `{k}` (name, vars, expect, expected)"
+                )));
             }
         }
         let mut vars = base_vars.clone();
@@ -184,17 +295,32 @@ pub fn parse_cases(
         let expect = match obj.get("expect") {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(Expect::parse)
+                .map(|e| Expect::parse(e, dir))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(at)?,
             None => Vec::new(),
             Some(_) => return Err(at("`expect` must be a list".into())),
         };
+        let expected = match obj.get("expected") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(at("`expected` must be text".into())),
+        };
+        if expected.is_none() && expect.iter().any(|e| matches!(e, Expect::Similar(_))) {
+            return Err(at(
+                "`similar` compares with the case's `expected`, which it lacks".into(),
+            ));
+        }
         let name = obj
             .get("name")
             .and_then(Value::as_str)
             .map_or_else(|| format!("#{}", cases.len() + 1), str::to_string);
-        cases.push(Case { name, vars, expect });
+        cases.push(Case {
+            name,
+            vars,
+            expect,
+            expected,
+        });
     }
     if cases.is_empty() {
         return Err(CasesError::Empty {
@@ -480,6 +606,8 @@ pub struct Reusable {
     pub execution_time_ms: f64,
     /// Its tokens.
     pub token_count: Option<u64>,
+    /// Tokens it generated, when the server said.
+    pub completion_tokens: Option<u64>,
     /// The request's error, when it failed (a timeout, an HTTP error).
     pub error: Option<String>,
 }
@@ -595,11 +723,16 @@ impl Execution<'_> {
                 }
             };
         let answered = error.is_none();
+        let answer = Answer {
+            output: &output,
+            ms,
+            completion_tokens: completion_tokens.or(reuse.and_then(|r| r.completion_tokens)),
+            expected: case.expected.as_deref(),
+        };
         let expect_failed: Vec<String> = if answered {
             case.expect
                 .iter()
-                .filter(|x| !x.holds(&output, ms))
-                .map(Expect::describe)
+                .filter_map(|x| x.check(&answer).err())
                 .collect()
         } else {
             Vec::new()
@@ -762,20 +895,20 @@ mod tests {
     #[test]
     fn cases_name_their_line_and_key() {
         let base = Map::new();
-        let err =
-            parse_cases("{\"name\":\"a\"}\n{\"nme\":1}\n", "c.jsonl", &base).expect_err("bad key");
+        let err = parse_cases("{\"name\":\"a\"}\n{\"nme\":1}\n", "c.jsonl", &base, None)
+            .expect_err("bad key");
         assert_eq!(
             err.to_string(),
-            "c.jsonl:2: unknown key `nme` (name, vars, expect)"
+            "c.jsonl:2: unknown key `nme` (name, vars, expect, expected)"
         );
-        let err = parse_cases("{\"expect\":[{\"regex\":\"(\"}]}\n", "c.jsonl", &base)
+        let err = parse_cases("{\"expect\":[{\"regex\":\"(\"}]}\n", "c.jsonl", &base, None)
             .expect_err("bad regex");
         assert!(
             err.to_string().starts_with("c.jsonl:1: invalid regex"),
             "{err}"
         );
         let cases =
-            parse_cases("{\"vars\":{\"x\":\"1\"}}\n\n{}\n", "c.jsonl", &base).expect("valid");
+            parse_cases("{\"vars\":{\"x\":\"1\"}}\n\n{}\n", "c.jsonl", &base, None).expect("valid");
         assert_eq!(
             cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["#1", "#2"]
@@ -837,5 +970,51 @@ mod tests {
             err.to_string(),
             "--timeout must be a number of seconds > 0, got 0"
         );
+    }
+
+    #[test]
+    fn every_expectation_checks_and_says_why() {
+        let parse = |v: Value| Expect::parse(&v, None).expect("valid");
+        let a = |output: &'static str| Answer {
+            output,
+            ms: 10.0,
+            completion_tokens: Some(12),
+            expected: Some("The sky is blue."),
+        };
+        let cases: Vec<(Value, &str, Result<(), String>)> = vec![
+            (serde_json::json!({"icontains": "NEXT step"}), "Next Step: walk", Ok(())),
+            (serde_json::json!({"equals": "yes"}), "  yes\n", Ok(())),
+            (serde_json::json!({"equals": "yes"}), "yes!", Err("equals \"yes\"".into())),
+            (serde_json::json!({"starts_with": "Dear"}), "\nDear Ada", Ok(())),
+            (serde_json::json!({"max_tokens": 10}), "x", Err("max_tokens 10 (got 12)".into())),
+            (serde_json::json!({"max_tokens": 12}), "x", Ok(())),
+            // strsim::normalized_levenshtein("The sky is blue", "The sky is blue.") = 1 - 1/16
+            (serde_json::json!({"similar": 0.9}), "The sky is blue", Ok(())),
+            (serde_json::json!({"similar": 0.9}), "Grass is green.", Err("similar 0.9 (got 0.38)".into())),
+            (
+                serde_json::json!({"json_schema": {"type": "object", "required": ["category"], "properties": {"category": {"enum": ["bug", "docs"]}}}}),
+                "{\"category\": \"bug\"}",
+                Ok(()),
+            ),
+            (
+                serde_json::json!({"json_schema": {"type": "object", "properties": {"category": {"enum": ["bug", "docs"]}}}}),
+                "{\"category\": \"feature\"}",
+                Err("json_schema (inline): at /category: \"feature\" is not one of \"bug\" or \"docs\"".into()),
+            ),
+            (serde_json::json!({"json_schema": {"type": "object"}}), "not json", Err("json_schema (inline): not JSON".into())),
+        ];
+        for (e, out, want) in cases {
+            assert_eq!(parse(e.clone()).check(&a(out)), want, "{e} on {out:?}");
+        }
+        assert!(Expect::parse(&serde_json::json!({"similar": 2}), None).is_err());
+        assert!(Expect::parse(&serde_json::json!({"json_schema": {"type": 5}}), None).is_err());
+        let err = parse_cases(
+            "{\"expect\": [{\"similar\": 0.5}]}\n",
+            "c.jsonl",
+            &Map::new(),
+            None,
+        )
+        .expect_err("similar needs expected");
+        assert!(err.to_string().contains("lacks"), "{err}");
     }
 }

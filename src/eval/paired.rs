@@ -208,10 +208,15 @@ impl Project {
                 }
             };
             let cases_sha = crate::prompt::blob_sha(&text);
+            let dir = match &query.cases {
+                Some((path, _)) => path.parent().map(Path::to_path_buf),
+                None => Some(self.prompts_dir().join(&prompt)),
+            };
             let cases = parse_cases(
                 &String::from_utf8_lossy(&text),
                 &shown.display().to_string(),
                 &Map::new(),
+                dir.as_deref(),
             )?;
             plans.push(Plan {
                 prompt,
@@ -268,6 +273,7 @@ impl Project {
                             .and_then(Value::as_f64)
                             .unwrap_or(0.0),
                         token_count: o.get("token_count").and_then(Value::as_u64),
+                        completion_tokens: o.get("completion_tokens").and_then(Value::as_u64),
                         error,
                     });
             },

@@ -1100,12 +1100,12 @@ fn run_unknown_expectation_key_exits_2() {
     let server = echo_server();
     env.write(
         "cases.jsonl",
-        "{\"vars\": {\"who\": \"A\"}, \"expect\": [{\"starts_with\": \"Say\"}]}\n",
+        "{\"vars\": {\"who\": \"A\"}, \"expect\": [{\"ends_with\": \"Say\"}]}\n",
     );
     let r = run_ollama(&env, &server.url(), &["--cases", "cases.jsonl"]);
     assert_eq!(r.code, 2, "{}", r.snapshot());
     assert!(r.stderr.contains("cases.jsonl:1:"), "{}", r.stderr);
-    assert!(r.stderr.contains("`starts_with`"), "{}", r.stderr);
+    assert!(r.stderr.contains("`ends_with`"), "{}", r.stderr);
     assert!(server.requests().is_empty());
     insta::assert_snapshot!(snap(&r));
 
@@ -1132,8 +1132,16 @@ fn run_unknown_expectation_key_exits_2() {
             "one key",
         ),
         (
+            r#"{"vars": {"who": "A"}, "expectd": "x"}"#,
+            "unknown key `expectd`",
+        ),
+        (
             r#"{"vars": {"who": "A"}, "expected": []}"#,
-            "unknown key `expected`",
+            "`expected` must be text",
+        ),
+        (
+            r#"{"vars": {"who": "A"}, "expect": [{"similar": 0.5}]}"#,
+            "`similar` compares with the case's `expected`",
         ),
         (r#"["not", "an", "object"]"#, "a case is a JSON object"),
         (r#"{"vars": "who=A"}"#, "`vars` must be an object"),
