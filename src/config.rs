@@ -71,6 +71,15 @@ pub struct Gates {
     pub min_quality: Option<f64>,
     /// Fail when a version file that already has runs was edited in place.
     pub forbid_in_place_edits: Option<bool>,
+    /// Lowest pass rate of a changed version in its latest eval, as a fraction.
+    pub min_pass_rate: Option<f64>,
+    /// Most pairs that passed on the base and fail on the head in the latest eval.
+    pub max_new_failures: Option<usize>,
+    /// Largest drop of the eval pass rate from base to head, in percentage points.
+    pub max_pass_rate_drop_pts: Option<f64>,
+    /// A comparison gate (p95 regression, pass rate drop) fails only when the change is
+    /// significant at p < 0.05.
+    pub significant_only: Option<bool>,
 }
 
 impl Gates {
@@ -87,6 +96,20 @@ impl Gates {
             && !(1.0..=10.0).contains(&q)
         {
             return Err(format!("min_quality must be from 1 to 10, got {q}"));
+        }
+        if let Some(r) = self.min_pass_rate
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(format!(
+                "min_pass_rate must be a fraction from 0 to 1 (0.9 = 90%), got {r}"
+            ));
+        }
+        if let Some(p) = self.max_pass_rate_drop_pts
+            && !(p >= 0.0 && p.is_finite())
+        {
+            return Err(format!(
+                "max_pass_rate_drop_pts must be a number of points ≥ 0, got {p}"
+            ));
         }
         if let Some(p) = self.max_p95_regression_pct
             && !(p >= 0.0 && p.is_finite())
@@ -140,6 +163,10 @@ const REPORT: &[&str] = &[
     "max_p95_regression_pct",
     "min_quality",
     "forbid_in_place_edits",
+    "min_pass_rate",
+    "max_new_failures",
+    "max_pass_rate_drop_pts",
+    "significant_only",
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::config::Gates;
 use crate::diagnostic::Diagnostic;
 use crate::diff::{VersionDiff, diff_versions};
+use crate::eval::paired::PairedSummary;
 use crate::format::{ms, p_value, pct, quality, signed};
 use crate::metrics::{Bucket, ComparisonView, Metrics, TrendRow, compare, group_runs, trends};
 use crate::project::{Prompt, Registry};
@@ -39,6 +40,9 @@ pub struct ReportInput<'a> {
     pub gates: &'a Gates,
     /// "Now", for the trend window.
     pub now: DateTime<Utc>,
+    /// Recorded eval batches (oldest first); each changed version shows the latest whose
+    /// base and head texts are the ones being reported.
+    pub evals: &'a [PairedSummary],
 }
 
 /// How a prompt changed between base and head.
@@ -99,6 +103,8 @@ pub struct PromptSection {
     pub comparisons: Vec<ComparisonView>,
     /// Weekly trend of the prompt's runs, last 8 weeks, weeks with runs only.
     pub trend: Vec<TrendRow>,
+    /// For each changed version, the latest paired eval of exactly these texts.
+    pub evals: Vec<PairedSummary>,
 }
 
 /// What a warning is about.
@@ -304,7 +310,25 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         };
         let mut diffs = Vec::new();
         let mut comparisons = Vec::new();
+        let mut evals: Vec<PairedSummary> = Vec::new();
         for v in &focus {
+            // The text a reviewer compares with: the same version at the base when it was
+            // edited in place, else the latest version at the base.
+            let counterpart = base
+                .as_ref()
+                .and_then(|b| b.version(&v.version).or_else(move || b.latest()));
+            if let Some(old) = counterpart
+                && let Some(e) = input.evals.iter().rev().find(|e| {
+                    e.prompt == *name
+                        && e.base.prompt_sha == old.blob_sha
+                        && e.head.prompt_sha == v.blob_sha
+                })
+            {
+                let mut e = e.clone();
+                e.outcomes.clear();
+                gates.extend(eval_gates(input.gates, name, v, &e));
+                evals.push(e);
+            }
             let label = |p: &PromptVersion, side: &str| format!("{} {}{side}", p.name, p.version);
             let predecessor = head.versions.iter().rev().find(|p| p.version < v.version);
             if modified.contains(&v.version) {
@@ -323,10 +347,12 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 };
                 diffs.push(diff_versions(&blank, "(none)", v, &label(v, "")));
             }
+            let mut time_p = None;
             if let Some(p) = predecessor {
                 let a = runs.get(&p.version).map(Vec::as_slice).unwrap_or(&[]);
                 let b = runs.get(&v.version).map(Vec::as_slice).unwrap_or(&[]);
                 let c = compare(name, (&p.version, a), (&v.version, b));
+                time_p = c.time_test.as_ref().map(|t| t.p_value);
                 comparisons.push(ComparisonView::from(c));
             }
             if v.meta.goal.is_none() {
@@ -348,6 +374,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 v,
                 predecessor,
                 &metrics_of,
+                time_p,
             ));
         }
         let all: Vec<&RunFacts> = runs.values().flatten().copied().collect();
@@ -371,6 +398,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             diffs,
             comparisons,
             trend,
+            evals,
         });
     }
     for d in input.head.diagnostics.iter().filter(|d| d.is_error()) {
@@ -483,7 +511,10 @@ fn check_gates(
     v: &PromptVersion,
     predecessor: Option<&PromptVersion>,
     metrics_of: &dyn Fn(&Version) -> Metrics,
+    time_p: Option<f64>,
 ) -> Vec<GateResult> {
+    // Whether the time change against the predecessor is significant (Welch's t-test).
+    let time_significant = time_p.is_some_and(|p| p < crate::metrics::ALPHA);
     let m = metrics_of(&v.version);
     let mut out = Vec::new();
     let mut push = |gate: &str, passed: bool, skipped: bool, detail: String| {
@@ -544,9 +575,11 @@ fn check_gates(
         match (m.time_ms.map(|t| t.p95), prev_p95) {
             (Some(now), Some(before)) if !too_few && before > 0.0 => {
                 let change = (now / before - 1.0) * 100.0;
+                let holds =
+                    change <= max || (gates.significant_only == Some(true) && !time_significant);
                 push(
                     "max_p95_regression_pct",
-                    change <= max,
+                    holds,
                     false,
                     format!(
                         "p95 {} → {} ({}) {} {}",
@@ -569,6 +602,68 @@ fn check_gates(
                 },
             ),
         }
+    }
+    out
+}
+
+/// The eval gates of one changed version against its latest paired eval.
+fn eval_gates(gates: &Gates, name: &str, v: &PromptVersion, e: &PairedSummary) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    let mut push = |gate: &str, passed: bool, detail: String| {
+        out.push(GateResult {
+            gate: gate.to_string(),
+            prompt: name.to_string(),
+            version: Some(v.version.to_string()),
+            passed,
+            skipped: false,
+            detail,
+        });
+    };
+    let significant = e.mcnemar.p_value.is_some_and(|p| p < crate::metrics::ALPHA);
+    let only_significant = gates.significant_only == Some(true);
+    if let (Some(min), Some(rate)) = (gates.min_pass_rate, e.head_figures.pass_rate) {
+        push(
+            "min_pass_rate",
+            rate >= min,
+            format!(
+                "eval pass rate {} {} {}",
+                pct(Some(rate)),
+                if rate >= min { "≥" } else { "<" },
+                pct(Some(min))
+            ),
+        );
+    }
+    if let Some(max) = gates.max_new_failures {
+        let n = e.mcnemar.base_only;
+        push(
+            "max_new_failures",
+            n <= max,
+            format!(
+                "{n} pair(s) passed on {} and fail on {} ({} allowed)",
+                e.base.version, e.head.version, max
+            ),
+        );
+    }
+    if let (Some(max), Some(d)) = (gates.max_pass_rate_drop_pts, e.pass_rate_delta_pts) {
+        let drop = -d;
+        let crossed = drop > max;
+        let passed = !crossed || (only_significant && !significant);
+        let why = match (crossed, only_significant, significant) {
+            (true, true, false) => " (not significant, so it holds)",
+            _ => "",
+        };
+        push(
+            "max_pass_rate_drop_pts",
+            passed,
+            format!(
+                "pass rate {} → {} ({}) {} {} pts{why}",
+                pct(e.base_figures.pass_rate),
+                pct(e.head_figures.pass_rate),
+                signed(d, 1, " pts"),
+                if crossed { "drops more than" } else { "within" },
+                max
+            ),
+        );
     }
     out
 }
@@ -701,6 +796,9 @@ pub fn render_markdown(r: &Report) -> String {
                 list(&s.removed)
             );
         }
+        for e in &s.evals {
+            render_eval_md(&mut o, e);
+        }
         for d in &s.diffs {
             o.push_str(&crate::markdown::version_diff(d, true));
         }
@@ -763,6 +861,102 @@ pub fn render_markdown(r: &Report) -> String {
         "<sub>Generated by ptrack. Significant means p < 0.05 (Welch's t-test for time and quality; Fisher's exact or two-proportion z-test for success).</sub>"
     );
     o
+}
+
+fn render_eval_md(o: &mut String, e: &PairedSummary) {
+    let _ = writeln!(
+        o,
+        "#### Eval: {} vs {} ({} case(s) × {} = {} pair(s), seed {})\n",
+        e.head.version, e.base.version, e.cases, e.repeat, e.pairs, e.seed
+    );
+    let _ = writeln!(
+        o,
+        "| side | version | pass rate | pass^k | pass@k | p50 | p95 | tokens |\n|---|---|--:|--:|--:|--:|--:|--:|"
+    );
+    for (side, v, f) in [
+        ("base", &e.base.version, &e.base_figures),
+        ("head", &e.head.version, &e.head_figures),
+    ] {
+        let _ = writeln!(
+            o,
+            "| {side} | {v} | {} | {} | {} | {} | {} | {} |",
+            pct(f.pass_rate),
+            pct(f.pass_all_k),
+            pct(f.pass_any_k),
+            ms(f.p50_ms),
+            ms(f.p95_ms),
+            crate::format::num(f.tokens_mean, 1)
+        );
+    }
+    let _ = writeln!(o, "\n{}\n", md_escape(&e.verdict));
+    let pass = |f: &crate::eval::paired::SideFigures| f.pass_rate.map_or(0.0, |r| r * 100.0);
+    let p50 = |f: &crate::eval::paired::SideFigures| f.p50_ms.unwrap_or(0.0);
+    let max_p50 = p50(&e.base_figures).max(p50(&e.head_figures));
+    let _ = writeln!(
+        o,
+        "```mermaid\nxychart-beta\n    title \"{}: pass rate (%) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"pass rate (%)\" 0 --> 100\n    bar [{:.1}, {:.1}]\n```\n",
+        e.prompt,
+        e.base.version,
+        e.head.version,
+        pass(&e.base_figures),
+        pass(&e.head_figures)
+    );
+    let _ = writeln!(
+        o,
+        "```mermaid\nxychart-beta\n    title \"{}: p50 time (ms) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n    bar [{:.0}, {:.0}]\n```\n",
+        e.prompt,
+        e.base.version,
+        e.head.version,
+        (max_p50 * 1.1).ceil().max(1.0),
+        p50(&e.base_figures),
+        p50(&e.head_figures)
+    );
+    if !e.flips.is_empty() {
+        let regressions = e
+            .flips
+            .iter()
+            .filter(|f| f.direction == crate::eval::paired::FlipDirection::Regression)
+            .count();
+        let _ = writeln!(
+            o,
+            "<details><summary>{} flipped pair(s): {} regression(s), {} fix(es)</summary>\n",
+            e.flips.len(),
+            regressions,
+            e.flips.len() - regressions
+        );
+        let _ = writeln!(
+            o,
+            "| case | sample | flip | base | head |\n|---|--:|---|---|---|"
+        );
+        let show = |failed: &[String], out: &str| {
+            let verdict = if failed.is_empty() {
+                "✅".to_string()
+            } else {
+                format!("❌ {}", failed.join(", "))
+            };
+            let text: String = out.chars().take(200).collect();
+            md_escape(&format!(
+                "{verdict}: {}{}",
+                text,
+                if out.chars().count() > 200 { "…" } else { "" }
+            ))
+        };
+        for f in &e.flips {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                md_escape(&f.case),
+                f.sample,
+                match f.direction {
+                    crate::eval::paired::FlipDirection::Regression => "regression",
+                    crate::eval::paired::FlipDirection::Fix => "fix",
+                },
+                show(&f.base_failed, &f.base_output),
+                show(&f.head_failed, &f.head_output)
+            );
+        }
+        let _ = writeln!(o, "\n</details>\n");
+    }
 }
 
 fn render_comparison_md(o: &mut String, v: &ComparisonView) {
@@ -869,6 +1063,9 @@ pub fn render_text(r: &Report) -> String {
                 let _ = writeln!(o, "  text: +{} −{} lines", d.lines_added, d.lines_removed);
             }
         }
+        for e in &s.evals {
+            let _ = writeln!(o, "eval: {}", e.verdict);
+        }
         for c in &s.comparisons {
             let _ = writeln!(o, "{}", c.verdict);
         }
@@ -969,6 +1166,7 @@ mod tests {
             runs: &runs,
             gates: &gates,
             now: Utc::now(),
+            evals: &[],
         });
         assert_eq!(r.summary[0].change, Change::Modified);
         assert_eq!(
@@ -999,6 +1197,7 @@ mod tests {
                 runs: &runs,
                 gates,
                 now: Utc::now(),
+                evals: &[],
             })
         };
         let strict = Gates {

@@ -4,7 +4,6 @@
 //! callback (the CLI draws a bar; a server streams events). [`paired`] runs two versions on
 //! the same cases, pair by pair, for a pull request's evidence.
 
-#[cfg(feature = "git")]
 pub mod paired;
 
 use std::path::Path;
@@ -450,7 +449,7 @@ impl From<&crate::provider::ProviderError> for Failure {
 }
 
 /// What one execution gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     /// The case.
     pub case: String,

@@ -14,9 +14,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Case, CasesError, Outcome, Reusable, parse_cases};
+#[cfg(feature = "git")]
+use super::parse_cases;
+use super::{Case, CasesError, Outcome, Reusable};
+#[cfg(feature = "git")]
 use crate::git::{GitError, Repo};
-use crate::project::{LookupError, Project, PromptSource, load_registry};
+use crate::project::{LookupError, Project};
+#[cfg(feature = "git")]
+use crate::project::{PromptSource, load_registry};
 use crate::prompt::PromptVersion;
 use crate::runlog::{Event, RunFilter, scan};
 use crate::stats::{self, Wilcoxon};
@@ -38,7 +43,7 @@ pub struct PairedQuery {
 }
 
 /// One side of a pair: a version's text as it is at a revision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Side {
     /// The version.
     pub version: Version,
@@ -49,6 +54,28 @@ pub struct Side {
     /// The parsed version, with that text.
     #[serde(skip)]
     pub prompt: PromptVersion,
+}
+
+/// A side as a summary and the batch event name it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SideInfo {
+    /// The version.
+    pub version: Version,
+    /// Where its text came from.
+    pub at: String,
+    /// Blob id of that text.
+    pub prompt_sha: String,
+}
+
+impl Side {
+    /// The side without its parsed text.
+    pub fn info(&self) -> SideInfo {
+        SideInfo {
+            version: self.version.clone(),
+            at: self.at.clone(),
+            prompt_sha: self.prompt_sha.clone(),
+        }
+    }
 }
 
 /// One prompt to evaluate: two sides and the cases both run.
@@ -73,6 +100,7 @@ pub struct Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// Git could not answer.
+    #[cfg(feature = "git")]
     #[error(transparent)]
     Git(#[from] GitError),
     /// A prompt or version does not exist.
@@ -102,6 +130,7 @@ pub enum PlanError {
     NoBase,
 }
 
+#[cfg(feature = "git")]
 impl Project {
     /// The pairs to evaluate: for every prompt changed between base and head (or the named
     /// ones), each added version against the latest version at base, and each version edited
@@ -229,7 +258,9 @@ impl Project {
         }
         Ok(plans)
     }
+}
 
+impl Project {
     /// Every recorded answer by request, for reuse: (`request_sha`, `sample`) → the first run
     /// recorded with them.
     pub fn recorded_requests(&self) -> HashMap<(String, u32), Reusable> {
@@ -282,6 +313,127 @@ impl Project {
     }
 }
 
+/// An eval event as read back.
+#[derive(Debug, serde::Deserialize)]
+struct EventLine {
+    id: String,
+    ts: DateTime<Utc>,
+    prompt: String,
+    base: SideInfo,
+    head: SideInfo,
+    cases: usize,
+    repeat: u32,
+    seed: u64,
+    #[serde(default)]
+    results: Vec<PairRecord>,
+}
+
+/// A run of a batch as read back: what a reused answer needs.
+struct RunLine {
+    eval: Option<String>,
+    ms: f64,
+    tokens: Option<u64>,
+    output: String,
+    error: Option<String>,
+}
+
+impl Project {
+    /// Every recorded eval batch, read back whole (reused answers from the runs they name),
+    /// oldest first.
+    pub fn eval_batches(&self) -> Vec<PairedSummary> {
+        let mut events: Vec<EventLine> = Vec::new();
+        let mut runs: HashMap<String, RunLine> = HashMap::new();
+        scan(
+            &self.runs_dir(),
+            Path::new("runs"),
+            &RunFilter::default(),
+            |_, _, line, ev| match ev {
+                Event::Eval(_) => {
+                    if let Ok(e) = serde_json::from_str::<EventLine>(line) {
+                        events.push(e);
+                    }
+                }
+                Event::Run(r) if line.contains("\"request_sha\"") => {
+                    let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
+                        return;
+                    };
+                    runs.entry(r.id.clone()).or_insert(RunLine {
+                        eval: o.get("eval").and_then(Value::as_str).map(str::to_string),
+                        ms: r.execution_time_ms,
+                        tokens: r.token_count,
+                        output: o
+                            .get("output")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        error: o.get("error").and_then(Value::as_str).map(str::to_string),
+                    });
+                }
+                _ => {}
+            },
+        );
+        events.sort_by_key(|e| e.ts);
+        events
+            .into_iter()
+            .map(|e| {
+                let outcome = |p: &PairRecord, side: &SideResult| {
+                    let run = runs.get(&side.run);
+                    let expectation = !side.failed.is_empty()
+                        && run.is_none_or(|r| {
+                            r.error
+                                .as_deref()
+                                .is_none_or(|x| x.starts_with("expectation failed"))
+                        });
+                    Outcome {
+                        case: p.case.clone(),
+                        run_id: Some(side.run.clone()),
+                        success: side.pass,
+                        execution_time_ms: run.map_or(0.0, |r| r.ms),
+                        token_count: run.and_then(|r| r.tokens),
+                        error: (!side.pass).then(|| {
+                            if expectation {
+                                format!("expectation failed: {}", side.failed.join(", "))
+                            } else {
+                                run.and_then(|r| r.error.clone()).unwrap_or_default()
+                            }
+                        }),
+                        failure: None,
+                        expect_failed: if expectation {
+                            side.failed.clone()
+                        } else {
+                            Vec::new()
+                        },
+                        output: run.map(|r| r.output.clone()).unwrap_or_default(),
+                        reused: run.is_some_and(|r| r.eval.as_deref() != Some(&e.id)),
+                    }
+                };
+                let outcomes = e
+                    .results
+                    .iter()
+                    .map(|p| PairOutcome {
+                        case: p.case.clone(),
+                        sample: p.sample,
+                        first: SideName::Base,
+                        base: outcome(p, &p.base),
+                        head: outcome(p, &p.head),
+                    })
+                    .collect();
+                PairedSummary::new(
+                    &e.prompt,
+                    e.base,
+                    e.head,
+                    e.cases,
+                    (&e.id, e.ts),
+                    e.repeat,
+                    e.seed,
+                    outcomes,
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(feature = "git")]
 fn clone_err(e: &GitError) -> GitError {
     match e {
         GitError::NotARepository { path } => GitError::NotARepository { path: path.clone() },
@@ -290,7 +442,7 @@ fn clone_err(e: &GitError) -> GitError {
 }
 
 /// One case × sample, run on both sides.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairOutcome {
     /// The case.
     pub case: String,
@@ -340,7 +492,7 @@ pub fn schedule(cases: usize, repeat: u32, seed: u64) -> Vec<(usize, u32, SideNa
 }
 
 /// A pair whose outcome differs between the sides.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Flip {
     /// The case.
     pub case: String,
@@ -403,16 +555,18 @@ pub struct McNemar {
 }
 
 /// The evidence for one prompt: both sides' figures, the paired tests, and the flips.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairedSummary {
     /// The prompt.
     pub prompt: String,
-    /// The batch id (the eval event's id; every run of the batch carries it as `eval`).
+    /// The batch id (the eval event's id; every run the batch sent carries it as `eval`).
     pub eval: String,
+    /// When the batch ran.
+    pub ts: DateTime<Utc>,
     /// The version compared with.
-    pub base: Side,
+    pub base: SideInfo,
     /// The version under review.
-    pub head: Side,
+    pub head: SideInfo,
     /// Cases.
     pub cases: usize,
     /// Repeats of each case.
@@ -435,7 +589,8 @@ pub struct PairedSummary {
     pub latency_test: Option<Wilcoxon>,
     /// The pairs that flipped: regressions first, then fixes.
     pub flips: Vec<Flip>,
-    /// Every pair, in schedule order.
+    /// Every pair, in schedule order (empty where a report shows the summary only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<PairOutcome>,
     /// One line for a reviewer.
     pub verdict: String,
@@ -443,9 +598,13 @@ pub struct PairedSummary {
 
 impl PairedSummary {
     /// The summary of a batch's pairs.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        plan: &Plan,
-        eval: &str,
+        prompt: &str,
+        base: SideInfo,
+        head: SideInfo,
+        cases: usize,
+        (eval, ts): (&str, DateTime<Utc>),
         repeat: u32,
         seed: u64,
         outcomes: Vec<PairOutcome>,
@@ -527,11 +686,12 @@ impl PairedSummary {
             .zip(head_figures.pass_rate)
             .map(|(b, h)| (h - b) * 100.0);
         let mut s = PairedSummary {
-            prompt: plan.prompt.clone(),
+            prompt: prompt.to_string(),
             eval: eval.to_string(),
-            base: plan.base.clone(),
-            head: plan.head.clone(),
-            cases: plan.cases.len(),
+            ts,
+            base,
+            head,
+            cases,
             repeat,
             pairs: outcomes.len(),
             seed,
@@ -627,9 +787,9 @@ pub struct EvalEvent {
     /// The prompt.
     pub prompt: String,
     /// The base side: version, where its text came from, and its blob.
-    pub base: Side,
+    pub base: SideInfo,
     /// The head side.
-    pub head: Side,
+    pub head: SideInfo,
     /// The cases file and its blob.
     pub cases_file: PathBuf,
     /// Blob id of the cases file.
@@ -646,6 +806,34 @@ pub struct EvalEvent {
     pub pairs: usize,
     /// Answers reused, base and head.
     pub reused: [usize; 2],
+    /// Every pair: its case and sample, and each side's run and verdict (a reused answer names
+    /// the run it came from, so the batch reads back whole).
+    pub results: Vec<PairRecord>,
+}
+
+/// One pair of a recorded batch.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PairRecord {
+    /// The case.
+    pub case: String,
+    /// The repeat index.
+    pub sample: u32,
+    /// The base side.
+    pub base: SideResult,
+    /// The head side.
+    pub head: SideResult,
+}
+
+/// One side of a recorded pair.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SideResult {
+    /// The run that holds the answer.
+    pub run: String,
+    /// Whether it passed the batch's expectations.
+    pub pass: bool,
+    /// What failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -825,15 +1013,30 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
             }
         }
     }
-    let summary = PairedSummary::new(plan, &eval, opts.repeat, opts.seed, outcomes);
+    let ts = opts.pinned_now.unwrap_or(opts.now);
+    let summary = PairedSummary::new(
+        &plan.prompt,
+        plan.base.info(),
+        plan.head.info(),
+        plan.cases.len(),
+        (&eval, ts),
+        opts.repeat,
+        opts.seed,
+        outcomes,
+    );
     if opts.record {
+        let side = |o: &Outcome| SideResult {
+            run: o.run_id.clone().unwrap_or_default(),
+            pass: o.success,
+            failed: failed(o),
+        };
         let event = EvalEvent {
             kind: "eval",
             id: eval.clone(),
-            ts: opts.pinned_now.unwrap_or(opts.now),
+            ts,
             prompt: plan.prompt.clone(),
-            base: plan.base.clone(),
-            head: plan.head.clone(),
+            base: plan.base.info(),
+            head: plan.head.info(),
             cases_file: plan.cases_file.clone(),
             cases_sha: plan.cases_sha.clone(),
             models: [targets[0].model.to_string(), targets[1].model.to_string()],
@@ -842,6 +1045,16 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
             repeat: opts.repeat,
             pairs: summary.pairs,
             reused: [summary.base_figures.reused, summary.head_figures.reused],
+            results: summary
+                .outcomes
+                .iter()
+                .map(|p| PairRecord {
+                    case: p.case.clone(),
+                    sample: p.sample,
+                    base: side(&p.base),
+                    head: side(&p.head),
+                })
+                .collect(),
         };
         let path = crate::runlog::log_path(&project.runs_dir(), &plan.prompt, &event.ts);
         crate::runlog::append_line(&path, &event)?;
@@ -937,7 +1150,20 @@ mod tests {
                 head: outcome(c, h.1, h.0),
             })
             .collect();
-        let s = PairedSummary::new(&plan(), "e1", 2, 7, outcomes);
+        let p = plan();
+        let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc);
+        let s = PairedSummary::new(
+            &p.prompt,
+            p.base.info(),
+            p.head.info(),
+            4,
+            ("e1", now),
+            2,
+            7,
+            outcomes,
+        );
         assert_eq!((s.base_figures.passed, s.head_figures.passed), (4, 5));
         assert_eq!(s.pass_rate_delta_pts, Some(12.5));
         assert_eq!((s.mcnemar.base_only, s.mcnemar.head_only), (1, 2));

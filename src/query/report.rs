@@ -62,6 +62,10 @@ impl Gates {
             max_p95_regression_pct: over.max_p95_regression_pct.or(self.max_p95_regression_pct),
             min_quality: over.min_quality.or(self.min_quality),
             forbid_in_place_edits: over.forbid_in_place_edits.or(self.forbid_in_place_edits),
+            min_pass_rate: over.min_pass_rate.or(self.min_pass_rate),
+            max_new_failures: over.max_new_failures.or(self.max_new_failures),
+            max_pass_rate_drop_pts: over.max_pass_rate_drop_pts.or(self.max_pass_rate_drop_pts),
+            significant_only: over.significant_only.or(self.significant_only),
         }
     }
 }
@@ -117,6 +121,7 @@ impl Project {
             (None, Err(_)) => None,
         };
         let runs = self.runs(&RunFilter::default());
+        let evals = self.eval_batches();
         let report = build(&ReportInput {
             base_label: base.as_ref().map(|(_, l)| l.clone()),
             base: base.as_ref().map(|(r, _)| r),
@@ -125,6 +130,7 @@ impl Project {
             runs: &runs.runs,
             gates: &gates,
             now: query.now,
+            evals: &evals,
         });
         Ok(ReportOutcome {
             report,

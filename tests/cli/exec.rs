@@ -1964,3 +1964,120 @@ fn real_model_eval() {
         (&json!(2), &json!(2))
     );
 }
+
+#[test]
+fn report_shows_the_latest_eval_of_the_change_and_gates_on_it() {
+    let env = eval_project();
+    let server = said_server();
+    ok(&env.run(&eval_args(&server.url(), &["--repeat", "2"])));
+    let r = env.run(&["report"]);
+    ok(&r);
+    let md = &r.stdout;
+    assert!(
+        md.contains("#### Eval: 1.1 vs 1.0 (3 case(s) × 2 = 6 pair(s), seed 7)"),
+        "{md}"
+    );
+    assert!(md.contains("| base | 1.0 | 66.7% |"), "{md}");
+    assert!(md.contains("| head | 1.1 | 66.7% |"), "{md}");
+    assert!(
+        md.contains("<details><summary>4 flipped pair(s): 2 regression(s), 2 fix(es)</summary>"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ada | 0 | regression | ✅: You said: Say hi to Ada."),
+        "{md}"
+    );
+    assert!(md.contains("title \"p: pass rate (%) by side\""), "{md}");
+    // The eval section comes before the diff of the prompt's section.
+    let eval_at = md.find("#### Eval:").expect("eval section");
+    let diff_at = md.find("#### p 1.0 → p 1.1").expect("diff section");
+    assert!(eval_at < diff_at, "{md}");
+    let v = env.run(&["report", "--json"]).json();
+    let e = &v["sections"][0]["evals"][0];
+    assert_eq!(
+        (&e["mcnemar"]["base_only"], &e["mcnemar"]["head_only"]),
+        (&json!(2), &json!(2))
+    );
+    assert!(
+        e.get("outcomes").is_none(),
+        "the report carries the summary, not every pair"
+    );
+    // Gates: two new failures cross max_new_failures = 1; the pass rate holds.
+    let r = env.run(&[
+        "report",
+        "--max-new-failures",
+        "1",
+        "--min-pass-rate",
+        "0.6",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(
+        r.stdout.contains(
+            "gate FAIL: max_new_failures p 1.1: 2 pair(s) passed on 1.0 and fail on 1.1 (1 allowed)"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("gate pass: min_pass_rate p 1.1: eval pass rate 66.7% ≥ 60.0%"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("gate failed: max_new_failures (p 1.1)"),
+        "{}",
+        r.stderr
+    );
+    // Once the head text changes, that eval no longer describes it.
+    env.prompt(
+        "p",
+        "1.1",
+        "goal: Greet someone\nmodel: m1\nvariables:\n  who:\n    description: Who\n",
+        "Wave hi to {{ who }}, wave.\n",
+    );
+    let r = env.run(&["report", "--max-new-failures", "0"]);
+    ok(&r);
+    assert!(!r.stdout.contains("#### Eval:"), "{}", r.stdout);
+}
+
+#[test]
+fn significant_only_holds_a_pass_rate_drop_that_is_not_significant() {
+    let env = eval_project();
+    let server = said_server();
+    // This 1.1 names nobody: 1.0 passes ada and cy, it passes only bo. The pass rate drops
+    // from 66.7% to 33.3%: 2 regressions and 1 fix.
+    env.prompt(
+        "p",
+        "1.1",
+        "goal: Greet someone\nmodel: m1\nvariables:\n  who:\n    description: Who\n",
+        "Wave to them, wave.\n",
+    );
+    ok(&env.run(&eval_args(&server.url(), &[])));
+    let r = env.run(&[
+        "report",
+        "--max-pass-rate-drop-pts",
+        "10",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(r.stdout.contains("gate FAIL: max_pass_rate_drop_pts p 1.1: pass rate 66.7% → 33.3% (−33.3 pts) drops more than 10 pts"), "{}", r.stdout);
+    // McNemar on 2 vs 1 discordant pairs: scipy.stats.binomtest(1, 3, 0.5).pvalue = 1.0.
+    let r = env.run(&[
+        "report",
+        "--max-pass-rate-drop-pts",
+        "10",
+        "--significant-only",
+        "--format",
+        "text",
+    ]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("(not significant, so it holds)"),
+        "{}",
+        r.stdout
+    );
+}
