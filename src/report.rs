@@ -871,7 +871,7 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
     );
     let _ = writeln!(
         o,
-        "| side | version | pass rate | pass^k | pass@k | p50 | p95 | tokens |\n|---|---|--:|--:|--:|--:|--:|--:|"
+        "| side | version | pass rate | pass^k | pass@k | p50 | p95 | tokens | quality |\n|---|---|--:|--:|--:|--:|--:|--:|--:|"
     );
     for (side, v, f) in [
         ("base", &e.base.version, &e.base_figures),
@@ -879,13 +879,14 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
     ] {
         let _ = writeln!(
             o,
-            "| {side} | {v} | {} | {} | {} | {} | {} | {} |",
+            "| {side} | {v} | {} | {} | {} | {} | {} | {} | {} |",
             pct(f.pass_rate),
             pct(f.pass_all_k),
             pct(f.pass_any_k),
             ms(f.p50_ms),
             ms(f.p95_ms),
-            crate::format::num(f.tokens_mean, 1)
+            crate::format::num(f.tokens_mean, 1),
+            quality(f.quality_mean, f.quality_n)
         );
     }
     let _ = writeln!(o, "\n{}\n", md_escape(&e.verdict));

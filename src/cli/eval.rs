@@ -14,7 +14,7 @@ use ptrack::eval::paired::{
     BatchError, BatchOptions, FlipDirection, PairedQuery, PairedSummary, PlanError, SideFigures,
     SideTarget, run_batch,
 };
-use ptrack::eval::{EndpointOverrides, Failure};
+use ptrack::eval::{EndpointOverrides, Failure, Judges};
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::{Provider, Version};
 
@@ -132,8 +132,11 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
         timeout_secs: args.timeout,
     };
     let env = |var: &str| std::env::var(var).ok();
+    let registry = project.load_prompts();
     let mut summaries = Vec::new();
     for plan in &plans {
+        let judges = Judges::resolve(&project, &registry, &plan.cases, &overrides, &env)
+            .map_err(CliError::from_source)?;
         let mut targets = Vec::new();
         for side in [&plan.base, &plan.head] {
             let endpoint = Endpoint::resolve(project.config(), &side.prompt, &overrides, &env)?;
@@ -196,6 +199,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
                 stop: &stop,
                 now: ctx.now,
                 pinned_now: std::env::var("PTRACK_NOW").ok().map(|_| ctx.now),
+                judges: Some(&judges),
             },
             &recorded,
             |p| {
@@ -289,6 +293,7 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("TOKENS", Align::Right),
+        ("QUALITY", Align::Right),
         ("REUSED", Align::Right),
     ]);
     let row = |name: &str, v: &Version, at: &str, f: &SideFigures| {
@@ -303,6 +308,7 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
             output::ms(f.p50_ms),
             output::ms(f.p95_ms),
             output::num(f.tokens_mean, 1),
+            output::quality(f.quality_mean, f.quality_n),
             f.reused.to_string(),
         ]
     };

@@ -9,7 +9,9 @@ use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
 use super::render::VarArgs;
 use super::{Ctx, ProviderArg};
-use ptrack::eval::{Case, EndpointOverrides, Execution, Failure, Summary, load_cases, run_pool};
+use ptrack::eval::{
+    Case, EndpointOverrides, Execution, Failure, Judges, Summary, load_cases, run_pool,
+};
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::render::render;
 use ptrack::{Provider, Version};
@@ -111,16 +113,15 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             CliError::new(format!("{} names no model", version.path.display()))
                 .with_hint("pass --model or set [defaults] model in ptrack.toml")
         })?;
-    let endpoint = Endpoint::resolve(
-        project.config(),
-        &version,
-        &EndpointOverrides {
-            provider: args.provider.map(Provider::from),
-            base_url: args.base_url.clone(),
-            timeout_secs: args.timeout,
-        },
-        &|var| std::env::var(var).ok(),
-    )?;
+    let overrides = EndpointOverrides {
+        provider: args.provider.map(Provider::from),
+        base_url: args.base_url.clone(),
+        timeout_secs: args.timeout,
+    };
+    let env = |var: &str| std::env::var(var).ok();
+    let endpoint = Endpoint::resolve(project.config(), &version, &overrides, &env)?;
+    let judges = Judges::resolve(&project, &registry, &cases, &overrides, &env)
+        .map_err(CliError::from_source)?;
     let total = work.len() * args.repeat as usize;
     let execution = Execution {
         project: &project,
@@ -130,6 +131,8 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         record: !args.no_record,
         commit: project.commit_of(&version),
         pinned_now: std::env::var("PTRACK_NOW").ok().map(|_| ctx.now),
+        judges: Some(&judges),
+        judge_reuse: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -56,6 +56,15 @@ pub enum Expect {
     MaxMs(f64),
     /// Generated at most this many tokens.
     MaxTokens(u64),
+    /// A judge prompt scores the output at least `min` (1 to 10); see [`Judges`].
+    Judge {
+        /// The judge prompt's name.
+        prompt: String,
+        /// Its version (default: the latest).
+        version: Option<crate::version::Version>,
+        /// The lowest passing score.
+        min: f64,
+    },
 }
 
 /// What an expectation is checked against.
@@ -86,6 +95,7 @@ impl Expect {
             Expect::Similar(t) => format!("similar {t}"),
             Expect::MaxMs(ms) => format!("max_ms {ms}"),
             Expect::MaxTokens(n) => format!("max_tokens {n}"),
+            Expect::Judge { prompt, min, .. } => format!("judge {prompt} ≥ {min}"),
         }
     }
 
@@ -143,12 +153,17 @@ impl Expect {
                 Some(n) if n > *max => Err(format!("{} (got {n})", self.describe())),
                 _ => Ok(()),
             },
+            // Judged by a model call, in `Execution::execute_request`.
+            Expect::Judge { .. } => Ok(()),
         }
     }
 
     /// Parse one expectation object, e.g. `{"contains": "step"}`; a `json_schema` naming a file
     /// reads it from `dir` (the cases file's folder).
     pub fn parse(v: &Value, dir: Option<&Path>) -> Result<Expect, String> {
+        if let Some(j) = v.as_object().and_then(|o| o.get("judge").map(|j| (o, j))) {
+            return parse_judge(j.0, j.1);
+        }
         let obj = v
             .as_object()
             .filter(|o| o.len() == 1)
@@ -205,6 +220,171 @@ impl Expect {
                 "unknown expectation `{other}` (contains, icontains, not_contains, equals, starts_with, regex, json, json_schema, similar, max_ms, max_tokens)"
             )),
         }
+    }
+}
+
+/// `{"judge": "grader", "min": 7}` or `{"judge": {"prompt": "grader", "version": "1.0", "min": 7}}`.
+fn parse_judge(obj: &Map<String, Value>, j: &Value) -> Result<Expect, String> {
+    let (spec, outer) = match j {
+        Value::String(_) => (obj, true),
+        Value::Object(inner) => (inner, false),
+        _ => return Err("`judge` takes a prompt name or {\"prompt\": …, \"min\": …}".into()),
+    };
+    for k in spec.keys() {
+        let known = if outer {
+            matches!(k.as_str(), "judge" | "min")
+        } else {
+            matches!(k.as_str(), "prompt" | "version" | "min")
+        };
+        if !known {
+            return Err(format!(
+                "unknown key `{k}` in a judge expectation (prompt, version, min)"
+            ));
+        }
+    }
+    if !outer && obj.len() != 1 {
+        return Err("each expectation is an object with one key".into());
+    }
+    let prompt = if outer {
+        j.as_str()
+    } else {
+        spec.get("prompt").and_then(Value::as_str)
+    }
+    .filter(|p| crate::prompt::is_valid_name(p))
+    .ok_or("a judge names a prompt, e.g. {\"judge\": \"grader\", \"min\": 7}")?
+    .to_string();
+    let version = match spec.get("version") {
+        None => None,
+        Some(Value::String(v)) => Some(v.parse().map_err(|e: crate::VersionError| e.to_string())?),
+        Some(_) => return Err("a judge's `version` is text such as \"1.0\"".into()),
+    };
+    let min = spec
+        .get("min")
+        .and_then(Value::as_f64)
+        .filter(|m| (1.0..=10.0).contains(m))
+        .ok_or("a judge needs `min`, the lowest passing score from 1 to 10")?;
+    Ok(Expect::Judge {
+        prompt,
+        version,
+        min,
+    })
+}
+
+/// A judge's verdict read from its reply: JSON `{"score": 1-10, "reason": "…"}`, else the
+/// first number from 1 to 10 in the text; None when the reply holds neither.
+pub fn parse_judge_reply(text: &str) -> Option<(f64, Option<String>)> {
+    let t = text.trim();
+    // The JSON may come inside a ```json fence or after a sentence: take the outermost braces.
+    if let (Some(a), Some(b)) = (t.find('{'), t.rfind('}'))
+        && a < b
+        && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&t[a..=b])
+        && let Some(score) = o.get("score").and_then(Value::as_f64)
+        && (1.0..=10.0).contains(&score)
+    {
+        let reason = o.get("reason").and_then(Value::as_str).map(str::to_string);
+        return Some((score, reason));
+    }
+    let re = regex::Regex::new(r"(?:^|[^0-9.])(10|[1-9])(?:\.[0-9]+)?(?:[^0-9]|$)").ok()?;
+    let caps = re.captures(t)?;
+    let m = caps.get(0)?.as_str();
+    let num: String = m
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.trim_end_matches('.')
+        .parse::<f64>()
+        .ok()
+        .filter(|x| (1.0..=10.0).contains(x))
+        .map(|x| (x, None))
+}
+
+/// The judge prompts a set of cases uses, each with where its requests go.
+#[derive(Debug, Default)]
+pub struct Judges {
+    targets: Vec<JudgeTarget>,
+}
+
+/// One judge prompt, ready to call.
+#[derive(Debug)]
+pub struct JudgeTarget {
+    /// The name as the expectation gives it.
+    pub name: String,
+    /// The version the expectation asked for (None: the latest).
+    pub asked: Option<crate::version::Version>,
+    /// The judge's version.
+    pub version: PromptVersion,
+    /// Where its requests go.
+    pub endpoint: Endpoint,
+    /// Its model.
+    pub model: String,
+    /// Its runs' `commit`.
+    pub commit: Option<String>,
+}
+
+/// Why a judge could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    /// The judge prompt or version does not exist.
+    #[error("judge: {0}")]
+    Lookup(#[from] crate::project::LookupError),
+    /// Its endpoint is invalid.
+    #[error("judge: {0}")]
+    Endpoint(#[from] EndpointError),
+    /// It names no model.
+    #[error("judge {0} names no model")]
+    NoModel(String),
+}
+
+impl Judges {
+    /// The judges `cases` use, resolved in `registry` with `overrides` (the judged prompt's
+    /// provider and server); the judge's own model, else the project default.
+    pub fn resolve(
+        project: &crate::project::Project,
+        registry: &crate::project::Registry,
+        cases: &[Case],
+        overrides: &EndpointOverrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Judges, JudgeError> {
+        let mut targets: Vec<JudgeTarget> = Vec::new();
+        for e in cases.iter().flat_map(|c| &c.expect) {
+            let Expect::Judge {
+                prompt, version, ..
+            } = e
+            else {
+                continue;
+            };
+            if targets
+                .iter()
+                .any(|t| t.name == *prompt && t.asked == *version)
+            {
+                continue;
+            }
+            let v = registry.resolve(prompt, version.as_ref())?.clone();
+            let endpoint = Endpoint::resolve(project.config(), &v, overrides, env)?;
+            let model = v
+                .meta
+                .model
+                .clone()
+                .or_else(|| project.config().defaults.model.clone())
+                .ok_or_else(|| JudgeError::NoModel(prompt.clone()))?;
+            targets.push(JudgeTarget {
+                name: prompt.clone(),
+                asked: version.clone(),
+                commit: project.commit_of(&v),
+                version: v,
+                endpoint,
+                model,
+            });
+        }
+        Ok(Judges { targets })
+    }
+
+    /// The judge `name` (at version `asked`, or its latest).
+    pub fn get(&self, name: &str, asked: &Option<crate::version::Version>) -> Option<&JudgeTarget> {
+        self.targets
+            .iter()
+            .find(|t| t.name == name && t.asked == *asked)
     }
 }
 
@@ -472,6 +652,9 @@ pub struct Outcome {
     /// The answer is a recorded one to the same request, not sent again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reused: bool,
+    /// The judge's score, when a judge expectation scored the output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_score: Option<f64>,
 }
 
 /// One case's figures over its repeats.
@@ -652,6 +835,10 @@ pub struct Execution<'a> {
     pub commit: Option<String>,
     /// A fixed time for every run (reproducible tests); None: the time each request starts.
     pub pinned_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The judge prompts the cases use.
+    pub judges: Option<&'a Judges>,
+    /// Recorded answers to reuse for judge requests, by (`request_sha`, `sample`).
+    pub judge_reuse: Option<&'a std::collections::HashMap<(String, u32), Reusable>>,
 }
 
 impl Execution<'_> {
@@ -736,6 +923,33 @@ impl Execution<'_> {
         } else {
             Vec::new()
         };
+        let mut expect_failed = expect_failed;
+        let mut quality: Option<(f64, String)> = None;
+        if answered {
+            let sample = extra.get("sample").and_then(Value::as_u64).unwrap_or(0) as u32;
+            for e in &case.expect {
+                let Expect::Judge {
+                    prompt,
+                    version,
+                    min,
+                } = e
+                else {
+                    continue;
+                };
+                match self.judge(prompt, version, case, &output, sample) {
+                    Ok((score, reason, source)) => {
+                        if quality.is_none() {
+                            quality = Some((score, source));
+                        }
+                        if score < *min {
+                            let why = reason.map_or(String::new(), |r| format!(": {r}"));
+                            expect_failed.push(format!("{} (got {score}{why})", e.describe()));
+                        }
+                    }
+                    Err(why) => expect_failed.push(format!("{}: {why}", e.describe())),
+                }
+            }
+        }
         if answered && !expect_failed.is_empty() {
             error = Some(format!("expectation failed: {}", expect_failed.join(", ")));
             failure = Some(Failure::Expectation);
@@ -758,7 +972,11 @@ impl Execution<'_> {
             if !case.expect.is_empty() {
                 extra.insert("expect_failed".into(), Value::from(expect_failed.clone()));
             }
+            if let Some((_, source)) = &quality {
+                extra.insert("quality_source".into(), Value::String(source.clone()));
+            }
             let draft = crate::record::RunDraft {
+                quality_score: quality.as_ref().map(|(q, _)| *q),
                 ts: Some(started),
                 model: Some(self.model.to_string()),
                 input: case.vars.clone(),
@@ -802,6 +1020,71 @@ impl Execution<'_> {
             expect_failed,
             output,
             reused: reuse.is_some(),
+            quality_score: quality.map(|(q, _)| q),
+        }
+    }
+
+    /// Ask judge `name` to score `output` of `case`: its score, its reason, and the run's
+    /// `quality_source` (`judge:NAME@VERSION`), or why there is no score.
+    #[cfg(feature = "providers")]
+    fn judge(
+        &self,
+        name: &str,
+        asked: &Option<crate::version::Version>,
+        case: &Case,
+        output: &str,
+        sample: u32,
+    ) -> Result<(f64, Option<String>, String), String> {
+        let t = self
+            .judges
+            .and_then(|j| j.get(name, asked))
+            .ok_or_else(|| format!("judge {name} is not prepared"))?;
+        let mut vars = Map::new();
+        vars.insert("input".into(), Value::Object(case.vars.clone()));
+        vars.insert("output".into(), Value::String(output.to_string()));
+        vars.insert(
+            "expected".into(),
+            case.expected.clone().map_or(Value::Null, Value::String),
+        );
+        let text = crate::render::render(&t.version, &vars).map_err(|e| e.to_string())?;
+        let exec = Execution {
+            project: self.project,
+            version: &t.version,
+            endpoint: &t.endpoint,
+            model: &t.model,
+            record: self.record,
+            commit: t.commit.clone(),
+            pinned_now: self.pinned_now,
+            judges: None,
+            judge_reuse: None,
+        };
+        let (body, sha) = exec.request(&text);
+        let reuse = self.judge_reuse.and_then(|m| m.get(&(sha.clone(), sample)));
+        let mut extra = Map::new();
+        extra.insert(
+            "judged_prompt".into(),
+            Value::String(self.version.name.clone()),
+        );
+        extra.insert("judged_case".into(), Value::String(case.name.clone()));
+        extra.insert("sample".into(), Value::from(sample));
+        extra.insert("request_sha".into(), Value::String(sha));
+        let judge_case = Case {
+            name: format!("judge of {}", case.name),
+            vars,
+            expect: Vec::new(),
+            expected: None,
+        };
+        let o = exec.execute_request(&judge_case, &body, extra, reuse, false);
+        if let Some(e) = o.error {
+            return Err(format!("the judge's request failed: {e}"));
+        }
+        let source = format!("judge:{name}@{}", t.version.version);
+        match parse_judge_reply(&o.output) {
+            Some((score, reason)) => Ok((score, reason, source)),
+            None => {
+                let shown: String = o.output.chars().take(200).collect();
+                Err(format!("no score in the judge's reply {shown:?}"))
+            }
         }
     }
 }
@@ -865,6 +1148,7 @@ mod tests {
             expect_failed: failed.iter().map(|s| s.to_string()).collect(),
             output: String::new(),
             reused: false,
+            quality_score: None,
         }
     }
 
@@ -1015,5 +1299,40 @@ mod tests {
         )
         .expect_err("similar needs expected");
         assert!(err.to_string().contains("lacks"), "{err}");
+    }
+
+    #[test]
+    fn judge_replies_and_expectations_parse() {
+        for (reply, want) in [
+            (
+                "{\"score\": 8, \"reason\": \"clear\"}",
+                Some((8.0, Some("clear".to_string()))),
+            ),
+            ("Sure:\n```json\n{\"score\": 6.5}\n```", Some((6.5, None))),
+            ("I would give it a 7 out of 10.", Some((7.0, None))),
+            ("Score: 10", Some((10.0, None))),
+            ("{\"score\": 42}", None),
+            ("I cannot rate this.", None),
+            ("rated 0 of 100", None),
+        ] {
+            assert_eq!(parse_judge_reply(reply), want, "{reply}");
+        }
+        let e = Expect::parse(&serde_json::json!({"judge": "grader", "min": 7}), None)
+            .expect("short form");
+        assert_eq!(e.describe(), "judge grader ≥ 7");
+        let e = Expect::parse(
+            &serde_json::json!({"judge": {"prompt": "grader", "version": "1.0", "min": 6}}),
+            None,
+        )
+        .expect("long form");
+        assert!(matches!(e, Expect::Judge { version: Some(_), min, .. } if min == 6.0));
+        for bad in [
+            serde_json::json!({"judge": "grader"}),
+            serde_json::json!({"judge": "grader", "min": 11}),
+            serde_json::json!({"judge": "Bad Name", "min": 5}),
+            serde_json::json!({"judge": "grader", "min": 5, "extra": 1}),
+        ] {
+            assert!(Expect::parse(&bad, None).is_err(), "{bad}");
+        }
     }
 }

@@ -331,6 +331,7 @@ struct EventLine {
 /// A run of a batch as read back: what a reused answer needs.
 struct RunLine {
     eval: Option<String>,
+    quality: Option<f64>,
     ms: f64,
     tokens: Option<u64>,
     output: String,
@@ -359,6 +360,7 @@ impl Project {
                     };
                     runs.entry(r.id.clone()).or_insert(RunLine {
                         eval: o.get("eval").and_then(Value::as_str).map(str::to_string),
+                        quality: r.quality_score,
                         ms: r.execution_time_ms,
                         tokens: r.token_count,
                         output: o
@@ -405,6 +407,7 @@ impl Project {
                         },
                         output: run.map(|r| r.output.clone()).unwrap_or_default(),
                         reused: run.is_some_and(|r| r.eval.as_deref() != Some(&e.id)),
+                        quality_score: run.and_then(|r| r.quality),
                     }
                 };
                 let outcomes = e
@@ -541,6 +544,10 @@ pub struct SideFigures {
     pub pass_any_k: Option<f64>,
     /// Answers reused from earlier runs instead of sent.
     pub reused: usize,
+    /// Mean judge score over scored runs.
+    pub quality_mean: Option<f64>,
+    /// Runs a judge scored.
+    pub quality_n: usize,
 }
 
 /// McNemar's exact test on the discordant pairs.
@@ -587,6 +594,10 @@ pub struct PairedSummary {
     pub latency_delta_p50_ms: Option<f64>,
     /// Wilcoxon signed-rank test of the pairs' times (head vs base).
     pub latency_test: Option<Wilcoxon>,
+    /// Head − base mean judge score, over pairs scored on both sides.
+    pub quality_delta: Option<f64>,
+    /// Wilcoxon signed-rank test of the pairs' judge scores (head vs base).
+    pub quality_test: Option<Wilcoxon>,
     /// The pairs that flipped: regressions first, then fixes.
     pub flips: Vec<Flip>,
     /// Every pair, in schedule order (empty where a report shows the summary only).
@@ -639,6 +650,12 @@ impl PairedSummary {
                 pass_all_k: share(|(n, p)| p == n),
                 pass_any_k: share(|(_, p)| *p > 0),
                 reused: os.iter().filter(|o| o.reused).count(),
+                quality_mean: stats::mean(
+                    &os.iter()
+                        .filter_map(|o| o.quality_score)
+                        .collect::<Vec<_>>(),
+                ),
+                quality_n: os.iter().filter(|o| o.quality_score.is_some()).count(),
             }
         };
         let base_figures = figures(|p| &p.base);
@@ -661,6 +678,14 @@ impl PairedSummary {
         let mut diffs: Vec<f64> = head_t.iter().zip(&base_t).map(|(h, b)| h - b).collect();
         let latency_delta_p50_ms = stats::quantile(&mut diffs, 0.5);
         let latency_test = stats::wilcoxon_signed_rank(&head_t, &base_t);
+        let (head_q, base_q): (Vec<f64>, Vec<f64>) = outcomes
+            .iter()
+            .filter_map(|p| p.head.quality_score.zip(p.base.quality_score))
+            .unzip();
+        let quality_delta = stats::mean(&head_q)
+            .zip(stats::mean(&base_q))
+            .map(|(h, b)| h - b);
+        let quality_test = stats::wilcoxon_signed_rank(&head_q, &base_q);
         let mut flips: Vec<Flip> = outcomes
             .iter()
             .filter(|p| p.base.success != p.head.success)
@@ -701,6 +726,8 @@ impl PairedSummary {
             mcnemar,
             latency_delta_p50_ms,
             latency_test,
+            quality_delta,
+            quality_test,
             flips,
             outcomes,
             verdict: String::new(),
@@ -741,6 +768,12 @@ impl PairedSummary {
                     sig(t.p_value)
                 ),
                 None => format!("time {} per pair", signed(d, 0, " ms")),
+            });
+        }
+        if let Some(d) = self.quality_delta {
+            parts.push(match &self.quality_test {
+                Some(t) => format!("quality {} (Wilcoxon {})", signed(d, 1, ""), sig(t.p_value)),
+                None => format!("quality {}", signed(d, 1, "")),
             });
         }
         format!(
@@ -858,6 +891,8 @@ pub struct BatchOptions<'a> {
     pub now: DateTime<Utc>,
     /// A fixed time for every run (reproducible tests).
     pub pinned_now: Option<DateTime<Utc>>,
+    /// The judge prompts the cases use.
+    pub judges: Option<&'a super::Judges>,
 }
 
 /// One side's model server and model.
@@ -929,6 +964,8 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
             record: opts.record,
             commit: project.commit_of(&side.prompt),
             pinned_now: opts.pinned_now,
+            judges: opts.judges,
+            judge_reuse: (!opts.fresh).then_some(recorded),
         })
         .collect();
     // Render every case on both sides first: a missing variable stops before any request.
@@ -1093,6 +1130,7 @@ mod tests {
             expect_failed: if success { vec![] } else { vec!["json".into()] },
             output: format!("{case} {ms}"),
             reused: false,
+            quality_score: None,
         }
     }
 

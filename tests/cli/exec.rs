@@ -2081,3 +2081,94 @@ fn significant_only_holds_a_pass_rate_drop_that_is_not_significant() {
         r.stdout
     );
 }
+
+/// Answers "You said: <prompt>", except to the judge prompts: `grader` scores 9 when the
+/// judged output says "hi" and 3 otherwise, as JSON; `mumbler` never gives a score.
+fn judging_server() -> FakeServer {
+    FakeServer::start(|req| {
+        let prompt = req.prompt();
+        let answer = if prompt.starts_with("Grade this answer") {
+            if prompt.contains("ANSWER: You said: Say hi") {
+                "{\"score\": 9, \"reason\": \"greets\"}".to_string()
+            } else {
+                "{\"score\": 3, \"reason\": \"no greeting\"}".to_string()
+            }
+        } else if prompt.starts_with("Mumble") {
+            "hmm, hard to say".to_string()
+        } else {
+            format!("You said: {prompt}")
+        };
+        Reply::new(200, ollama_answer(&answer))
+    })
+}
+
+#[test]
+fn a_judge_prompt_scores_the_output_and_its_call_is_a_run_of_its_own() {
+    let env = project();
+    env.prompt(
+        "grader",
+        "1.0",
+        "goal: Grade an answer\nmodel: judge-m\nvariables:\n  input: {}\n  output: {}\n  expected: {}\n",
+        "Grade this answer to {{ input.who }}.\nANSWER: {{ output }}\nEXPECTED: {{ expected }}\n",
+    );
+    env.prompt(
+        "mumbler",
+        "1.0",
+        "goal: Never score\nmodel: judge-m\nvariables:\n  input: {}\n  output: {}\n  expected: {}\n",
+        "Mumble about {{ output }} {{ input }} {{ expected }}\n",
+    );
+    env.write(
+        "cases.jsonl",
+        "{\"name\": \"good\", \"vars\": {\"who\": \"Ada\"}, \"expected\": \"Hi Ada\", \"expect\": [{\"judge\": \"grader\", \"min\": 7}]}\n\
+         {\"name\": \"strict\", \"vars\": {\"who\": \"Bo\"}, \"expect\": [{\"judge\": {\"prompt\": \"grader\", \"version\": \"1.0\", \"min\": 10}}]}\n\
+         {\"name\": \"mute\", \"vars\": {\"who\": \"Cy\"}, \"expect\": [{\"judge\": \"mumbler\", \"min\": 5}]}\n",
+    );
+    let server = judging_server();
+    let r = run_ollama(&env, &server.url(), &["--cases", "cases.jsonl", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    let s = r.json();
+    let out = s["outcomes"].as_array().expect("outcomes");
+    assert_eq!(
+        (&out[0]["success"], &out[0]["quality_score"]),
+        (&json!(true), &json!(9.0))
+    );
+    assert_eq!(
+        out[1]["expect_failed"],
+        json!(["judge grader ≥ 10 (got 9: greets)"])
+    );
+    let mute = out[2]["expect_failed"][0].as_str().expect("mute failed");
+    assert!(
+        mute.starts_with("judge mumbler ≥ 5: no score in the judge's reply \"hmm, hard to say\""),
+        "{mute}"
+    );
+    // The judged runs carry the score and where it came from; the judge's calls are runs of
+    // the judge prompt, tied to what they judged.
+    let runs = logged(&env);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        (&runs[0]["quality_score"], &runs[0]["quality_source"]),
+        (&json!(9), &json!("judge:grader@1.0"))
+    );
+    let judged: Vec<Map<String, Value>> = env
+        .read("runs/grader/2026-11.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(judged.len(), 2);
+    assert_eq!(
+        (&judged[0]["judged_prompt"], &judged[0]["judged_case"]),
+        (&json!("p"), &json!("good"))
+    );
+    assert_eq!(judged[0]["model"], json!("judge-m"));
+    assert!(
+        judged[0]["input"]["output"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("You said: Say hi to Ada"))
+    );
+    assert_eq!(judged[0]["input"]["expected"], json!("Hi Ada"));
+    // performance sees the judge's score as quality.
+    let p = env
+        .run(&["performance", "p", "--json", "--no-cache"])
+        .json();
+    assert_eq!(p["prompts"][0]["all"]["quality_n"], json!(2));
+}
