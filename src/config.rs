@@ -23,6 +23,63 @@ pub struct Config {
     pub report: Gates,
     /// Model servers, by provider name (`ollama`, `openai`).
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// Prices per million tokens, by model name or glob (`"llama3.1:*"`).
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// What a model costs, in any currency (USD by convention), per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Price {
+    /// Per million prompt (input) tokens.
+    pub input_per_mtok: f64,
+    /// Per million completion (output) tokens.
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    /// The cost of one request.
+    pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
+        (prompt_tokens as f64 * self.input_per_mtok
+            + completion_tokens as f64 * self.output_per_mtok)
+            / 1e6
+    }
+}
+
+impl Config {
+    /// The price of `model`: its exact key, else the first glob key (`*`, `?`) that matches.
+    pub fn price_of(&self, model: &str) -> Option<&Price> {
+        self.prices.get(model).or_else(|| {
+            self.prices
+                .iter()
+                .find(|(k, _)| (k.contains('*') || k.contains('?')) && wildcard(k, model))
+                .map(|(_, p)| p)
+        })
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` is any run of characters and `?` one character
+/// (a model name is not a path, so path globbing crates do not fit).
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// The `[defaults]` section.
@@ -147,7 +204,7 @@ pub enum ConfigError {
 }
 
 /// The keys each part of `ptrack.toml` knows.
-const TOP: &[&str] = &["defaults", "report", "providers"];
+const TOP: &[&str] = &["defaults", "report", "providers", "prices"];
 const DEFAULTS: &[&str] = &[
     "model",
     "provider",
@@ -200,6 +257,28 @@ impl Config {
             line: e.span().map(|s| line_of_offset(text, s.start)),
             message: e.message().to_string(),
         })?;
+        for (model, p) in &config.prices {
+            if !(p.input_per_mtok >= 0.0
+                && p.output_per_mtok >= 0.0
+                && p.input_per_mtok.is_finite()
+                && p.output_per_mtok.is_finite())
+            {
+                return Err(ConfigError::Invalid {
+                    path: display_path.to_path_buf(),
+                    line: crate::prompt::find_key_line(
+                        text,
+                        &format!("\"{model}\""),
+                        crate::prompt::SourceFormat::Toml,
+                    )
+                    .or_else(|| {
+                        crate::prompt::find_key_line(text, model, crate::prompt::SourceFormat::Toml)
+                    }),
+                    message: format!(
+                        "[prices] {model}: prices per million tokens must be numbers ≥ 0"
+                    ),
+                });
+            }
+        }
         config
             .report
             .validate()
@@ -309,11 +388,35 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers)",
+                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers, prices)",
                 "ptrack.toml:2: warning: unknown key `modle` in [defaults], did you mean `model`?",
                 "ptrack.toml:5: warning: unknown key `base_ur` in [providers.openai], did you mean `base_url`?",
             ]
         );
+    }
+
+    #[test]
+    fn prices_match_exact_names_then_globs() {
+        let c = Config::parse(
+            "[prices]\n\"gpt-4o-mini\" = { input_per_mtok = 0.15, output_per_mtok = 0.60 }\n\"llama3.1:*\" = { input_per_mtok = 0.0, output_per_mtok = 0.1 }\n",
+            Path::new("ptrack.toml"),
+        )
+        .expect("valid");
+        let p = c.price_of("gpt-4o-mini").expect("exact");
+        // 1,000 prompt and 500 completion tokens: (1000 * 0.15 + 500 * 0.60) / 1e6
+        assert!((p.cost(1000, 500) - 0.00045).abs() < 1e-15);
+        assert_eq!(
+            c.price_of("llama3.1:8b").map(|p| p.output_per_mtok),
+            Some(0.1)
+        );
+        assert_eq!(c.price_of("llama3.2:1b"), None);
+        assert!(wildcard("a*b?d", "axxbcd") && !wildcard("a*b?d", "axxbd"));
+        let err = Config::parse(
+            "[prices]\nm = { input_per_mtok = -1 }\n",
+            Path::new("ptrack.toml"),
+        )
+        .expect_err("negative");
+        assert!(err.to_string().contains("[prices] m"), "{err}");
     }
 
     #[test]

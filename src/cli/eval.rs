@@ -294,6 +294,7 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
         ("P95", Align::Right),
         ("TOKENS", Align::Right),
         ("QUALITY", Align::Right),
+        ("COST/RUN", Align::Right),
         ("REUSED", Align::Right),
     ]);
     let row = |name: &str, v: &Version, at: &str, f: &SideFigures| {
@@ -309,6 +310,8 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
             output::ms(f.p95_ms),
             output::num(f.tokens_mean, 1),
             output::quality(f.quality_mean, f.quality_n),
+            f.cost_per_run
+                .map_or_else(output::dash, |c| format!("{c:.6}")),
             f.reused.to_string(),
         ]
     };

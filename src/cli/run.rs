@@ -185,7 +185,14 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     );
     bar.finish_and_clear();
     let interrupted = stop.load(Ordering::SeqCst);
-    let summary = Summary::new(&version, &model, endpoint.provider, outcomes, interrupted);
+    let summary = Summary::new(
+        &version,
+        &model,
+        endpoint.provider,
+        outcomes,
+        interrupted,
+        project.config().price_of(&model),
+    );
     if ctx.ui.json {
         ctx.ui.json(&summary)?;
     } else if total == 1 && summary.outcomes.len() == 1 {
@@ -274,8 +281,14 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
         ]);
     }
     ctx.ui.write(&t.render(ctx.ui.color))?;
+    let cost = s.cost_total.map_or(String::new(), |c| {
+        format!(
+            ", cost {c:.6} ({:.6} per run)",
+            s.cost_per_run.unwrap_or(0.0)
+        )
+    });
     let line = format!(
-        "{} {}: {}/{} passed ({}), p50 {}, p95 {}",
+        "{} {}: {}/{} passed ({}), p50 {}, p95 {}{cost}",
         s.prompt,
         s.version,
         s.passed,

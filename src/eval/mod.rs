@@ -655,6 +655,40 @@ pub struct Outcome {
     /// The judge's score, when a judge expectation scored the output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality_score: Option<f64>,
+    /// Prompt tokens, when the server said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens, when the server said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+}
+
+impl Outcome {
+    /// What this execution cost at `price`, when its token split is known.
+    pub fn cost(&self, price: Option<&crate::config::Price>) -> Option<f64> {
+        Some(price?.cost(self.prompt_tokens?, self.completion_tokens?))
+    }
+}
+
+/// The total and mean cost of some executions at `price`: None unless every one is priced.
+pub fn costs<'a>(
+    outcomes: impl Iterator<Item = &'a Outcome>,
+    price: Option<&crate::config::Price>,
+) -> (Option<f64>, Option<f64>) {
+    let mut total = 0.0;
+    let mut n = 0usize;
+    for o in outcomes {
+        match o.cost(price) {
+            Some(c) => total += c,
+            None => return (None, None),
+        }
+        n += 1;
+    }
+    if n == 0 {
+        (None, None)
+    } else {
+        (Some(total), Some(total / n as f64))
+    }
 }
 
 /// One case's figures over its repeats.
@@ -699,6 +733,11 @@ pub struct Summary {
     pub p95_ms: Option<f64>,
     /// Stopped before every execution ran.
     pub interrupted: bool,
+    /// What every execution cost together, at `[prices]` (None when a run has no token split
+    /// or the model no price).
+    pub cost_total: Option<f64>,
+    /// The mean cost per execution.
+    pub cost_per_run: Option<f64>,
     /// Per case, in the order of the cases.
     pub cases: Vec<CaseSummary>,
     /// Every execution, in the order they were scheduled.
@@ -713,7 +752,9 @@ impl Summary {
         provider: Provider,
         outcomes: Vec<Outcome>,
         interrupted: bool,
+        price: Option<&crate::config::Price>,
     ) -> Summary {
+        let (cost_total, cost_per_run) = costs(outcomes.iter(), price);
         let (passed, p50_ms, p95_ms) = figures(outcomes.iter());
         let mut names: Vec<&str> = Vec::new();
         for o in &outcomes {
@@ -759,6 +800,8 @@ impl Summary {
             p50_ms,
             p95_ms,
             interrupted,
+            cost_total,
+            cost_per_run,
             cases,
             outcomes,
         }
@@ -790,6 +833,8 @@ pub struct Reusable {
     pub token_count: Option<u64>,
     /// Tokens it generated, when the server said.
     pub completion_tokens: Option<u64>,
+    /// Tokens of its prompt, when the server said.
+    pub prompt_tokens: Option<u64>,
     /// The request's error, when it failed (a timeout, an HTTP error).
     pub error: Option<String>,
 }
@@ -1021,6 +1066,8 @@ impl Execution<'_> {
             output,
             reused: reuse.is_some(),
             quality_score: quality.map(|(q, _)| q),
+            prompt_tokens: prompt_tokens.or(reuse.and_then(|r| r.prompt_tokens)),
+            completion_tokens: completion_tokens.or(reuse.and_then(|r| r.completion_tokens)),
         }
     }
 
@@ -1149,6 +1196,8 @@ mod tests {
             output: String::new(),
             reused: false,
             quality_score: None,
+            prompt_tokens: Some(100),
+            completion_tokens: Some(10),
         }
     }
 
@@ -1162,7 +1211,14 @@ mod tests {
             outcome("a", 200.0, true, &[]),
             outcome("b", 70.0, false, &["json"]),
         ];
-        let s = Summary::new(&v, "m", Provider::Ollama, outs, false);
+        let price = crate::config::Price {
+            input_per_mtok: 1.0,
+            output_per_mtok: 10.0,
+        };
+        let s = Summary::new(&v, "m", Provider::Ollama, outs, false, Some(&price));
+        // 5 runs × (100 × 1.0 + 10 × 10.0) / 1e6
+        assert!((s.cost_total.expect("priced") - 0.001).abs() < 1e-15);
+        assert!((s.cost_per_run.expect("priced") - 0.0002).abs() < 1e-15);
         assert_eq!((s.runs, s.passed), (5, 2));
         // numpy 2.4.6: np.percentile([100, 50, 300, 200, 70], [50, 95]) -> [100., 280.]
         assert_eq!((s.p50_ms, s.p95_ms), (Some(100.0), Some(280.0)));

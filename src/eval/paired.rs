@@ -65,6 +65,9 @@ pub struct SideInfo {
     pub at: String,
     /// Blob id of that text.
     pub prompt_sha: String,
+    /// The model asked (set once the batch runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Side {
@@ -74,6 +77,7 @@ impl Side {
             version: self.version.clone(),
             at: self.at.clone(),
             prompt_sha: self.prompt_sha.clone(),
+            model: None,
         }
     }
 }
@@ -305,6 +309,7 @@ impl Project {
                             .unwrap_or(0.0),
                         token_count: o.get("token_count").and_then(Value::as_u64),
                         completion_tokens: o.get("completion_tokens").and_then(Value::as_u64),
+                        prompt_tokens: o.get("prompt_tokens").and_then(Value::as_u64),
                         error,
                     });
             },
@@ -332,6 +337,8 @@ struct EventLine {
 struct RunLine {
     eval: Option<String>,
     quality: Option<f64>,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
     ms: f64,
     tokens: Option<u64>,
     output: String,
@@ -361,6 +368,8 @@ impl Project {
                     runs.entry(r.id.clone()).or_insert(RunLine {
                         eval: o.get("eval").and_then(Value::as_str).map(str::to_string),
                         quality: r.quality_score,
+                        prompt_tokens: o.get("prompt_tokens").and_then(Value::as_u64),
+                        completion_tokens: o.get("completion_tokens").and_then(Value::as_u64),
                         ms: r.execution_time_ms,
                         tokens: r.token_count,
                         output: o
@@ -408,6 +417,8 @@ impl Project {
                         output: run.map(|r| r.output.clone()).unwrap_or_default(),
                         reused: run.is_some_and(|r| r.eval.as_deref() != Some(&e.id)),
                         quality_score: run.and_then(|r| r.quality),
+                        prompt_tokens: run.and_then(|r| r.prompt_tokens),
+                        completion_tokens: run.and_then(|r| r.completion_tokens),
                     }
                 };
                 let outcomes = e
@@ -431,6 +442,7 @@ impl Project {
                     e.seed,
                     outcomes,
                 )
+                .with_costs(self.config())
             })
             .collect()
     }
@@ -548,6 +560,10 @@ pub struct SideFigures {
     pub quality_mean: Option<f64>,
     /// Runs a judge scored.
     pub quality_n: usize,
+    /// What the side's runs cost together at `[prices]` (None unless every run is priced).
+    pub cost_total: Option<f64>,
+    /// The mean cost per run.
+    pub cost_per_run: Option<f64>,
 }
 
 /// McNemar's exact test on the discordant pairs.
@@ -656,6 +672,8 @@ impl PairedSummary {
                         .collect::<Vec<_>>(),
                 ),
                 quality_n: os.iter().filter(|o| o.quality_score.is_some()).count(),
+                cost_total: None,
+                cost_per_run: None,
             }
         };
         let base_figures = figures(|p| &p.base);
@@ -734,6 +752,24 @@ impl PairedSummary {
         };
         s.verdict = s.make_verdict();
         s
+    }
+
+    /// Price both sides' runs with `config`'s `[prices]` for each side's model.
+    pub fn with_costs(mut self, config: &crate::config::Config) -> Self {
+        let price = |side: &SideInfo| {
+            side.model
+                .as_deref()
+                .and_then(|m| config.price_of(m))
+                .copied()
+        };
+        let (base_price, head_price) = (price(&self.base), price(&self.head));
+        let (t, p) = super::costs(self.outcomes.iter().map(|o| &o.base), base_price.as_ref());
+        self.base_figures.cost_total = t;
+        self.base_figures.cost_per_run = p;
+        let (t, p) = super::costs(self.outcomes.iter().map(|o| &o.head), head_price.as_ref());
+        self.head_figures.cost_total = t;
+        self.head_figures.cost_per_run = p;
+        self
     }
 
     fn make_verdict(&self) -> String {
@@ -1051,16 +1087,21 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
         }
     }
     let ts = opts.pinned_now.unwrap_or(opts.now);
+    let info = |side: &Side, t: &SideTarget<'_>| SideInfo {
+        model: Some(t.model.to_string()),
+        ..side.info()
+    };
     let summary = PairedSummary::new(
         &plan.prompt,
-        plan.base.info(),
-        plan.head.info(),
+        info(&plan.base, &targets[0]),
+        info(&plan.head, &targets[1]),
         plan.cases.len(),
         (&eval, ts),
         opts.repeat,
         opts.seed,
         outcomes,
-    );
+    )
+    .with_costs(project.config());
     if opts.record {
         let side = |o: &Outcome| SideResult {
             run: o.run_id.clone().unwrap_or_default(),
@@ -1072,8 +1113,8 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
             id: eval.clone(),
             ts,
             prompt: plan.prompt.clone(),
-            base: plan.base.info(),
-            head: plan.head.info(),
+            base: summary.base.clone(),
+            head: summary.head.clone(),
             cases_file: plan.cases_file.clone(),
             cases_sha: plan.cases_sha.clone(),
             models: [targets[0].model.to_string(), targets[1].model.to_string()],
@@ -1131,6 +1172,8 @@ mod tests {
             output: format!("{case} {ms}"),
             reused: false,
             quality_score: None,
+            prompt_tokens: None,
+            completion_tokens: None,
         }
     }
 

@@ -1303,6 +1303,8 @@ fn run_json_summary() {
             "p50_ms",
             "p95_ms",
             "interrupted",
+            "cost_total",
+            "cost_per_run",
             "cases",
             "outcomes"
         ]
@@ -1372,7 +1374,9 @@ fn run_json_summary() {
                 "error",
                 "failure",
                 "expect_failed",
-                "output"
+                "output",
+                "prompt_tokens",
+                "completion_tokens"
             ]
         );
         let kind = if o["success"] == json!(true) {
@@ -2171,4 +2175,27 @@ fn a_judge_prompt_scores_the_output_and_its_call_is_a_run_of_its_own() {
         .run(&["performance", "p", "--json", "--no-cache"])
         .json();
     assert_eq!(p["prompts"][0]["all"]["quality_n"], json!(2));
+}
+
+#[test]
+fn prices_give_each_side_its_cost() {
+    let env = eval_project();
+    // Every answer of the scripted server reports 12 prompt and 5 completion tokens.
+    env.write(
+        "ptrack.toml",
+        "[prices]\n\"m*\" = { input_per_mtok = 1.0, output_per_mtok = 4.0 }\n",
+    );
+    let server = said_server();
+    let r = env.run(&eval_args(&server.url(), &["--json"]));
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    // (12 × 1.0 + 5 × 4.0) / 1e6 = 3.2e-5 per run, 3 runs a side
+    let close = |v: &Value, want: f64| (v.as_f64().expect("cost") - want).abs() < 1e-12;
+    assert!(close(&e["head_figures"]["cost_per_run"], 3.2e-5), "{e:#}");
+    assert!(close(&e["base_figures"]["cost_total"], 9.6e-5), "{e:#}");
+    assert_eq!(e["head"]["model"], json!("m1"));
+    // `run` on the prompt's three cases (one fails its expectation, hence exit 1).
+    let r = run_ollama(&env, &server.url(), &["--json"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(close(&r.json()["cost_total"], 9.6e-5), "{}", r.stdout);
 }
