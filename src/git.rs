@@ -186,6 +186,43 @@ impl Repo {
         })
     }
 
+    /// The first-parent commits after `good` up to and including `bad` that changed the folder
+    /// `rel` (relative to the project root), oldest first.
+    pub fn first_parent_changes(
+        &self,
+        good: git2::Oid,
+        bad: git2::Oid,
+        rel: &Path,
+    ) -> Result<Vec<CommitInfo>, GitError> {
+        let path = self.prefix.join(rel);
+        let id_of = |c: &git2::Commit<'_>| {
+            c.tree()
+                .ok()
+                .and_then(|t| t.get_path(&path).ok())
+                .map(|e| e.id())
+        };
+        let mut out = Vec::new();
+        let mut at = Some(self.repo.find_commit(bad)?);
+        while let Some(c) = at {
+            if c.id() == good {
+                break;
+            }
+            let parent = c.parent(0).ok();
+            if parent.as_ref().is_none_or(|p| id_of(p) != id_of(&c)) {
+                out.push(CommitInfo {
+                    oid: c.id(),
+                    short: self.short(c.id()),
+                    subject: c.summary().ok().flatten().unwrap_or_default().to_string(),
+                    author: c.author().name().unwrap_or_default().to_string(),
+                    time: DateTime::from_timestamp(c.time().seconds(), 0).unwrap_or_default(),
+                });
+            }
+            at = parent;
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// The blob id of `rel` (relative to the project root) in commit `oid`, if it exists there.
     pub fn blob_at(&self, oid: git2::Oid, rel: &Path) -> Option<String> {
         let tree = self.repo.find_commit(oid).ok()?.tree().ok()?;
@@ -356,6 +393,26 @@ pub struct HistoryEntry {
     pub merge: bool,
     /// The prompt's files it changed.
     pub changes: Vec<FileChange>,
+}
+
+/// A commit, as a bisect step names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommitInfo {
+    /// Its id.
+    #[serde(serialize_with = "ser_oid")]
+    pub oid: git2::Oid,
+    /// Abbreviated id.
+    pub short: String,
+    /// First line of the message.
+    pub subject: String,
+    /// Author name.
+    pub author: String,
+    /// Commit time.
+    pub time: DateTime<Utc>,
+}
+
+fn ser_oid<S: serde::Serializer>(o: &git2::Oid, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&o.to_string())
 }
 
 /// The project's files in one git tree.

@@ -2,6 +2,7 @@
 //!
 //! This is the only place that touches the terminal, the environment and the process exit code.
 
+mod bisect;
 mod check;
 mod compare;
 mod create;
@@ -49,6 +50,7 @@ Examples:
   ptrack render coaching_system --var user_message=\"Hi\" --format ollama
   ptrack run coaching_system --var user_message=\"Hi\"
   ptrack eval --base origin/main                 base vs head on the same cases, paired
+  ptrack bisect coaching_system --good v1.0 --bad main
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -94,6 +96,7 @@ pub enum Command {
     Render(render::RenderArgs),
     Run(run::RunArgs),
     Eval(eval::EvalArgs),
+    Bisect(bisect::BisectArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -164,6 +167,7 @@ pub fn main() -> ExitCode {
             Command::Render(a) => render::run(&mut ctx, a),
             Command::Run(a) => run::run(&mut ctx, a),
             Command::Eval(a) => eval::run(&mut ctx, a),
+            Command::Bisect(a) => bisect::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -4,6 +4,8 @@
 //! callback (the CLI draws a bar; a server streams events). [`paired`] runs two versions on
 //! the same cases, pair by pair, for a pull request's evidence.
 
+#[cfg(all(feature = "git", feature = "providers"))]
+pub mod bisect;
 pub mod paired;
 
 use std::path::Path;

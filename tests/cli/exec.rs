@@ -2199,3 +2199,108 @@ fn prices_give_each_side_its_cost() {
     assert_eq!(r.code, 1, "{}", r.snapshot());
     assert!(close(&r.json()["cost_total"], 9.6e-5), "{}", r.stdout);
 }
+
+#[test]
+fn bisect_finds_the_fifth_of_eight_commits_that_broke_the_prompt() {
+    let env = TestEnv::init();
+    let front = "goal: Greet someone\nmodel: m1\nvariables:\n  who:\n    description: Who\n";
+    env.prompt("p", "1.0", front, "Say hi to {{ who }}.\n");
+    env.write(
+        "prompts/p/cases.jsonl",
+        "{\"name\": \"ada\", \"vars\": {\"who\": \"Ada\"}, \"expect\": [{\"contains\": \"hi\"}]}\n\
+         {\"name\": \"bo\", \"vars\": {\"who\": \"Bo\"}, \"expect\": [{\"contains\": \"hi\"}]}\n\
+         {\"name\": \"cy\", \"vars\": {\"who\": \"Cy\"}, \"expect\": [{\"contains\": \"hi\"}]}\n",
+    );
+    commit(&env);
+    env.git(&["tag", "good"]);
+    for k in 1..=8 {
+        let verb = if k < 5 { "Say hi to" } else { "Wave to" };
+        env.prompt(
+            "p",
+            &format!("1.{k}"),
+            front,
+            &format!("{verb} {{{{ who }}}} (take {k}).\n"),
+        );
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-qm", &format!("take {k}")]);
+    }
+    // An unrelated commit is not a candidate.
+    env.write("notes.txt", "x\n");
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-qm", "notes"]);
+    let server = said_server();
+    let r = env.run(&[
+        "bisect",
+        "p",
+        "--good",
+        "good",
+        "--bad",
+        "HEAD",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &server.url(),
+        "--threshold",
+        "50",
+        "--json",
+    ]);
+    ok(&r);
+    let v = r.json();
+    assert_eq!(v["candidates"], json!(8));
+    assert_eq!(v["first_bad"]["subject"], json!("take 5"));
+    let steps: Vec<(String, bool)> = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["commit"]["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                s["worse"] == json!(true),
+            )
+        })
+        .collect();
+    // The bad end, then the binary search: ⌈log2(8)⌉ + 1 = 4 evaluations.
+    assert_eq!(
+        steps,
+        [
+            ("take 8", true),
+            ("take 4", false),
+            ("take 6", true),
+            ("take 5", true)
+        ]
+        .map(|(s, w)| (s.to_string(), w))
+    );
+    assert_eq!(
+        (&v["steps"][0]["good_value"], &v["steps"][0]["value"]),
+        (&json!(1.0), &json!(0.0))
+    );
+    assert!(
+        v["diff"]["unified"]
+            .as_str()
+            .is_some_and(|d| d.contains("+Wave to {{ who }} (take 5).")),
+        "{v:#}"
+    );
+    // The good side was sent once and reused after: 3 + 4 × 3 requests.
+    assert_eq!(server.requests().len(), 15);
+    // Without a threshold the paired test decides: 2 repeats give 6 regressions of 6,
+    // McNemar p = scipy.stats.binomtest(0, 6, 0.5).pvalue = 0.03125 < 0.05.
+    let r = env.run(&[
+        "bisect",
+        "p",
+        "--good",
+        "good",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &server.url(),
+        "--repeat",
+        "2",
+    ]);
+    ok(&r);
+    assert!(r.stdout.starts_with("first bad commit: "), "{}", r.stdout);
+    assert!(r.stdout.contains(" take 5\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("p=0.031"), "{}", r.stdout);
+}
