@@ -137,6 +137,8 @@ pub struct Gates {
     /// A comparison gate (p95 regression, pass rate drop) fails only when the change is
     /// significant at p < 0.05.
     pub significant_only: Option<bool>,
+    /// Largest increase of the cost per run against the previous version, in percent.
+    pub max_cost_increase_pct: Option<f64>,
 }
 
 impl Gates {
@@ -166,6 +168,13 @@ impl Gates {
         {
             return Err(format!(
                 "max_pass_rate_drop_pts must be a number of points ≥ 0, got {p}"
+            ));
+        }
+        if let Some(p) = self.max_cost_increase_pct
+            && !(p >= 0.0 && p.is_finite())
+        {
+            return Err(format!(
+                "max_cost_increase_pct must be a percentage ≥ 0, got {p}"
             ));
         }
         if let Some(p) = self.max_p95_regression_pct
@@ -224,6 +233,7 @@ const REPORT: &[&str] = &[
     "max_new_failures",
     "max_pass_rate_drop_pts",
     "significant_only",
+    "max_cost_increase_pct",
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 

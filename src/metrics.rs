@@ -42,6 +42,24 @@ pub struct Comparison {
     pub quality_delta: Option<f64>,
     /// Welch's t-test of quality scores over rated runs (b vs a).
     pub quality_test: Option<TTest>,
+    /// b − a cost per run, when both are priced (see [`Comparison::priced`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_run_delta: Option<f64>,
+}
+
+impl Comparison {
+    /// The comparison with both sides priced at `config`'s `[prices]`.
+    pub fn priced(mut self, config: &crate::config::Config) -> Comparison {
+        self.a.metrics.price(config);
+        self.b.metrics.price(config);
+        self.cost_per_run_delta = self
+            .a
+            .metrics
+            .cost_per_run
+            .zip(self.b.metrics.cost_per_run)
+            .map(|(a, b)| b - a);
+        self
+    }
 }
 
 impl Comparison {
@@ -142,6 +160,9 @@ pub struct Deltas {
     pub p95_ms: Option<f64>,
     /// Mean quality change.
     pub quality: Option<f64>,
+    /// Cost per run change, when both are priced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_run: Option<f64>,
 }
 
 impl Deltas {
@@ -153,6 +174,7 @@ impl Deltas {
             p50_ms: d(a.time_ms.map(|t| t.p50), b.time_ms.map(|t| t.p50)),
             p95_ms: d(a.time_ms.map(|t| t.p95), b.time_ms.map(|t| t.p95)),
             quality: d(a.quality_mean, b.quality_mean),
+            cost_per_run: d(a.cost_per_run, b.cost_per_run),
         }
     }
 }
@@ -195,6 +217,7 @@ pub fn compare(
         time_test: stats::welch_t_test(&times(b.1), &times(a.1)),
         quality_delta: diff(ma.quality_mean, mb.quality_mean),
         quality_test: stats::welch_t_test(&quality(b.1), &quality(a.1)),
+        cost_per_run_delta: None,
         a: VersionMetrics {
             prompt: prompt.to_string(),
             version: a.0.clone(),
@@ -321,6 +344,9 @@ mod tests {
             prompt_sha: None,
             execution_time_ms: ms,
             token_count: Some(10),
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
             output_length: 40,
             success,
             quality_score: q,

@@ -16,7 +16,9 @@ use crate::diagnostic::Diagnostic;
 use crate::diff::{VersionDiff, diff_versions};
 use crate::eval::paired::PairedSummary;
 use crate::format::{ms, p_value, pct, quality, signed};
-use crate::metrics::{Bucket, ComparisonView, Metrics, TrendRow, compare, group_runs, trends};
+use crate::metrics::{
+    Bucket, Comparison, ComparisonView, Metrics, TrendRow, compare, group_runs, trends,
+};
 use crate::project::{Prompt, Registry};
 use crate::prompt::PromptVersion;
 use crate::runlog::RunFacts;
@@ -43,6 +45,8 @@ pub struct ReportInput<'a> {
     /// Recorded eval batches (oldest first); each changed version shows the latest whose
     /// base and head texts are the ones being reported.
     pub evals: &'a [PairedSummary],
+    /// The settings whose `[prices]` price the runs.
+    pub config: &'a crate::config::Config,
 }
 
 /// How a prompt changed between base and head.
@@ -351,8 +355,11 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             if let Some(p) = predecessor {
                 let a = runs.get(&p.version).map(Vec::as_slice).unwrap_or(&[]);
                 let b = runs.get(&v.version).map(Vec::as_slice).unwrap_or(&[]);
-                let c = compare(name, (&p.version, a), (&v.version, b));
+                let c = compare(name, (&p.version, a), (&v.version, b)).priced(input.config);
                 time_p = c.time_test.as_ref().map(|t| t.p_value);
+                if let Some(max) = input.gates.max_cost_increase_pct {
+                    gates.push(cost_gate(max, name, v, &c));
+                }
                 comparisons.push(ComparisonView::from(c));
             }
             if v.meta.goal.is_none() {
@@ -604,6 +611,40 @@ fn check_gates(
         }
     }
     out
+}
+
+/// The cost gate: the cost per run may grow at most `max` percent against the predecessor.
+fn cost_gate(max: f64, name: &str, v: &PromptVersion, c: &Comparison) -> GateResult {
+    let (a, b) = (c.a.metrics.cost_per_run, c.b.metrics.cost_per_run);
+    let (passed, skipped, detail) = match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => {
+            let change = (b / a - 1.0) * 100.0;
+            (
+                change <= max,
+                false,
+                format!(
+                    "cost per run {a:.6} → {b:.6} ({}) {} {}",
+                    signed(change, 1, "%"),
+                    if change <= max { "within" } else { "exceeds" },
+                    signed(max, 1, "%")
+                ),
+            )
+        }
+        _ => (
+            true,
+            true,
+            "skipped: runs without a price (see [prices]) or without prompt/completion tokens"
+                .to_string(),
+        ),
+    };
+    GateResult {
+        gate: "max_cost_increase_pct".to_string(),
+        prompt: name.to_string(),
+        version: Some(v.version.to_string()),
+        passed,
+        skipped,
+        detail,
+    }
 }
 
 /// The eval gates of one changed version against its latest paired eval.
@@ -1142,6 +1183,9 @@ mod tests {
             prompt_sha: Some(sha.into()),
             execution_time_ms: ms,
             token_count: None,
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
             output_length: 10,
             success,
             quality_score: None,
@@ -1168,6 +1212,7 @@ mod tests {
             gates: &gates,
             now: Utc::now(),
             evals: &[],
+            config: &crate::config::Config::default(),
         });
         assert_eq!(r.summary[0].change, Change::Modified);
         assert_eq!(
@@ -1199,6 +1244,7 @@ mod tests {
                 gates,
                 now: Utc::now(),
                 evals: &[],
+                config: &crate::config::Config::default(),
             })
         };
         let strict = Gates {

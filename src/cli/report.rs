@@ -62,6 +62,9 @@ pub struct ReportArgs {
     /// Comparison gates (p95 regression, pass rate drop) fail only when the change is significant (p < 0.05)
     #[arg(long)]
     pub significant_only: bool,
+    /// Gate: largest cost per run increase against the previous version, in percent
+    #[arg(long, value_name = "PCT")]
+    pub max_cost_increase_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +92,7 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
             max_new_failures: args.max_new_failures,
             max_pass_rate_drop_pts: args.max_pass_rate_drop_pts,
             significant_only: args.significant_only.then_some(true),
+            max_cost_increase_pct: args.max_cost_increase_pct,
         },
         now: ctx.now,
     })?;

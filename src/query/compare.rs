@@ -85,13 +85,19 @@ impl Project {
         };
         let empty: Vec<&RunFacts> = Vec::new();
         let get = |v: &Version| groups.get(v).unwrap_or(&empty).as_slice();
+        let config = self.config();
         let comparisons = pairs
             .iter()
-            .map(|(a, b)| compare(&prompt.name, (a, get(a)), (b, get(b))).into())
+            .map(|(a, b)| {
+                compare(&prompt.name, (a, get(a)), (b, get(b)))
+                    .priced(config)
+                    .into()
+            })
             .collect();
         let mut versions: Vec<VersionRow> = Vec::new();
         for (v, rs) in &groups {
-            let metrics = Metrics::compute(rs.iter().copied());
+            let mut metrics = Metrics::compute(rs.iter().copied());
+            metrics.price(config);
             let delta = versions
                 .last()
                 .map(|prev| Deltas::between(&prev.metrics.metrics, &metrics));

@@ -80,10 +80,22 @@ impl Project {
         }
         let filter = query.filter();
         let f = self.aggregate(&filter, query.use_cache);
+        let config = self.config();
+        let prompts = f
+            .prompts
+            .into_iter()
+            .map(|mut p| {
+                p.all.price(config);
+                for v in &mut p.versions {
+                    v.metrics.price(config);
+                }
+                p
+            })
+            .collect();
         Ok(Performance {
             since: filter.since,
             until: filter.until,
-            prompts: f.prompts,
+            prompts,
             diagnostics: f.diagnostics,
         })
     }

@@ -66,6 +66,7 @@ impl Gates {
             max_new_failures: over.max_new_failures.or(self.max_new_failures),
             max_pass_rate_drop_pts: over.max_pass_rate_drop_pts.or(self.max_pass_rate_drop_pts),
             significant_only: over.significant_only.or(self.significant_only),
+            max_cost_increase_pct: over.max_cost_increase_pct.or(self.max_cost_increase_pct),
         }
     }
 }
@@ -131,6 +132,7 @@ impl Project {
             gates: &gates,
             now: query.now,
             evals: &evals,
+            config: self.config(),
         });
         Ok(ReportOutcome {
             report,

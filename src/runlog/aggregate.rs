@@ -191,6 +191,56 @@ pub struct TimeSummary {
     pub max: f64,
 }
 
+/// Prompt and completion tokens by model, for pricing a set of runs when it is read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct TokenSpend {
+    /// (model, prompt tokens, completion tokens, runs) for runs that report both counts.
+    pub by_model: Vec<(String, u64, u64, u64)>,
+    /// Runs without a model or without the prompt/completion split: they cannot be priced.
+    pub unsplit: u64,
+}
+
+impl TokenSpend {
+    /// Add one run.
+    pub fn push(&mut self, model: Option<&str>, prompt: Option<u64>, completion: Option<u64>) {
+        match (model, prompt, completion) {
+            (Some(m), Some(p), Some(c)) => self.add(m, p, c, 1),
+            _ => self.unsplit += 1,
+        }
+    }
+
+    fn add(&mut self, model: &str, p: u64, c: u64, runs: u64) {
+        match self.by_model.iter_mut().find(|(m, ..)| m == model) {
+            Some(e) => {
+                e.1 = e.1.saturating_add(p);
+                e.2 = e.2.saturating_add(c);
+                e.3 += runs;
+            }
+            None => self.by_model.push((model.to_string(), p, c, runs)),
+        }
+    }
+
+    /// The cost of every run at `config`'s `[prices]`; None when a run cannot be priced.
+    pub fn cost(&self, config: &crate::config::Config) -> Option<f64> {
+        if self.unsplit > 0 || self.by_model.is_empty() {
+            return None;
+        }
+        self.by_model
+            .iter()
+            .map(|(m, p, c, _)| config.price_of(m).map(|price| price.cost(*p, *c)))
+            .sum()
+    }
+}
+
+impl std::ops::AddAssign<&TokenSpend> for TokenSpend {
+    fn add_assign(&mut self, o: &TokenSpend) {
+        for (m, p, c, n) in &o.by_model {
+            self.add(m, *p, *c, *n);
+        }
+        self.unsplit += o.unsplit;
+    }
+}
+
 /// The metrics of a set of runs.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Metrics {
@@ -218,9 +268,34 @@ pub struct Metrics {
     pub first_run: Option<DateTime<Utc>>,
     /// Latest run.
     pub last_run: Option<DateTime<Utc>>,
+    /// Tokens by model, for pricing.
+    #[serde(default, skip_serializing_if = "TokenSpend::is_empty")]
+    pub spend: TokenSpend,
+    /// What the runs cost together at `[prices]` (see [`Metrics::price`]); None unpriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_total: Option<f64>,
+    /// The mean cost per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_run: Option<f64>,
+}
+
+impl TokenSpend {
+    /// Whether no run was added.
+    pub fn is_empty(&self) -> bool {
+        self.by_model.is_empty() && self.unsplit == 0
+    }
 }
 
 impl Metrics {
+    /// Fill in the cost at `config`'s `[prices]`.
+    pub fn price(&mut self, config: &crate::config::Config) {
+        self.cost_total = self.spend.cost(config);
+        self.cost_per_run = self
+            .cost_total
+            .filter(|_| self.runs > 0)
+            .map(|c| c / self.runs as f64);
+    }
+
     /// Compute the metrics of `runs`.
     pub fn compute<'a>(runs: impl IntoIterator<Item = &'a RunFacts>) -> Metrics {
         let mut b = MetricsBuilder::default();
@@ -234,6 +309,8 @@ impl Metrics {
                 r.has_feedback,
                 r.ts,
             );
+            b.spend
+                .push(r.model.as_deref(), r.prompt_tokens, r.completion_tokens);
         }
         b.finish()
     }
@@ -261,6 +338,8 @@ pub struct MetricsBuilder {
     pub first: Option<DateTime<Utc>>,
     /// Latest run.
     pub last: Option<DateTime<Utc>>,
+    /// Tokens by model.
+    pub spend: TokenSpend,
 }
 
 impl MetricsBuilder {
@@ -307,6 +386,9 @@ impl MetricsBuilder {
             feedback_count: self.feedback,
             first_run: self.first,
             last_run: self.last,
+            spend: self.spend,
+            cost_total: None,
+            cost_per_run: None,
         }
     }
 }
@@ -323,6 +405,7 @@ impl std::ops::AddAssign<&MetricsBuilder> for MetricsBuilder {
         self.feedback += other.feedback;
         self.first = earliest(self.first, other.first);
         self.last = latest(self.last, other.last);
+        self.spend += &other.spend;
     }
 }
 
@@ -441,6 +524,9 @@ mod tests {
             prompt_sha: None,
             execution_time_ms: ms,
             token_count: Some(10),
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
             output_length: 40,
             success,
             quality_score: q,

@@ -15,7 +15,8 @@ use std::io::Read;
 use std::path::Path;
 
 use super::aggregate::{
-    LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, VersionMetrics, earliest, latest,
+    LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, TokenSpend, VersionMetrics,
+    earliest, latest,
 };
 use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
 use super::parse::{line_diagnostic, parse_line, utf8_diagnostic};
@@ -48,6 +49,7 @@ struct Group {
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
+    spend: TokenSpend,
 }
 
 /// The latest rating of a run.
@@ -125,8 +127,10 @@ impl Partial {
         success: bool,
         quality: Option<f64>,
         feedback: bool,
+        spend: (Option<&str>, Option<u64>, Option<u64>),
     ) {
         let g = self.group(prompt, version);
+        g.spend.push(spend.0, spend.1, spend.2);
         let index = g.times.len();
         g.ids.push(id_hash(id));
         g.times.push(time);
@@ -185,8 +189,17 @@ impl Partial {
                         && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
                     if passes {
                         self.add_run(
-                            r.id, r.ts, r.prompt, r.version, r.time, r.tokens, r.length, r.success,
-                            r.quality, r.feedback,
+                            r.id,
+                            r.ts,
+                            r.prompt,
+                            r.version,
+                            r.time,
+                            r.tokens,
+                            r.length,
+                            r.success,
+                            r.quality,
+                            r.feedback,
+                            (r.model, r.prompt_tokens, r.completion_tokens),
                         );
                     }
                 }
@@ -219,6 +232,7 @@ impl Partial {
                         r.success,
                         r.quality_score,
                         r.has_feedback,
+                        (r.model.as_deref(), r.prompt_tokens, r.completion_tokens),
                     );
                 }
             }
@@ -335,6 +349,7 @@ impl std::ops::AddAssign for Partial {
             target.tokens_sum = target.tokens_sum.saturating_add(g.tokens_sum);
             target.tokens_n += g.tokens_n;
             target.length_sum = target.length_sum.saturating_add(g.length_sum);
+            target.spend += &g.spend;
         }
         self.ratings += other.ratings;
         self.diagnostics.extend(other.diagnostics);
@@ -394,6 +409,7 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
             tokens_sum: g.tokens_sum,
             tokens_n: g.tokens_n,
             length_sum: g.length_sum,
+            spend: g.spend.clone(),
             first: g.first.map(from_nanos),
             last: g.last.map(from_nanos),
             ..MetricsBuilder::default()
@@ -580,6 +596,23 @@ mod tests {
             }
             if rnd() % 4 == 0 {
                 fields.push(format!("\"prompt_sha\":\"{:040x}\"", rnd()));
+            }
+            // Cost inputs in every shape: a model with and without the token split, odd types.
+            match rnd() % 48 {
+                0..=11 => fields.push(format!(
+                    "\"model\":\"m{}\",\"prompt_tokens\":{},\"completion_tokens\":{}",
+                    rnd() % 3,
+                    rnd() % 500,
+                    rnd() % 200
+                )),
+                12..=19 => fields.push(format!("\"model\":\"m{}\"", rnd() % 3)),
+                20 => fields.push("\"model\":null,\"prompt_tokens\":3".to_string()),
+                21 => fields.push("\"model\":7,\"completion_tokens\":1.5".to_string()),
+                22 => fields.push(
+                    "\"model\":\"m\\u0031\",\"prompt_tokens\":1,\"completion_tokens\":2"
+                        .to_string(),
+                ),
+                _ => {}
             }
             // Any field order.
             let k = (rnd() as usize) % fields.len();

@@ -92,6 +92,12 @@ struct Line<'a> {
     quality_score: Option<Value>,
     #[serde(borrow, default)]
     feedback: Option<Cow<'a, str>>,
+    #[serde(default)]
+    model: Option<Value>,
+    #[serde(default)]
+    prompt_tokens: Option<Value>,
+    #[serde(default)]
+    completion_tokens: Option<Value>,
 }
 
 /// The number of characters of a JSON string, counted without keeping the string.
@@ -253,7 +259,14 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
         None | Some(Value::Null) => None,
         Some(q) => Some(check_score(q)?),
     };
+    // Cost inputs: read when they are what they should be, never a reason to reject a run.
+    let model = l.model.as_ref().and_then(Value::as_str).map(str::to_string);
+    let prompt_tokens = l.prompt_tokens.as_ref().and_then(Value::as_u64);
+    let completion_tokens = l.completion_tokens.as_ref().and_then(Value::as_u64);
     Ok(Event::Run(RunFacts {
+        model,
+        prompt_tokens,
+        completion_tokens,
         id: id.into_owned(),
         ts,
         prompt: prompt.into_owned(),

@@ -165,6 +165,12 @@ pub struct RunFacts {
     pub execution_time_ms: f64,
     /// Tokens, when known.
     pub token_count: Option<u64>,
+    /// The model that answered, when recorded.
+    pub model: Option<String>,
+    /// Prompt tokens, when the server reported them.
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens, when the server reported them.
+    pub completion_tokens: Option<u64>,
     /// Output length in characters.
     pub output_length: u64,
     /// Success.

@@ -2304,3 +2304,68 @@ fn bisect_finds_the_fifth_of_eight_commits_that_broke_the_prompt() {
     assert!(r.stdout.contains(" take 5\n"), "{}", r.stdout);
     assert!(r.stdout.contains("p=0.031"), "{}", r.stdout);
 }
+
+#[test]
+fn performance_and_report_price_runs_when_read() {
+    let env = eval_project();
+    env.write(
+        "ptrack.toml",
+        "[prices]\n\"m1\" = { input_per_mtok = 1.0, output_per_mtok = 2.0 }\n",
+    );
+    let line = |v: &str, pt: u64| {
+        format!(
+            "{{\"prompt\":\"p\",\"version\":\"{v}\",\"execution_time_ms\":100,\"model\":\"m1\",\"prompt_tokens\":{pt},\"completion_tokens\":50}}\n"
+        )
+    };
+    let input = format!(
+        "{}{}{}{}",
+        line("1.0", 100),
+        line("1.0", 100),
+        line("1.1", 200),
+        line("1.1", 200)
+    );
+    ok(&env.run_with_stdin(&["record", "--stdin"], &input));
+    // (100 × 1.0 + 50 × 2.0) / 1e6 = 2e-4 per run on 1.0; (200 + 100) / 1e6 = 3e-4 on 1.1.
+    let p = env.run(&["performance", "p", "--json"]).json();
+    let close = |v: &Value, want: f64| (v.as_f64().expect("cost") - want).abs() < 1e-12;
+    let versions = &p["prompts"][0]["versions"];
+    assert!(
+        close(&versions[0]["metrics"]["cost_per_run"], 2e-4),
+        "{p:#}"
+    );
+    assert!(close(&versions[1]["metrics"]["cost_total"], 6e-4), "{p:#}");
+    assert!(close(&p["prompts"][0]["all"]["cost_total"], 1e-3), "{p:#}");
+    let c = env.run(&["compare", "p", "1.0", "1.1", "--json"]).json();
+    assert!(
+        close(&c["comparisons"][0]["cost_per_run_delta"], 1e-4),
+        "{c:#}"
+    );
+    // Prices are read with the runs: a PR that changes them shows the effect.
+    let r = env.run(&[
+        "report",
+        "--max-cost-increase-pct",
+        "20",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(r.stdout.contains("gate FAIL: max_cost_increase_pct p 1.1: cost per run 0.000200 → 0.000300 (+50.0%) exceeds +20.0%"), "{}", r.stdout);
+    env.write(
+        "ptrack.toml",
+        "[prices]\n\"m*\" = { input_per_mtok = 1.0, output_per_mtok = 1.0 }\n",
+    );
+    let r = env.run(&[
+        "report",
+        "--max-cost-increase-pct",
+        "70",
+        "--format",
+        "text",
+    ]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("cost per run 0.000150 → 0.000250 (+66.7%) within +70.0%"),
+        "{}",
+        r.stdout
+    );
+}

@@ -19,7 +19,8 @@ use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
 use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
-const MAGIC: &str = concat!("ptrack-cache-1 ", env!("CARGO_PKG_VERSION"), "\n");
+// Bump the number whenever what an entry holds changes: an older entry is then read again.
+const MAGIC: &str = concat!("ptrack-cache-2 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -78,6 +79,7 @@ struct GroupHeader {
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
+    spend: crate::runlog::aggregate::TokenSpend,
 }
 
 fn hash_bytes(b: &[u8]) -> u64 {
@@ -135,6 +137,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
                 tokens_sum: g.tokens_sum,
                 tokens_n: g.tokens_n,
                 length_sum: g.length_sum,
+                spend: g.spend.clone(),
             })
             .collect(),
     };
@@ -223,6 +226,7 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             tokens_sum: gh.tokens_sum,
             tokens_n: gh.tokens_n,
             length_sum: gh.length_sum,
+            spend: gh.spend,
         });
     }
     data.is_empty().then_some((header.state, p))

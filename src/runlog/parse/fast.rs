@@ -28,6 +28,9 @@ struct Fields<'a> {
     success: Option<bool>,
     quality: Option<f64>,
     feedback: Option<bool>,
+    model: Option<&'a [u8]>,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
 }
 
 /// A line the fast scanner does not handle itself; the simple parser decides.
@@ -260,6 +263,9 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             b"quality_score" => 11,
             b"feedback" => 12,
             b"prompt_sha" => 13,
+            b"model" => 14,
+            b"prompt_tokens" => 15,
+            b"completion_tokens" => 16,
             _ => 99,
         };
         if bit < 99 {
@@ -277,6 +283,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             4 => f.version = c.string_or_null()?,
             5 => f.run_id = c.string_or_null()?,
             13 => f.prompt_sha = c.string_or_null()?,
+            14 => f.model = c.string_or_null()?,
             6 | 11 => {
                 if !c.is_null() {
                     let n: f64 = c.number()?.parse().map_err(|_| Fallback)?;
@@ -290,7 +297,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
                     }
                 }
             }
-            7 | 8 => {
+            7 | 8 | 15 | 16 => {
                 if !c.is_null() {
                     let t = c.number()?;
                     // Only plain non-negative integers; anything else is the simple parser's call.
@@ -298,10 +305,11 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
                         return Err(Fallback);
                     }
                     let n: u64 = t.parse().map_err(|_| Fallback)?;
-                    if bit == 7 {
-                        f.tokens = Some(n)
-                    } else {
-                        f.length = Some(n)
+                    match bit {
+                        7 => f.tokens = Some(n),
+                        8 => f.length = Some(n),
+                        15 => f.prompt_tokens = Some(n),
+                        _ => f.completion_tokens = Some(n),
                     }
                 }
             }
@@ -381,6 +389,9 @@ pub(crate) struct ScannedRun<'a> {
     pub(crate) success: bool,
     pub(crate) quality: Option<f64>,
     pub(crate) feedback: bool,
+    pub(crate) model: Option<&'a str>,
+    pub(crate) prompt_tokens: Option<u64>,
+    pub(crate) completion_tokens: Option<u64>,
 }
 
 /// A line the fast scanner understood, validated exactly as [`parse_line`] validates it.
@@ -451,6 +462,12 @@ pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
         success,
         quality: f.quality,
         feedback: f.feedback.unwrap_or(false),
+        model: match f.model {
+            Some(m) => Some(std::str::from_utf8(m).map_err(|_| Fallback)?),
+            None => None,
+        },
+        prompt_tokens: f.prompt_tokens,
+        completion_tokens: f.completion_tokens,
     }))
 }
 
@@ -472,6 +489,9 @@ pub fn fast_event(text: &[u8]) -> Option<Event> {
         },
         execution_time_ms: r.time,
         token_count: r.tokens,
+        model: r.model.map(str::to_string),
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
         output_length: r.length,
         success: r.success,
         quality_score: r.quality,
