@@ -1064,6 +1064,17 @@ fn render_comparison_md(o: &mut String, v: &ComparisonView) {
         delta(c.quality_delta, 1, ""),
         welch(&c.quality_test)
     );
+    if let (Some(ca), Some(cb)) = (a.cost_per_run, b.cost_per_run) {
+        let _ = writeln!(
+            o,
+            "| cost per run | {ca:.6} | {cb:.6} | {} | |",
+            if ca > 0.0 {
+                signed((cb / ca - 1.0) * 100.0, 1, "%")
+            } else {
+                "-".to_string()
+            }
+        );
+    }
     let _ = writeln!(o, "\n> {}\n", v.verdict);
 }
 

@@ -57,7 +57,9 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
             ctx.ui.line("")?;
         }
         ctx.ui.line(&ctx.ui.paint(&p.prompt, Style::Bold))?;
-        let mut t = Table::new(&[
+        let priced = p.all.cost_per_run.is_some()
+            || p.versions.iter().any(|v| v.metrics.cost_per_run.is_some());
+        let mut columns = vec![
             ("VERSION", Align::Left),
             ("RUNS", Align::Right),
             ("SUCCESS", Align::Right),
@@ -74,12 +76,23 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
             ("FEEDBACK", Align::Right),
             ("FIRST RUN", Align::Left),
             ("LAST RUN", Align::Left),
-        ]);
+        ];
+        if priced {
+            columns.push(("COST/RUN", Align::Right));
+        }
+        let mut t = Table::new(&columns);
+        let cells = |label: &str, m: &Metrics| {
+            let mut r = row(label, m);
+            if priced {
+                r.push(m.cost_per_run.map_or_else(output::dash, |c| format!("{c:.6}")));
+            }
+            r
+        };
         for v in &p.versions {
-            t.row(row(v.version.as_str(), &v.metrics));
+            t.row(cells(v.version.as_str(), &v.metrics));
         }
         if p.versions.len() > 1 {
-            t.row(row("all", &p.all));
+            t.row(cells("all", &p.all));
         }
         ctx.ui.write(&t.render(ctx.ui.color))?;
     }
