@@ -110,8 +110,10 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
         project.recorded_requests()
     };
     let stop = Arc::new(AtomicBool::new(false));
-    // Judge expectations are not prepared in bisect yet: such a case fails on every side alike.
-    let no_judges = Judges::default();
+    let registry = project.load_prompts();
+    let judges = |cases: &[ptrack::eval::Case]| {
+        Judges::resolve(&project, &registry, cases, &overrides, &env).map_err(|e| e.to_string())
+    };
     let query = BisectQuery {
         prompt: args.name.clone(),
         good: args.good.clone(),
@@ -137,10 +139,10 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
         stop: &stop,
         now: ctx.now,
         pinned_now: std::env::var("PTRACK_NOW").ok().map(|_| ctx.now),
-        judges: Some(&no_judges),
+        judges: None,
     };
     let json = ctx.ui.json;
-    let result = bisect(&project, &query, target, &opts, &recorded, |s| {
+    let result = bisect(&project, &query, target, judges, &opts, &recorded, |s| {
         if !json {
             eprintln!(
                 "{} {} ({}): {}",

@@ -84,7 +84,10 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         let cells = |label: &str, m: &Metrics| {
             let mut r = row(label, m);
             if priced {
-                r.push(m.cost_per_run.map_or_else(output::dash, |c| format!("{c:.6}")));
+                r.push(
+                    m.cost_per_run
+                        .map_or_else(output::dash, |c| format!("{c:.6}")),
+                );
             }
             r
         };

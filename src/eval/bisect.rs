@@ -109,17 +109,20 @@ pub enum BisectError {
 }
 
 /// Find the first commit between `query.good` and `query.bad` that made the prompt worse.
-/// `target` gives each version's endpoint and model; `done` sees each step.
-pub fn bisect<T, D>(
+/// `target` gives each version's endpoint and model, `judges` prepares the judges the cases
+/// use; `done` sees each step.
+pub fn bisect<T, J, D>(
     project: &Project,
     query: &BisectQuery,
     target: T,
+    judges: J,
     opts: &BatchOptions<'_>,
     recorded: &std::collections::HashMap<(String, u32), Reusable>,
     mut done: D,
 ) -> Result<BisectResult, BisectError>
 where
     T: Fn(&PromptVersion) -> Result<(Endpoint, String), String>,
+    J: FnOnce(&[Case]) -> Result<super::Judges, String>,
     D: FnMut(&Step),
 {
     let git = |e: crate::git::GitError| BisectError::Plan(PlanError::Git(e));
@@ -181,6 +184,11 @@ where
     )
     .map_err(|e| BisectError::Plan(PlanError::Cases(e)))?;
     let cases_sha = crate::prompt::blob_sha(&text);
+    let judges = judges(&cases).map_err(BisectError::Target)?;
+    let opts = &BatchOptions {
+        judges: Some(&judges),
+        ..*opts
+    };
     let side = |v: &PromptVersion, at: String| Side {
         version: v.version.clone(),
         at,

@@ -910,6 +910,7 @@ fn ser_ts<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// How a batch runs.
+#[derive(Clone, Copy)]
 pub struct BatchOptions<'a> {
     /// Repeats of each case.
     pub repeat: u32,
