@@ -330,7 +330,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             {
                 let mut e = e.clone();
                 e.outcomes.clear();
-                gates.extend(eval_gates(input.gates, name, v, &e));
+                gates.extend(eval_gates(input.gates, name, v.version.as_str(), &e));
                 evals.push(e);
             }
             let label = |p: &PromptVersion, side: &str| format!("{} {}{side}", p.name, p.version);
@@ -648,13 +648,19 @@ fn cost_gate(max: f64, name: &str, v: &PromptVersion, c: &Comparison) -> GateRes
 }
 
 /// The eval gates of one changed version against its latest paired eval.
-fn eval_gates(gates: &Gates, name: &str, v: &PromptVersion, e: &PairedSummary) -> Vec<GateResult> {
+/// The eval gates (`min_pass_rate`, `max_new_failures`, `max_pass_rate_drop_pts`, with
+/// `significant_only`) of a paired eval's head version.
+pub fn eval_gate_results(gates: &Gates, e: &PairedSummary) -> Vec<GateResult> {
+    eval_gates(gates, &e.prompt, e.head.version.as_str(), e)
+}
+
+fn eval_gates(gates: &Gates, name: &str, version: &str, e: &PairedSummary) -> Vec<GateResult> {
     let mut out = Vec::new();
     let mut push = |gate: &str, passed: bool, detail: String| {
         out.push(GateResult {
             gate: gate.to_string(),
             prompt: name.to_string(),
-            version: Some(v.version.to_string()),
+            version: Some(version.to_string()),
             passed,
             skipped: false,
             detail,

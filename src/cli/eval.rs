@@ -31,8 +31,9 @@ an order shuffled by --seed. Every execution is recorded as a run with `eval`, `
 unless --fresh.
 
 Statistics: McNemar's exact test on the pairs whose pass/fail differs, the Wilcoxon signed-rank
-test on the pairs' times. Exit codes: 0 evaluated, 2 error (no cases, a server that cannot be
-reached: a failed attempt, never counted as a failed run).
+test on the pairs' times. Exit codes: 0 evaluated, 1 an eval gate failed (min_pass_rate,
+max_new_failures, max_pass_rate_drop_pts from [report] in ptrack.toml or the flags), 2 error (no
+cases, a server that cannot be reached: a failed attempt, never counted as a failed run).
 
 Examples:
   ptrack eval --base origin/main                        every changed prompt
@@ -80,6 +81,15 @@ pub struct EvalArgs {
     /// Record nothing (runs nor batch)
     #[arg(long)]
     pub no_record: bool,
+    /// Gate: lowest pass rate of the head side (0.9 = 90%) [default: min_pass_rate in [report]]
+    #[arg(long, value_name = "RATE")]
+    pub min_pass_rate: Option<f64>,
+    /// Gate: most pairs that pass on the base and fail on the head
+    #[arg(long, value_name = "N")]
+    pub max_new_failures: Option<usize>,
+    /// Gate: largest drop of the pass rate from base to head, in points
+    #[arg(long, value_name = "PTS")]
+    pub max_pass_rate_drop_pts: Option<f64>,
 }
 
 fn parse_pair(s: &str) -> Result<(Version, Version), String> {
@@ -91,8 +101,8 @@ fn parse_pair(s: &str) -> Result<(Version, Version), String> {
 }
 
 #[derive(Serialize)]
-struct EvalModel {
-    evals: Vec<PairedSummary>,
+struct EvalModel<'a> {
+    evals: &'a [PairedSummary],
 }
 
 pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
@@ -218,7 +228,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
     }
     let interrupted = stop.load(Ordering::SeqCst);
     if ctx.ui.json {
-        ctx.ui.json(&EvalModel { evals: summaries })?;
+        ctx.ui.json(&EvalModel { evals: &summaries })?;
     } else {
         for (i, s) in summaries.iter().enumerate() {
             if i > 0 {
@@ -231,6 +241,43 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
         return Err(CliError::interrupted(
             "interrupted: the pairs done are kept",
         ));
+    }
+    // The eval gates of [report], or the flags: exit 1 when one fails.
+    let gates = project
+        .config()
+        .report
+        .overridden_by(&ptrack::config::Gates {
+            min_pass_rate: args.min_pass_rate,
+            max_new_failures: args.max_new_failures,
+            max_pass_rate_drop_pts: args.max_pass_rate_drop_pts,
+            ..ptrack::config::Gates::default()
+        });
+    gates.validate().map_err(CliError::new)?;
+    let failed: Vec<String> = summaries
+        .iter()
+        .flat_map(|s| ptrack::report::eval_gate_results(&gates, s))
+        .filter(|g| !g.passed)
+        .map(|g| {
+            ctx.ui.warn(&format!(
+                "gate {} failed for {} {}: {}",
+                g.gate,
+                g.prompt,
+                g.version.as_deref().unwrap_or(""),
+                g.detail
+            ));
+            format!(
+                "{} ({} {})",
+                g.gate,
+                g.prompt,
+                g.version.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(CliError::problems(format!(
+            "gate failed: {}",
+            failed.join(", ")
+        )));
     }
     Ok(())
 }

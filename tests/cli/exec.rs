@@ -2369,3 +2369,17 @@ fn performance_and_report_price_runs_when_read() {
         r.stdout
     );
 }
+
+#[test]
+fn eval_gates_exit_1_when_crossed() {
+    let env = eval_project();
+    let server = said_server();
+    let r = env.run(&eval_args(
+        &server.url(),
+        &["--max-new-failures", "0", "--no-record"],
+    ));
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(r.stderr.contains("gate max_new_failures failed for p 1.1: 1 pair(s) passed on 1.0 and fail on 1.1 (0 allowed)"), "{}", r.stderr);
+    env.write("ptrack.toml", "[report]\nmin_pass_rate = 0.5\n");
+    ok(&env.run(&eval_args(&server.url(), &["--no-record"])));
+}
