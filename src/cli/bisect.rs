@@ -6,11 +6,10 @@ use std::sync::atomic::AtomicBool;
 
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
-use super::{Ctx, ProviderArg};
-use ptrack::Provider;
+use super::{Ctx, ServerArgs};
+use ptrack::eval::Judges;
 use ptrack::eval::bisect::{BisectError, BisectQuery, Metric, bisect};
 use ptrack::eval::paired::BatchOptions;
-use ptrack::eval::{EndpointOverrides, Judges};
 use ptrack::provider::Endpoint;
 
 /// Find the first commit whose latest version of a prompt is worse than at a good commit
@@ -51,18 +50,8 @@ pub struct BisectArgs {
     /// Pairs in flight at once
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
-    /// Provider API (default: each version's `provider`, else ptrack.toml, else ollama)
-    #[arg(long, value_enum)]
-    pub provider: Option<ProviderArg>,
-    /// Server base URL
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Model for every step (default: each version's `model`)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Seconds to wait for an answer
-    #[arg(long, value_name = "S")]
-    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Seed of the order of the pairs
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -87,16 +76,13 @@ pub enum MetricArg {
 pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
     let project = ctx.project()?;
     ptrack::project::check_name(&args.name)?;
-    let overrides = EndpointOverrides {
-        provider: args.provider.map(Provider::from),
-        base_url: args.base_url.clone(),
-        timeout_secs: args.timeout,
-    };
+    let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
     let target = |v: &ptrack::PromptVersion| -> Result<(Endpoint, String), String> {
         let e =
             Endpoint::resolve(project.config(), v, &overrides, &env).map_err(|e| e.to_string())?;
         let model = args
+            .server
             .model
             .clone()
             .or_else(|| v.meta.model.clone())

@@ -9,14 +9,14 @@ use serde::Serialize;
 
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
-use super::{Ctx, ProviderArg};
+use super::{Ctx, ServerArgs};
+use ptrack::Version;
 use ptrack::eval::paired::{
     BatchError, BatchOptions, FlipDirection, PairedQuery, PairedSummary, PlanError, SideFigures,
     SideTarget, run_batch,
 };
-use ptrack::eval::{EndpointOverrides, Failure, Judges};
+use ptrack::eval::{Failure, Judges};
 use ptrack::provider::{Endpoint, request_url};
-use ptrack::{Provider, Version};
 
 /// Run the base and head versions of changed prompts on the same cases, pair by pair
 #[derive(Debug, clap::Args)]
@@ -60,18 +60,8 @@ pub struct EvalArgs {
     /// Pairs in flight at once
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
-    /// Provider API (default: each version's `provider`, else ptrack.toml, else ollama)
-    #[arg(long, value_enum)]
-    pub provider: Option<ProviderArg>,
-    /// Server base URL (default from ptrack.toml, else the provider's usual address)
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Model for both sides (default: each version's `model`)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Seconds to wait for an answer [default: 120, or timeout_secs in ptrack.toml]
-    #[arg(long, value_name = "S")]
-    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Seed of the order of the pairs (default: from the clock; recorded with the batch)
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -136,11 +126,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
             }
         });
     }
-    let overrides = EndpointOverrides {
-        provider: args.provider.map(Provider::from),
-        base_url: args.base_url.clone(),
-        timeout_secs: args.timeout,
-    };
+    let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
     let registry = project.load_prompts();
     let mut summaries = Vec::new();
@@ -151,6 +137,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
         for side in [&plan.base, &plan.head] {
             let endpoint = Endpoint::resolve(project.config(), &side.prompt, &overrides, &env)?;
             let model = args
+                .server
                 .model
                 .clone()
                 .or_else(|| side.prompt.meta.model.clone())

@@ -199,6 +199,34 @@ pub fn parse_version(s: &str) -> Result<Version, String> {
     s.parse::<Version>().map_err(|e| e.to_string())
 }
 
+/// Where requests go, for the commands that send prompts (`run`, `eval`, `bisect`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Provider API (default: the version's `provider`, else ptrack.toml, else ollama)
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderArg>,
+    /// Server base URL (default from ptrack.toml, else the provider's usual address)
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Model, for every version sent (default: each version's `model`)
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Seconds to wait for an answer [default: 120, or timeout_secs in ptrack.toml]
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
+}
+
+impl ServerArgs {
+    /// The endpoint overrides these flags give.
+    pub fn overrides(&self) -> ptrack::eval::EndpointOverrides {
+        ptrack::eval::EndpointOverrides {
+            provider: self.provider.map(ptrack::Provider::from),
+            base_url: self.base_url.clone(),
+            timeout_secs: self.timeout,
+        }
+    }
+}
+
 /// `--provider` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderArg {

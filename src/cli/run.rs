@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
 use super::render::VarArgs;
-use super::{Ctx, ProviderArg};
-use ptrack::eval::{
-    Case, EndpointOverrides, Execution, Failure, Judges, Summary, load_cases, run_pool,
-};
+use super::{Ctx, ServerArgs};
+use ptrack::Version;
+use ptrack::eval::{Case, Execution, Failure, Judges, Summary, load_cases, run_pool};
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::render::render;
-use ptrack::{Provider, Version};
 
 /// Run a prompt version against a model server and record each execution
 #[derive(Debug, clap::Args)]
@@ -51,18 +49,8 @@ pub struct RunArgs {
     /// Requests in flight at once
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
-    /// Provider API (default: the version's `provider`, else ptrack.toml, else ollama)
-    #[arg(long, value_enum)]
-    pub provider: Option<ProviderArg>,
-    /// Server base URL (default from ptrack.toml, else the provider's usual address)
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Model (default: the version's `model`)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Seconds to wait for an answer [default: 120, or timeout_secs in ptrack.toml]
-    #[arg(long, value_name = "S")]
-    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Do not record the runs
     #[arg(long)]
     pub no_record: bool,
@@ -105,6 +93,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         work.push((c.clone(), text));
     }
     let model = args
+        .server
         .model
         .clone()
         .or_else(|| version.meta.model.clone())
@@ -113,11 +102,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             CliError::new(format!("{} names no model", version.path.display()))
                 .with_hint("pass --model or set [defaults] model in ptrack.toml")
         })?;
-    let overrides = EndpointOverrides {
-        provider: args.provider.map(Provider::from),
-        base_url: args.base_url.clone(),
-        timeout_secs: args.timeout,
-    };
+    let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
     let endpoint = Endpoint::resolve(project.config(), &version, &overrides, &env)?;
     let judges = Judges::resolve(&project, &registry, &cases, &overrides, &env)
