@@ -25,7 +25,7 @@ evaluated for n candidates; recorded answers are reused.
 
 Examples:
   ptrack bisect coaching_system --good v1.0 --bad main
-  ptrack bisect coaching_system --good HEAD~8 --bad HEAD --metric pass_rate --threshold 20 --repeat 3")]
+  ptrack bisect coaching_system --good HEAD~8 --metric pass-rate --threshold 20 --repeat 3")]
 pub struct BisectArgs {
     /// Prompt name
     pub name: String,
@@ -64,8 +64,10 @@ pub struct BisectArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MetricArg {
     /// Share of executions that passed every expectation
+    #[value(alias = "pass_rate")]
     PassRate,
     /// Share of executions whose request succeeded
+    #[value(alias = "success_rate")]
     SuccessRate,
     /// Mean judge score
     Quality,
