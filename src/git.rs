@@ -203,8 +203,10 @@ impl Repo {
         };
         let mut out = Vec::new();
         let mut at = Some(self.repo.find_commit(bad)?);
+        let mut reached = false;
         while let Some(c) = at {
             if c.id() == good {
+                reached = true;
                 break;
             }
             let parent = c.parent(0).ok();
@@ -218,6 +220,16 @@ impl Repo {
                 });
             }
             at = parent;
+        }
+        if !reached {
+            return Err(GitError::UnknownRevision {
+                rev: format!(
+                    "{} (not on the first-parent history of {})",
+                    self.short(good),
+                    self.short(bad)
+                ),
+                shallow: self.is_shallow(),
+            });
         }
         out.reverse();
         Ok(out)

@@ -465,7 +465,8 @@ impl<'p> Recorder<'p> {
         let project = self.project;
         let commit = self
             .commits
-            .entry(version.blob_sha.clone())
+            // The commit depends on the file's path as well as its bytes.
+            .entry(format!("{}\0{}", version.path.display(), version.blob_sha))
             .or_insert_with(|| project.commit_of(version))
             .clone();
         let record = draft.complete(

@@ -829,7 +829,8 @@ pub fn wilcoxon_signed_rank(x: &[f64], y: &[f64]) -> Option<Wilcoxon> {
         }
     };
     Some(Wilcoxon {
-        statistic: r_plus.min(r_minus),
+        // + 0.0 turns the -0.0 of an empty sum into the 0.0 scipy reports.
+        statistic: r_plus.min(r_minus) + 0.0,
         p_value,
         n: nonzero.len(),
         method,

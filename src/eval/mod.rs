@@ -496,6 +496,11 @@ pub fn parse_cases(
             .get("name")
             .and_then(Value::as_str)
             .map_or_else(|| format!("#{}", cases.len() + 1), str::to_string);
+        if cases.iter().any(|c: &Case| c.name == name) {
+            return Err(at(format!(
+                "case name `{name}` is given twice; pairs and per-case figures go by name"
+            )));
+        }
         cases.push(Case {
             name,
             vars,
@@ -1246,6 +1251,18 @@ mod tests {
             .expect_err("bad regex");
         assert!(
             err.to_string().starts_with("c.jsonl:1: invalid regex"),
+            "{err}"
+        );
+        let err = parse_cases(
+            "{\"name\":\"a\"}\n{\"name\":\"a\"}\n",
+            "c.jsonl",
+            &base,
+            None,
+        )
+        .expect_err("duplicate names");
+        assert!(
+            err.to_string()
+                .starts_with("c.jsonl:2: case name `a` is given twice"),
             "{err}"
         );
         let cases =

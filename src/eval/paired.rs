@@ -286,15 +286,15 @@ impl Project {
                 ) else {
                     return;
                 };
-                // An expectation failure is judged again from the output; a request error is kept.
+                // Only answers are reused: an expectation failure is judged again from the
+                // output, while a request that failed (a timeout, a 5xx) is sent again.
                 let expectation = o
                     .get("expect_failed")
                     .is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
-                let error = o
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .filter(|_| !expectation)
-                    .map(str::to_string);
+                if o.get("error").is_some_and(|e| !e.is_null()) && !expectation {
+                    return;
+                }
+                let error = None;
                 out.entry((sha.to_string(), sample as u32))
                     .or_insert_with(|| Reusable {
                         run_id: o["id"].as_str().unwrap_or_default().to_string(),
@@ -416,7 +416,7 @@ impl Project {
                         },
                         output: run.map(|r| r.output.clone()).unwrap_or_default(),
                         reused: run.is_some_and(|r| r.eval.as_deref() != Some(&e.id)),
-                        quality_score: run.and_then(|r| r.quality),
+                        quality_score: side.quality.or_else(|| run.and_then(|r| r.quality)),
                         prompt_tokens: run.and_then(|r| r.prompt_tokens),
                         completion_tokens: run.and_then(|r| r.completion_tokens),
                     }
@@ -903,6 +903,9 @@ pub struct SideResult {
     /// What failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
+    /// The judge's score in this batch, when a judge scored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<f64>,
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -1108,6 +1111,7 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
             run: o.run_id.clone().unwrap_or_default(),
             pass: o.success,
             failed: failed(o),
+            quality: o.quality_score,
         };
         let event = EvalEvent {
             kind: "eval",
@@ -1281,5 +1285,28 @@ mod tests {
             ]
         );
         assert!(s.verdict.starts_with("p 1.1 vs 1.0: pass rate 50.0% → 62.5%; 1 regression(s), 2 fix(es) (McNemar p=1.000, not significant)"), "{}", s.verdict);
+    }
+
+    #[test]
+    fn a_failed_request_is_sent_again_not_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("prompts")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("runs/p")).expect("mkdir");
+        let line = |id: &str, ts: &str, error: Option<&str>, out: &str| {
+            serde_json::json!({"id": id, "ts": ts, "prompt": "p", "version": "1.0",
+                "execution_time_ms": 5, "success": error.is_none(), "error": error,
+                "output": out, "request_sha": "abc", "sample": 0})
+            .to_string()
+        };
+        let log = [
+            line("t", "2026-11-01T10:00:00Z", Some("timeout after 1 s"), ""),
+            line("ok", "2026-11-02T10:00:00Z", None, "answer"),
+        ]
+        .join("\n");
+        std::fs::write(dir.path().join("runs/p/2026-11.jsonl"), log + "\n").expect("write");
+        let project = Project::open(dir.path()).expect("open");
+        let r = project.recorded_requests();
+        let got = r.get(&("abc".to_string(), 0)).expect("the answer");
+        assert_eq!((got.run_id.as_str(), got.output.as_str()), ("ok", "answer"));
     }
 }

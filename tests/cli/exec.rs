@@ -2383,3 +2383,19 @@ fn eval_gates_exit_1_when_crossed() {
     env.write("ptrack.toml", "[report]\nmin_pass_rate = 0.5\n");
     ok(&env.run(&eval_args(&server.url(), &["--no-record"])));
 }
+
+#[test]
+fn bisect_refuses_a_good_revision_off_the_first_parent_history() {
+    let env = eval_project();
+    commit(&env);
+    env.git(&["checkout", "-q", "-b", "side", "main"]);
+    env.write("notes.txt", "x\n");
+    commit(&env);
+    let r = env.run(&["bisect", "p", "--good", "side", "--bad", "feature"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("not on the first-parent history"),
+        "{}",
+        r.stderr
+    );
+}
