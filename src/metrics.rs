@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-#[cfg(test)]
-use chrono::{DateTime, Utc};
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 
@@ -332,27 +330,7 @@ pub fn trends(runs: &[&RunFacts], bucket: Bucket, from: NaiveDate, to: NaiveDate
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(id: &str, version: &str, day: u32, ms: f64, success: bool, q: Option<f64>) -> RunFacts {
-        RunFacts {
-            id: id.into(),
-            ts: DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
-                .expect("ts")
-                .with_timezone(&Utc),
-            prompt: "p".into(),
-            version: version.into(),
-            prompt_sha: None,
-            execution_time_ms: ms,
-            token_count: Some(10),
-            model: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            output_length: 40,
-            success,
-            quality_score: q,
-            has_feedback: false,
-        }
-    }
+    use crate::runlog::aggregate::tests::run;
 
     #[test]
     fn trends_fill_empty_buckets_and_split_versions() {

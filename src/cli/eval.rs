@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
-use super::{Ctx, ServerArgs};
+use super::{Ctx, EvalGateArgs, ServerArgs};
 use ptrack::Version;
 use ptrack::eval::paired::{
     BatchError, BatchOptions, FlipDirection, PairedQuery, PairedSummary, PlanError, SideFigures,
@@ -71,15 +71,8 @@ pub struct EvalArgs {
     /// Record nothing (runs nor batch)
     #[arg(long)]
     pub no_record: bool,
-    /// Gate: lowest pass rate of the head side (0.9 = 90%) [default: min_pass_rate in [report]]
-    #[arg(long, value_name = "RATE")]
-    pub min_pass_rate: Option<f64>,
-    /// Gate: most pairs that pass on the base and fail on the head
-    #[arg(long, value_name = "N")]
-    pub max_new_failures: Option<usize>,
-    /// Gate: largest drop of the pass rate from base to head, in points
-    #[arg(long, value_name = "PTS")]
-    pub max_pass_rate_drop_pts: Option<f64>,
+    #[command(flatten)]
+    pub gates: EvalGateArgs,
 }
 
 fn parse_pair(s: &str) -> Result<(Version, Version), String> {
@@ -230,15 +223,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
         ));
     }
     // The eval gates of [report], or the flags: exit 1 when one fails.
-    let gates = project
-        .config()
-        .report
-        .overridden_by(&ptrack::config::Gates {
-            min_pass_rate: args.min_pass_rate,
-            max_new_failures: args.max_new_failures,
-            max_pass_rate_drop_pts: args.max_pass_rate_drop_pts,
-            ..ptrack::config::Gates::default()
-        });
+    let gates = project.config().report.overridden_by(&args.gates.gates());
     gates.validate().map_err(CliError::new)?;
     let failed: Vec<String> = summaries
         .iter()

@@ -227,6 +227,32 @@ impl ServerArgs {
     }
 }
 
+/// The eval gates, for `eval` and `report` (each defaults to its key in `[report]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalGateArgs {
+    /// Eval gate: lowest pass rate of a changed version's head side (0.9 = 90%)
+    #[arg(long, value_name = "RATE")]
+    pub min_pass_rate: Option<f64>,
+    /// Eval gate: most pairs that pass on the base and fail on the head
+    #[arg(long, value_name = "N")]
+    pub max_new_failures: Option<usize>,
+    /// Eval gate: largest drop of the pass rate from base to head, in points
+    #[arg(long, value_name = "PTS")]
+    pub max_pass_rate_drop_pts: Option<f64>,
+}
+
+impl EvalGateArgs {
+    /// These flags as gates that override `[report]`.
+    pub fn gates(&self) -> ptrack::config::Gates {
+        ptrack::config::Gates {
+            min_pass_rate: self.min_pass_rate,
+            max_new_failures: self.max_new_failures,
+            max_pass_rate_drop_pts: self.max_pass_rate_drop_pts,
+            ..ptrack::config::Gates::default()
+        }
+    }
+}
+
 /// `--provider` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProviderArg {

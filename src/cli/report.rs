@@ -50,15 +50,8 @@ pub struct ReportArgs {
     /// Metric gates apply only to versions with at least N runs
     #[arg(long, value_name = "N")]
     pub min_runs: Option<usize>,
-    /// Eval gate: lowest pass rate of a changed version in its latest eval (0.9 = 90%)
-    #[arg(long, value_name = "RATE")]
-    pub min_pass_rate: Option<f64>,
-    /// Eval gate: most pairs that pass on the base and fail on the head
-    #[arg(long, value_name = "N")]
-    pub max_new_failures: Option<usize>,
-    /// Eval gate: largest drop of the pass rate from base to head, in points
-    #[arg(long, value_name = "PTS")]
-    pub max_pass_rate_drop_pts: Option<f64>,
+    #[command(flatten)]
+    pub eval_gates: super::EvalGateArgs,
     /// Comparison gates (p95 regression, pass rate drop) fail only when the change is significant (p < 0.05)
     #[arg(long)]
     pub significant_only: bool,
@@ -88,9 +81,9 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
             max_p95_regression_pct: args.max_p95_regression_pct,
             min_quality: args.min_quality,
             forbid_in_place_edits: args.forbid_in_place_edits.then_some(true),
-            min_pass_rate: args.min_pass_rate,
-            max_new_failures: args.max_new_failures,
-            max_pass_rate_drop_pts: args.max_pass_rate_drop_pts,
+            min_pass_rate: args.eval_gates.min_pass_rate,
+            max_new_failures: args.eval_gates.max_new_failures,
+            max_pass_rate_drop_pts: args.eval_gates.max_pass_rate_drop_pts,
             significant_only: args.significant_only.then_some(true),
             max_cost_increase_pct: args.max_cost_increase_pct,
         },

@@ -510,10 +510,18 @@ pub fn performance(runs: &[RunFacts]) -> Vec<PromptMetrics> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn run(id: &str, version: &str, day: u32, ms: f64, success: bool, q: Option<f64>) -> RunFacts {
+    /// A run of prompt `p` on 2026-11-`day` at noon, for unit tests.
+    pub(crate) fn run(
+        id: &str,
+        version: &str,
+        day: u32,
+        ms: f64,
+        success: bool,
+        q: Option<f64>,
+    ) -> RunFacts {
         RunFacts {
             id: id.into(),
             ts: DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
