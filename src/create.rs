@@ -161,14 +161,9 @@ impl Project {
         };
         let version: Version = match &new.version {
             Some(v) => v.clone(),
-            None => match existing.and_then(|p| p.latest()) {
-                Some(latest) => {
-                    let mut next = latest.version.next_minor();
-                    while existing.is_some_and(|p| p.version(&next).is_some()) {
-                        next = next.next_minor();
-                    }
-                    next
-                }
+            // After the highest version file, valid or not.
+            None => match existing.and_then(|p| p.all_versions().last().cloned()) {
+                Some(latest) => latest.next_minor(),
                 None if registry.has_invalid_files(name) => {
                     return Err(CreateError::NextVersionUnclear(name.to_string()));
                 }

@@ -55,17 +55,34 @@ pub struct Registry {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// A prompt: its valid versions, oldest first.
+/// A prompt: its valid versions, oldest first, and the version files that have errors.
 #[derive(Debug, Clone, Serialize)]
 pub struct Prompt {
     /// The prompt's name.
     pub name: String,
     /// Valid versions, ordered by version number.
     pub versions: Vec<PromptVersion>,
+    /// Version files with errors, ordered by version number. They are still versions: asking
+    /// for one, or for the latest when the highest version is one of them, is an error that
+    /// carries the file's diagnostics, never a silent fallback to an older version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<InvalidVersion>,
+}
+
+/// A version file that exists but cannot be used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvalidVersion {
+    /// The version named by the file.
+    pub version: Version,
+    /// The file, relative to the project root.
+    pub path: PathBuf,
+    /// The file's errors, ordered by line.
+    pub errors: Vec<Diagnostic>,
 }
 
 impl Prompt {
-    /// The highest version.
+    /// The highest valid version. This skips a higher version whose file has errors; use
+    /// [`Prompt::resolve`] with `None` to get "the latest" as commands mean it.
     pub fn latest(&self) -> Option<&PromptVersion> {
         self.versions.last()
     }
@@ -75,19 +92,54 @@ impl Prompt {
         self.versions.iter().find(|p| &p.version == v)
     }
 
-    /// Version `v`, or the latest when `v` is None; the error lists the versions there are.
+    /// The version file `v` when it exists but has errors.
+    pub fn invalid_version(&self, v: &Version) -> Option<&InvalidVersion> {
+        self.invalid.iter().find(|p| &p.version == v)
+    }
+
+    /// The highest version file with errors, when it is higher than every valid version.
+    pub fn latest_invalid(&self) -> Option<&InvalidVersion> {
+        let top = self.invalid.last()?;
+        match self.latest() {
+            Some(valid) if valid.version > top.version => None,
+            _ => Some(top),
+        }
+    }
+
+    /// Every version number, valid or not, in order.
+    pub fn all_versions(&self) -> Vec<Version> {
+        let mut all: Vec<Version> = self
+            .versions
+            .iter()
+            .map(|v| v.version.clone())
+            .chain(self.invalid.iter().map(|v| v.version.clone()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Version `v`, or the latest when `v` is None. A version whose file has errors (asked
+    /// for, or the highest one when `v` is None) is an error with that file's diagnostics;
+    /// an unknown version's error lists the versions there are.
     pub fn resolve(&self, v: Option<&Version>) -> Result<&PromptVersion, LookupError> {
         match v {
-            None => self.latest().ok_or_else(|| LookupError::NoValidVersion {
-                name: self.name.clone(),
-            }),
-            Some(v) => self.version(v).ok_or_else(|| {
-                LookupError::no_version(
-                    &self.name,
-                    v,
-                    self.versions.iter().map(|p| p.version.clone()).collect(),
-                )
-            }),
+            None => {
+                if let Some(bad) = self.latest_invalid() {
+                    return Err(LookupError::invalid(&self.name, bad));
+                }
+                self.latest().ok_or_else(|| LookupError::NoValidVersion {
+                    name: self.name.clone(),
+                })
+            }
+            Some(v) => {
+                if let Some(p) = self.version(v) {
+                    return Ok(p);
+                }
+                if let Some(bad) = self.invalid_version(v) {
+                    return Err(LookupError::invalid(&self.name, bad));
+                }
+                Err(LookupError::no_version(&self.name, v, self.all_versions()))
+            }
         }
     }
 }
@@ -119,6 +171,18 @@ pub enum LookupError {
         /// The prompt.
         name: String,
     },
+    /// The version's file exists but has errors.
+    #[error("version {version} of `{name}` is invalid:\n{}", errors.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    InvalidVersion {
+        /// The prompt.
+        name: String,
+        /// The version.
+        version: Version,
+        /// Its file.
+        path: PathBuf,
+        /// The file's errors.
+        errors: Vec<Diagnostic>,
+    },
     /// The prompt has no such version.
     #[error("prompt `{name}` has no version {version}")]
     NoVersion {
@@ -132,6 +196,16 @@ pub enum LookupError {
 }
 
 impl LookupError {
+    /// The error for a version whose file has errors.
+    pub fn invalid(name: &str, bad: &InvalidVersion) -> LookupError {
+        LookupError::InvalidVersion {
+            name: name.to_string(),
+            version: bad.version.clone(),
+            path: bad.path.clone(),
+            errors: bad.errors.clone(),
+        }
+    }
+
     /// The error for a version that `known` does not hold.
     pub fn no_version(name: &str, version: &Version, known: Vec<Version>) -> LookupError {
         LookupError::NoVersion {
@@ -372,13 +446,14 @@ pub fn load_registry(source: &dyn PromptSource) -> Registry {
             ));
             continue;
         }
-        let versions = load_versions(source, &entry, &rel, &mut reg.diagnostics);
-        if !versions.is_empty() {
+        let (versions, invalid) = load_versions(source, &entry, &rel, &mut reg.diagnostics);
+        if !versions.is_empty() || !invalid.is_empty() {
             reg.prompts.insert(
                 entry.clone(),
                 Prompt {
                     name: entry,
                     versions,
+                    invalid,
                 },
             );
         }
@@ -391,7 +466,7 @@ fn load_versions(
     name: &str,
     rel_dir: &Path,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<PromptVersion> {
+) -> (Vec<PromptVersion>, Vec<InvalidVersion>) {
     let files = match source.list(rel_dir) {
         Ok(f) => f,
         Err(e) => {
@@ -400,7 +475,7 @@ fn load_versions(
                 None,
                 format!("cannot read folder: {e}"),
             ));
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     let mut by_version: BTreeMap<Version, Vec<PathBuf>> = BTreeMap::new();
@@ -428,38 +503,62 @@ fn load_versions(
         }
     }
     let mut versions = Vec::new();
+    let mut invalid = Vec::new();
     for (version, paths) in by_version {
         if paths.len() > 1 {
             let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            for p in &paths {
-                diags.push(Diagnostic::error(
-                    p,
-                    None,
-                    format!(
-                        "version {version} is defined twice ({}); keep one file",
-                        list.join(" and ")
-                    ),
-                ));
-            }
+            let errors: Vec<Diagnostic> = paths
+                .iter()
+                .map(|p| {
+                    Diagnostic::error(
+                        p,
+                        None,
+                        format!(
+                            "version {version} is defined twice ({}); keep one file",
+                            list.join(" and ")
+                        ),
+                    )
+                })
+                .collect();
+            diags.extend(errors.iter().cloned());
+            invalid.push(InvalidVersion {
+                version,
+                path: paths[0].clone(),
+                errors,
+            });
             continue;
         }
         let rel = &paths[0];
         let bytes = match source.read(rel) {
             Ok(b) => b,
             Err(e) => {
-                diags.push(Diagnostic::error(
-                    rel,
-                    None,
-                    format!("cannot read file: {e}"),
-                ));
+                let d = Diagnostic::error(rel, None, format!("cannot read file: {e}"));
+                diags.push(d.clone());
+                invalid.push(InvalidVersion {
+                    version,
+                    path: rel.clone(),
+                    errors: vec![d],
+                });
                 continue;
             }
         };
         let outcome = parse_prompt_file(rel, name, &version, &bytes);
+        match outcome.version {
+            Some(v) => versions.push(v),
+            None => invalid.push(InvalidVersion {
+                version,
+                path: rel.clone(),
+                errors: outcome
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .cloned()
+                    .collect(),
+            }),
+        }
         diags.extend(outcome.diagnostics);
-        versions.extend(outcome.version);
     }
-    versions
+    (versions, invalid)
 }
 
 /// File names in `dir`, sorted, skipping names that are not UTF-8 or start with `.`.
@@ -504,8 +603,21 @@ mod tests {
         let order: Vec<&str> = a.versions.iter().map(|v| v.version.as_str()).collect();
         assert_eq!(order, ["1.0", "1.9", "1.10", "2.0"]);
         assert_eq!(a.latest().map(|v| v.version.as_str()), Some("2.0"));
-        assert!(reg.get("b").is_none());
-        assert!(reg.get("c").is_none());
+        // A prompt whose only file is invalid is known, and asking for it names the error.
+        let b = reg.get("b").expect("b is known");
+        assert!(b.versions.is_empty());
+        match reg.resolve("b", None) {
+            Err(LookupError::InvalidVersion {
+                version, errors, ..
+            }) => {
+                assert_eq!(version.as_str(), "1.0");
+                assert_eq!(errors.len(), 1);
+            }
+            other => panic!("expected InvalidVersion, got {other:?}"),
+        }
+        let c = reg.get("c").expect("c is known");
+        assert_eq!(c.invalid.len(), 1);
+        assert!(c.resolve(None).is_err());
         let msgs: Vec<String> = reg.diagnostics.iter().map(ToString::to_string).collect();
         assert_eq!(
             msgs,

@@ -182,6 +182,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     let empty_prompt = |name: &str| Prompt {
         name: name.to_string(),
         versions: Vec::new(),
+        invalid: Vec::new(),
     };
     let names: BTreeSet<&String> = input
         .head
@@ -202,6 +203,8 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         names.iter().all(|n| match (b.get(n), input.head.get(n)) {
             (Some(x), Some(y)) => {
                 x.versions.len() == y.versions.len()
+                    && x.invalid.len() == y.invalid.len()
+                    && x.invalid.iter().zip(&y.invalid).all(|(a, b)| a == b)
                     && x.versions
                         .iter()
                         .zip(&y.versions)
@@ -230,23 +233,40 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                     Some(_) => {}
                 }
             }
+            for v in &head.invalid {
+                if base.version(&v.version).is_none() && base.invalid_version(&v.version).is_none()
+                {
+                    added.push(v.version.clone());
+                }
+            }
+            added.sort();
             for b in &base.versions {
-                if head.version(&b.version).is_none() {
+                // A version whose file now has errors is still there: the note below says so.
+                if head.version(&b.version).is_none() && head.invalid_version(&b.version).is_none()
+                {
                     removed.push(b.version.clone());
                 }
             }
         }
         let change = match &base {
             None => Change::Current,
-            Some(b) if b.versions.is_empty() && !head.versions.is_empty() => Change::Added,
-            Some(_) if head.versions.is_empty() => Change::Removed,
+            Some(b)
+                if b.versions.is_empty()
+                    && b.invalid.is_empty()
+                    && !(head.versions.is_empty() && head.invalid.is_empty()) =>
+            {
+                Change::Added
+            }
+            Some(_) if head.versions.is_empty() && head.invalid.is_empty() => Change::Removed,
             Some(_) if added.is_empty() && modified.is_empty() && removed.is_empty() => {
                 Change::Unchanged
             }
             Some(_) => Change::Modified,
         };
         let latest = head.latest();
-        let lm = latest.map(|l| metrics_of(&l.version));
+        // "Latest" is the highest version file, even when that file has errors.
+        let latest_version = head.all_versions().last().cloned();
+        let lm = latest_version.as_ref().map(metrics_of);
         let change_text = match change {
             Change::Current => "—".to_string(),
             Change::Unchanged => "unchanged".to_string(),
@@ -286,7 +306,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         };
         summary.push(SummaryRow {
             prompt: name.clone(),
-            latest: latest.map(|l| l.version.clone()),
+            latest: latest_version.clone(),
             runs: lm.as_ref().map_or(0, |m| m.runs),
             success_rate: lm.as_ref().and_then(|m| m.success_rate),
             p95_ms: lm.as_ref().and_then(|m| m.time_ms.map(|t| t.p95)),
@@ -1182,6 +1202,7 @@ mod tests {
                 .or_insert_with(|| Prompt {
                     name: v.name.clone(),
                     versions: Vec::new(),
+                    invalid: Vec::new(),
                 })
                 .versions
                 .push(v);

@@ -171,6 +171,10 @@ impl From<LookupError> for CliError {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            LookupError::InvalidVersion { path, .. } => Some(format!(
+                "fix {}, or name another version with --version; `ptrack check` lists every problem",
+                path.display()
+            )),
             _ => None,
         };
         let err = CliError::from_source(e);

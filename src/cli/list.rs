@@ -34,7 +34,11 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
         for r in rows {
             t.row(vec![
                 r.name.clone(),
-                r.latest.clone(),
+                if r.latest_invalid {
+                    format!("{} (invalid)", r.latest)
+                } else {
+                    r.latest.clone()
+                },
                 r.versions.to_string(),
                 r.model.clone().unwrap_or_else(output::dash),
                 r.runs.to_string(),

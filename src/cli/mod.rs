@@ -121,7 +121,9 @@ impl Ctx {
             );
         }
         if errors.iter().any(Diagnostic::is_error) {
-            eprintln!("hint: run `ptrack check` for every problem; the files above were skipped");
+            eprintln!(
+                "hint: run `ptrack check` for every problem; the versions above cannot be used until they are fixed"
+            );
         }
     }
 }

@@ -12,13 +12,16 @@ use crate::runlog::{Metrics, RunFilter};
 pub struct ListRow {
     /// Prompt name.
     pub name: String,
-    /// Its latest valid version.
+    /// Its latest version: the highest version file, even when that file has errors.
     pub latest: String,
-    /// How many valid versions it has.
+    /// Whether the latest version's file has errors (`prompt_errors` says which); model and
+    /// goal then come from the highest valid version, if there is one.
+    pub latest_invalid: bool,
+    /// How many versions it has (valid or not).
     pub versions: usize,
-    /// The latest version's model, or the project default.
+    /// The latest valid version's model, or the project default.
     pub model: Option<String>,
-    /// The latest version's goal.
+    /// The latest valid version's goal.
     pub goal: Option<String>,
     /// Runs of every version.
     pub runs: usize,
@@ -33,14 +36,14 @@ pub struct ListRow {
 pub struct Listing {
     /// Prompts by name.
     pub rows: Vec<ListRow>,
-    /// Errors in prompt files (those files are left out).
+    /// Errors in prompt files.
     pub prompt_errors: Vec<Diagnostic>,
     /// Errors in run logs (those lines are not counted).
     pub run_errors: Vec<Diagnostic>,
 }
 
 impl Project {
-    /// Every prompt with a valid version, with the figures of its runs.
+    /// Every prompt with at least one version file, with the figures of its runs.
     pub fn list(&self) -> Listing {
         let registry = self.load_prompts();
         let perf = self.aggregate(&RunFilter::default(), true);
@@ -50,7 +53,9 @@ impl Project {
             .prompts
             .values()
             .filter_map(|p| {
-                let latest = p.latest()?;
+                let all = p.all_versions();
+                let top = all.last()?;
+                let valid = p.latest();
                 let m = perf
                     .prompts
                     .iter()
@@ -58,10 +63,13 @@ impl Project {
                     .map_or(&none, |m| &m.all);
                 Some(ListRow {
                     name: p.name.clone(),
-                    latest: latest.version.to_string(),
-                    versions: p.versions.len(),
-                    model: latest.meta.model.clone().or_else(|| default_model.clone()),
-                    goal: latest.meta.goal.clone(),
+                    latest: top.to_string(),
+                    latest_invalid: p.latest_invalid().is_some(),
+                    versions: all.len(),
+                    model: valid
+                        .and_then(|l| l.meta.model.clone())
+                        .or_else(|| default_model.clone()),
+                    goal: valid.and_then(|l| l.meta.goal.clone()),
                     runs: m.runs,
                     success_rate: m.success_rate,
                     last_run: m.last_run,

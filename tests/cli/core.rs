@@ -371,6 +371,7 @@ fn list_json_has_one_object_per_prompt_with_every_field() {
             {
                 "name": "coach",
                 "latest": "1.10",
+                "latest_invalid": false,
                 "versions": 3,
                 "model": "llama3.1:8b",
                 "goal": "Coach the user (1.10)",
@@ -381,6 +382,7 @@ fn list_json_has_one_object_per_prompt_with_every_field() {
             {
                 "name": "summarize",
                 "latest": "1.0",
+                "latest_invalid": false,
                 "versions": 1,
                 "model": "llama3.1:8b",
                 "goal": "Summarize a text in three bullets",
@@ -400,7 +402,9 @@ fn list_still_lists_good_prompts_when_one_file_is_bad() {
     assert_eq!(r.code, 1, "{}", r.snapshot());
     assert!(r.stdout.contains("\ncoach "), "{}", r.snapshot());
     assert!(r.stdout.contains("\nsummarize "), "{}", r.snapshot());
-    assert!(!r.stdout.contains("broken"), "{}", r.snapshot());
+    // The broken prompt is listed, marked, never hidden.
+    assert!(r.stdout.contains("\nbroken "), "{}", r.snapshot());
+    assert!(r.stdout.contains("1.0 (invalid)"), "{}", r.snapshot());
     assert!(
         r.stderr
             .contains("error: prompts/broken/1.0.md:3: temperature must be between 0 and 2, got 7"),
@@ -417,7 +421,7 @@ fn list_still_lists_good_prompts_when_one_file_is_bad() {
         .iter()
         .map(|row| row["name"].clone())
         .collect();
-    assert_eq!(names, [json!("coach"), json!("summarize")]);
+    assert_eq!(names, [json!("broken"), json!("coach"), json!("summarize")]);
     assert!(r.stderr.contains("prompts/broken/1.0.md:3:"));
 }
 
@@ -1072,7 +1076,12 @@ fn check_same_version_as_md_and_toml_is_an_error_on_both() {
     );
     let r = env.run(&["show", "p"]);
     assert_eq!(r.code, 2, "{}", r.snapshot());
-    assert!(r.stderr.contains("run `ptrack check`"), "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("version 1.0 of `p` is invalid")
+            && r.stderr.contains("`ptrack check` lists every problem"),
+        "{}",
+        r.snapshot()
+    );
 }
 
 #[test]

@@ -1425,3 +1425,61 @@ fn diff_markdown_fences_outgrow_code_blocks_in_the_prompt() {
     assert!(r.stdout.contains("+```json\n"), "{}", r.stdout);
     assert!(r.stdout.trim_end().ends_with("````"), "{}", r.stdout);
 }
+
+/// A broken latest version is still the latest: commands that need it fail with the file's
+/// diagnostics, `--version` names it, nothing falls back to the older version, and `report`
+/// does not call it removed.
+#[test]
+fn an_invalid_latest_version_is_an_error_not_a_fallback() {
+    let env = feature_branch();
+    let bad = env
+        .read("prompts/coach/1.1.md")
+        .replace("temperature: 0.5", "temperature: 7");
+    env.write("prompts/coach/1.1.md", bad);
+    let line = "prompts/coach/1.1.md:4: temperature must be between 0 and 2, got 7";
+    for args in [
+        &["record", "coach", "--time-ms", "5"][..],
+        &["record", "coach", "--version", "1.1", "--time-ms", "5"],
+        &["show", "coach"],
+        &["render", "coach"],
+        &[
+            "run",
+            "coach",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--provider",
+            "openai",
+        ],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.snapshot());
+        assert!(
+            r.stderr.contains("version 1.1 of `coach` is invalid") && r.stderr.contains(line),
+            "{args:?}: {}",
+            r.snapshot()
+        );
+    }
+    // Nothing was recorded against 1.0 (20 runs before).
+    let perf = env.run(&["performance", "coach", "--version", "1.0", "--json"]);
+    assert_eq!(
+        perf.json()["prompts"][0]["versions"][0]["metrics"]["runs"],
+        20,
+        "{}",
+        perf.stdout
+    );
+    // The older version is still there when asked for by name.
+    ok(&env.run(&["show", "coach", "--version", "1.0"]));
+    // `list` names 1.1 as the latest, marked invalid, and exits 1.
+    let l = env.run(&["list"]);
+    assert_eq!(l.code, 1, "{}", l.snapshot());
+    assert!(l.stdout.contains("1.1 (invalid)"), "{}", l.snapshot());
+    assert!(l.stderr.contains(line), "{}", l.snapshot());
+    // The report (base main, head the work tree) says 1.1 is invalid, not removed.
+    env.git(&["commit", "-qam", "break 1.1"]);
+    let r = env.run(&["report", "--base", "main", "--json"]);
+    let row = &r.json()["summary"][0];
+    assert_eq!(row["latest"], "1.1", "{}", r.stdout);
+    let change = row["change_text"].as_str().unwrap_or_default();
+    assert!(!change.contains("removed"), "{change}");
+    assert!(change.contains("invalid: 1.1.md"), "{change}");
+}
