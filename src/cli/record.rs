@@ -137,6 +137,11 @@ fn record_stdin(
     default_version: Option<&Version>,
 ) -> CliResult {
     let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        eprintln!(
+            "reading run objects from stdin, one JSON object per line; end with Ctrl-D (Ctrl-Z on Windows)"
+        );
+    }
     let mut recorder = Recorder::new(project);
     let mut batch = BatchResult::default();
     for (i, line) in stdin.lock().split(b'\n').enumerate() {

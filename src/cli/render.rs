@@ -63,6 +63,11 @@ pub enum Format {
 
 impl VarArgs {
     /// The variables: the file's, then the flags'.
+    /// Whether any variable was given on the command line.
+    pub fn given(&self) -> bool {
+        !self.var.is_empty() || self.vars_file.is_some()
+    }
+
     pub fn load(&self, base: &Path) -> CliResult<Map<String, Value>> {
         let mut vars = match &self.vars_file {
             Some(f) => ptrack::render::read_vars_file(&base.join(f), f).map_err(CliError::new)?,

@@ -10,7 +10,8 @@ use super::output::{self, Align, Style, Table};
 use super::render::VarArgs;
 use super::{Ctx, ServerArgs};
 use ptrack::Version;
-use ptrack::eval::{Case, Execution, Failure, Judges, Summary, load_cases, run_pool};
+use ptrack::eval::{Case, Execution, Failure, Judges, Outcome, Summary, load_cases, run_pool};
+use ptrack::prompt::Provider;
 use ptrack::provider::{Endpoint, request_url};
 use ptrack::render::render;
 
@@ -18,20 +19,25 @@ use ptrack::render::render;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Providers and defaults come from ptrack.toml ([providers.ollama] base_url, [providers.openai]
-base_url and api_key_env); an API key is read from the environment only. Eval cases (--cases, or
-prompts/NAME/cases.jsonl when it exists) hold one case per line:
+base_url and api_key_env); an API key is read from the environment only.
+
+Eval cases (--cases FILE; without it prompts/NAME/cases.jsonl when it exists and no --var or
+--vars-file is given) hold one case per line:
   {\"name\": \"short\", \"vars\": {…}, \"expected\": \"…\", \"expect\": [{\"contains\": \"…\"}, …]}
 Expectations: contains, icontains, not_contains, equals, starts_with, regex (text); json (true);
 json_schema (a schema, or a schema file beside the cases); similar (0 to 1, to `expected`);
 max_ms, max_tokens (numbers).
-A run succeeds when the request succeeded and every expectation held. Exit code 1 when any run
-failed; Ctrl-C stops cleanly and keeps the runs already recorded.
+
+A run succeeds when the request succeeded and every expectation held; exit code 1 when a run
+failed. A request that never reached a model (connection refused, DNS, 401/403/404/429/502/503)
+is a failed attempt: not recorded, exit code 2. Ctrl-C stops cleanly, keeps the runs already
+recorded and exits with 130.
 
 Examples:
   ptrack run coaching_system --var user_message=\"I keep putting off my thesis\"
-  ptrack run task_classification --version 1.0 --repeat 5 --concurrency 2
-  ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model smollm2
-  ptrack run coaching_system --version 1.1 && ptrack compare coaching_system 1.0 1.1")]
+  ptrack run coaching_system --version 1.1 --repeat 3          # prompts/coaching_system/cases.jsonl
+  ptrack run task_classification --cases examples/task_classification.cases.jsonl --concurrency 2
+  ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model smollm2")]
 pub struct RunArgs {
     /// Prompt name
     pub name: String,
@@ -40,9 +46,13 @@ pub struct RunArgs {
     pub version: Option<Version>,
     #[command(flatten)]
     pub vars: VarArgs,
-    /// Eval cases, one JSON object per line (default: prompts/NAME/cases.jsonl if it exists)
-    #[arg(long, value_name = "FILE")]
+    /// Eval cases, one JSON object per line (default: prompts/NAME/cases.jsonl when it exists
+    /// and no --var or --vars-file is given)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_cases")]
     pub cases: Option<PathBuf>,
+    /// One ad-hoc run with the given variables, even when prompts/NAME/cases.jsonl exists
+    #[arg(long)]
+    pub no_cases: bool,
     /// Run each case N times
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub repeat: u32,
@@ -65,12 +75,21 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         .prompts_dir()
         .join(&version.name)
         .join("cases.jsonl");
+    // Variables on the command line without --cases are one ad-hoc run; the prompt's own
+    // cases file applies only when no variables were given.
+    let ad_hoc = args.no_cases || (args.cases.is_none() && args.vars.given());
     let cases = match &args.cases {
         Some(f) => load_cases(&ctx.start_dir.join(f), f, &vars)?,
-        None if default_cases.is_file() => {
+        None if !ad_hoc && default_cases.is_file() => {
             let shown = PathBuf::from("prompts")
                 .join(&version.name)
                 .join("cases.jsonl");
+            if !ctx.ui.json {
+                ctx.ui.status(&format!(
+                    "using the cases in {} (--var runs one ad-hoc case; --no-cases skips the file)",
+                    shown.display()
+                ));
+            }
             load_cases(&default_cases, &shown, &vars)?
         }
         None => vec![Case {
@@ -127,6 +146,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             if stop.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
+            eprintln!("\rstopping after the requests in flight (Ctrl-C again to quit now)");
         });
     }
     let interactive = std::io::stderr().is_terminal() && !ctx.ui.json;
@@ -141,34 +161,71 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let concurrency = (args.concurrency as usize).min(total.max(1));
     if total > 1 {
         ctx.ui.status(&format!(
-            "running {} {} on {} ({}, {}): {} case(s) × {} = {total} run(s)",
+            "running {} {} on {} ({}, {}): {} case(s) × {} = {total} run(s){}",
             version.name,
             version.version,
             model,
             endpoint.provider.as_str(),
             request_url(&endpoint),
             cases.len(),
-            args.repeat
+            args.repeat,
+            if concurrency > 1 {
+                format!(", {concurrency} at a time")
+            } else {
+                String::new()
+            }
         ));
     }
     let schedule: Vec<&(Case, String)> = (0..args.repeat).flat_map(|_| work.iter()).collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert("concurrency".into(), serde_json::Value::from(concurrency));
+    // A failed attempt (the request never reached a model) stops the batch: every later
+    // request would fail the same way, and none of them is a run of the prompt.
+    let attempt_failed = AtomicBool::new(false);
+    let execute = |(case, text): &&(Case, String)| -> Option<Outcome> {
+        if attempt_failed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let o = execution.execute(case, text, extra.clone());
+        if o.failure.as_ref().is_some_and(Failure::is_attempt) {
+            attempt_failed.store(true, Ordering::SeqCst);
+        }
+        Some(o)
+    };
     let mut failed = 0usize;
-    let outcomes = run_pool(
-        &schedule,
-        args.concurrency as usize,
-        &stop,
-        |(case, text)| execution.execute(case, text),
-        |o| {
-            bar.inc(1);
-            if !o.success {
-                failed += 1;
-                bar.set_message(format!("{failed} failed"));
-            }
-        },
-    );
+    let mut on_done = |o: &Option<Outcome>| {
+        bar.inc(1);
+        if o.as_ref().is_some_and(|o| !o.success) {
+            failed += 1;
+            bar.set_message(format!("{failed} failed"));
+        }
+    };
+    // With requests in parallel, the first runs alone: its time is the baseline that tells
+    // whether the server queued the parallel ones (their time then includes the wait).
+    let solo = if concurrency > 1 && schedule.len() > concurrency {
+        run_pool(&schedule[..1], 1, &stop, execute, &mut on_done)
+    } else {
+        Vec::new()
+    };
+    let rest = if solo.is_empty() {
+        &schedule[..]
+    } else {
+        &schedule[1..]
+    };
+    let parallel = run_pool(rest, concurrency, &stop, execute, &mut on_done);
     bar.finish_and_clear();
+    let solo_ms = solo
+        .iter()
+        .flatten()
+        .find(|o| o.failure.is_none())
+        .map(per_token_ms);
+    let all: Vec<Outcome> = solo.into_iter().chain(parallel).flatten().collect();
+    let (attempts, outcomes): (Vec<Outcome>, Vec<Outcome>) = all
+        .into_iter()
+        .partition(|o| o.failure.as_ref().is_some_and(Failure::is_attempt));
     let interrupted = stop.load(Ordering::SeqCst);
     let summary = Summary::new(
         &version,
@@ -180,6 +237,8 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     );
     if ctx.ui.json {
         ctx.ui.json(&summary)?;
+    } else if summary.outcomes.is_empty() {
+        // Nothing ran: the error below says why.
     } else if total == 1 && summary.outcomes.len() == 1 {
         let o = &summary.outcomes[0];
         if o.success {
@@ -206,6 +265,44 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     } else {
         print_summary(ctx, &summary)?;
     }
+    let kept = |n: usize| {
+        if n == 0 {
+            "no run was recorded".to_string()
+        } else if args.no_record {
+            format!("{n} run(s) done (not recorded)")
+        } else {
+            format!("{n} run(s) done and recorded")
+        }
+    };
+    if let Some(a) = attempts.first() {
+        let e = a.error.clone().unwrap_or_default();
+        let err = CliError::new(format!(
+            "the request never reached a model: {e}\n{} (a failed attempt is not a run of the prompt)",
+            kept(summary.runs)
+        ));
+        return Err(match classify(a.failure.as_ref(), &endpoint) {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        });
+    }
+    if interrupted {
+        return Err(CliError::interrupted(format!(
+            "interrupted: {}, {} not started",
+            kept(summary.runs),
+            total - summary.runs
+        )));
+    }
+    // The solo run is the first outcome; the rest ran in parallel.
+    if let (Some(base), Some(p50)) = (
+        solo_ms,
+        median_per_token_ms(&summary.outcomes[1.min(summary.outcomes.len())..]),
+    ) && p50 > 1.5 * base
+    {
+        ctx.ui.warn(&format!(
+            "with --concurrency {concurrency}, each request took {:.1}× as long as the one sent alone: the server probably queued them, so the recorded times include the wait; use --concurrency 1 for latency figures",
+            p50 / base
+        ));
+    }
     if let Some(o) = summary.outcomes.iter().find(|o| !o.success)
         && let Some(e) = &o.error
     {
@@ -216,32 +313,63 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             format!("{failed} of {} run(s) failed; first: {e}", summary.runs)
         };
         let err = CliError::problems(msg);
-        return Err(match classify(o.failure.as_ref()) {
+        return Err(match classify(o.failure.as_ref(), &endpoint) {
             Some(hint) => err.with_hint(hint),
             None => err,
         });
     }
-    if interrupted {
-        return Err(CliError::interrupted(format!(
-            "interrupted: {} run(s) done and kept",
-            summary.runs
-        )));
-    }
     Ok(())
 }
 
+/// Milliseconds per completion token when the server said how many, else the whole time.
+fn per_token_ms(o: &Outcome) -> f64 {
+    match o.completion_tokens.or(o.token_count) {
+        Some(t) if t > 0 => o.execution_time_ms / t as f64,
+        _ => o.execution_time_ms,
+    }
+}
+
+/// The median of [`per_token_ms`] over the executions that got an answer.
+fn median_per_token_ms(outcomes: &[Outcome]) -> Option<f64> {
+    let mut v: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.failure.is_none() || o.failure == Some(Failure::Expectation))
+        .map(per_token_ms)
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
 /// A hint for common failures, by kind.
-fn classify(failure: Option<&Failure>) -> Option<&'static str> {
-    match failure? {
-        Failure::Connect => Some(
-            "is the model server running? Set its address with --base-url or [providers.NAME] base_url in ptrack.toml",
+fn classify(failure: Option<&Failure>, endpoint: &Endpoint) -> Option<String> {
+    let url = endpoint.base_url.trim_end_matches('/');
+    let openai_like = url.ends_with("/v1") || url.contains("/v1/");
+    Some(match failure? {
+        Failure::Connect => "is the model server running? Set its address with --base-url or [providers.NAME] base_url in ptrack.toml".to_string(),
+        Failure::Http { status: 404 } if endpoint.provider == Provider::Ollama && openai_like => format!(
+            "{url} looks like an OpenAI-compatible API (it ends in /v1); pass --provider openai"
+        ),
+        Failure::Http { status: 404 } if endpoint.provider == Provider::Openai && !openai_like => format!(
+            "{url} does not look like an OpenAI-compatible API (those usually end in /v1); for an Ollama server pass --provider ollama, else add /v1 to --base-url"
         ),
         Failure::Http { status: 404 } => {
-            Some("does the server have this model? (Ollama: `ollama pull MODEL`; or pass --model)")
+            "does the server have this model? (Ollama: `ollama pull MODEL`; or pass --model)".to_string()
         }
-        Failure::Timeout => Some("raise --timeout, or lower token_limit"),
-        _ => None,
-    }
+        Failure::Http { status: 401 | 403 } => {
+            "the server refused the API key: check the variable api_key_env names (OPENAI_API_KEY by default)".to_string()
+        }
+        Failure::Http { status: 429 } => "the server is rate-limiting: lower --concurrency, or try again later".to_string(),
+        Failure::Timeout => "raise --timeout, or lower token_limit".to_string(),
+        _ => return None,
+    })
 }
 
 fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {

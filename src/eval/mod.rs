@@ -538,6 +538,37 @@ pub enum EndpointError {
         /// The value.
         secs: f64,
     },
+    /// The base URL is not an `http://` or `https://` URL with a host.
+    #[error("{source_name} must be an http:// or https:// URL, got `{url}`{}", suggestion.as_ref().map_or(String::new(), |s| format!(" (did you mean `{s}`?)")))]
+    BaseUrl {
+        /// Where the value came from (`--base-url`, `base_url in ptrack.toml`).
+        source_name: &'static str,
+        /// The value.
+        url: String,
+        /// The URL with `http://` in front, when that would make it valid.
+        suggestion: Option<String>,
+    },
+}
+
+/// Check that `url` is an `http://` or `https://` URL with a host; nothing is sent before.
+fn check_base_url(url: &str, source_name: &'static str) -> Result<(), EndpointError> {
+    let has_host = |rest: &str| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.starts_with(':') && !host.contains(char::is_whitespace)
+    };
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(rest) if has_host(rest) => Ok(()),
+        _ => Err(EndpointError::BaseUrl {
+            source_name,
+            url: url.to_string(),
+            suggestion: (!lower.contains("://") && has_host(&lower))
+                .then(|| format!("http://{url}")),
+        }),
+    }
 }
 
 impl Endpoint {
@@ -560,6 +591,11 @@ impl Endpoint {
             .get(provider.as_str())
             .cloned()
             .unwrap_or_default();
+        if let Some(url) = &overrides.base_url {
+            check_base_url(url, "--base-url")?;
+        } else if let Some(url) = &settings.base_url {
+            check_base_url(url, "base_url in ptrack.toml")?;
+        }
         let base_url = overrides
             .base_url
             .clone()
@@ -866,8 +902,20 @@ pub fn request_sha(endpoint: &Endpoint, model: &str, body: &Value) -> String {
 impl Failure {
     /// Whether the request never reached a model (nothing answered, or the wrong API or model
     /// path): a failed attempt, not a failed execution.
+    ///
+    /// Attempts: nothing answered (connection refused, DNS, TLS), and the HTTP statuses that
+    /// say the request never reached the model: 401/403 (key), 404/405 (wrong URL or API, or a
+    /// model the server does not have), 407 (proxy), 429 (rate limit), 502/503/504 (a gateway or
+    /// a server that is not ready). Everything else (a timeout, another 4xx or 5xx, a malformed
+    /// answer, an expectation that did not hold) is a failed execution of the prompt.
     pub fn is_attempt(&self) -> bool {
-        matches!(self, Failure::Connect | Failure::Http { status: 404 })
+        matches!(
+            self,
+            Failure::Connect
+                | Failure::Http {
+                    status: 401 | 403 | 404 | 405 | 407 | 429 | 502 | 503 | 504
+                }
+        )
     }
 }
 
@@ -904,11 +952,12 @@ impl Execution<'_> {
         (body, sha)
     }
 
-    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run.
+    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run with
+    /// `extra` fields added. A failed attempt ([`Failure::is_attempt`]) is not recorded.
     #[cfg(feature = "providers")]
-    pub fn execute(&self, case: &Case, prompt_text: &str) -> Outcome {
+    pub fn execute(&self, case: &Case, prompt_text: &str, extra: Map<String, Value>) -> Outcome {
         let (body, _) = self.request(prompt_text);
-        self.execute_request(case, &body, Map::new(), None, true)
+        self.execute_request(case, &body, extra, None, false)
     }
 
     /// Send `body` for `case` (or take `reuse`, the recorded answer to the same request),

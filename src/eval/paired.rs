@@ -1035,7 +1035,8 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
         let reuse = (!opts.fresh)
             .then(|| recorded.get(&(sha.clone(), sample)))
             .flatten();
-        let extra = run_fields(&eval, sides[i].1, sample, sha);
+        let mut extra = run_fields(&eval, sides[i].1, sample, sha);
+        extra.insert("concurrency".into(), Value::from(opts.concurrency));
         let o = executions[i].execute_request(&plan.cases[case], body, extra, reuse, false);
         if o.failure.as_ref().is_some_and(super::Failure::is_attempt) {
             attempt_failed.store(true, Ordering::SeqCst);

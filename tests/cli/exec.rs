@@ -244,6 +244,7 @@ const RUN_FIELDS: &[&str] = &[
     "output_length",
     "success",
     "error",
+    "concurrency",
     "provider",
     "case",
     "prompt_tokens",
@@ -578,6 +579,7 @@ fn run_ollama_prints_output_and_records_every_field() {
             "output_length": 19,
             "success": true,
             "error": null,
+            "concurrency": 1,
             "provider": "ollama",
             "case": "#1",
             "prompt_tokens": 12,
@@ -866,18 +868,70 @@ fn run_timeout_flag_equal_to_the_default_overrides_ptrack_toml() {
     assert_eq!(r.stdout, "in time\n");
 }
 
+/// A failed attempt (nothing answered) is a runtime error, exit 2, and records nothing: it is
+/// not a run of the prompt, so it must not lower the success rate or the latency figures.
 #[test]
-fn run_connection_refused_is_a_recorded_failure() {
+fn run_connection_refused_is_an_attempt_not_a_run() {
     let env = project();
     let url = format!("http://127.0.0.1:{}", closed_port());
     let r = run_ollama(&env, &url, &["--var", "who=Ada"]);
-    assert_recorded_failure(&env, &r, "cannot connect");
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(logged(&env).is_empty(), "{:#?}", logged(&env));
+    assert!(
+        r.stderr
+            .contains("the request never reached a model: cannot connect")
+            && r.stderr.contains("no run was recorded"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("hint: is the model server running?"),
         "{}",
         r.stderr
     );
     insta::assert_snapshot!(snap(&r));
+}
+
+/// A cases file against a server that is down: the batch stops at the first attempt, exit 2,
+/// nothing recorded; `performance` still shows no runs.
+#[test]
+fn run_cases_against_a_dead_server_record_nothing() {
+    let env = project();
+    env.write(
+        "prompts/p/cases.jsonl",
+        "{\"name\": \"a\", \"vars\": {\"who\": \"A\"}}\n{\"name\": \"b\", \"vars\": {\"who\": \"B\"}}\n",
+    );
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let r = run_ollama(&env, &url, &["--repeat", "3", "--concurrency", "2"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(logged(&env).is_empty(), "{:#?}", logged(&env));
+    let perf = env.run(&["performance", "p", "--json"]);
+    assert_eq!(perf.json()["prompts"], json!([]), "{}", perf.stdout);
+}
+
+/// A 404 from the wrong API is an attempt (exit 2, not recorded), with a hint naming the
+/// other provider; a URL without a scheme is a usage error before anything is sent.
+#[test]
+fn run_wrong_api_404_and_schemeless_url_are_not_runs() {
+    let env = project();
+    let server = FakeServer::routes(&[]);
+    let r = run_ollama(&env, &format!("{}/v1", server.url()), &["--var", "who=Ada"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(logged(&env).is_empty(), "{:#?}", logged(&env));
+    assert!(
+        r.stderr.contains("looks like an OpenAI-compatible API")
+            && r.stderr.contains("--provider openai"),
+        "{}",
+        r.stderr
+    );
+    let r = run_ollama(&env, "localhost:11434", &["--var", "who=Ada"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("--base-url must be an http:// or https:// URL, got `localhost:11434` (did you mean `http://localhost:11434`?)"),
+        "{}",
+        r.stderr
+    );
+    assert!(logged(&env).is_empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -1049,6 +1103,7 @@ fn run_uses_the_default_cases_file() {
         "prompts/p/cases.jsonl",
         "{\"vars\": {\"text\": \"t\"}}\n{\"vars\": {\"text\": \"u\", \"extra\": \"mine\"}}\n",
     );
+    // With variables given and no --cases, the cases file is left alone: one ad-hoc run.
     let r = run_ollama(
         &env,
         &server.url(),
@@ -1056,11 +1111,36 @@ fn run_uses_the_default_cases_file() {
     );
     ok(&r);
     let prompts: Vec<String> = server.requests()[2..].iter().map(Request::prompt).collect();
+    assert_eq!(prompts, ["flag+flag\n"]);
+    // With --cases named, --var fills what a case leaves out; a case's vars win.
+    let r = run_ollama(
+        &env,
+        &server.url(),
+        &[
+            "--var",
+            "extra=flag",
+            "--var",
+            "text=flag",
+            "--cases",
+            "prompts/p/cases.jsonl",
+        ],
+    );
+    ok(&r);
+    let prompts: Vec<String> = server.requests()[3..].iter().map(Request::prompt).collect();
     assert_eq!(prompts, ["t+flag\n", "u+mine\n"]);
     assert_eq!(
-        logged(&env)[3]["input"],
+        logged(&env)[4]["input"],
         json!({"text": "u", "extra": "mine"})
     );
+    // --no-cases with no variables: one run with the defaults (here a missing variable).
+    let r = run_ollama(
+        &env,
+        &server.url(),
+        &["--no-cases", "--var", "text=x", "--var", "extra=y"],
+    );
+    ok(&r);
+    assert_eq!(server.requests().len(), 6);
+    assert_eq!(Request::prompt(&server.requests()[5]), "x+y\n");
 
     // A bad line in the default file names it by its project path.
     env.write("prompts/p/cases.jsonl", "{\"vars\": {}}\n{\"expect\": 3}\n");
@@ -1448,14 +1528,14 @@ fn api_key_is_never_written_or_printed() {
     let mut runs: Vec<Run> = Vec::new();
     for (url, extra, code) in [
         (&base, &["--var", "who=ok"][..], 0),
-        (&base, &["--var", "who=E401"], 1),
+        (&base, &["--var", "who=E401"], 2),
         (&base, &["--var", "who=E500"], 1),
         (&base, &["--var", "who=BADJSON"], 1),
         (&base, &["--var", "who=SLOW", "--timeout", "0.3"], 1),
-        (&refused, &["--var", "who=ok"], 1),
-        (&base, &["--cases", "cases.jsonl"], 1),
-        (&base, &["--cases", "cases.jsonl", "--json"], 1),
-        (&base, &["--var", "who=E401", "--json"], 1),
+        (&refused, &["--var", "who=ok"], 2),
+        (&base, &["--cases", "cases.jsonl"], 2),
+        (&base, &["--cases", "cases.jsonl", "--json"], 2),
+        (&base, &["--var", "who=E401", "--json"], 2),
     ] {
         let mut argv = vec!["run", "p", "--provider", "openai", "--base-url", url];
         argv.extend_from_slice(extra);
@@ -1493,17 +1573,22 @@ fn api_key_is_never_written_or_printed() {
         assert!(!r.stdout.contains(KEY), "key in stdout: {}", r.snapshot());
         assert!(!r.stderr.contains(KEY), "key in stderr: {}", r.snapshot());
     }
-    // The failures were recorded, with the echoed key hidden.
-    let logged = logged(&env);
-    assert_eq!(logged.len(), 1 + 1 + 1 + 1 + 1 + 1 + 5 + 5 + 1 + 1);
-    let e401 = logged[1]["error"].as_str().expect("error");
+    // The 401 is a failed attempt: not recorded, and its echo of the key is hidden on stderr.
+    let e401 = &runs[1].stderr;
     assert!(
         e401.contains("HTTP 401") && e401.contains("Bearer [hidden]"),
         "{e401}"
     );
-    for m in &logged[1..6] {
-        assert_eq!(m["success"], false, "{m:?}");
-    }
+    // The failed executions (500, bad JSON, timeout) were recorded, the attempts (401,
+    // connection refused) were not.
+    let logged = logged(&env);
+    let errors: Vec<&str> = logged.iter().filter_map(|m| m["error"].as_str()).collect();
+    assert!(errors.iter().any(|e| e.contains("HTTP 500")), "{errors:?}");
+    assert!(!errors.iter().any(|e| e.contains("HTTP 401")), "{errors:?}");
+    assert!(
+        !errors.iter().any(|e| e.contains("cannot connect")),
+        "{errors:?}"
+    );
     for entry in walkdir::WalkDir::new(env.root())
         .into_iter()
         .filter_entry(|e| e.file_name() != ".git")
@@ -2397,5 +2482,80 @@ fn bisect_refuses_a_good_revision_off_the_first_parent_history() {
         r.stderr.contains("not on the first-parent history"),
         "{}",
         r.stderr
+    );
+}
+
+/// A server with one slot queues parallel requests, so their measured time includes the wait:
+/// `run --concurrency 2` says so (and records the concurrency in each run); a server that
+/// answers in parallel gets no warning.
+#[test]
+fn run_concurrency_warns_when_the_server_queues_requests() {
+    for (one_slot, warned) in [(true, true), (false, false)] {
+        let env = project();
+        let slot = Arc::new(Mutex::new(()));
+        let server = FakeServer::start(move |_req| {
+            let _held = one_slot.then(|| slot.lock().expect("lock"));
+            std::thread::sleep(Duration::from_millis(300));
+            Reply::new(200, ollama_answer("Hi"))
+        });
+        let r = run_ollama(
+            &env,
+            &server.url(),
+            &["--var", "who=Ada", "--repeat", "5", "--concurrency", "2"],
+        );
+        ok(&r);
+        assert_eq!(
+            r.stderr.contains("the server probably queued them"),
+            warned,
+            "one slot: {one_slot}: {}",
+            r.snapshot()
+        );
+        let runs = logged(&env);
+        assert_eq!(runs.len(), 5);
+        assert!(runs.iter().all(|m| m["concurrency"] == 2), "{runs:#?}");
+    }
+}
+
+/// Ctrl-C during `run`: the request in flight finishes and is kept, nothing else starts, the
+/// exit code is 130 and stderr says how many runs were kept.
+#[cfg(unix)]
+#[test]
+fn run_ctrl_c_exits_130_and_says_what_was_kept() {
+    let env = project();
+    let server = FakeServer::start(|_req| {
+        std::thread::sleep(Duration::from_millis(300));
+        Reply::new(200, ollama_answer("Hi"))
+    });
+    let url = server.url();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ptrack"))
+        .args(["run", "p", "--provider", "ollama", "--base-url", &url])
+        .args(["--var", "who=Ada", "--repeat", "20"])
+        .current_dir(env.root())
+        .env("PTRACK_NOW", crate::common::NOW)
+        .env("HOME", env.root())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ptrack");
+    // Wait until the second request arrived, then interrupt.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let kept = logged(&env).len();
+    assert!((2..20).contains(&kept), "{kept} runs kept\n{stderr}");
+    assert!(
+        stderr.contains(&format!("interrupted: {kept} run(s) done and recorded")),
+        "{stderr}"
     );
 }
