@@ -139,6 +139,9 @@ pub struct Gates {
     pub significant_only: Option<bool>,
     /// Largest increase of the cost per run against the previous version, in percent.
     pub max_cost_increase_pct: Option<f64>,
+    /// A gate that could not be checked (too few runs, no rated runs, no eval) fails instead
+    /// of being reported as "not checked" (default false).
+    pub require_checked: Option<bool>,
 }
 
 impl Gates {
@@ -234,6 +237,7 @@ const REPORT: &[&str] = &[
     "max_pass_rate_drop_pts",
     "significant_only",
     "max_cost_increase_pct",
+    "require_checked",
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 

@@ -148,9 +148,9 @@ pub struct GateResult {
     pub prompt: String,
     /// Version.
     pub version: Option<String>,
-    /// Whether it held (skipped gates hold).
+    /// Whether it held. A gate that was not checked holds unless `require_checked` is set.
     pub passed: bool,
-    /// Whether it was skipped (too few runs, no data).
+    /// Whether it could not be checked (too few runs, no data): "not checked", never a pass.
     pub skipped: bool,
     /// The figures, e.g. "success 84.0% < 90.0%".
     pub detail: String,
@@ -457,6 +457,12 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             });
         }
     }
+    if input.gates.require_checked == Some(true) {
+        for g in gates.iter_mut().filter(|g| g.skipped) {
+            g.passed = false;
+            g.detail = format!("{} (require_checked = true)", g.detail);
+        }
+    }
     let passed = gates.iter().all(|g| g.passed);
     Report {
         base: input.base_label.clone(),
@@ -555,7 +561,10 @@ fn check_gates(
         });
     };
     let too_few = m.runs < min_runs;
-    let skip_note = format!("skipped: {} run(s), gates need at least {min_runs}", m.runs);
+    let skip_note = format!(
+        "not checked: {} run(s), gates need at least {min_runs}",
+        m.runs
+    );
     if let Some(min) = gates.min_success_rate {
         match m.success_rate {
             Some(r) if !too_few => push(
@@ -589,7 +598,7 @@ fn check_gates(
                 "min_quality",
                 true,
                 true,
-                "skipped: no rated runs".to_string(),
+                "not checked: no rated runs".to_string(),
             ),
         }
     }
@@ -625,7 +634,7 @@ fn check_gates(
                 if too_few {
                     skip_note.clone()
                 } else {
-                    "skipped: no previous version with runs to compare".to_string()
+                    "not checked: no previous version with runs to compare".to_string()
                 },
             ),
         }
@@ -653,7 +662,7 @@ fn cost_gate(max: f64, name: &str, v: &PromptVersion, c: &Comparison) -> GateRes
         _ => (
             true,
             true,
-            "skipped: runs without a price (see [prices]) or without prompt/completion tokens"
+            "not checked: runs without a price (see [prices]) or without prompt/completion tokens"
                 .to_string(),
         ),
     };
@@ -814,13 +823,26 @@ pub fn render_markdown(r: &Report) -> String {
     let _ = writeln!(o);
     let failed: Vec<&GateResult> = r.gates.iter().filter(|g| !g.passed).collect();
     let checked = r.gates.iter().filter(|g| !g.skipped).count();
+    let unchecked = r.gates.len() - checked;
     if !r.gates.is_empty() {
-        if failed.is_empty() {
+        if failed.is_empty() && unchecked == 0 {
+            let _ = writeln!(o, "**Gates:** ✅ all {checked} passed.\n");
+        } else if failed.is_empty() {
+            // A gate that could not be checked is not a pass: say so, never a green tick alone.
             let _ = writeln!(
                 o,
-                "**Gates:** ✅ all passed ({checked} checked, {} skipped).\n",
-                r.gates.len() - checked
+                "**Gates:** ⚠️ {checked} passed, {unchecked} not checked (set `require_checked = true` under `[report]` to fail on these):\n"
             );
+            for g in r.gates.iter().filter(|g| g.skipped) {
+                let _ = writeln!(
+                    o,
+                    "- `{}` on {}: {}",
+                    g.gate,
+                    gate_subject(g),
+                    md_escape(&g.detail)
+                );
+            }
+            let _ = writeln!(o);
         } else {
             let _ = writeln!(o, "**Gates:** ❌ {} failed:\n", failed.len());
             for g in &failed {
@@ -905,8 +927,10 @@ pub fn render_markdown(r: &Report) -> String {
             "| gate | prompt | version | result | detail |\n|---|---|---|---|---|"
         );
         for g in &r.gates {
-            let result = if g.skipped {
-                "skipped"
+            let result = if g.skipped && g.passed {
+                "⚠️ not checked"
+            } else if g.skipped {
+                "❌ not checked"
             } else if g.passed {
                 "✅ pass"
             } else {
@@ -1157,8 +1181,10 @@ pub fn render_text(r: &Report) -> String {
     }
     let _ = writeln!(o);
     for g in &r.gates {
-        let result = if g.skipped {
-            "skip"
+        let result = if g.skipped && g.passed {
+            "not checked"
+        } else if g.skipped {
+            "FAIL (not checked)"
         } else if g.passed {
             "pass"
         } else {

@@ -58,6 +58,10 @@ pub struct ReportArgs {
     /// Gate: largest cost per run increase against the previous version, in percent
     #[arg(long, value_name = "PCT")]
     pub max_cost_increase_pct: Option<f64>,
+    /// A gate that could not be checked (too few runs, no data) fails instead of showing as
+    /// "not checked"
+    #[arg(long)]
+    pub require_checked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,6 +90,7 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
             max_pass_rate_drop_pts: args.eval_gates.max_pass_rate_drop_pts,
             significant_only: args.significant_only.then_some(true),
             max_cost_increase_pct: args.max_cost_increase_pct,
+            require_checked: args.require_checked.then_some(true),
         },
         now: ctx.now,
     })?;

@@ -67,6 +67,7 @@ impl Gates {
             max_pass_rate_drop_pts: over.max_pass_rate_drop_pts.or(self.max_pass_rate_drop_pts),
             significant_only: over.significant_only.or(self.significant_only),
             max_cost_increase_pct: over.max_cost_increase_pct.or(self.max_cost_increase_pct),
+            require_checked: over.require_checked.or(self.require_checked),
         }
     }
 }

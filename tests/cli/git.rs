@@ -998,10 +998,47 @@ fn report_min_runs_skips_metric_gates_on_too_few_runs() {
         assert_eq!(g["skipped"], true, "{g:#}");
         assert_eq!(g["passed"], true, "{g:#}");
         assert_eq!(
-            g["detail"], "skipped: 20 run(s), gates need at least 50",
+            g["detail"], "not checked: 20 run(s), gates need at least 50",
             "{g:#}"
         );
     }
+}
+
+/// Gates that could not be checked are never shown as a green pass; with `require_checked`
+/// they fail the build.
+#[test]
+fn report_unchecked_gates_are_not_a_pass() {
+    let env = gate_env(20, 20, 20, 100.0, &[]);
+    let args = [
+        "report",
+        "--min-runs",
+        "50",
+        "--min-success-rate",
+        "0.9",
+        "--min-quality",
+        "6",
+    ];
+    let r = env.run(&args);
+    ok(&r);
+    assert!(!r.stdout.contains("✅ all"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("**Gates:** ⚠️ 0 passed, 2 not checked"),
+        "{}",
+        r.stdout
+    );
+    let mut strict = args.to_vec();
+    strict.push("--require-checked");
+    let r = env.run(&strict);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(r.stdout.contains("**Gates:** ❌ 2 failed"), "{}", r.stdout);
+    // The same from ptrack.toml.
+    let toml = env
+        .read("ptrack.toml")
+        .replace("[report]\n", "[report]\nrequire_checked = true\n");
+    assert!(toml.contains("require_checked = true"), "{toml}");
+    env.write("ptrack.toml", toml);
+    let r = env.run(&args);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
 }
 
 #[test]
@@ -1039,7 +1076,11 @@ fn report_min_quality_gate() {
     let g = gate(&v, "min_quality");
     assert_eq!(
         (&g["passed"], &g["skipped"], &g["detail"]),
-        (&json!(true), &json!(true), &json!("skipped: no rated runs"))
+        (
+            &json!(true),
+            &json!(true),
+            &json!("not checked: no rated runs")
+        )
     );
 }
 
