@@ -19,12 +19,26 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
+/// The chart's font size, px.
+const FONT_SIZE: f64 = 12.0;
+
+/// A generous estimate of how wide `text` is in a sans-serif font of `size` px: digits and
+/// most letters are about 0.55 em wide, so 0.62 em per character leaves room.
+fn text_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.62
+}
+
 /// A plain SVG line chart: p50 and p95 time on the left axis, success rate on the right.
 pub fn svg_chart(prompt: &str, rows: &[TrendRow]) -> String {
-    let (w, h, pad) = (720.0, 320.0, 50.0);
-    let n = rows.len().max(2) as f64;
-    let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / (n - 1.0);
+    let (h, pad) = (320.0, 50.0_f64);
     let max_ms = rows.iter().filter_map(|r| r.p95_ms).fold(1.0_f64, f64::max);
+    let ms_label = format!("{max_ms:.0} ms");
+    // The left margin holds the time axis label, right-aligned 6 px left of the axis.
+    let left = pad.max((6.0 + text_width(&ms_label, FONT_SIZE) + 8.0).ceil());
+    let right = pad;
+    let w = 720.0_f64.max(left + right + 400.0);
+    let n = rows.len().max(2) as f64;
+    let x = |i: usize| left + (w - left - right) * i as f64 / (n - 1.0);
     let y_ms = |v: f64| h - pad - (h - 2.0 * pad) * v / max_ms;
     let y_rate = |v: f64| h - pad - (h - 2.0 * pad) * v;
     let path = |f: &dyn Fn(&TrendRow) -> Option<f64>, y: &dyn Fn(f64) -> f64| {
@@ -57,13 +71,13 @@ pub fn svg_chart(prompt: &str, rows: &[TrendRow]) -> String {
         .unwrap_or_default();
     let last = rows.last().map(|r| r.start.to_string()).unwrap_or_default();
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="{FONT_SIZE}">
 <rect width="100%" height="100%" fill="white"/>
-<text x="{pad}" y="24" font-size="15" font-weight="bold">{title}</text>
-<line x1="{pad}" y1="{b}" x2="{r}" y2="{b}" stroke="#999"/>
-<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{b}" stroke="#999"/>
-<text x="{pad}" y="{lb}">{first}</text><text x="{r}" y="{lb}" text-anchor="end">{last}</text>
-<text x="{lx}" y="{pad}" text-anchor="end">{max_ms:.0} ms</text><text x="{lx}" y="{b}" text-anchor="end">0</text>
+<text x="{left}" y="24" font-size="15" font-weight="bold">{title}</text>
+<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="#999"/>
+<line x1="{left}" y1="{pad}" x2="{left}" y2="{b}" stroke="#999"/>
+<text x="{left}" y="{lb}">{first}</text><text x="{r}" y="{lb}" text-anchor="end">{last}</text>
+<text x="{lx}" y="{pad}" text-anchor="end">{ms_label}</text><text x="{lx}" y="{b}" text-anchor="end">0</text>
 <text x="{rx}" y="{pad}">100%</text><text x="{rx}" y="{b}">0%</text>
 <path d="{p95}" fill="none" stroke="#d62728" stroke-width="2"/>
 <path d="{p50}" fill="none" stroke="#1f77b4" stroke-width="2"/>
@@ -73,10 +87,10 @@ pub fn svg_chart(prompt: &str, rows: &[TrendRow]) -> String {
 "##,
         title = esc(&format!("{prompt}: trends")),
         b = h - pad,
-        r = w - pad,
+        r = w - right,
         lb = h - pad + 18.0,
-        lx = pad - 6.0,
-        rx = w - pad + 6.0,
+        lx = left - 6.0,
+        rx = w - right + 6.0,
         p95 = path(&|r| r.p95_ms, &y_ms),
         p50 = path(&|r| r.p50_ms, &y_ms),
         succ = path(&|r| r.success_rate, &y_rate),
@@ -91,5 +105,41 @@ mod tests {
     fn sparkline_scales_and_leaves_gaps() {
         assert_eq!(sparkline(&[Some(0.0), None, Some(5.0), Some(10.0)]), "▁ ▅█");
         assert_eq!(sparkline(&[Some(2.0), Some(2.0)]), "▄▄");
+    }
+
+    fn row(day: u32, p50: f64, p95: f64) -> TrendRow {
+        TrendRow {
+            start: chrono::NaiveDate::from_ymd_opt(2026, 11, day).expect("date"),
+            version: None,
+            runs: 3,
+            success_rate: Some(0.5),
+            p50_ms: Some(p50),
+            p95_ms: Some(p95),
+            quality_mean: None,
+            quality_n: 0,
+        }
+    }
+
+    /// The `x` of the `<text>` element holding `label`, and its font size.
+    fn text_x(svg: &str, label: &str) -> f64 {
+        let at = svg.find(&format!(">{label}</text>")).expect("label");
+        let start = svg[..at].rfind("<text ").expect("text element");
+        let tag = &svg[start..at];
+        assert!(tag.contains(r#"text-anchor="end""#), "{tag}");
+        let x = tag.split("x=\"").nth(1).and_then(|r| r.split('"').next());
+        x.and_then(|x| x.parse().ok()).expect("x")
+    }
+
+    #[test]
+    fn the_time_label_fits_left_of_the_axis() {
+        for p95 in [80.0, 30020.0, 1_234_567.0] {
+            let svg = svg_chart("p", &[row(2, p95 / 2.0, p95), row(9, p95 / 3.0, p95 / 2.0)]);
+            let label = format!("{p95:.0} ms");
+            // Right-aligned at x, so it starts at x minus its width: 0.6 em per character at
+            // 12 px is wider than any digit or letter of it in common sans-serif fonts.
+            let width = label.chars().count() as f64 * 12.0 * 0.6;
+            let x = text_x(&svg, &label);
+            assert!(x - width >= 0.0, "{label} starts at {}", x - width);
+        }
     }
 }

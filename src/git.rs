@@ -243,6 +243,18 @@ impl Repo {
             .map(|e| e.id().to_string())
     }
 
+    /// The commits of a shallow clone whose parents were not fetched (`.git/shallow`).
+    fn shallow_boundary(&self) -> BTreeSet<git2::Oid> {
+        if !self.repo.is_shallow() {
+            return BTreeSet::new();
+        }
+        std::fs::read_to_string(self.repo.path().join("shallow"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| git2::Oid::from_str(l.trim()).ok())
+            .collect()
+    }
+
     /// The commits that touched `prompts/<name>/`, newest first, following folder and file
     /// renames; at most `limit` of them.
     pub fn history(&self, name: &str, limit: Option<usize>) -> Result<Vec<HistoryEntry>, GitError> {
@@ -254,6 +266,7 @@ impl Repo {
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
         let prompts_dir = self.prefix.join("prompts");
         let mut names: BTreeSet<String> = BTreeSet::from([name.to_string()]);
+        let boundary = self.shallow_boundary();
         let mut out = Vec::new();
         for oid in walk {
             if limit.is_some_and(|l| out.len() >= l) {
@@ -345,6 +358,7 @@ impl Repo {
                     .unwrap_or_default()
                     .to_string(),
                 merge: parents.len() > 1,
+                shallow: boundary.contains(&commit.id()),
                 changes,
             });
         }
@@ -403,6 +417,10 @@ pub struct HistoryEntry {
     pub subject: String,
     /// Whether it is a merge commit.
     pub merge: bool,
+    /// Whether the clone is shallow and this commit's parents were not fetched, so its
+    /// changes are against nothing (every file reads as added).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shallow: bool,
     /// The prompt's files it changed.
     pub changes: Vec<FileChange>,
 }

@@ -360,7 +360,11 @@ impl Parser<'_> {
                             Some(k),
                             format!(
                                 "version `{stated}` does not match the file name `{version}`{}",
-                                if value.is_number() {
+                                // 1.10 written unquoted reads as the number 1.1: quoting fixes
+                                // that, but not a different number.
+                                if value.as_f64().is_some_and(|n| {
+                                    version.as_str().parse::<f64>().is_ok_and(|f| f == n)
+                                }) {
                                     " (quote it: version numbers are text)"
                                 } else {
                                     ""
@@ -487,8 +491,12 @@ impl Parser<'_> {
                 let yaml: serde_yaml::Value = match serde_yaml::from_str(s.matter) {
                     Ok(v) => v,
                     Err(e) => {
-                        let line = e.location().map(|l| l.line() + s.matter_line - 1);
                         let msg = strip_location(&e.to_string());
+                        // serde_yaml places a duplicate key at its mapping's start: point at
+                        // the key's second occurrence instead.
+                        let line = duplicate_key_line(s.matter, &msg)
+                            .or_else(|| e.location().map(|l| l.line()))
+                            .map(|l| l + s.matter_line - 1);
                         self.error(line, None, format!("invalid YAML front matter: {msg}"));
                         return None;
                     }
@@ -673,10 +681,21 @@ impl Parser<'_> {
             }
             let var = match spec {
                 Value::Null => Variable::default(),
-                Value::String(s) => Variable {
-                    description: Some(s.clone()),
-                    default: None,
-                },
+                // `user_name: there` could mean a default or a description: say how to write each.
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                    let shown = match spec {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    p.error(
+                        line,
+                        Some("variables"),
+                        format!(
+                            "variable `{name}` is given a bare value; write `{name}: {{default: {shown}}}` for a default or `{name}: {{description: {shown}}}` for a description"
+                        ),
+                    );
+                    return;
+                }
                 Value::Object(m) => {
                     let mut var = Variable::default();
                     for (k, val) in m {
@@ -752,6 +771,28 @@ impl Parser<'_> {
         }
         out
     }
+}
+
+/// The 1-based line, within `matter`, of the first `key:` at the indentation of an earlier one,
+/// when `msg` is serde_yaml's "duplicate entry with key \"key\"".
+fn duplicate_key_line(matter: &str, msg: &str) -> Option<usize> {
+    let rest = msg.split("duplicate entry with key \"").nth(1)?;
+    let key = rest.split('"').next()?;
+    let mut seen_at = Vec::new();
+    for (i, line) in matter.lines().enumerate() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let is_key = body
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with(':'));
+        if is_key {
+            if seen_at.contains(&indent) {
+                return Some(i + 1);
+            }
+            seen_at.push(indent);
+        }
+    }
+    None
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -944,6 +985,32 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_yaml_key_is_reported_at_the_duplicate() {
+        let o = parse(
+            "prompts/coach/1.0.md",
+            "---\ngoal: g\nvariables:\n  model: {}\nmodel: a\ntags: []\nmodel: b\n---\ntext\n",
+        );
+        let d = &o.diagnostics[0];
+        assert!(d.message.contains("duplicate entry with key"), "{d}");
+        assert_eq!(d.line, Some(7), "{d}");
+    }
+
+    #[test]
+    fn a_bare_variable_value_is_an_error_saying_how_to_write_it() {
+        let o = parse(
+            "prompts/coach/1.0.md",
+            "---\nvariables:\n  user_name: there\n---\nHi {{ user_name }}\n",
+        );
+        assert!(o.version.is_none());
+        assert_eq!(
+            messages(&o),
+            [
+                "prompts/coach/1.0.md:2: variable `user_name` is given a bare value; write `user_name: {default: there}` for a default or `user_name: {description: there}` for a description"
+            ]
+        );
+    }
+
+    #[test]
     fn malformed_toml_reports_its_line() {
         let o = parse(
             "prompts/coach/1.0.toml",
@@ -993,6 +1060,12 @@ mod tests {
             "---\nname: coach\nversion: \"1.10\"\n---\ntext\n",
         );
         assert!(o.version.is_some());
+        // A different number: quoting would not help.
+        let o = parse("prompts/coach/1.0.md", "---\nversion: 2.0\n---\ntext\n");
+        assert_eq!(
+            messages(&o),
+            ["prompts/coach/1.0.md:2: version `2.0` does not match the file name `1.0`"]
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct PromptSection {
     pub comparisons: Vec<ComparisonView>,
     /// Weekly trend of the prompt's runs, last 8 weeks, weeks with runs only.
     pub trend: Vec<TrendRow>,
+    /// The same weeks per version: one row per week and version with runs, by week, then version.
+    pub trend_by_version: Vec<TrendRow>,
     /// For each changed version, the latest paired eval of exactly these texts.
     pub evals: Vec<PairedSummary>,
 }
@@ -408,6 +410,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let to = input.now.date_naive();
         let weekly = trends(&all, Bucket::Week, to - Duration::days(7 * 7), to);
         let trend: Vec<TrendRow> = weekly.overall.into_iter().filter(|r| r.runs > 0).collect();
+        let trend_by_version = weekly.by_version;
         // A current-state section with no diff, no comparison and no chart would be a bare heading.
         if change == Change::Current
             && diffs.is_empty()
@@ -425,6 +428,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             diffs,
             comparisons,
             trend,
+            trend_by_version,
             evals,
         });
     }
@@ -895,29 +899,7 @@ pub fn render_markdown(r: &Report) -> String {
             render_comparison_md(&mut o, c);
         }
         if s.trend.len() >= 2 {
-            let labels: Vec<String> = s
-                .trend
-                .iter()
-                .map(|t| format!("\"{}\"", t.start.format("%m-%d")))
-                .collect();
-            let p50: Vec<String> = s
-                .trend
-                .iter()
-                .map(|t| format!("{:.0}", t.p50_ms.unwrap_or(0.0)))
-                .collect();
-            let max = s
-                .trend
-                .iter()
-                .filter_map(|t| t.p50_ms)
-                .fold(0.0_f64, f64::max);
-            let _ = writeln!(
-                o,
-                "```mermaid\nxychart-beta\n    title \"{}: p50 time per week (ms)\"\n    x-axis [{}]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n    line [{}]\n```\n",
-                s.prompt,
-                labels.join(", "),
-                (max * 1.1).ceil().max(1.0),
-                p50.join(", ")
-            );
+            o.push_str(&trend_chart_md(&s.prompt, &s.trend_by_version));
         }
     }
     if !r.gates.is_empty() {
@@ -954,6 +936,98 @@ pub fn render_markdown(r: &Report) -> String {
     o
 }
 
+/// Chart colors, each with the colored square that names it in the legend under a chart
+/// (a Mermaid xychart draws no legend). Strong enough to read on white and on a dark page;
+/// Mermaid's default first color, `#ECECFF`, is all but invisible on white.
+const PALETTE: [(&str, &str); 8] = [
+    ("#1f77b4", "🟦"),
+    ("#ff7f0e", "🟧"),
+    ("#2ca02c", "🟩"),
+    ("#d62728", "🟥"),
+    ("#9467bd", "🟪"),
+    ("#8c564b", "🟫"),
+    ("#e6b800", "🟨"),
+    ("#333333", "⬛"),
+];
+
+/// The Mermaid directive that colors a chart's series, in order, with `colors`, on white in
+/// the light theme whatever the page's theme (so the colors and the baseline mask hold).
+fn mermaid_init(colors: &[&str]) -> String {
+    format!(
+        "%%{{init: {{\"theme\": \"default\", \"themeVariables\": {{\"xyChart\": {{\"backgroundColor\": \"{BACKGROUND}\", \"plotColorPalette\": \"{}\"}}}}}}}}%%",
+        colors.join(", ")
+    )
+}
+
+/// The charts' background, also the color of the baseline mask.
+const BACKGROUND: &str = "#ffffff";
+
+/// A week-by-version bar chart of p50 time: one bar series per version (its color named in
+/// a line under the chart), one category per week and version with runs, so no version
+/// shows a value for a week it did not run in (a Mermaid series cannot skip a category, so
+/// lines would invent values). Only the latest versions that have a color are drawn.
+///
+/// Mermaid draws every bar from the bottom of the plot, a few pixels below 0, so a 0 shows as
+/// a thin strip of its series' color; a last all-zero series in the background color covers
+/// those strips and makes each bar start at 0.
+fn trend_chart_md(prompt: &str, rows: &[TrendRow]) -> String {
+    let mut versions: Vec<&Version> = rows.iter().filter_map(|t| t.version.as_ref()).collect();
+    versions.sort();
+    versions.dedup();
+    let left_out = versions.len().saturating_sub(PALETTE.len());
+    let versions = &versions[left_out..];
+    let rows: Vec<&TrendRow> = rows
+        .iter()
+        .filter(|t| t.version.as_ref().is_some_and(|v| versions.contains(&v)))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|t| {
+            let v = t
+                .version
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            format!("\"{} {v}\"", t.start.format("%m-%d"))
+        })
+        .collect();
+    let max = rows.iter().filter_map(|t| t.p50_ms).fold(0.0_f64, f64::max);
+    let mut colors: Vec<&str> = PALETTE.iter().take(versions.len()).map(|c| c.0).collect();
+    colors.push(BACKGROUND);
+    let mut o = format!(
+        "```mermaid\n{}\nxychart-beta\n    title \"{prompt}: p50 time per week (ms), by version\"\n    x-axis [{}]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n",
+        mermaid_init(&colors),
+        labels.join(", "),
+        (max * 1.1).ceil().max(1.0)
+    );
+    for v in versions {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|t| match (&t.version, t.p50_ms) {
+                (Some(tv), Some(ms)) if tv == *v => format!("{ms:.0}"),
+                _ => "0".to_string(),
+            })
+            .collect();
+        let _ = writeln!(o, "    bar [{}]", values.join(", "));
+    }
+    let _ = writeln!(o, "    bar [{}]", vec!["0"; rows.len()].join(", "));
+    o.push_str("```\n\n");
+    let legend: Vec<String> = versions
+        .iter()
+        .zip(PALETTE)
+        .map(|(v, (hex, square))| format!("{square} {v} (`{hex}`)"))
+        .collect();
+    let _ = write!(o, "Versions: {}", legend.join(" · "));
+    if left_out > 0 {
+        let _ = write!(o, " · {left_out} older version(s) not drawn");
+    }
+    o.push_str("\n\n");
+    o
+}
+
 fn render_eval_md(o: &mut String, e: &PairedSummary) {
     let _ = writeln!(
         o,
@@ -986,7 +1060,8 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
     let max_p50 = p50(&e.base_figures).max(p50(&e.head_figures));
     let _ = writeln!(
         o,
-        "```mermaid\nxychart-beta\n    title \"{}: pass rate (%) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"pass rate (%)\" 0 --> 100\n    bar [{:.1}, {:.1}]\n```\n",
+        "```mermaid\n{}\nxychart-beta\n    title \"{}: pass rate (%) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"pass rate (%)\" 0 --> 100\n    bar [{:.1}, {:.1}]\n```\n",
+        mermaid_init(&[PALETTE[0].0]),
         e.prompt,
         e.base.version,
         e.head.version,
@@ -995,7 +1070,8 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
     );
     let _ = writeln!(
         o,
-        "```mermaid\nxychart-beta\n    title \"{}: p50 time (ms) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n    bar [{:.0}, {:.0}]\n```\n",
+        "```mermaid\n{}\nxychart-beta\n    title \"{}: p50 time (ms) by side\"\n    x-axis [\"base {}\", \"head {}\"]\n    y-axis \"p50 (ms)\" 0 --> {:.0}\n    bar [{:.0}, {:.0}]\n```\n",
+        mermaid_init(&[PALETTE[0].0]),
         e.prompt,
         e.base.version,
         e.head.version,
@@ -1255,6 +1331,69 @@ mod tests {
             quality_score: None,
             has_feedback: false,
         }
+    }
+
+    #[test]
+    fn the_trend_chart_draws_one_colored_series_per_version_and_names_them() {
+        let head = registry(vec![version("p", "1.0", "a"), version("p", "1.1", "b")]);
+        let at = |r: RunFacts, day: &str| RunFacts {
+            ts: DateTime::parse_from_rfc3339(&format!("2026-11-{day}T10:00:00Z"))
+                .expect("ts")
+                .with_timezone(&Utc),
+            ..r
+        };
+        // 1.0 alone in the week of 11-02, both in the week of 11-09, 1.1 alone in that of 11-16.
+        let runs = vec![
+            at(run("1.0", "s", 1, 900.0, true), "03"),
+            at(run("1.0", "s", 2, 800.0, true), "10"),
+            at(run("1.1", "t", 3, 300.0, true), "11"),
+            at(run("1.1", "t", 4, 200.0, true), "17"),
+        ];
+        let r = build(&ReportInput {
+            base_label: None,
+            base: None,
+            head_label: "HEAD".into(),
+            head: &head,
+            runs: &runs,
+            gates: &Gates::default(),
+            now: DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+                .expect("now")
+                .with_timezone(&Utc),
+            evals: &[],
+            config: &crate::config::Config::default(),
+        });
+        let md = render_markdown(&r);
+        let start = md.find("```mermaid\n").expect("a chart") + "```mermaid\n".len();
+        let chart = &md[start..start + md[start..].find("```").expect("chart end")];
+        let lines: Vec<&str> = chart.lines().map(str::trim).collect();
+        assert_eq!(
+            lines[0],
+            r##"%%{init: {"theme": "default", "themeVariables": {"xyChart": {"backgroundColor": "#ffffff", "plotColorPalette": "#1f77b4, #ff7f0e, #ffffff"}}}}%%"##
+        );
+        assert_eq!(lines[1], "xychart-beta");
+        assert_eq!(
+            lines[3],
+            r#"x-axis ["11-02 1.0", "11-09 1.0", "11-09 1.1", "11-16 1.1"]"#
+        );
+        // One series per version, zero where the version has no runs, then the baseline mask.
+        let series: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("bar "))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "bar [900, 800, 0, 0]",
+                "bar [0, 0, 300, 200]",
+                "bar [0, 0, 0, 0]"
+            ]
+        );
+        assert!(!chart.contains("line ["), "{chart}");
+        assert!(
+            md.contains("\nVersions: 🟦 1.0 (`#1f77b4`) · 🟧 1.1 (`#ff7f0e`)\n"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -43,6 +43,15 @@ pub enum Format {
 }
 
 pub fn run(ctx: &mut Ctx, args: ExportArgs) -> CliResult {
+    if let Some(f @ (Format::Csv | Format::Jsonl)) = args.format
+        && ctx.ui.json
+    {
+        let name = if f == Format::Csv { "csv" } else { "jsonl" };
+        return Err(
+            CliError::new(format!("--json and --format {name} ask for two formats"))
+                .with_hint("drop --json, or use --format json"),
+        );
+    }
     let project = ctx.project()?;
     let format = match args.format.unwrap_or(if ctx.ui.json {
         Format::Json

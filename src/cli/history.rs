@@ -52,7 +52,11 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
     }
     for e in model {
         let h = &e.entry;
-        let merge = if h.merge { " (merge)" } else { "" };
+        let merge = match (h.merge, h.shallow) {
+            (_, true) => " (shallow clone: parents not fetched, files read as added)",
+            (true, false) => " (merge)",
+            (false, false) => "",
+        };
         ctx.ui.line(&format!(
             "{} {} {}  {}{merge}",
             ctx.ui.paint(&h.short, Style::Yellow),
@@ -87,6 +91,11 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
                 ctx.ui.paint(letter, style)
             ))?;
         }
+    }
+    if history.shallow {
+        ctx.ui.status(
+            "note: this is a shallow clone, so the history stops early; `git fetch --unshallow` fetches the rest",
+        );
     }
     Ok(())
 }

@@ -390,6 +390,20 @@ impl Judges {
     }
 }
 
+/// One bad line of a cases file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseProblem {
+    /// 1-based line.
+    pub line: usize,
+    /// The key of the case the problem is in (`expect`, `vars`…), when it is about one.
+    pub field: Option<String>,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+/// At most this many bad lines are listed in a [`CasesError::Invalid`]; `check` lists all.
+pub const MAX_LISTED_PROBLEMS: usize = 20;
+
 /// Why a cases file could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CasesError {
@@ -401,15 +415,15 @@ pub enum CasesError {
         /// Why.
         reason: String,
     },
-    /// A line is not a valid case.
-    #[error("{path}:{line}: {message}")]
+    /// Lines are not valid cases.
+    #[error("{}", invalid_message(path, problems, *more))]
     Invalid {
         /// The file.
         path: String,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
+        /// The bad lines, in file order, at most [`MAX_LISTED_PROBLEMS`].
+        problems: Vec<CaseProblem>,
+        /// How many more problems were left out.
+        more: usize,
     },
     /// The file holds no case.
     #[error("{path} holds no cases")]
@@ -417,6 +431,25 @@ pub enum CasesError {
         /// The file.
         path: String,
     },
+}
+
+/// One problem as `path:line: message`; several as a count, then one per line.
+fn invalid_message(path: &str, problems: &[CaseProblem], more: usize) -> String {
+    match problems {
+        [p] if more == 0 => format!("{path}:{}: {}", p.line, p.message),
+        _ => {
+            let mut s = format!("{path}: {} problem(s)", problems.len() + more);
+            for p in problems {
+                s.push_str(&format!("\n  {path}:{}: {}", p.line, p.message));
+            }
+            if more > 0 {
+                s.push_str(&format!(
+                    "\n  … and {more} more (`ptrack check` lists them all)"
+                ));
+            }
+            s
+        }
+    }
 }
 
 /// Read a cases file (one JSON object per line: `name`, `vars`, `expect`); each case's
@@ -434,78 +467,22 @@ pub fn load_cases(
     parse_cases(&text, &shown_s, base_vars, path.parent())
 }
 
-/// Parse the text of a cases file.
+/// Parse the text of a cases file; an error lists every bad line (up to
+/// [`MAX_LISTED_PROBLEMS`]), not only the first.
 pub fn parse_cases(
     text: &str,
     shown: &str,
     base_vars: &Map<String, Value>,
     dir: Option<&Path>,
 ) -> Result<Vec<Case>, CasesError> {
-    let mut cases = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let at = |message: String| CasesError::Invalid {
+    let (cases, mut problems) = parse_lines(text, base_vars, dir);
+    if !problems.is_empty() {
+        let more = problems.len().saturating_sub(MAX_LISTED_PROBLEMS);
+        problems.truncate(MAX_LISTED_PROBLEMS);
+        return Err(CasesError::Invalid {
             path: shown.to_string(),
-            line: i + 1,
-            message,
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(line).map_err(|e| {
-            at(format!(
-                "invalid JSON: {}",
-                e.to_string().split(" at line ").next().unwrap_or_default()
-            ))
-        })?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| at("a case is a JSON object".into()))?;
-        for k in obj.keys() {
-            if !matches!(k.as_str(), "name" | "vars" | "expect" | "expected") {
-                return Err(at(format!(
-                    "unknown key `{k}` (name, vars, expect, expected)"
-                )));
-            }
-        }
-        let mut vars = base_vars.clone();
-        match obj.get("vars") {
-            Some(Value::Object(m)) => vars.extend(m.clone()),
-            None => {}
-            Some(_) => return Err(at("`vars` must be an object".into())),
-        }
-        let expect = match obj.get("expect") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|e| Expect::parse(e, dir))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(at)?,
-            None => Vec::new(),
-            Some(_) => return Err(at("`expect` must be a list".into())),
-        };
-        let expected = match obj.get("expected") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(at("`expected` must be text".into())),
-        };
-        if expected.is_none() && expect.iter().any(|e| matches!(e, Expect::Similar(_))) {
-            return Err(at(
-                "`similar` compares with the case's `expected`, which it lacks".into(),
-            ));
-        }
-        let name = obj
-            .get("name")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("#{}", cases.len() + 1), str::to_string);
-        if cases.iter().any(|c: &Case| c.name == name) {
-            return Err(at(format!(
-                "case name `{name}` is given twice; pairs and per-case figures go by name"
-            )));
-        }
-        cases.push(Case {
-            name,
-            vars,
-            expect,
-            expected,
+            problems,
+            more,
         });
     }
     if cases.is_empty() {
@@ -514,6 +491,117 @@ pub fn parse_cases(
         });
     }
     Ok(cases)
+}
+
+/// Every problem in the text of a cases file, for `check`: bad lines, and a file with no case.
+pub fn case_problems(text: &str, dir: Option<&Path>) -> (Vec<Case>, Vec<CaseProblem>) {
+    parse_lines(text, &Map::new(), dir)
+}
+
+/// The valid cases and every bad line.
+fn parse_lines(
+    text: &str,
+    base_vars: &Map<String, Value>,
+    dir: Option<&Path>,
+) -> (Vec<Case>, Vec<CaseProblem>) {
+    let mut cases: Vec<Case> = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let before = problems.len();
+        let mut bad = |field: Option<&str>, message: String| {
+            problems.push(CaseProblem {
+                line: i + 1,
+                field: field.map(str::to_string),
+                message,
+            });
+        };
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                bad(
+                    None,
+                    format!(
+                        "invalid JSON: {}",
+                        e.to_string().split(" at line ").next().unwrap_or_default()
+                    ),
+                );
+                continue;
+            }
+        };
+        let Some(obj) = v.as_object() else {
+            bad(None, "a case is a JSON object".into());
+            continue;
+        };
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "name" | "vars" | "expect" | "expected") {
+                bad(
+                    Some(k),
+                    format!("unknown key `{k}` (name, vars, expect, expected)"),
+                );
+            }
+        }
+        let mut vars = base_vars.clone();
+        match obj.get("vars") {
+            Some(Value::Object(m)) => vars.extend(m.clone()),
+            None => {}
+            Some(_) => bad(Some("vars"), "`vars` must be an object".into()),
+        }
+        let mut expect = Vec::new();
+        match obj.get("expect") {
+            Some(Value::Array(items)) => {
+                for (j, e) in items.iter().enumerate() {
+                    match Expect::parse(e, dir) {
+                        Ok(e) => expect.push(e),
+                        Err(m) => bad(Some("expect"), format!("`expect` item {}: {m}", j + 1)),
+                    }
+                }
+            }
+            None => {}
+            Some(_) => bad(Some("expect"), "`expect` must be a list".into()),
+        }
+        let expected = match obj.get("expected") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                bad(Some("expected"), "`expected` must be text".into());
+                None
+            }
+        };
+        if matches!(obj.get("expected"), None | Some(Value::Null))
+            && expect.iter().any(|e| matches!(e, Expect::Similar(_)))
+        {
+            bad(
+                Some("expect"),
+                "`similar` compares with the case's `expected`, which it lacks".into(),
+            );
+        }
+        let name = match obj.get("name") {
+            None => format!("#{}", cases.len() + 1),
+            Some(Value::String(n)) => n.clone(),
+            Some(_) => {
+                bad(Some("name"), "`name` must be text".into());
+                continue;
+            }
+        };
+        if cases.iter().any(|c| c.name == name) {
+            bad(
+                Some("name"),
+                format!("case name `{name}` is given twice; pairs and per-case figures go by name"),
+            );
+        }
+        if problems.len() == before {
+            cases.push(Case {
+                name,
+                vars,
+                expect,
+                expected,
+            });
+        }
+    }
+    (cases, problems)
 }
 
 /// What the caller overrides of where requests go.
@@ -1299,7 +1387,8 @@ mod tests {
         let err = parse_cases("{\"expect\":[{\"regex\":\"(\"}]}\n", "c.jsonl", &base, None)
             .expect_err("bad regex");
         assert!(
-            err.to_string().starts_with("c.jsonl:1: invalid regex"),
+            err.to_string()
+                .starts_with("c.jsonl:1: `expect` item 1: invalid regex"),
             "{err}"
         );
         let err = parse_cases(
@@ -1319,6 +1408,43 @@ mod tests {
         assert_eq!(
             cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["#1", "#2"]
+        );
+    }
+
+    #[test]
+    fn every_bad_line_is_listed_up_to_a_cap() {
+        let base = Map::new();
+        let text = "{\"expect\":[{\"contain\":\"x\"}]}\n{\"name\":\"ok\"}\n{\"expect\":[{\"regex\":\"(\"}]}\n{torn\n";
+        let err = parse_cases(text, "c.jsonl", &base, None).expect_err("three bad lines");
+        let CasesError::Invalid { problems, more, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let lines: Vec<(usize, Option<&str>)> = problems
+            .iter()
+            .map(|p| (p.line, p.field.as_deref()))
+            .collect();
+        assert_eq!(
+            lines,
+            [(1, Some("expect")), (3, Some("expect")), (4, None)],
+            "{err}"
+        );
+        assert_eq!(*more, 0);
+        let shown = err.to_string();
+        assert!(shown.starts_with("c.jsonl: 3 problem(s)\n"), "{shown}");
+        assert!(
+            shown.contains("c.jsonl:1: `expect` item 1: unknown expectation `contain`"),
+            "{shown}"
+        );
+        assert!(shown.contains("c.jsonl:4: invalid JSON"), "{shown}");
+        let many = "{torn\n".repeat(MAX_LISTED_PROBLEMS + 5);
+        let err = parse_cases(&many, "c.jsonl", &base, None).expect_err("many bad lines");
+        let CasesError::Invalid { problems, more, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((problems.len(), *more), (MAX_LISTED_PROBLEMS, 5));
+        assert!(
+            err.to_string()
+                .ends_with("… and 5 more (`ptrack check` lists them all)")
         );
     }
 

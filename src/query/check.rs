@@ -80,6 +80,8 @@ impl Project {
                 Err(e) => diags.push(Diagnostic::error(&v.path, None, e.to_string())),
             }
         }
+        diags.extend(self.cases_diagnostics());
+        diags.extend(missing_goals(&registry));
         diags.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         let runs = self.runs(&RunFilter::default());
         diags.extend(runs.diagnostics.iter().cloned());
@@ -111,6 +113,7 @@ impl Project {
         }
         if let Some(rev) = &query.base {
             diags.extend(self.in_place_diagnostics(rev, &registry, &runs.runs)?);
+            diags.extend(self.changed_missing_goals(rev, &registry)?);
         }
         for id in &runs.orphan_ratings {
             diags.push(
@@ -142,6 +145,84 @@ impl Project {
             warnings: diags.iter().filter(|d| !d.is_error()).count(),
             diagnostics: diags,
         })
+    }
+
+    /// Every bad line of every `prompts/<name>/cases.jsonl`, as `run` and `eval` read them
+    /// (schema files beside them included).
+    fn cases_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.prompts_dir()) else {
+            return diags;
+        };
+        let mut dirs: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let file = dir.join(CASES_FILE);
+            if !file.is_file() {
+                continue;
+            }
+            let Some(name) = dir.file_name() else {
+                continue;
+            };
+            let shown = Path::new("prompts").join(name).join(CASES_FILE);
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    diags.push(Diagnostic::error(&shown, None, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            let (cases, problems) = crate::eval::case_problems(&text, Some(&dir));
+            if cases.is_empty() && problems.is_empty() {
+                diags.push(Diagnostic::error(&shown, None, "holds no cases"));
+            }
+            for p in problems {
+                let d = Diagnostic::error(&shown, Some(p.line), p.message);
+                diags.push(match p.field {
+                    Some(f) => d.with_field(f),
+                    None => d,
+                });
+            }
+        }
+        diags
+    }
+
+    /// Versions added or edited since `rev` that have no goal (the latest is warned about anyway).
+    #[cfg(feature = "git")]
+    fn changed_missing_goals(
+        &self,
+        rev: &str,
+        registry: &crate::project::Registry,
+    ) -> Result<Vec<Diagnostic>, CheckError> {
+        let repo = crate::git::Repo::open(self.root())?;
+        let (base, _) = repo.registry_at(rev)?;
+        let mut diags = Vec::new();
+        for p in registry.prompts.values() {
+            let latest = p.latest().map(|l| &l.version);
+            for v in &p.versions {
+                let changed = base
+                    .get(&p.name)
+                    .and_then(|b| b.version(&v.version))
+                    .is_none_or(|b| b.blob_sha != v.blob_sha);
+                if changed && v.meta.goal.is_none() && Some(&v.version) != latest {
+                    diags.push(missing_goal(v));
+                }
+            }
+        }
+        Ok(diags)
+    }
+
+    #[cfg(not(feature = "git"))]
+    fn changed_missing_goals(
+        &self,
+        _rev: &str,
+        _registry: &crate::project::Registry,
+    ) -> Result<Vec<Diagnostic>, CheckError> {
+        Err(CheckError::NoGit)
     }
 
     #[cfg(feature = "git")]
@@ -185,6 +266,31 @@ impl Project {
     }
 }
 
+/// The cases file `run` and `eval` read for a prompt, in `prompts/<name>/`.
+const CASES_FILE: &str = "cases.jsonl";
+
+/// The warning `report` gives for a version without a goal.
+fn missing_goal(v: &crate::prompt::PromptVersion) -> Diagnostic {
+    Diagnostic::warning(
+        &v.path,
+        None,
+        "no `goal`: say in one sentence what the prompt is for",
+    )
+    .with_field("goal")
+}
+
+/// The latest version of each prompt without a goal: what `report` warns about when nothing
+/// changed (older versions cannot be edited any more).
+fn missing_goals(registry: &crate::project::Registry) -> Vec<Diagnostic> {
+    registry
+        .prompts
+        .values()
+        .filter_map(|p| p.latest())
+        .filter(|v| v.meta.goal.is_none())
+        .map(missing_goal)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +331,58 @@ mod tests {
         );
         // The template uses `who`, which no version declares: one warning per version file.
         assert_eq!(r.errors, 1, "{texts:?}");
+    }
+
+    #[test]
+    fn every_bad_cases_line_and_a_missing_goal_are_reported() {
+        let (dir, project) = project_with_runs(&["p"], &[]);
+        std::fs::write(
+            dir.path().join("prompts/p/cases.jsonl"),
+            "{\"name\":\"a\",\"expect\":[{\"contain\":\"x\"}]}\n{\"name\":\"b\"}\n{\"expect\":[{\"regex\":\"(\"}]}\n{broken\n",
+        )
+        .expect("write");
+        std::fs::create_dir_all(dir.path().join("prompts/q")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("prompts/q/1.0.md"),
+            "---\nmodel: m\n---\nx\n",
+        )
+        .expect("write");
+        let r = project.check(&CheckQuery::default()).expect("check");
+        let cases: Vec<(String, Option<&str>)> = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.path.ends_with("cases.jsonl"))
+            .map(|d| (d.to_string(), d.field.as_deref()))
+            .collect();
+        assert_eq!(cases.len(), 3, "{cases:?}");
+        assert!(
+            cases[0].0.starts_with(
+                "prompts/p/cases.jsonl:1: `expect` item 1: unknown expectation `contain`"
+            ),
+            "{cases:?}"
+        );
+        assert_eq!(cases[0].1, Some("expect"));
+        assert!(
+            cases[1]
+                .0
+                .starts_with("prompts/p/cases.jsonl:3: `expect` item 1: invalid regex"),
+            "{cases:?}"
+        );
+        assert!(
+            cases[2]
+                .0
+                .starts_with("prompts/p/cases.jsonl:4: invalid JSON"),
+            "{cases:?}"
+        );
+        let goals: Vec<String> = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.field.as_deref() == Some("goal"))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            goals,
+            ["prompts/q/1.0.md: warning: no `goal`: say in one sentence what the prompt is for"]
+        );
     }
 }

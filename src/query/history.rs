@@ -40,6 +40,9 @@ pub struct History {
     pub rows: Vec<HistoryRow>,
     /// Whether the repository has no commits yet.
     pub no_commits: bool,
+    /// Whether the repository is a shallow clone: its history stops at the rows marked
+    /// `shallow`, whose files read as added.
+    pub shallow: bool,
     /// Problems in the run logs.
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
@@ -61,6 +64,7 @@ impl Project {
     pub fn history(&self, query: &HistoryQuery) -> Result<History, HistoryError> {
         check_name(&query.prompt)?;
         let repo = Repo::open(self.root())?;
+        let shallow = repo.is_shallow();
         let mut entries = repo.history(&query.prompt, None)?;
         if let Some(v) = &query.version {
             let v = v.to_string();
@@ -119,6 +123,7 @@ impl Project {
         Ok(History {
             rows,
             no_commits: repo.head().is_none(),
+            shallow,
             diagnostics: runs.diagnostics,
         })
     }

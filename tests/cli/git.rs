@@ -473,6 +473,45 @@ fn history_shows_a_merge_where_both_sides_changed_the_prompt() {
 }
 
 #[test]
+fn history_in_a_shallow_clone_marks_where_it_stops_and_says_so() {
+    let env = coach_on_main();
+    write_coach_11(&env);
+    commit(&env, 2, "Add coach 1.1");
+    let clone = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", env.root().display());
+    let dest = clone.path().join("shallow");
+    let dest_s = dest.display().to_string();
+    git_in(
+        clone.path(),
+        &day(3),
+        &["clone", "-q", "--depth", "1", &url, &dest_s],
+    );
+    let r = env.run(&["-C", &dest_s, "history", "coach"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("Add coach 1.1 (shallow clone: parents not fetched, files read as added)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("note: this is a shallow clone"),
+        "{}",
+        r.stderr
+    );
+    let v = env
+        .run(&["-C", &dest_s, "history", "coach", "--json"])
+        .json();
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["shallow"], json!(true));
+    assert_eq!(rows[0]["changes"].as_array().expect("changes").len(), 2);
+    // A full clone's rows carry no `shallow`.
+    let full = env.run(&["history", "coach", "--json"]).json();
+    assert_eq!(full[0].get("shallow"), None);
+}
+
+#[test]
 fn history_outside_git_exits_2_and_says_why() {
     let env = TestEnv::new();
     std::fs::remove_dir_all(env.path(".git")).expect("rm .git");
@@ -712,7 +751,9 @@ fn report_markdown_on_a_feature_branch() {
         "#### Metrics: 1.1 vs 1.0",
         "| p95 time |",
         "\n> 1.1 vs 1.0: ",
-        "```mermaid\nxychart-beta\n",
+        "```mermaid\n%%{init: {\"theme\": \"default\"",
+        "\nxychart-beta\n",
+        "\nVersions: 🟦 1.0 (`#1f77b4`) · 🟧 1.1 (`#ff7f0e`)\n",
     ] {
         assert!(r.stdout.contains(part), "missing {part:?}:\n{}", r.stdout);
     }

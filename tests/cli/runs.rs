@@ -2003,6 +2003,19 @@ fn export_json_is_one_array_and_empty_is_brackets() {
     let same = env.run(&["export", "--json"]);
     ok(&same);
     assert_eq!(same.stdout, r.stdout);
+    // --json with another format is a usage error, not CSV or JSON Lines in disguise.
+    for other in ["csv", "jsonl"] {
+        let both = env.run(&["export", "--format", other, "--json"]);
+        assert_eq!(both.code, 2, "{}", both.stderr);
+        assert_eq!(both.stdout, "");
+        assert!(
+            both.stderr.contains(&format!(
+                "error: --json and --format {other} ask for two formats"
+            )),
+            "{}",
+            both.stderr
+        );
+    }
 
     let empty = TestEnv::init();
     let r = empty.run(&["export", "--format", "json"]);
