@@ -38,7 +38,9 @@ install() {
 start() {
   install
   if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then echo "port $PORT is busy" >&2; exit 1; fi
-  "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -c 2048 -t 1 -np 1 --no-ui >"$RUN/llama-server.log" 2>&1 &
+  # --no-repack: on CPUs with AMX (recent Xeons) the repacked weights crash llama-server at start
+  # (ggml_backend_amx_mul_mat); without repacking it runs everywhere.
+  "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -c 2048 -t 1 -np 1 --no-ui --no-repack >"$RUN/llama-server.log" 2>&1 &
   echo $! >"$RUN/llama-server.pid"
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || { echo "llama-server did not start; see $RUN/llama-server.log" >&2; exit 1; }

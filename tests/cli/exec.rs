@@ -1665,10 +1665,16 @@ fn compare_works_on_runs_recorded_by_run() {
 // A real model server
 // ---------------------------------------------------------------------------
 
-/// The URL in `var`, or None after a loud SKIPPED line on stderr.
+/// The URL in `var`, or None after a loud SKIPPED line on stderr. In CI (`CI=true`, where
+/// `.ci/run` starts the server) a missing server fails the test instead of skipping it.
 fn real_server(var: &str, test: &str, how: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "real-model test {test}: {var} is not set, and CI=true requires the model server (`{how}`)"
+            )
+        }
         _ => {
             // Straight to the process's stderr: the harness captures eprintln! of passing tests.
             let _ = writeln!(
