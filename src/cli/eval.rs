@@ -316,6 +316,12 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
         ("COST/RUN", Align::Right),
         ("REUSED", Align::Right),
     ]);
+    // One time unit for both sides, so base and head read alike.
+    let unit = ptrack::format::TimeUnit::fit(
+        [&s.base_figures, &s.head_figures]
+            .into_iter()
+            .flat_map(|f| [f.p50_ms, f.p95_ms]),
+    );
     let row = |name: &str, v: &Version, at: &str, f: &SideFigures| {
         vec![
             name.to_string(),
@@ -325,8 +331,8 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
             output::pct(f.pass_rate),
             output::pct(f.pass_all_k),
             output::pct(f.pass_any_k),
-            output::ms(f.p50_ms),
-            output::ms(f.p95_ms),
+            unit.time(f.p50_ms),
+            unit.time(f.p95_ms),
             output::num(f.tokens_mean, 1),
             output::quality(f.quality_mean, f.quality_n),
             f.cost_per_run

@@ -4,6 +4,7 @@ use super::error::CliResult;
 use super::output::{self, Align, Style, Table};
 use super::{Ctx, Window, report_run_diagnostics};
 use ptrack::Version;
+use ptrack::format::TimeUnit;
 use ptrack::metrics::Metrics;
 use ptrack::query::PerformanceQuery;
 
@@ -103,7 +104,13 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
 }
 
 fn row(label: &str, m: &Metrics) -> Vec<String> {
-    let t = |f: fn(&ptrack::metrics::TimeSummary) -> f64| output::ms(m.time_ms.as_ref().map(f));
+    let unit = TimeUnit::fit(
+        m.time_ms
+            .iter()
+            .flat_map(|t| [t.mean, t.p50, t.p95, t.p99, t.min, t.max])
+            .map(Some),
+    );
+    let t = |f: fn(&ptrack::metrics::TimeSummary) -> f64| unit.time(m.time_ms.as_ref().map(f));
     vec![
         label.to_string(),
         m.runs.to_string(),

@@ -255,13 +255,14 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
         ("FAILED EXPECTATIONS / ERRORS", Align::Left),
     ]);
     for c in &s.cases {
+        let [p50, p95] = ptrack::format::times([c.p50_ms, c.p95_ms]);
         t.row(vec![
             c.case.clone(),
             c.runs.to_string(),
             c.passed.to_string(),
             output::pct(c.pass_rate),
-            output::ms(c.p50_ms),
-            output::ms(c.p95_ms),
+            p50,
+            p95,
             output::truncate(&c.failures.join("; "), 70),
         ]);
     }
@@ -272,15 +273,14 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
             s.cost_per_run.unwrap_or(0.0)
         )
     });
+    let [p50, p95] = ptrack::format::times([s.p50_ms, s.p95_ms]);
     let line = format!(
-        "{} {}: {}/{} passed ({}), p50 {}, p95 {}{cost}",
+        "{} {}: {}/{} passed ({}), p50 {p50}, p95 {p95}{cost}",
         s.prompt,
         s.version,
         s.passed,
         s.runs,
         output::pct(s.pass_rate),
-        output::ms(s.p50_ms),
-        output::ms(s.p95_ms)
     );
     let style = if s.passed == s.runs {
         Style::Green

@@ -1711,6 +1711,45 @@ fn compare_table_shows_the_json_figures() {
     assert!(human.stdout.contains(verdict), "{}", human.stdout);
 }
 
+#[test]
+fn compare_writes_a_time_and_its_delta_in_one_unit() {
+    // 1.0 takes ~30 s, 1.1 ~1.9 s: the 1.1 row must not read `1894 ms` next to `−28.1 s`.
+    let env = project(&[("c", &["1.0", "1.1"])]);
+    let mut lines = Vec::new();
+    for (i, ms) in [29_000.0, 30_000.0, 31_000.0].into_iter().enumerate() {
+        lines.push(run_line(
+            &format!("a{i}"),
+            "2026-11-20T10:00:00.000Z",
+            "c",
+            "1.0",
+            ms,
+            true,
+        ));
+    }
+    for (i, ms) in [1_800.0, 1_894.0, 2_000.0].into_iter().enumerate() {
+        lines.push(run_line(
+            &format!("b{i}"),
+            "2026-11-21T10:00:00.000Z",
+            "c",
+            "1.1",
+            ms,
+            true,
+        ));
+    }
+    env.write("runs/c/2026-11.jsonl", jsonl(&lines));
+    let r = env.run(&["compare", "c"]);
+    ok(&r);
+    let rows = table(&r.stdout);
+    assert_eq!(cell(&rows, 1, "P50"), "30.0 s", "{}", r.stdout);
+    assert_eq!(cell(&rows, 2, "P50"), "1.9 s", "{}", r.stdout);
+    assert_eq!(cell(&rows, 2, "Δ P50"), "−28.1 s", "{}", r.stdout);
+    assert!(
+        r.stdout.contains("p50 −28.1 s, mean −28.1 s ("),
+        "the verdict uses the same rule: {}",
+        r.stdout
+    );
+}
+
 // ---------------------------------------------------------------------------
 // trends
 // ---------------------------------------------------------------------------
