@@ -55,7 +55,8 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
         ("P95", Align::Right),
         ("QUALITY", Align::Right),
         ("Δ QUALITY", Align::Right),
-    ]);
+    ])
+    .droppable(&["P95", "RUNS"]);
     for row in &model.versions {
         let (v, m) = (&row.metrics.version, &row.metrics.metrics);
         let (p50, p95) = (m.time_ms.map(|t| t.p50), m.time_ms.map(|t| t.p95));
@@ -79,12 +80,17 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
             delta(|d| d.quality, 1, ""),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     if !model.comparisons.is_empty() {
         ctx.ui.line("")?;
     }
     for c in &model.comparisons {
-        ctx.ui.line(&c.verdict)?;
+        // A verdict is prose: on a terminal it breaks between its clauses, never inside a figure.
+        let text = match ctx.ui.width {
+            Some(w) => output::wrap(&c.verdict, w, "; ", "    "),
+            None => c.verdict.clone(),
+        };
+        ctx.ui.line(&text)?;
         if args.a.is_some() {
             detail(ctx, &c.comparison)?;
         }
@@ -129,7 +135,7 @@ fn detail(ctx: &mut Ctx, c: &Comparison) -> CliResult {
     }
     if !t.is_empty() {
         ctx.ui.line("")?;
-        ctx.ui.write(&t.render(ctx.ui.color))?;
+        ctx.ui.table(&t)?;
     }
     Ok(())
 }

@@ -72,7 +72,8 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("QUALITY", Align::Right),
-    ]);
+    ])
+    .droppable(&["P95"]);
     let cells = |r: &TrendRow, label: String| {
         let [p50, p95] = times([r.p50_ms, r.p95_ms]);
         vec![
@@ -119,7 +120,7 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
         ));
         return Ok(());
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     if ctx.ui.color {
         let o = &model.trends.overall;
         ctx.ui.line("")?;

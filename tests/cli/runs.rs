@@ -1502,6 +1502,17 @@ fn performance_human_output() {
 }
 
 #[test]
+fn performance_fits_80_and_120_columns() {
+    let env = reference_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["performance"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("performance_{columns}_columns"), r.snapshot());
+    }
+}
+
+#[test]
 fn performance_table_shows_the_json_figures() {
     let env = reference_project();
     let human = env.run(&["performance", "ref"]);
@@ -1712,6 +1723,17 @@ fn compare_table_shows_the_json_figures() {
 }
 
 #[test]
+fn compare_fits_80_and_120_columns() {
+    let env = reference_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["compare", "ref", "1.0", "1.1"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("compare_{columns}_columns"), r.snapshot());
+    }
+}
+
+#[test]
 fn compare_writes_a_time_and_its_delta_in_one_unit() {
     // 1.0 takes ~30 s, 1.1 ~1.9 s: the 1.1 row must not read `1894 ms` next to `−28.1 s`.
     let env = project(&[("c", &["1.0", "1.1"])]);
@@ -1913,6 +1935,17 @@ fn trends_human_output_and_json_agree() {
         assert_eq!(row[2], j["runs"].to_string());
         let p50 = j["p50_ms"].as_f64().map_or("-".to_string(), fmt_ms);
         assert_eq!(row[4], p50);
+    }
+}
+
+#[test]
+fn trends_fits_80_and_120_columns() {
+    let env = trends_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["trends", "t", "--days", "7"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("trends_{columns}_columns"), r.snapshot());
     }
 }
 
