@@ -183,7 +183,8 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
         ("P", Align::Right),
         ("VERDICT", Align::Left),
         ("SUBJECT", Align::Left),
-    ]);
+    ])
+    .shrinkable("SUBJECT", 20);
     let fmt = |values: [Option<f64>; 2]| match query.metric {
         Metric::PassRate | Metric::SuccessRate => values.map(output::pct),
         Metric::Quality => values.map(|v| output::num(v, 1)),
@@ -199,10 +200,10 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
             here,
             s.p_value.map_or_else(output::dash, ptrack::format::p_value),
             if s.worse { "bad" } else { "good" }.to_string(),
-            output::truncate(&s.commit.subject, 50),
+            s.commit.subject.clone(),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     ctx.ui.status(&format!(
         "{} candidate commit(s), {} evaluated",
         result.candidates,

@@ -315,7 +315,8 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
         ("QUALITY", Align::Right),
         ("COST/RUN", Align::Right),
         ("REUSED", Align::Right),
-    ]);
+    ])
+    .droppable(&["REUSED", "FROM", "TOKENS", "COST/RUN", "PASS@K"]);
     // One time unit for both sides, so base and head read alike.
     let unit = ptrack::format::TimeUnit::fit(
         [&s.base_figures, &s.head_figures]
@@ -342,7 +343,7 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
     };
     t.row(row("base", &s.base.version, &s.base.at, &s.base_figures));
     t.row(row("head", &s.head.version, &s.head.at, &s.head_figures));
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     ctx.ui.line(&s.verdict)?;
     for f in &s.flips {
         let (label, style) = match f.direction {

@@ -222,11 +222,6 @@ impl Table {
         self.rows.is_empty()
     }
 
-    /// The whole table, nothing left out or cut.
-    pub fn render(&self, color: bool) -> String {
-        self.render_fit(color, None)
-    }
-
     /// The table in at most `width` columns (any width when `None`).
     pub fn render_fit(&self, color: bool, width: Option<usize>) -> String {
         let n = self.headers.len();
@@ -413,7 +408,7 @@ mod tests {
         t.row(vec!["é✓".into(), "5".into(), "x".into()]);
         t.row(vec!["long_name".into(), "1234".into(), "".into()]);
         assert_eq!(
-            t.render(false),
+            t.render_fit(false, None),
             "NAME       RUNS  GOAL\né✓            5  x\nlong_name  1234\n"
         );
     }

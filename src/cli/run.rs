@@ -253,7 +253,8 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("FAILED EXPECTATIONS / ERRORS", Align::Left),
-    ]);
+    ])
+    .shrinkable("FAILED EXPECTATIONS / ERRORS", 28);
     for c in &s.cases {
         let [p50, p95] = ptrack::format::times([c.p50_ms, c.p95_ms]);
         t.row(vec![
@@ -263,10 +264,10 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
             output::pct(c.pass_rate),
             p50,
             p95,
-            output::truncate(&c.failures.join("; "), 70),
+            c.failures.join("; "),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     let cost = s.cost_total.map_or(String::new(), |c| {
         format!(
             ", cost {c:.6} ({:.6} per run)",
