@@ -87,16 +87,17 @@ impl Comparison {
         if let Some(d) = c.p50_delta_ms {
             // Welch's test compares mean times, so the mean change stands beside its p-value.
             let mean = c.mean_time_delta_ms.unwrap_or(0.0);
+            let unit = crate::format::TimeUnit::fit([Some(d), Some(mean)]);
             match &c.time_test {
                 Some(t) => parts.push(format!(
                     "p50 {}, mean {} ({})",
-                    crate::format::signed(d, 0, " ms"),
-                    crate::format::signed(mean, 0, " ms"),
+                    unit.delta(d),
+                    unit.delta(mean),
                     sig(t.p_value)
                 )),
                 None => parts.push(format!(
                     "p50 {} ({})",
-                    crate::format::signed(d, 0, " ms"),
+                    unit.delta(d),
                     untestable(ma.runs, mb.runs)
                 )),
             }

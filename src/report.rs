@@ -15,7 +15,7 @@ use crate::config::Gates;
 use crate::diagnostic::Diagnostic;
 use crate::diff::{VersionDiff, diff_versions};
 use crate::eval::paired::PairedSummary;
-use crate::format::{ms, p_value, pct, quality, signed};
+use crate::format::{TimeUnit, ms, p_value, pct, quality, signed, times};
 use crate::metrics::{
     Bucket, Comparison, ComparisonView, Metrics, TrendRow, compare, group_runs, trends,
 };
@@ -617,14 +617,13 @@ fn check_gates(
                 let change = (now / before - 1.0) * 100.0;
                 let holds =
                     change <= max || (gates.significant_only == Some(true) && !time_significant);
+                let [before, now] = times([Some(before), Some(now)]);
                 push(
                     "max_p95_regression_pct",
                     holds,
                     false,
                     format!(
-                        "p95 {} → {} ({}) {} {}",
-                        ms(Some(before)),
-                        ms(Some(now)),
+                        "p95 {before} → {now} ({}) {} {}",
                         signed(change, 1, "%"),
                         if change <= max { "within" } else { "exceeds" },
                         signed(max, 1, "%")
@@ -1038,6 +1037,11 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
         o,
         "| side | version | pass rate | pass^k | pass@k | p50 | p95 | tokens | quality |\n|---|---|--:|--:|--:|--:|--:|--:|--:|"
     );
+    let unit = TimeUnit::fit(
+        [&e.base_figures, &e.head_figures]
+            .into_iter()
+            .flat_map(|f| [f.p50_ms, f.p95_ms]),
+    );
     for (side, v, f) in [
         ("base", &e.base.version, &e.base_figures),
         ("head", &e.head.version, &e.head_figures),
@@ -1048,8 +1052,8 @@ fn render_eval_md(o: &mut String, e: &PairedSummary) {
             pct(f.pass_rate),
             pct(f.pass_all_k),
             pct(f.pass_any_k),
-            ms(f.p50_ms),
-            ms(f.p95_ms),
+            unit.time(f.p50_ms),
+            unit.time(f.p95_ms),
             crate::format::num(f.tokens_mean, 1),
             quality(f.quality_mean, f.quality_n)
         );
@@ -1159,29 +1163,24 @@ fn render_comparison_md(o: &mut String, v: &ComparisonView) {
             format!("Welch {}", p_value(t.p_value))
         })
     };
+    // Each row's two values and their change share one unit.
+    let time_row = |f: fn(&crate::metrics::TimeSummary) -> f64, d: Option<f64>| {
+        let (va, vb) = (a.time_ms.as_ref().map(f), b.time_ms.as_ref().map(f));
+        let unit = TimeUnit::fit([va, vb, d]);
+        let change = d.map_or("—".to_string(), |d| unit.delta(d));
+        (unit.time(va), unit.time(vb), change)
+    };
+    let (ta, tb, change) = time_row(|t| t.mean, c.mean_time_delta_ms);
     let _ = writeln!(
         o,
-        "| mean time | {} | {} | {} | {} |",
-        ms(a.time_ms.map(|t| t.mean)),
-        ms(b.time_ms.map(|t| t.mean)),
-        delta(c.mean_time_delta_ms, 0, " ms"),
+        "| mean time | {ta} | {tb} | {change} | {} |",
         welch(&c.time_test)
     );
     // Welch's test is about the means; the median has no test of its own here.
-    let _ = writeln!(
-        o,
-        "| p50 time | {} | {} | {} | |",
-        ms(a.time_ms.map(|t| t.p50)),
-        ms(b.time_ms.map(|t| t.p50)),
-        delta(c.p50_delta_ms, 0, " ms")
-    );
-    let _ = writeln!(
-        o,
-        "| p95 time | {} | {} | {} | |",
-        ms(a.time_ms.map(|t| t.p95)),
-        ms(b.time_ms.map(|t| t.p95)),
-        delta(c.p95_delta_ms, 0, " ms")
-    );
+    let (ta, tb, change) = time_row(|t| t.p50, c.p50_delta_ms);
+    let _ = writeln!(o, "| p50 time | {ta} | {tb} | {change} | |");
+    let (ta, tb, change) = time_row(|t| t.p95, c.p95_delta_ms);
+    let _ = writeln!(o, "| p95 time | {ta} | {tb} | {change} | |");
     let _ = writeln!(
         o,
         "| quality | {} | {} | {} | {} |",

@@ -183,25 +183,27 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
         ("P", Align::Right),
         ("VERDICT", Align::Left),
         ("SUBJECT", Align::Left),
-    ]);
-    let fmt = |v: Option<f64>| match query.metric {
-        Metric::PassRate | Metric::SuccessRate => output::pct(v),
-        Metric::Quality => output::num(v, 1),
-        Metric::P50 => output::ms(v),
+    ])
+    .shrinkable("SUBJECT", 20);
+    let fmt = |values: [Option<f64>; 2]| match query.metric {
+        Metric::PassRate | Metric::SuccessRate => values.map(output::pct),
+        Metric::Quality => values.map(|v| output::num(v, 1)),
+        Metric::P50 => ptrack::format::times(values),
     };
     for (i, s) in result.steps.iter().enumerate() {
+        let [good, here] = fmt([s.good_value, s.value]);
         t.row(vec![
             (i + 1).to_string(),
             s.commit.short.clone(),
             s.version.clone(),
-            fmt(s.good_value),
-            fmt(s.value),
+            good,
+            here,
             s.p_value.map_or_else(output::dash, ptrack::format::p_value),
             if s.worse { "bad" } else { "good" }.to_string(),
-            output::truncate(&s.commit.subject, 50),
+            s.commit.subject.clone(),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     ctx.ui.status(&format!(
         "{} candidate commit(s), {} evaluated",
         result.candidates,

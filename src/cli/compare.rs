@@ -4,6 +4,7 @@ use super::error::CliResult;
 use super::output::{self, Align, Table};
 use super::{Ctx, Window, report_run_diagnostics};
 use ptrack::Version;
+use ptrack::format::TimeUnit;
 use ptrack::metrics::{Comparison, Deltas};
 use ptrack::query::CompareQuery;
 use ptrack::stats::ProportionMethod;
@@ -54,9 +55,13 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
         ("P95", Align::Right),
         ("QUALITY", Align::Right),
         ("Δ QUALITY", Align::Right),
-    ]);
+    ])
+    .droppable(&["P95", "RUNS"]);
     for row in &model.versions {
         let (v, m) = (&row.metrics.version, &row.metrics.metrics);
+        let (p50, p95) = (m.time_ms.map(|t| t.p50), m.time_ms.map(|t| t.p95));
+        let p50_delta = row.delta.as_ref().and_then(|d| d.p50_ms);
+        let unit = TimeUnit::fit([p50, p50_delta, p95]);
         let delta = |f: fn(&Deltas) -> Option<f64>, dec: usize, unit: &str| {
             row.delta
                 .as_ref()
@@ -68,19 +73,24 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
             m.runs.to_string(),
             output::pct(m.success_rate),
             delta(|d| d.success_pts, 1, " pts"),
-            output::ms(m.time_ms.map(|t| t.p50)),
-            delta(|d| d.p50_ms, 0, " ms"),
-            output::ms(m.time_ms.map(|t| t.p95)),
+            unit.time(p50),
+            p50_delta.map_or_else(output::dash, |d| unit.delta(d)),
+            unit.time(p95),
             output::quality(m.quality_mean, m.quality_n),
             delta(|d| d.quality, 1, ""),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     if !model.comparisons.is_empty() {
         ctx.ui.line("")?;
     }
     for c in &model.comparisons {
-        ctx.ui.line(&c.verdict)?;
+        // A verdict is prose: on a terminal it breaks between its clauses, never inside a figure.
+        let text = match ctx.ui.width {
+            Some(w) => output::wrap(&c.verdict, w, "; ", "    "),
+            None => c.verdict.clone(),
+        };
+        ctx.ui.line(&text)?;
         if args.a.is_some() {
             detail(ctx, &c.comparison)?;
         }
@@ -117,15 +127,15 @@ fn detail(ctx: &mut Ctx, c: &Comparison) -> CliResult {
             t.row(vec![
                 label.into(),
                 "Welch's t".into(),
-                format!("{:.3}", x.statistic),
-                format!("{:.1}", x.df),
+                output::num(Some(x.statistic), 3),
+                output::num(Some(x.df), 1),
                 format!("{:.6}", x.p_value),
             ]);
         }
     }
     if !t.is_empty() {
         ctx.ui.line("")?;
-        ctx.ui.write(&t.render(ctx.ui.color))?;
+        ctx.ui.table(&t)?;
     }
     Ok(())
 }

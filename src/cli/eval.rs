@@ -315,7 +315,14 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
         ("QUALITY", Align::Right),
         ("COST/RUN", Align::Right),
         ("REUSED", Align::Right),
-    ]);
+    ])
+    .droppable(&["REUSED", "FROM", "TOKENS", "COST/RUN", "PASS@K"]);
+    // One time unit for both sides, so base and head read alike.
+    let unit = ptrack::format::TimeUnit::fit(
+        [&s.base_figures, &s.head_figures]
+            .into_iter()
+            .flat_map(|f| [f.p50_ms, f.p95_ms]),
+    );
     let row = |name: &str, v: &Version, at: &str, f: &SideFigures| {
         vec![
             name.to_string(),
@@ -325,8 +332,8 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
             output::pct(f.pass_rate),
             output::pct(f.pass_all_k),
             output::pct(f.pass_any_k),
-            output::ms(f.p50_ms),
-            output::ms(f.p95_ms),
+            unit.time(f.p50_ms),
+            unit.time(f.p95_ms),
             output::num(f.tokens_mean, 1),
             output::quality(f.quality_mean, f.quality_n),
             f.cost_per_run
@@ -336,7 +343,7 @@ fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
     };
     t.row(row("base", &s.base.version, &s.base.at, &s.base_figures));
     t.row(row("head", &s.head.version, &s.head.at, &s.head_figures));
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     ctx.ui.line(&s.verdict)?;
     for f in &s.flips {
         let (label, style) = match f.direction {

@@ -6,6 +6,7 @@ use super::{Ctx, report_run_diagnostics};
 use ptrack::Version;
 use ptrack::git::ChangeKind;
 use ptrack::query::HistoryQuery;
+use unicode_width::UnicodeWidthStr;
 
 /// Show the commits that touched a prompt, newest first, with the metrics of each file's runs
 #[derive(Debug, clap::Args)]
@@ -57,12 +58,19 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
             (true, false) => " (merge)",
             (false, false) => "",
         };
+        let date = h.time.format("%Y-%m-%d").to_string();
+        // The subject gets what the hash, date and author leave of the line.
+        let subject = match ctx.ui.width {
+            Some(w) => {
+                let used = h.short.width() + date.width() + h.author.width() + merge.width() + 4;
+                output::truncate(&h.subject, w.saturating_sub(used))
+            }
+            None => h.subject.clone(),
+        };
         ctx.ui.line(&format!(
-            "{} {} {}  {}{merge}",
+            "{} {date} {}  {subject}{merge}",
             ctx.ui.paint(&h.short, Style::Yellow),
-            h.time.format("%Y-%m-%d"),
             ctx.ui.paint(&h.author, Style::Dim),
-            h.subject
         ))?;
         for (c, m) in h.changes.iter().zip(&e.metrics) {
             let (letter, style) = match c.status {
@@ -78,18 +86,29 @@ pub fn run(ctx: &mut Ctx, args: HistoryArgs) -> CliResult {
             let stats = match m {
                 _ if c.status == ChangeKind::Deleted => String::new(),
                 Some(m) => format!(
-                    "  runs {} · success {} · p50 {} · quality {}",
+                    "runs {} · success {} · p50 {} · quality {}",
                     m.runs,
                     output::pct(m.success_rate),
                     output::ms(m.time_ms.map(|t| t.p50)),
                     output::quality(m.quality_mean, m.quality_n)
                 ),
-                None => "  no runs of this text".to_string(),
+                None => "no runs of this text".to_string(),
             };
-            ctx.ui.line(&format!(
-                "    {} {path}{stats}",
-                ctx.ui.paint(letter, style)
-            ))?;
+            let letter = ctx.ui.paint(letter, style);
+            let one_line = 6 + path.width() + 2 + stats.width();
+            match ctx.ui.width {
+                // Too wide for one line: the figures go under the path.
+                Some(w) if one_line > w => {
+                    let path = output::truncate(&path, w.saturating_sub(6));
+                    ctx.ui.line(&format!("    {letter} {path}"))?;
+                    if !stats.is_empty() {
+                        let stats = output::truncate(&stats, w.saturating_sub(6));
+                        ctx.ui.line(&format!("      {stats}"))?;
+                    }
+                }
+                _ if stats.is_empty() => ctx.ui.line(&format!("    {letter} {path}"))?,
+                _ => ctx.ui.line(&format!("    {letter} {path}  {stats}"))?,
+            }
         }
     }
     if history.shallow {

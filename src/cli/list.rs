@@ -30,7 +30,9 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
             ("SUCCESS", Align::Right),
             ("LAST RUN", Align::Left),
             ("GOAL", Align::Left),
-        ]);
+        ])
+        .droppable(&["LAST RUN", "VERSIONS", "MODEL", "SUCCESS"])
+        .shrinkable("GOAL", 24);
         for r in rows {
             t.row(vec![
                 r.name.clone(),
@@ -44,13 +46,10 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
                 r.runs.to_string(),
                 output::pct(r.success_rate),
                 output::time(r.last_run),
-                r.goal
-                    .as_deref()
-                    .map_or_else(output::dash, |g| output::truncate(g, 60)),
+                r.goal.clone().unwrap_or_else(output::dash),
             ]);
         }
-        let text = t.render(ctx.ui.color);
-        ctx.ui.write(&text)?;
+        ctx.ui.table(&t)?;
     }
     if !listing.prompt_errors.is_empty() {
         return Err(CliError::problems(""));

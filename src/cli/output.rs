@@ -1,5 +1,6 @@
 //! Terminal output: color decisions (anstream's rules: NO_COLOR, CLICOLOR, CLICOLOR_FORCE,
-//! TERM, a terminal), styles (anstyle), aligned tables, JSON, and number formatting.
+//! TERM, a terminal), styles (anstyle), the width to fit (`COLUMNS`, else the terminal's),
+//! aligned tables that fit it, JSON, and number formatting.
 
 use std::io::Write;
 
@@ -49,6 +50,8 @@ pub struct Ui {
     pub color: bool,
     pub stderr_color: bool,
     pub json: bool,
+    /// The width human output fits, in columns; `None`: any width (nothing is cut).
+    pub width: Option<usize>,
     out: std::io::BufWriter<std::io::Stdout>,
 }
 
@@ -63,7 +66,22 @@ impl Ui {
             color: decide(anstream::AutoStream::choice(&std::io::stdout())),
             stderr_color: decide(anstream::AutoStream::choice(&std::io::stderr())),
             json,
+            width: output_width(std::env::var("COLUMNS").ok().as_deref()),
             out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    /// Write `table`, fitted to [`Ui::width`].
+    pub fn table(&mut self, table: &Table) -> CliResult {
+        let text = table.render_fit(self.color, self.width);
+        self.write(&text)
+    }
+
+    /// `text` shortened with `…` to [`Ui::width`] (for lines that are rows of a listing).
+    pub fn fit(&self, text: &str) -> String {
+        match self.width {
+            Some(w) => truncate(text, w),
+            None => text.to_string(),
         }
     }
 
@@ -111,6 +129,17 @@ impl Ui {
     }
 }
 
+/// The width to fit: `COLUMNS` when it is a positive number (so `COLUMNS=100 ptrack list | less`
+/// fits too), else the terminal's when stdout is one, else `None`: piped output is never cut.
+fn output_width(columns: Option<&str>) -> Option<usize> {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| {
+            terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+        })
+}
+
 pub fn paint(on: bool, text: &str, style: Style) -> String {
     if on {
         let s = style.style();
@@ -127,12 +156,20 @@ pub enum Align {
     Right,
 }
 
-/// An aligned text table.
+/// An aligned text table that fits a width: it leaves out its droppable columns, then shortens
+/// its shrinkable one, and cuts what is still too wide, so that a row never wraps.
 pub struct Table {
     headers: Vec<&'static str>,
     align: Vec<Align>,
     rows: Vec<Vec<(String, Option<Style>)>>,
+    /// Columns left out when the table is too wide, in that order.
+    droppable: Vec<usize>,
+    /// The column shortened to the width left, and the width it keeps before a column is dropped.
+    shrinkable: Option<(usize, usize)>,
 }
+
+/// Columns between two cells.
+const GAP: usize = 2;
 
 impl Table {
     pub fn new(columns: &[(&'static str, Align)]) -> Table {
@@ -140,19 +177,53 @@ impl Table {
             headers: columns.iter().map(|c| c.0).collect(),
             align: columns.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
+            droppable: Vec::new(),
+            shrinkable: None,
         }
     }
 
+    /// Leave out these columns (by header), in this order, while the table is too wide.
+    pub fn droppable(mut self, headers: &[&str]) -> Table {
+        self.droppable = headers
+            .iter()
+            .filter_map(|h| self.headers.iter().position(|x| x == h))
+            .collect();
+        self
+    }
+
+    /// Shorten this column's texts (by header) with `…` to the width left; columns are dropped
+    /// only while it would get less than `min`.
+    pub fn shrinkable(mut self, header: &str, min: usize) -> Table {
+        self.shrinkable = self
+            .headers
+            .iter()
+            .position(|x| *x == header)
+            .map(|i| (i, min));
+        self
+    }
+
+    /// Add a row; a cell of several lines shows its first line and `…`.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows
-            .push(cells.into_iter().map(|c| (c, None)).collect());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| {
+                    if c.contains('\n') {
+                        (truncate(&c, usize::MAX), None)
+                    } else {
+                        (c, None)
+                    }
+                })
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
-    pub fn render(&self, color: bool) -> String {
+    /// The table in at most `width` columns (any width when `None`).
+    pub fn render_fit(&self, color: bool, width: Option<usize>) -> String {
         let n = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
         for row in &self.rows {
@@ -160,66 +231,167 @@ impl Table {
                 widths[i] = widths[i].max(cell.width());
             }
         }
-        let mut out = String::new();
-        let push_row = |cells: Vec<(String, Option<Style>)>, out: &mut String| {
-            let mut line = String::new();
-            for (i, (cell, style)) in cells.into_iter().enumerate().take(n) {
-                let pad = widths[i].saturating_sub(cell.width());
-                let last = i + 1 == n;
-                let text = match style {
-                    Some(s) => paint(color, &cell, s),
-                    None => cell,
-                };
-                if i > 0 {
-                    line.push_str("  ");
+        let mut shown = vec![true; n];
+        if let Some(max) = width {
+            let total = |shown: &[bool], widths: &[usize]| {
+                let cols = shown.iter().filter(|s| **s).count();
+                let cells: usize = (0..n).filter(|&i| shown[i]).map(|i| widths[i]).sum();
+                cells + GAP * cols.saturating_sub(1)
+            };
+            // The shrinkable column at its least, so columns go only when that is not enough.
+            let mut least = widths.clone();
+            if let Some((i, min)) = self.shrinkable {
+                least[i] = widths[i].min(min.max(self.headers[i].width()));
+            }
+            for &i in &self.droppable {
+                if total(&shown, &least) <= max {
+                    break;
                 }
-                match self.align[i] {
-                    Align::Right => {
-                        line.push_str(&" ".repeat(pad));
-                        line.push_str(&text);
+                shown[i] = false;
+            }
+            if let Some((i, _)) = self.shrinkable {
+                let others = total(&shown, &least) - least[i];
+                widths[i] = widths[i].min(max.saturating_sub(others).max(least[i]));
+            }
+        }
+        let mut out = String::new();
+        let push_row = |cells: &[(String, Option<Style>)], out: &mut String| {
+            let cells: Vec<(String, Option<Style>)> = cells
+                .iter()
+                .enumerate()
+                .take(n)
+                .filter(|(i, _)| shown[*i])
+                .map(|(i, (cell, style))| match self.shrinkable {
+                    Some((s, _)) if s == i && cell.width() > widths[i] => {
+                        (truncate(cell, widths[i]), *style)
                     }
-                    Align::Left => {
-                        line.push_str(&text);
-                        if !last {
-                            line.push_str(&" ".repeat(pad));
-                        }
+                    _ => (cell.clone(), *style),
+                })
+                .collect();
+            let plain = self.line(&cells, &widths, &shown, false);
+            match width {
+                // Still too wide (a long name, say): cut the row rather than let it wrap.
+                Some(max) if plain.width() > max => {
+                    let cut = truncate(&plain, max);
+                    out.push_str(&match cells.iter().find_map(|c| c.1) {
+                        Some(style) => paint(color, &cut, style),
+                        None => cut,
+                    });
+                }
+                _ => out.push_str(&self.line(&cells, &widths, &shown, color)),
+            }
+            out.push('\n');
+        };
+        let headers: Vec<(String, Option<Style>)> = self
+            .headers
+            .iter()
+            .map(|h| (h.to_string(), Some(Style::Bold)))
+            .collect();
+        push_row(&headers, &mut out);
+        for row in &self.rows {
+            push_row(row, &mut out);
+        }
+        out
+    }
+
+    /// One row of the shown columns' `cells`, padded to `widths`, without trailing spaces.
+    fn line(
+        &self,
+        cells: &[(String, Option<Style>)],
+        widths: &[usize],
+        shown: &[bool],
+        color: bool,
+    ) -> String {
+        let columns: Vec<usize> = (0..self.headers.len()).filter(|&i| shown[i]).collect();
+        let mut line = String::new();
+        for (k, ((cell, style), &i)) in cells.iter().zip(&columns).enumerate() {
+            let pad = widths[i].saturating_sub(cell.width());
+            let last = k + 1 == columns.len();
+            let text = match style {
+                Some(s) => paint(color, cell, *s),
+                None => cell.clone(),
+            };
+            if k > 0 {
+                line.push_str(&" ".repeat(GAP));
+            }
+            match self.align[i] {
+                Align::Right => {
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(&text);
+                }
+                Align::Left => {
+                    line.push_str(&text);
+                    if !last {
+                        line.push_str(&" ".repeat(pad));
                     }
                 }
             }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        };
-        push_row(
-            self.headers
-                .iter()
-                .map(|h| (h.to_string(), Some(Style::Bold)))
-                .collect(),
-            &mut out,
-        );
-        for row in &self.rows {
-            push_row(row.clone(), &mut out);
         }
-        out
+        line.trim_end().to_string()
     }
 }
 
 pub use ptrack::format::{dash, ms, num, pct, quality, signed, time};
 
-/// Shorten `text` to `max` columns with an ellipsis.
+/// Shorten `text` to its first line and at most `max` display columns, ending in `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     let one_line = text.lines().next().unwrap_or_default();
     if one_line.width() <= max && !text.contains('\n') {
         return one_line.to_string();
     }
     let mut out = String::new();
+    let mut used = 0;
     for c in one_line.chars() {
-        if out.width() + 2 > max {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        // Room for this character and the ellipsis.
+        if used + w >= max {
             break;
         }
+        used += w;
         out.push(c);
     }
-    out.push('…');
+    if max > 0 {
+        out.push('…');
+    }
     out
+}
+
+/// `text` in lines of at most `width` columns, broken after a `sep` or, inside a part too long
+/// for a line, between words; lines after the first start with `indent`. A word wider than a
+/// line is cut with `…`.
+pub fn wrap(text: &str, width: usize, sep: &str, indent: &str) -> String {
+    let body = width.saturating_sub(indent.width());
+    let mut lines = vec![String::new()];
+    fn place(piece: &str, lines: &mut Vec<String>, room: usize) {
+        match lines.last_mut() {
+            Some(line)
+                if line.is_empty() || format!("{line}{piece}").trim_end().width() <= room =>
+            {
+                line.push_str(piece);
+            }
+            _ => lines.push(piece.to_string()),
+        }
+    }
+    for part in text.split_inclusive(sep) {
+        let pieces: Vec<&str> = if part.trim_end().width() <= body {
+            vec![part]
+        } else {
+            part.split_inclusive(' ').collect()
+        };
+        for piece in pieces {
+            let room = if lines.len() == 1 { width } else { body };
+            place(piece, &mut lines, room);
+        }
+    }
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => truncate(l.trim_end(), width),
+            _ => format!("{indent}{}", truncate(l.trim_end(), body)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -236,7 +408,7 @@ mod tests {
         t.row(vec!["é✓".into(), "5".into(), "x".into()]);
         t.row(vec!["long_name".into(), "1234".into(), "".into()]);
         assert_eq!(
-            t.render(false),
+            t.render_fit(false, None),
             "NAME       RUNS  GOAL\né✓            5  x\nlong_name  1234\n"
         );
     }
@@ -245,5 +417,66 @@ mod tests {
     fn truncates_to_display_width() {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abcd", 4), "abcd");
+        // 遅 is two columns wide: `ab遅…` would be five.
+        assert_eq!(truncate("ab遅延", 4), "ab…");
+        assert_eq!(truncate("café au lait", 5), "café…");
+        assert_eq!(truncate("two\nlines", 10), "two…");
+    }
+
+    #[test]
+    fn a_table_drops_then_shrinks_columns_to_fit() {
+        let table = || {
+            let mut t = Table::new(&[
+                ("NAME", Align::Left),
+                ("RUNS", Align::Right),
+                ("LAST RUN", Align::Left),
+                ("GOAL", Align::Left),
+            ])
+            .droppable(&["LAST RUN"])
+            .shrinkable("GOAL", 8);
+            t.row(vec![
+                "coach".into(),
+                "12".into(),
+                "2026-11-20 10:00".into(),
+                "Coach the user, one question at a time".into(),
+            ]);
+            t
+        };
+        let full = table().render_fit(false, None);
+        assert_eq!(
+            full,
+            "NAME   RUNS  LAST RUN          GOAL\n\
+             coach    12  2026-11-20 10:00  Coach the user, one question at a time\n"
+        );
+        // 40 columns: the goal can keep 9 beside LAST RUN.
+        let narrow = table().render_fit(false, Some(40));
+        assert_eq!(
+            narrow,
+            "NAME   RUNS  LAST RUN          GOAL\ncoach    12  2026-11-20 10:00  Coach th…\n"
+        );
+        // 38: it would get less than its 8, so LAST RUN goes and the goal gets the rest.
+        let narrow = table().render_fit(false, Some(38));
+        assert_eq!(
+            narrow,
+            "NAME   RUNS  GOAL\ncoach    12  Coach the user, one ques…\n"
+        );
+        assert!(narrow.lines().all(|l| l.width() <= 38));
+        // Too narrow for even the kept columns: rows are cut, never wrapped.
+        let tiny = table().render_fit(false, Some(12));
+        assert_eq!(tiny, "NAME   RUNS…\ncoach    12…\n");
+    }
+
+    #[test]
+    fn wraps_between_clauses_then_words() {
+        let text = "1.1 vs 1.0: success +22.7 pts (p=0.049); p50 −238 ms (p=0.016); quality +1.6";
+        assert_eq!(
+            wrap(text, 44, "; ", "  "),
+            "1.1 vs 1.0: success +22.7 pts (p=0.049);\n  p50 −238 ms (p=0.016); quality +1.6"
+        );
+        assert_eq!(wrap("short", 44, "; ", "  "), "short");
+        assert_eq!(
+            wrap("one two three four", 9, "; ", "  "),
+            "one two\n  three\n  four"
+        );
     }
 }

@@ -4,6 +4,7 @@ use super::error::CliResult;
 use super::output::{self, Align, Style, Table};
 use super::{Ctx, Window, report_run_diagnostics};
 use ptrack::Version;
+use ptrack::format::TimeUnit;
 use ptrack::metrics::Metrics;
 use ptrack::query::PerformanceQuery;
 
@@ -56,7 +57,8 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         if i > 0 {
             ctx.ui.line("")?;
         }
-        ctx.ui.line(&ctx.ui.paint(&p.prompt, Style::Bold))?;
+        ctx.ui
+            .line(&ctx.ui.paint(&ctx.ui.fit(&p.prompt), Style::Bold))?;
         let priced = p.all.cost_per_run.is_some()
             || p.versions.iter().any(|v| v.metrics.cost_per_run.is_some());
         let mut columns = vec![
@@ -80,7 +82,20 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         if priced {
             columns.push(("COST/RUN", Align::Right));
         }
-        let mut t = Table::new(&columns);
+        // On a narrow terminal the columns go in this order: spans, totals, then the tails.
+        let mut t = Table::new(&columns).droppable(&[
+            "FIRST RUN",
+            "TOTAL TOK",
+            "OUT LEN",
+            "FEEDBACK",
+            "LAST RUN",
+            "P99",
+            "MIN",
+            "COST/RUN",
+            "MAX",
+            "MEAN",
+            "TOKENS",
+        ]);
         let cells = |label: &str, m: &Metrics| {
             let mut r = row(label, m);
             if priced {
@@ -97,13 +112,19 @@ pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
         if p.versions.len() > 1 {
             t.row(cells("all", &p.all));
         }
-        ctx.ui.write(&t.render(ctx.ui.color))?;
+        ctx.ui.table(&t)?;
     }
     Ok(())
 }
 
 fn row(label: &str, m: &Metrics) -> Vec<String> {
-    let t = |f: fn(&ptrack::metrics::TimeSummary) -> f64| output::ms(m.time_ms.as_ref().map(f));
+    let unit = TimeUnit::fit(
+        m.time_ms
+            .iter()
+            .flat_map(|t| [t.mean, t.p50, t.p95, t.p99, t.min, t.max])
+            .map(Some),
+    );
+    let t = |f: fn(&ptrack::metrics::TimeSummary) -> f64| unit.time(m.time_ms.as_ref().map(f));
     vec![
         label.to_string(),
         m.runs.to_string(),

@@ -381,34 +381,35 @@ fn print_summary(ctx: &mut Ctx, s: &Summary) -> CliResult {
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("FAILED EXPECTATIONS / ERRORS", Align::Left),
-    ]);
+    ])
+    .shrinkable("FAILED EXPECTATIONS / ERRORS", 28);
     for c in &s.cases {
+        let [p50, p95] = ptrack::format::times([c.p50_ms, c.p95_ms]);
         t.row(vec![
             c.case.clone(),
             c.runs.to_string(),
             c.passed.to_string(),
             output::pct(c.pass_rate),
-            output::ms(c.p50_ms),
-            output::ms(c.p95_ms),
-            output::truncate(&c.failures.join("; "), 70),
+            p50,
+            p95,
+            c.failures.join("; "),
         ]);
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     let cost = s.cost_total.map_or(String::new(), |c| {
         format!(
             ", cost {c:.6} ({:.6} per run)",
             s.cost_per_run.unwrap_or(0.0)
         )
     });
+    let [p50, p95] = ptrack::format::times([s.p50_ms, s.p95_ms]);
     let line = format!(
-        "{} {}: {}/{} passed ({}), p50 {}, p95 {}{cost}",
+        "{} {}: {}/{} passed ({}), p50 {p50}, p95 {p95}{cost}",
         s.prompt,
         s.version,
         s.passed,
         s.runs,
         output::pct(s.pass_rate),
-        output::ms(s.p50_ms),
-        output::ms(s.p95_ms)
     );
     let style = if s.passed == s.runs {
         Style::Green

@@ -4,6 +4,7 @@ use super::Ctx;
 use super::error::CliResult;
 use super::output::{self, Style};
 use ptrack::Version;
+use ptrack::format::times;
 use ptrack::query::ShowModel;
 
 /// Show a prompt version: attributes, text, run stats and the last output recorded
@@ -91,12 +92,13 @@ fn render(ctx: &mut Ctx, m: &ShowModel) -> CliResult {
         if r.runs == 0 {
             "none yet".to_string()
         } else {
+            let [p50, p95] = times([r.time_ms.map(|t| t.p50), r.time_ms.map(|t| t.p95)]);
             format!(
                 "{} · success {} · p50 {} · p95 {} · quality {} · last {}",
                 r.runs,
                 output::pct(r.success_rate),
-                output::ms(r.time_ms.map(|t| t.p50)),
-                output::ms(r.time_ms.map(|t| t.p95)),
+                p50,
+                p95,
                 output::quality(r.quality_mean, r.quality_n),
                 output::time(r.last_run)
             )

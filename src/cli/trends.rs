@@ -7,6 +7,7 @@ use super::output::{self, Align, Style, Table};
 use super::{Ctx, report_run_diagnostics};
 use ptrack::Version;
 use ptrack::chart::{sparkline, svg_chart};
+use ptrack::format::times;
 use ptrack::metrics::{Bucket, TrendRow, Trends};
 use ptrack::query::TrendsQuery;
 
@@ -71,15 +72,17 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("QUALITY", Align::Right),
-    ]);
+    ])
+    .droppable(&["P95"]);
     let cells = |r: &TrendRow, label: String| {
+        let [p50, p95] = times([r.p50_ms, r.p95_ms]);
         vec![
             r.start.to_string(),
             label,
             r.runs.to_string(),
             output::pct(r.success_rate),
-            output::ms(r.p50_ms),
-            output::ms(r.p95_ms),
+            p50,
+            p95,
             output::quality(r.quality_mean, r.quality_n),
         ]
     };
@@ -117,7 +120,7 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
         ));
         return Ok(());
     }
-    ctx.ui.write(&t.render(ctx.ui.color))?;
+    ctx.ui.table(&t)?;
     if ctx.ui.color {
         let o = &model.trends.overall;
         ctx.ui.line("")?;

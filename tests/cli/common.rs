@@ -29,6 +29,18 @@ impl Run {
         )
     }
 
+    /// Every line of stdout is at most `columns` display columns wide.
+    pub fn assert_fits(&self, columns: usize) {
+        for line in self.stdout.lines() {
+            let width = unicode_width::UnicodeWidthStr::width(line);
+            assert!(
+                width <= columns,
+                "a line of {width} columns, over {columns}:\n{line}\n\n{}",
+                self.snapshot()
+            );
+        }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
@@ -79,6 +91,7 @@ impl TestEnv {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("NO_COLOR")
+            .env_remove("COLUMNS")
             .env_remove("GITHUB_STEP_SUMMARY");
         c
     }
@@ -87,9 +100,17 @@ impl TestEnv {
         self.run_with_stdin(args, "")
     }
 
+    /// Run ptrack as on a terminal `columns` wide (`COLUMNS` set).
+    pub fn run_in_columns(&self, columns: usize, args: &[&str]) -> Run {
+        self.run_command(self.cmd().env("COLUMNS", columns.to_string()), args, "")
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let out: Output = self
-            .cmd()
+        self.run_command(&mut self.cmd(), args, stdin)
+    }
+
+    pub fn run_command(&self, cmd: &mut Command, args: &[&str], stdin: &str) -> Run {
+        let out: Output = cmd
             .args(args)
             .write_stdin(stdin)
             .output()

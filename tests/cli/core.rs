@@ -360,6 +360,36 @@ fn list_table_shows_latest_by_numeric_version_order() {
     insta::assert_snapshot!(snap(&env, &r));
 }
 
+/// A goal of 110 columns: a wide character (two columns) and an accented one (one, two bytes).
+const LONG_GOAL: &str = "Draft a reply to a customer who wrote in about a late delivery: 遅延 apologise, \
+explain and offer a refund café ok";
+
+#[test]
+fn list_fits_80_and_120_columns_and_piped_output_is_whole() {
+    let env = project_with_versions();
+    env.prompt(
+        "reply_to_customer_complaint",
+        "1.0",
+        &format!("goal: \"{LONG_GOAL}\"\nmodel: llama3.1:8b\n"),
+        "Reply.\n",
+    );
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["list"]);
+        assert_eq!(r.code, 0, "{}", r.snapshot());
+        r.assert_fits(columns);
+        assert!(r.stdout.contains('…'), "the goal is cut: {}", r.stdout);
+        insta::assert_snapshot!(format!("list_{columns}_columns"), snap(&env, &r));
+    }
+    // Not a terminal and no COLUMNS: nothing is cut.
+    let r = env.run(&["list"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert!(r.stdout.contains(LONG_GOAL), "{}", r.stdout);
+    assert!(r.stdout.contains("LAST RUN"), "{}", r.stdout);
+    // COLUMNS that is not a positive number is ignored.
+    let zero = env.run_command(env.cmd().env("COLUMNS", "0"), &["list"], "");
+    assert_eq!(zero.stdout, r.stdout);
+}
+
 #[test]
 fn list_json_has_one_object_per_prompt_with_every_field() {
     let env = project_with_versions();

@@ -998,6 +998,18 @@ fn run_cases_expectations_pass_and_fail() {
     );
     assert!(r.stderr.contains("1 of 3 run(s) failed"), "{}", r.stderr);
     insta::assert_snapshot!(snap_table(&r));
+    // On an 80-column terminal the case table fits: the failures are shortened.
+    let url = server.url();
+    let mut narrow = vec!["run", "p", "--provider", "ollama", "--base-url", &url];
+    narrow.extend(["--cases", "cases.jsonl"]);
+    let r80 = run_env(&env, &[("COLUMNS", "80")], &narrow);
+    assert_eq!(r80.code, 1, "{}", r80.snapshot());
+    r80.assert_fits(80);
+    assert!(
+        r80.stdout.contains("contains \"42\", not_contains"),
+        "{}",
+        r80.stdout
+    );
 }
 
 /// `snap` with runs of spaces collapsed, so table widths do not depend on timing.

@@ -112,9 +112,9 @@ fn times(n: usize, start: f64, step: f64) -> Vec<f64> {
     (0..n).map(|i| start + step * i as f64).collect()
 }
 
-/// Snapshot a run with commit ids and the temp folder replaced.
+/// Snapshot a run with commit ids and the temp folder replaced (under `name` when given).
 macro_rules! snap {
-    ($env:expr, $text:expr) => {{
+    ($env:expr, $text:expr $(, $name:expr)?) => {{
         let root = regex::escape(&$env.root().display().to_string());
         let canonical = regex::escape(
             &std::fs::canonicalize($env.root())
@@ -127,7 +127,7 @@ macro_rules! snap {
             (root.as_str(), "[ROOT]"),
             (r"\b[0-9a-f]{7,40}\b", "[SHA]"),
         ]}, {
-            insta::assert_snapshot!($text);
+            insta::assert_snapshot!($($name,)? $text);
         });
     }};
 }
@@ -242,6 +242,30 @@ fn history_lists_commits_newest_first_with_each_blobs_runs() {
     let r = env.run(&["history", "coach"]);
     ok(&r);
     snap!(env, r.snapshot());
+}
+
+#[test]
+fn history_fits_80_and_120_columns() {
+    let env = two_texts_of_10();
+    env.prompt("coach", "1.1", FRONT, "You are a coach.\nBe brief.\n");
+    commit(
+        &env,
+        4,
+        "Coach 1.1: shorter, since the reviewers found the longer text made the model ramble on",
+    );
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["history", "coach"]);
+        ok(&r);
+        r.assert_fits(columns);
+        snap!(env, r.snapshot(), format!("history_{columns}_columns"));
+    }
+    // Piped, the subject is whole.
+    let r = env.run(&["history", "coach"]);
+    assert!(
+        r.stdout.contains("made the model ramble on\n"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -1502,6 +1502,17 @@ fn performance_human_output() {
 }
 
 #[test]
+fn performance_fits_80_and_120_columns() {
+    let env = reference_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["performance"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("performance_{columns}_columns"), r.snapshot());
+    }
+}
+
+#[test]
 fn performance_table_shows_the_json_figures() {
     let env = reference_project();
     let human = env.run(&["performance", "ref"]);
@@ -1711,6 +1722,56 @@ fn compare_table_shows_the_json_figures() {
     assert!(human.stdout.contains(verdict), "{}", human.stdout);
 }
 
+#[test]
+fn compare_fits_80_and_120_columns() {
+    let env = reference_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["compare", "ref", "1.0", "1.1"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("compare_{columns}_columns"), r.snapshot());
+    }
+}
+
+#[test]
+fn compare_writes_a_time_and_its_delta_in_one_unit() {
+    // 1.0 takes ~30 s, 1.1 ~1.9 s: the 1.1 row must not read `1894 ms` next to `−28.1 s`.
+    let env = project(&[("c", &["1.0", "1.1"])]);
+    let mut lines = Vec::new();
+    for (i, ms) in [29_000.0, 30_000.0, 31_000.0].into_iter().enumerate() {
+        lines.push(run_line(
+            &format!("a{i}"),
+            "2026-11-20T10:00:00.000Z",
+            "c",
+            "1.0",
+            ms,
+            true,
+        ));
+    }
+    for (i, ms) in [1_800.0, 1_894.0, 2_000.0].into_iter().enumerate() {
+        lines.push(run_line(
+            &format!("b{i}"),
+            "2026-11-21T10:00:00.000Z",
+            "c",
+            "1.1",
+            ms,
+            true,
+        ));
+    }
+    env.write("runs/c/2026-11.jsonl", jsonl(&lines));
+    let r = env.run(&["compare", "c"]);
+    ok(&r);
+    let rows = table(&r.stdout);
+    assert_eq!(cell(&rows, 1, "P50"), "30.0 s", "{}", r.stdout);
+    assert_eq!(cell(&rows, 2, "P50"), "1.9 s", "{}", r.stdout);
+    assert_eq!(cell(&rows, 2, "Δ P50"), "−28.1 s", "{}", r.stdout);
+    assert!(
+        r.stdout.contains("p50 −28.1 s, mean −28.1 s ("),
+        "the verdict uses the same rule: {}",
+        r.stdout
+    );
+}
+
 // ---------------------------------------------------------------------------
 // trends
 // ---------------------------------------------------------------------------
@@ -1874,6 +1935,17 @@ fn trends_human_output_and_json_agree() {
         assert_eq!(row[2], j["runs"].to_string());
         let p50 = j["p50_ms"].as_f64().map_or("-".to_string(), fmt_ms);
         assert_eq!(row[4], p50);
+    }
+}
+
+#[test]
+fn trends_fits_80_and_120_columns() {
+    let env = trends_project();
+    for columns in [80, 120] {
+        let r = env.run_in_columns(columns, &["trends", "t", "--days", "7"]);
+        ok(&r);
+        r.assert_fits(columns);
+        insta::assert_snapshot!(format!("trends_{columns}_columns"), r.snapshot());
     }
 }
 
