@@ -124,6 +124,7 @@ pub fn run(ctx: &mut Ctx, mut args: CreateArgs) -> CliResult {
             token_limit: args.token_limit,
             top_k: args.top_k,
             top_p: args.top_p,
+            tags: None,
         },
         ctx.now,
     )?;
