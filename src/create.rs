@@ -2,9 +2,10 @@
 //! `templates/`), or as a copy of an existing version with some front matter keys changed, kept
 //! as written otherwise (YAML by lines, TOML through `toml_edit`). What would be written is
 //! parsed first with the same validator as every reader; nothing invalid is written, and an
-//! existing version is never overwritten.
+//! existing version is never overwritten. [`Project::ask_new_version`] is the dialog that asks
+//! for the attributes, over any reader and writer.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -77,6 +78,8 @@ pub struct NewVersion {
     pub top_k: Option<u64>,
     /// Top-p.
     pub top_p: Option<f64>,
+    /// Tags (replacing the copied version's).
+    pub tags: Option<Vec<String>>,
 }
 
 /// The version that was written.
@@ -134,6 +137,12 @@ pub enum CreateError {
         /// Why.
         message: String,
     },
+    /// The dialog's input ended before every answer was given.
+    #[error("no answer for {0}; nothing was written")]
+    NoAnswer(&'static str),
+    /// The dialog could not read an answer or write a question.
+    #[error("cannot ask: {0}")]
+    Dialog(#[source] std::io::Error),
     /// A file or folder could not be read or written.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -273,6 +282,7 @@ impl Project {
         set("token_limit", new.token_limit.map(|x| x.to_string()));
         set("top_k", new.top_k.map(|x| x.to_string()));
         set("top_p", new.top_p.map(|x| x.to_string()));
+        set("tags", new.tags.as_deref().map(|t| tags_literal(t, yaml)));
         set(
             "created_at",
             Some(if yaml {
@@ -285,6 +295,275 @@ impl Project {
             Some(e) => Err(CreateError::Invalid(vec![e])),
             None => Ok(text),
         }
+    }
+}
+
+/// One attribute the dialog asks for.
+#[derive(Clone, Copy)]
+enum Ask {
+    Goal,
+    Model,
+    Temperature,
+    TokenLimit,
+    TopK,
+    TopP,
+    Tags,
+}
+
+impl Ask {
+    const ALL: [Ask; 7] = [
+        Ask::Goal,
+        Ask::Model,
+        Ask::Temperature,
+        Ask::TokenLimit,
+        Ask::TopK,
+        Ask::TopP,
+        Ask::Tags,
+    ];
+
+    /// The front matter key, which names the attribute in questions and errors.
+    fn key(self) -> &'static str {
+        match self {
+            Ask::Goal => "goal",
+            Ask::Model => "model",
+            Ask::Temperature => "temperature",
+            Ask::TokenLimit => "token_limit",
+            Ask::TopK => "top_k",
+            Ask::TopP => "top_p",
+            Ask::Tags => "tags",
+        }
+    }
+
+    /// What a question says after the key.
+    fn hint(self) -> &'static str {
+        match self {
+            Ask::Goal => " (one sentence)",
+            Ask::Model => " (e.g. llama3.1:8b)",
+            Ask::Temperature => " (0 to 2)",
+            Ask::TokenLimit => " (maximum tokens to generate)",
+            Ask::TopK => "",
+            Ask::TopP => " (0 < p <= 1)",
+            Ask::Tags => " (comma-separated)",
+        }
+    }
+
+    /// The value `new` was given, as a YAML literal.
+    fn given_literal(self, new: &NewVersion) -> Option<String> {
+        match self {
+            Ask::Goal => new.goal.as_deref().map(|g| quote(g, true)),
+            Ask::Model => new.model.as_deref().map(|m| quote(m, true)),
+            Ask::Temperature => new.temperature.map(|x| x.to_string()),
+            Ask::TokenLimit => new.token_limit.map(|x| x.to_string()),
+            Ask::TopK => new.top_k.map(|x| x.to_string()),
+            Ask::TopP => new.top_p.map(|x| x.to_string()),
+            Ask::Tags => new.tags.as_deref().map(|t| tags_literal(t, true)),
+        }
+    }
+
+    /// The value `meta` has, as the question shows it; None when it has none.
+    fn shown(self, meta: &crate::prompt::PromptMeta) -> Option<String> {
+        let p = &meta.params;
+        match self {
+            Ask::Goal => meta.goal.clone(),
+            Ask::Model => meta.model.clone(),
+            Ask::Temperature => p.temperature.map(|x| x.to_string()),
+            Ask::TokenLimit => p.token_limit.map(|x| x.to_string()),
+            Ask::TopK => p.top_k.map(|x| x.to_string()),
+            Ask::TopP => p.top_p.map(|x| x.to_string()),
+            Ask::Tags => (!meta.tags.is_empty()).then(|| meta.tags.join(", ")),
+        }
+    }
+
+    /// Check `answer` with the validator every reader uses, and store it in `new`.
+    fn set(self, new: &mut NewVersion, answer: &str) -> Result<(), String> {
+        let key = self.key();
+        let number = |what: &str| format!("{key} must be {what}, got {answer}");
+        let literal = match self {
+            Ask::Goal | Ask::Model => quote(answer, true),
+            Ask::Temperature | Ask::TopP => answer
+                .parse::<f64>()
+                .map_err(|_| number("a number"))?
+                .to_string(),
+            Ask::TokenLimit | Ask::TopK => answer
+                .parse::<u64>()
+                .map_err(|_| number("a positive integer"))?
+                .to_string(),
+            Ask::Tags => tags_literal(&split_tags(answer), true),
+        };
+        check_value(key, &literal)?;
+        // The literal passed the validator, so it parses as the key's type.
+        match self {
+            Ask::Goal => new.goal = Some(answer.to_string()),
+            Ask::Model => new.model = Some(answer.to_string()),
+            Ask::Temperature => new.temperature = literal.parse().ok(),
+            Ask::TokenLimit => new.token_limit = literal.parse().ok(),
+            Ask::TopK => new.top_k = literal.parse().ok(),
+            Ask::TopP => new.top_p = literal.parse().ok(),
+            Ask::Tags => new.tags = Some(split_tags(answer)),
+        }
+        Ok(())
+    }
+}
+
+/// Tags typed as `a, b`: trimmed, empty ones dropped.
+fn split_tags(answer: &str) -> Vec<String> {
+    answer
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The validator's error about front matter `key: literal`, if any.
+fn check_value(key: &str, literal: &str) -> Result<(), String> {
+    let text = format!("---\n{key}: {literal}\n---\ntext\n");
+    let outcome = parse_prompt_file(
+        Path::new("answer.md"),
+        "answer",
+        &Version::first(),
+        text.as_bytes(),
+    );
+    match outcome
+        .diagnostics
+        .into_iter()
+        .find(|d| d.is_error() && d.field.as_deref() == Some(key))
+    {
+        Some(d) => Err(d.message),
+        None => Ok(()),
+    }
+}
+
+/// Ask on `out`, read the answer from `input`: the trimmed line, or None at the end of input.
+fn ask_line(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    question: &str,
+) -> Result<Option<String>, CreateError> {
+    write!(out, "{question}: ").map_err(CreateError::Dialog)?;
+    out.flush().map_err(CreateError::Dialog)?;
+    let mut line = String::new();
+    if input.read_line(&mut line).map_err(CreateError::Dialog)? == 0 {
+        writeln!(out).map_err(CreateError::Dialog)?;
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_string()))
+}
+
+impl Project {
+    /// The dialog of an interactive `create`: ask on `out` for each attribute `given` leaves
+    /// open (the name, goal, model, temperature, token limit, top-k, top-p and tags), reading
+    /// answers line by line from `input`. Each question shows its default, which an empty
+    /// answer keeps; an invalid answer is reported and asked again. For an existing prompt the
+    /// defaults are the values of its latest version (or of `given.from`), which the new
+    /// version copies; for a new prompt they are `[defaults]` of `ptrack.toml`, and a goal and
+    /// a model are needed. Returns what to pass to [`Project::create`].
+    pub fn ask_new_version(
+        &self,
+        given: &NewVersion,
+        input: &mut dyn BufRead,
+        out: &mut dyn Write,
+    ) -> Result<NewVersion, CreateError> {
+        let mut new = given.clone();
+        // A value given as a flag is not asked for; an invalid one stops before any question.
+        let invalid: Vec<String> = Ask::ALL
+            .iter()
+            .filter_map(|a| check_value(a.key(), &a.given_literal(&new)?).err())
+            .collect();
+        if !invalid.is_empty() {
+            return Err(CreateError::Invalid(invalid));
+        }
+        let say =
+            |out: &mut dyn Write, text: &str| writeln!(out, "{text}").map_err(CreateError::Dialog);
+        if new.name.is_empty() {
+            loop {
+                let Some(answer) =
+                    ask_line(input, out, "name (lower-case letters, digits, _ and -)")?
+                else {
+                    return Err(CreateError::NoAnswer("name"));
+                };
+                if answer.is_empty() {
+                    say(out, "error: a name is needed")?;
+                    continue;
+                }
+                match check_name(&answer) {
+                    Ok(()) => {
+                        new.name = answer;
+                        break;
+                    }
+                    Err(e) => say(out, &format!("error: {e}"))?,
+                }
+            }
+        } else {
+            check_name(&new.name)?;
+        }
+        let registry = self.load_prompts();
+        let source = match (&new.from, registry.get(&new.name)) {
+            (from, Some(p)) => Some(p.resolve(from.as_ref())?),
+            (Some(_), None) => return Err(CreateError::NoPromptToCopy(new.name.clone())),
+            (None, None) => None,
+        };
+        let defaults = match source {
+            Some(src) => {
+                new.from = Some(src.version.clone());
+                say(
+                    out,
+                    &format!(
+                        "starting from {} (its text is copied; Enter keeps the value in brackets)",
+                        src.path.display()
+                    ),
+                )?;
+                src.meta.clone()
+            }
+            None => {
+                let config = &self.config().defaults;
+                if new.provider.is_none() {
+                    new.provider = config.provider;
+                }
+                say(
+                    out,
+                    "a new prompt from the template (Enter keeps the value in brackets)",
+                )?;
+                crate::prompt::PromptMeta {
+                    model: config.model.clone(),
+                    ..Default::default()
+                }
+            }
+        };
+        for ask in Ask::ALL {
+            if ask.given_literal(&new).is_some() {
+                continue;
+            }
+            let default = ask.shown(&defaults);
+            let required = source.is_none() && matches!(ask, Ask::Goal | Ask::Model);
+            let question = match &default {
+                Some(d) => format!("{}{} [{d}]", ask.key(), ask.hint()),
+                None if required => format!("{}{}", ask.key(), ask.hint()),
+                None => format!("{}{} [none]", ask.key(), ask.hint()),
+            };
+            loop {
+                let Some(answer) = ask_line(input, out, &question)? else {
+                    return Err(CreateError::NoAnswer(ask.key()));
+                };
+                let answer = match (answer.is_empty(), &default) {
+                    // A copy keeps its values as written; a new file gets the default.
+                    (true, Some(_)) if source.is_some() => break,
+                    (true, Some(d)) => d.clone(),
+                    (true, None) if required => {
+                        say(out, &format!("error: a {} is needed", ask.key()))?;
+                        continue;
+                    }
+                    (true, None) => break,
+                    (false, Some(d)) if source.is_some() && answer == *d => break,
+                    (false, _) => answer,
+                };
+                match ask.set(&mut new, &answer) {
+                    Ok(()) => break,
+                    Err(e) => say(out, &format!("error: {e}"))?,
+                }
+            }
+        }
+        Ok(new)
     }
 }
 
@@ -328,7 +607,19 @@ fn render_template(
     if !text.ends_with('\n') {
         text.push('\n');
     }
+    // Tags are set in the rendered file, so templates written before tags could be asked for
+    // get them too.
+    if let Some(tags) = &new.tags {
+        text = set_key(&text, yaml, "tags", &tags_literal(tags, yaml))
+            .map_err(|e| CreateError::Invalid(vec![e]))?;
+    }
     Ok(text)
+}
+
+/// Tags as a YAML flow sequence or a TOML array.
+fn tags_literal(tags: &[String], yaml: bool) -> String {
+    let items: Vec<String> = tags.iter().map(|t| quote(t, yaml)).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// A string as a YAML or TOML scalar.
@@ -464,6 +755,158 @@ mod tests {
             set_key(fm, false, "token_limit", "9").expect("edit"),
             "+++\ngoal = \"a\"\ntoken_limit = 9\n+++\nbody\n"
         );
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc)
+    }
+
+    /// Run the dialog on `input`; what it wrote, and its result.
+    fn dialog(
+        project: &Project,
+        given: &NewVersion,
+        input: &str,
+    ) -> (String, Result<NewVersion, CreateError>) {
+        let mut out = Vec::new();
+        let result = project.ask_new_version(given, &mut input.as_bytes(), &mut out);
+        (String::from_utf8(out).expect("utf-8"), result)
+    }
+
+    #[test]
+    fn the_dialog_asks_for_each_attribute_and_re_asks_an_invalid_answer_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project::open(dir.path()).expect("open");
+        let input =
+            "Summ Arize\nsumm\n\nSummarize a text\n\nm1\n7\n0.3\nabc\n\n\n1.5\n0.9\nnews, short\n";
+        let (out, result) = dialog(&project, &NewVersion::default(), input);
+        let new = result.expect("answered");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [
+                "name (lower-case letters, digits, _ and -): error: invalid prompt name `Summ Arize`",
+                "name (lower-case letters, digits, _ and -): a new prompt from the template (Enter keeps the value in brackets)",
+                "goal (one sentence): error: a goal is needed",
+                "goal (one sentence): model (e.g. llama3.1:8b): error: a model is needed",
+                "model (e.g. llama3.1:8b): temperature (0 to 2) [none]: error: temperature must be between 0 and 2, got 7",
+                "temperature (0 to 2) [none]: token_limit (maximum tokens to generate) [none]: error: token_limit must be a positive integer, got abc",
+                "token_limit (maximum tokens to generate) [none]: top_k [none]: top_p (0 < p <= 1) [none]: error: top_p must be greater than 0 and at most 1, got 1.5",
+                "top_p (0 < p <= 1) [none]: tags (comma-separated) [none]: ",
+            ]
+        );
+        assert_eq!(new.name, "summ");
+        assert_eq!(new.from, None);
+        assert_eq!(
+            (new.goal.as_deref(), new.model.as_deref()),
+            (Some("Summarize a text"), Some("m1"))
+        );
+        assert_eq!(
+            (new.temperature, new.token_limit, new.top_k, new.top_p),
+            (Some(0.3), None, None, Some(0.9))
+        );
+        assert_eq!(
+            new.tags,
+            Some(vec!["news".to_string(), "short".to_string()])
+        );
+        let created = project.create(&new, now()).expect("created");
+        let v = project
+            .load_prompts()
+            .resolve("summ", None)
+            .expect("valid")
+            .clone();
+        assert_eq!(created.version, "1.0");
+        assert_eq!(v.meta.tags, ["news", "short"]);
+        assert_eq!(v.meta.params.top_p, Some(0.9));
+    }
+
+    #[test]
+    fn the_dialog_starts_from_the_latest_version_of_an_existing_prompt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("ptrack.toml"),
+            "[defaults]\nmodel = \"from-config\"\n",
+        )
+        .expect("config");
+        let project = Project::open(dir.path()).expect("open");
+        std::fs::create_dir_all(dir.path().join("prompts/sum")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("prompts/sum/1.0.md"),
+            "---\ngoal: old\nmodel: m0\n---\nold text\n",
+        )
+        .expect("1.0");
+        std::fs::write(
+            dir.path().join("prompts/sum/1.1.md"),
+            "---\ngoal: Sum up\nmodel: m1\ntemperature: 0.7\ntags: [a, b]\n---\nlatest text {{ x }}\n",
+        )
+        .expect("1.1");
+        let given = NewVersion {
+            name: "sum".into(),
+            top_k: Some(5),
+            ..NewVersion::default()
+        };
+        // Enter keeps goal and model; temperature changes; token_limit and top_p stay unset;
+        // the same tags count as kept.
+        let (out, result) = dialog(&project, &given, "\n\n0.2\n\n\na, b\n");
+        let new = result.expect("answered");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [
+                "starting from prompts/sum/1.1.md (its text is copied; Enter keeps the value in brackets)",
+                "goal (one sentence) [Sum up]: model (e.g. llama3.1:8b) [m1]: temperature (0 to 2) [0.7]: token_limit (maximum tokens to generate) [none]: top_p (0 < p <= 1) [none]: tags (comma-separated) [a, b]: ",
+            ],
+            "top_k was given, so it is not asked"
+        );
+        assert_eq!(new.from, Some("1.1".parse().expect("v")));
+        assert_eq!(
+            (
+                new.goal.clone(),
+                new.model.clone(),
+                new.temperature,
+                new.top_k,
+                new.tags.clone()
+            ),
+            (None, None, Some(0.2), Some(5), None),
+            "kept values stay as the copy writes them"
+        );
+        let created = project.create(&new, now()).expect("created");
+        assert_eq!(
+            (created.version.as_str(), created.from.as_deref()),
+            ("1.2", Some("1.1"))
+        );
+        let text = std::fs::read_to_string(dir.path().join("prompts/sum/1.2.md")).expect("read");
+        assert_eq!(
+            text,
+            "---\ngoal: Sum up\nmodel: m1\ntemperature: 0.2\ntags: [a, b]\ntop_k: 5\ncreated_at: 2026-11-24T12:00:00Z\n---\nlatest text {{ x }}\n"
+        );
+    }
+
+    #[test]
+    fn the_dialog_stops_at_the_end_of_input_and_on_an_invalid_flag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project::open(dir.path()).expect("open");
+        let (_, result) = dialog(&project, &NewVersion::default(), "sum\nSum up\n");
+        assert!(
+            matches!(result, Err(CreateError::NoAnswer("model"))),
+            "{result:?}"
+        );
+        let given = NewVersion {
+            temperature: Some(7.0),
+            ..NewVersion::default()
+        };
+        let (out, result) = dialog(&project, &given, "sum\n");
+        assert_eq!(out, "", "nothing is asked");
+        assert!(result.is_err_and(|e| {
+            e.to_string()
+                .contains("temperature must be between 0 and 2")
+        }),);
+        let given = NewVersion {
+            name: "Sum".into(),
+            ..NewVersion::default()
+        };
+        let (out, result) = dialog(&project, &given, "");
+        assert_eq!(out, "");
+        assert!(matches!(result, Err(CreateError::Lookup(_))), "{result:?}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `ptrack create`: write a new version file from the template, or from an existing version.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use super::error::{CliError, CliResult};
 use super::output::Style;
@@ -11,11 +11,17 @@ use ptrack::{Provider, Version};
 /// Write a new prompt version from the template (or copy one with --from)
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+On a terminal, a missing NAME, --goal or --model starts a dialog. It asks for the name, goal,
+model, temperature, token limit, top-k, top-p and tags (all but those given as flags; the
+variables are left to the file), each with its default in brackets, which Enter keeps. An
+invalid answer is explained and asked again. For an existing prompt the dialog starts from its
+latest version (or --from): its values are the defaults and the new file copies its text.
+
 Examples:
   ptrack create summarize --goal \"Summarize a text in three bullets\" --model llama3.1:8b --temperature 0.3
   ptrack create summarize --from 1.0                  copy 1.0 to the next minor version (1.1)
   ptrack create summarize --from 1.1 --version 2.0 --temperature 0.2
-  ptrack create                                       ask for everything (on a terminal)")]
+  ptrack create                                       ask for each attribute (on a terminal)")]
 pub struct CreateArgs {
     /// Prompt name (lower-case letters, digits, `_`, `-`)
     pub name: Option<String>,
@@ -60,73 +66,62 @@ pub enum FormatArg {
     Toml,
 }
 
-pub fn run(ctx: &mut Ctx, mut args: CreateArgs) -> CliResult {
+pub fn run(ctx: &mut Ctx, args: CreateArgs) -> CliResult {
     let project = ctx.project()?;
     let interactive = std::io::stdin().is_terminal() && !ctx.ui.json;
+    let given = NewVersion {
+        name: args.name.clone().unwrap_or_default(),
+        version: args.version.clone(),
+        from: args.from.clone(),
+        format: args.format.map(|f| match f {
+            FormatArg::Md => FileFormat::Md,
+            FormatArg::Toml => FileFormat::Toml,
+        }),
+        goal: args.goal.clone(),
+        model: args.model.clone(),
+        provider: args.provider.map(Provider::from),
+        temperature: args.temperature,
+        token_limit: args.token_limit,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        tags: None,
+    };
+    let mut filled = given.clone();
     let defaults = &project.config().defaults;
-    if args.model.is_none() && args.from.is_none() {
-        args.model = defaults.model.clone();
-    }
-    if args.provider.is_none() && args.from.is_none() {
-        args.provider = defaults.provider.map(|p| match p {
-            Provider::Ollama => ProviderArg::Ollama,
-            Provider::Openai => ProviderArg::Openai,
-        });
+    if filled.from.is_none() {
+        filled.model = filled.model.or_else(|| defaults.model.clone());
+        filled.provider = filled.provider.or(defaults.provider);
     }
     // Ask for what is missing, or name every missing flag at once.
     let mut missing = Vec::new();
     if args.name.is_none() {
         missing.push("NAME");
     }
-    if args.from.is_none() {
-        if args.goal.is_none() {
+    if filled.from.is_none() {
+        if filled.goal.is_none() {
             missing.push("--goal");
         }
-        if args.model.is_none() {
+        if filled.model.is_none() {
             missing.push("--model");
         }
     }
-    if !missing.is_empty() {
-        if !interactive {
-            return Err(
-                CliError::new(format!("missing {}", missing.join(", "))).with_hint(
-                    "stdin is not a terminal, so ptrack cannot ask; pass them as arguments, e.g. \
+    let new = if missing.is_empty() {
+        filled
+    } else if interactive {
+        project.ask_new_version(
+            &given,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stderr().lock(),
+        )?
+    } else {
+        return Err(
+            CliError::new(format!("missing {}", missing.join(", "))).with_hint(
+                "stdin is not a terminal, so ptrack cannot ask; pass them as arguments, e.g. \
                  ptrack create summarize --goal \"Summarize a text\" --model llama3.1:8b",
-                ),
-            );
-        }
-        for m in missing {
-            let answer = ask(match m {
-                "NAME" => "prompt name",
-                "--goal" => "goal (one sentence)",
-                _ => "model (e.g. llama3.1:8b)",
-            })?;
-            match m {
-                "NAME" => args.name = Some(answer),
-                "--goal" => args.goal = Some(answer),
-                _ => args.model = Some(answer),
-            }
-        }
-    }
-    let created = project.create(
-        &NewVersion {
-            name: args.name.clone().unwrap_or_default(),
-            version: args.version.clone(),
-            from: args.from.clone(),
-            format: args.format.map(|f| match f {
-                FormatArg::Md => FileFormat::Md,
-                FormatArg::Toml => FileFormat::Toml,
-            }),
-            goal: args.goal.clone(),
-            model: args.model.clone(),
-            provider: args.provider.map(Provider::from),
-            temperature: args.temperature,
-            token_limit: args.token_limit,
-            top_k: args.top_k,
-            top_p: args.top_p,
-        },
-        ctx.now,
-    )?;
+            ),
+        );
+    };
+    let created = project.create(&new, ctx.now)?;
     if ctx.ui.json {
         return ctx.ui.json(&created);
     }
@@ -149,19 +144,4 @@ pub fn run(ctx: &mut Ctx, mut args: CreateArgs) -> CliResult {
     ctx.ui
         .status("next: edit the text, then `git add` and commit it");
     Ok(())
-}
-
-fn ask(label: &str) -> CliResult<String> {
-    loop {
-        eprint!("{label}: ");
-        std::io::stderr().flush()?;
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line)? == 0 {
-            return Err(CliError::new(format!("no answer for {label}")));
-        }
-        let answer = line.trim();
-        if !answer.is_empty() {
-            return Ok(answer.to_string());
-        }
-    }
 }

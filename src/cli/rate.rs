@@ -9,14 +9,15 @@ use ptrack::record::RateError;
 #[command(after_help = "\
 Examples:
   ptrack rate 019a4c2e-7f31-7c11-9a53-2f4be1d0c6aa --quality 9 --feedback \"clear next step\"
-  ptrack rate 019a4c2e --quality 4         a unique prefix of the id is enough")]
+  ptrack rate 019a4c2e --quality 4         a unique prefix of the id is enough; keeps the feedback
+  ptrack rate 019a4c2e --quality 4 --feedback \"\"   clears the feedback")]
 pub struct RateArgs {
     /// The run's id (or a unique prefix of it)
     pub run_id: String,
     /// Quality score, 1 to 10
     #[arg(long, value_name = "Q")]
     pub quality: f64,
-    /// Free-text feedback
+    /// Free-text feedback (without it, the earlier feedback stays; `--feedback ""` clears it)
     #[arg(long)]
     pub feedback: Option<String>,
 }

@@ -126,8 +126,15 @@ impl Project {
             };
             if let Some(r) = ratings.get(&run.id) {
                 obj.insert("quality_score".into(), json_number(r.quality_score));
-                if let Some(f) = &r.feedback {
-                    obj.insert("feedback".into(), Value::String(f.clone()));
+                // A rating without feedback keeps the run's; an empty one clears it.
+                match r.feedback.as_deref() {
+                    None => {}
+                    Some("") => {
+                        obj.remove("feedback");
+                    }
+                    Some(f) => {
+                        obj.insert("feedback".into(), Value::String(f.to_string()));
+                    }
                 }
             }
             if obj.get("output_length").is_none_or(Value::is_null) {

@@ -5,7 +5,7 @@
 //! Definitions (written once, here): success rate = successes / runs; percentiles by linear
 //! interpolation between closest ranks (numpy's default, type 7); quality mean over rated
 //! runs only, with their count beside it; the latest rating of a run replaces the score it
-//! was logged with; a run id seen twice (e.g. after a `merge=union` merge) counts once, the
+//! was logged with, and the latest rating that gives feedback its feedback; a run id seen twice (e.g. after a `merge=union` merge) counts once, the
 //! first copy in log order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -72,7 +72,10 @@ impl RunSet {
         for run in &mut runs {
             if let Some(rating) = ratings.remove(&run.id) {
                 run.quality_score = Some(rating.quality_score);
-                run.has_feedback |= rating.feedback.is_some_and(|f| !f.trim().is_empty());
+                // A rating without feedback keeps the run's own; an empty one clears it.
+                if let Some(f) = &rating.feedback {
+                    run.has_feedback = !f.trim().is_empty();
+                }
             }
         }
         // Ratings for runs outside the filter are not orphans; only report them unfiltered.
@@ -95,12 +98,18 @@ impl RunSet {
     }
 }
 
-/// A rating as the resolution rule sees it: when it was given.
+/// A rating as the resolution rule sees it: when it was given, and whether it says anything
+/// about feedback.
 pub trait Timed {
     /// The time the rule orders by.
-    type Time: Ord;
+    type Time: Ord + Copy + std::fmt::Debug;
     /// When it was given.
     fn time(&self) -> Self::Time;
+    /// Whether this rating gives feedback (an empty text too, which clears it); a rating
+    /// without feedback keeps the feedback given before it.
+    fn gives_feedback(&self) -> bool;
+    /// Take the feedback of `other` in place of this rating's own.
+    fn take_feedback(&mut self, other: &Self);
 }
 
 impl Timed for Rating {
@@ -108,16 +117,33 @@ impl Timed for Rating {
     fn time(&self) -> DateTime<Utc> {
         self.ts
     }
+    fn gives_feedback(&self) -> bool {
+        self.feedback.is_some()
+    }
+    fn take_feedback(&mut self, other: &Self) {
+        self.feedback.clone_from(&other.feedback);
+    }
+}
+
+/// The latest rating of a run, carrying the feedback of the latest rating that gave one.
+#[derive(Debug, Clone)]
+struct Latest<V: Timed> {
+    rating: V,
+    /// When the feedback `rating` now carries was given; None when no rating gave feedback.
+    feedback_at: Option<V::Time>,
 }
 
 /// The latest rating of each run, by the one rule every reader follows: a later rating wins,
-/// and of two given at the same time the one read later (further down the logs) wins.
+/// and of two given at the same time the one read later (further down the logs) wins. The
+/// same rule picks the feedback among the ratings that give feedback, so a rating without
+/// feedback changes the score and keeps the feedback; one with an empty feedback clears it.
+/// When no rating gave feedback, the run's own feedback stands.
 #[derive(Debug, Clone)]
-pub struct LatestRatings<K, V, S = std::collections::hash_map::RandomState> {
-    map: HashMap<K, V, S>,
+pub struct LatestRatings<K, V: Timed, S = std::collections::hash_map::RandomState> {
+    map: HashMap<K, Latest<V>, S>,
 }
 
-impl<K, V, S: Default> Default for LatestRatings<K, V, S> {
+impl<K, V: Timed, S: Default> Default for LatestRatings<K, V, S> {
     fn default() -> Self {
         LatestRatings {
             map: HashMap::default(),
@@ -126,25 +152,57 @@ impl<K, V, S: Default> Default for LatestRatings<K, V, S> {
 }
 
 impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> LatestRatings<K, V, S> {
-    /// Take `rating` for run `key` when it supersedes the one kept.
+    /// Take `rating` for run `key`: its score when it supersedes the one kept, its feedback
+    /// when it gives one and supersedes the feedback kept.
     pub fn offer(&mut self, key: K, rating: V) {
-        if self
-            .map
-            .get(&key)
-            .is_none_or(|old| rating.time() >= old.time())
-        {
-            self.map.insert(key, rating);
+        let feedback_at = rating.gives_feedback().then(|| rating.time());
+        self.restore(key, rating, feedback_at);
+    }
+
+    /// Take a rating that carries the feedback given at `feedback_at` (as
+    /// [`LatestRatings::iter_with_feedback_time`] gave it), e.g. read back from a cache.
+    pub fn restore(&mut self, key: K, rating: V, feedback_at: Option<V::Time>) {
+        let new = Latest {
+            rating,
+            feedback_at,
+        };
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(new);
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let old = e.get_mut();
+                let feedback_wins = match (new.feedback_at, old.feedback_at) {
+                    (Some(n), Some(o)) => n >= o,
+                    (n, _) => n.is_some(),
+                };
+                let feedback_at = if feedback_wins {
+                    new.feedback_at
+                } else {
+                    old.feedback_at
+                };
+                if new.rating.time() >= old.rating.time() {
+                    let mut rating = new.rating;
+                    if !feedback_wins {
+                        rating.take_feedback(&old.rating);
+                    }
+                    old.rating = rating;
+                } else if feedback_wins {
+                    old.rating.take_feedback(&new.rating);
+                }
+                old.feedback_at = feedback_at;
+            }
         }
     }
 
-    /// The latest rating of run `key`.
+    /// The latest rating of run `key`, with the latest feedback given.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
+        self.map.get(key).map(|l| &l.rating)
     }
 
     /// Take the latest rating of run `key` out.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key)
+        self.map.remove(key).map(|l| l.rating)
     }
 
     /// Whether no run has a rating.
@@ -152,9 +210,10 @@ impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> LatestRatings
         self.map.is_empty()
     }
 
-    /// Every run with its latest rating, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter()
+    /// Every run with its latest rating and when the feedback it carries was given, in no
+    /// particular order: what [`LatestRatings::restore`] takes back.
+    pub fn iter_with_feedback_time(&self) -> impl Iterator<Item = (&K, &V, Option<V::Time>)> {
+        self.map.iter().map(|(k, l)| (k, &l.rating, l.feedback_at))
     }
 
     /// The runs that have a rating, in no particular order.
@@ -168,8 +227,8 @@ impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> std::ops::Add
 {
     /// Offer every rating of `other`, which was read after this one.
     fn add_assign(&mut self, other: Self) {
-        for (k, v) in other.map {
-            self.offer(k, v);
+        for (k, l) in other.map {
+            self.restore(k, l.rating, l.feedback_at);
         }
     }
 }
@@ -575,6 +634,100 @@ pub(crate) mod tests {
         assert_eq!(m.quality_mean, Some(4.0));
         assert_eq!(m.quality_n, 4);
         assert_eq!(m.tokens_total, 80);
+    }
+
+    fn rating(hour: u32, q: f64, feedback: Option<&str>) -> Rating {
+        Rating {
+            run_id: "r".into(),
+            ts: DateTime::parse_from_rfc3339(&format!("2026-11-24T{hour:02}:00:00Z"))
+                .expect("ts")
+                .with_timezone(&Utc),
+            quality_score: q,
+            feedback: feedback.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_rating_without_feedback_keeps_the_latest_feedback_in_any_order() {
+        let all = [
+            rating(10, 1.0, Some("a")),
+            rating(11, 2.0, Some("b")),
+            rating(12, 3.0, None),
+            rating(9, 4.0, None),
+        ];
+        // Every order of offering, and every split into two sets merged with `+=`.
+        let mut orders = vec![vec![0, 1, 2, 3]];
+        for _ in 0..23 {
+            let mut next = orders[orders.len() - 1].clone();
+            // The next permutation in lexicographic order.
+            let i = (0..3).rev().find(|&i| next[i] < next[i + 1]).expect("more");
+            let j = (i + 1..4)
+                .rev()
+                .find(|&j| next[j] > next[i])
+                .expect("larger");
+            next.swap(i, j);
+            next[i + 1..].reverse();
+            orders.push(next);
+        }
+        for order in &orders {
+            for split in 0..=4 {
+                let mut a: LatestRatings<&str, Rating> = LatestRatings::default();
+                let mut b: LatestRatings<&str, Rating> = LatestRatings::default();
+                for (n, &i) in order.iter().enumerate() {
+                    let target = if n < split { &mut a } else { &mut b };
+                    target.offer("r", all[i].clone());
+                }
+                a += b;
+                let got = a.get(&"r").expect("rated");
+                assert_eq!(
+                    (got.quality_score, got.feedback.as_deref()),
+                    (3.0, Some("b")),
+                    "order {order:?}, split {split}"
+                );
+            }
+        }
+        // An empty feedback given later replaces it; a later rating without one keeps it empty.
+        let mut r: LatestRatings<&str, Rating> = LatestRatings::default();
+        for x in all {
+            r.offer("r", x);
+        }
+        r.offer("r", rating(14, 5.0, None));
+        r.offer("r", rating(13, 6.0, Some("")));
+        let got = r.get(&"r").expect("rated");
+        assert_eq!(
+            (got.quality_score, got.feedback.as_deref()),
+            (5.0, Some(""))
+        );
+    }
+
+    #[test]
+    fn run_set_applies_rating_feedback_over_the_runs_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = [
+            r#"{"id":"a","ts":"2026-11-01T10:00:00Z","prompt":"p","version":"1.0","execution_time_ms":1,"success":true,"feedback":"own"}"#,
+            r#"{"id":"b","ts":"2026-11-01T10:00:00Z","prompt":"p","version":"1.0","execution_time_ms":1,"success":true}"#,
+            r#"{"id":"c","ts":"2026-11-01T10:00:00Z","prompt":"p","version":"1.0","execution_time_ms":1,"success":true,"feedback":"own"}"#,
+            r#"{"type":"rating","id":"r1","ts":"2026-11-02T10:00:00Z","run_id":"a","quality_score":5}"#,
+            r#"{"type":"rating","id":"r2","ts":"2026-11-02T10:00:00Z","run_id":"b","quality_score":5,"feedback":"rated"}"#,
+            r#"{"type":"rating","id":"r3","ts":"2026-11-03T10:00:00Z","run_id":"b","quality_score":6}"#,
+            r#"{"type":"rating","id":"r4","ts":"2026-11-02T10:00:00Z","run_id":"c","quality_score":5,"feedback":""}"#,
+        ];
+        std::fs::create_dir_all(dir.path().join("p")).expect("mkdir");
+        std::fs::write(dir.path().join("p/2026-11.jsonl"), log.join("\n") + "\n").expect("write");
+        let set = RunSet::load(dir.path(), Path::new("runs"), &RunFilter::default());
+        let got: Vec<(&str, Option<f64>, bool)> = set
+            .runs
+            .iter()
+            .map(|r| (r.id.as_str(), r.quality_score, r.has_feedback))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Some(5.0), true),
+                ("b", Some(6.0), true),
+                ("c", Some(5.0), false)
+            ]
+        );
     }
 
     #[test]

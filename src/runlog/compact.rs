@@ -57,13 +57,21 @@ struct Group {
 struct Rated {
     ts: i64,
     quality: f64,
-    feedback: bool,
+    /// Whether it gives feedback text: None when it gives no feedback, Some(false) when the
+    /// feedback is blank (which clears the feedback given before).
+    feedback: Option<bool>,
 }
 
 impl Timed for Rated {
     type Time = i64;
     fn time(&self) -> i64 {
         self.ts
+    }
+    fn gives_feedback(&self) -> bool {
+        self.feedback.is_some()
+    }
+    fn take_feedback(&mut self, other: &Self) {
+        self.feedback = other.feedback;
     }
 }
 
@@ -153,7 +161,7 @@ impl Partial {
         g.length_sum = g.length_sum.saturating_add(length);
     }
 
-    fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: bool) {
+    fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: Option<bool>) {
         let key = id_hash(run_id);
         self.ratings.offer(
             key,
@@ -240,7 +248,7 @@ impl Partial {
                 r.run_id.as_bytes(),
                 to_nanos(&r.ts),
                 r.quality_score,
-                r.feedback.is_some_and(|f| !f.trim().is_empty()),
+                r.feedback.map(|f| !f.trim().is_empty()),
             ),
             Ok(Event::Eval(_)) => {}
             Err(e) => {
@@ -430,8 +438,9 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
                 b.quality.push(q);
             }
             b.successes += usize::from(g.flags[i] & SUCCESS != 0);
-            b.feedback +=
-                usize::from(g.flags[i] & FEEDBACK != 0 || rating.is_some_and(|r| r.feedback));
+            // A rating's feedback replaces the run's own; without one, the run's stands.
+            let feedback = rating.and_then(|r| r.feedback);
+            b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
         }
         b.times = g.times;
         ids.extend(g.ids);
@@ -627,12 +636,17 @@ mod tests {
             }
             lines.push(line);
             if i % 17 == 0 {
-                lines.push(format!(
-                    "{{\"type\":\"rating\",\"id\":\"rt-{i}\",\"ts\":\"2026-11-2{}T00:00:00.000Z\",\"run_id\":\"run-{}\",\"quality_score\":{},\"feedback\":\"late\"}}",
-                    rnd() % 9,
-                    (rnd() as usize) % (i + 1),
-                    rnd() % 10 + 1
-                ));
+                // With feedback, with an empty one (clears), without one (keeps).
+                let feedback = [",\"feedback\":\"late\"", ",\"feedback\":\"\"", ""];
+                // Some runs rated at random, the first few many times.
+                for run in [(rnd() as usize) % (i + 1), (rnd() as usize) % 8] {
+                    lines.push(format!(
+                        "{{\"type\":\"rating\",\"id\":\"rt-{i}-{run}\",\"ts\":\"2026-11-2{}T00:00:00.000Z\",\"run_id\":\"run-{run}\",\"quality_score\":{}{}}}",
+                        rnd() % 9,
+                        rnd() % 10 + 1,
+                        feedback[(rnd() % 3) as usize]
+                    ));
+                }
             }
             match i % 97 {
                 3 => lines.push("{not json".to_string()),

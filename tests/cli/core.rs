@@ -839,6 +839,111 @@ fn create_without_goal_and_model_names_both_when_it_cannot_ask() {
     insta::assert_snapshot!(snap(&env, &r));
 }
 
+/// Run ptrack with stdin on a terminal: `script` (util-linux) gives it a pseudo-terminal,
+/// fed `input`. What the terminal showed (input echoed, CRLF line ends) and the exit code;
+/// None when `script` is not installed.
+fn run_on_terminal(env: &TestEnv, args: &str, input: &str) -> Option<(String, i32)> {
+    use std::io::Write;
+    let installed = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return None;
+    }
+    let command = format!("'{}' {args}", env!("CARGO_BIN_EXE_ptrack"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env.root())
+        .env("PTRACK_NOW", crate::common::NOW)
+        .env("HOME", env.root())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write input");
+    let out = child.wait_with_output().expect("script ends");
+    Some((
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+        out.status.code().unwrap_or(-1),
+    ))
+}
+
+#[test]
+fn create_on_a_terminal_asks_each_attribute_re_asks_invalid_ones_and_starts_from_the_latest() {
+    let env = TestEnv::init();
+    env.write("ptrack.toml", "[defaults]\nmodel = \"qwen2.5:7b\"\n");
+    // An invalid name and temperature are asked again at once; Enter keeps the model default.
+    let input = "Summ Arize\nsumm\nSummarize a text\n\n7\n0.3\n\n\n\nnews, short\n";
+    let Some((screen, code)) = run_on_terminal(&env, "create", input) else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    for line in [
+        "name (lower-case letters, digits, _ and -): error: invalid prompt name `Summ Arize`",
+        "model (e.g. llama3.1:8b) [qwen2.5:7b]: temperature (0 to 2) [none]: error: temperature must be between 0 and 2, got 7",
+        "tags (comma-separated) [none]: created prompts/summ/1.0.md",
+    ] {
+        assert!(screen.contains(line), "{line:?} in:\n{screen}");
+    }
+    let show = env.run(&["show", "summ", "--json"]).json();
+    assert_eq!(show["meta"]["goal"], "Summarize a text");
+    assert_eq!(show["meta"]["model"], "qwen2.5:7b");
+    assert_eq!(show["meta"]["params"]["temperature"], 0.3);
+    assert_eq!(show["meta"]["tags"], json!(["news", "short"]));
+
+    // For an existing prompt: the latest version's values are the defaults, its text is copied.
+    env.write(
+        "prompts/summ/1.0.md",
+        env.read("prompts/summ/1.0.md")
+            .replace("You are a helpful assistant.", "Summarize well."),
+    );
+    let Some((screen, code)) = run_on_terminal(&env, "create summ", "\nllama3.1:8b\n\n\n\n\n\n")
+    else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("goal (one sentence) [Summarize a text]: ")
+            && screen.contains("temperature (0 to 2) [0.3]: ")
+            && screen.contains("tags (comma-separated) [news, short]: "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("created prompts/summ/1.1.md (copied from 1.0)"),
+        "{screen}"
+    );
+    let copy = env.read("prompts/summ/1.1.md");
+    assert!(copy.contains("Summarize well."), "{copy}");
+    assert!(copy.contains("\nmodel: llama3.1:8b\n"), "{copy}");
+    assert!(copy.contains("\ntemperature: 0.3\n"), "{copy}");
+}
+
+#[test]
+fn create_help_says_what_the_dialog_asks() {
+    let env = TestEnv::init();
+    let r = env.run(&["create", "--help"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains(
+            "It asks for the name, goal, model, temperature, token limit, top-k, top-p and tags"
+        ) && help.contains("starts from its latest version"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn create_takes_the_model_from_ptrack_toml_defaults() {
     let env = TestEnv::init();

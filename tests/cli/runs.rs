@@ -819,6 +819,129 @@ fn rate_the_latest_rating_by_time_wins() {
 }
 
 #[test]
+fn rate_without_feedback_keeps_it_and_an_empty_feedback_clears_it() {
+    let env = project(&[("p", &["1.0"])]);
+    let input = [
+        r#"{"id":"run-alpha-0001","prompt":"p","execution_time_ms":10}"#,
+        r#"{"id":"run-beta-0002","prompt":"p","execution_time_ms":20,"feedback":"logged"}"#,
+    ]
+    .join("\n");
+    ok(&env.run_with_stdin(&["record", "--stdin"], &input));
+    // (score, feedback) of each run in export json and csv, and the feedback counts of
+    // performance (the fast reader and its cache) and show (the simple reader).
+    let state = |env: &TestEnv| {
+        let json = env.run(&["export", "--format", "json"]);
+        ok(&json);
+        let rows = json.json();
+        let from_json: Vec<(Value, Value)> = ["run-alpha-0001", "run-beta-0002"]
+            .iter()
+            .map(|id| {
+                let row = rows
+                    .as_array()
+                    .and_then(|a| a.iter().find(|r| r["id"] == *id))
+                    .unwrap_or_else(|| panic!("{id} exported: {rows}"));
+                (row["quality_score"].clone(), row["feedback"].clone())
+            })
+            .collect();
+        let csv = env.run(&["export", "--format", "csv"]);
+        ok(&csv);
+        let records = parse_csv(&csv.stdout);
+        let col = |name: &str| {
+            records[0]
+                .iter()
+                .position(|c| c == name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+        };
+        let from_csv: Vec<(String, String)> = ["run-alpha-0001", "run-beta-0002"]
+            .iter()
+            .map(|id| {
+                let r = records[1..]
+                    .iter()
+                    .find(|r| r[0] == *id)
+                    .unwrap_or_else(|| panic!("{id} in csv"));
+                (r[col("quality_score")].clone(), r[col("feedback")].clone())
+            })
+            .collect();
+        let perf = env.run(&["performance", "p", "--json"]);
+        ok(&perf);
+        let show = env.run(&["show", "p", "--json"]);
+        ok(&show);
+        (
+            from_json,
+            from_csv,
+            perf_metrics(&perf.json(), "p", "1.0")["feedback_count"].clone(),
+            show.json()["runs"]["feedback_count"].clone(),
+        )
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    ok(&run_at(
+        &env,
+        "2026-11-24T12:00:00Z",
+        &["rate", "run-alpha", "--quality", "7", "--feedback", "first"],
+    ));
+    ok(&run_at(
+        &env,
+        "2026-11-24T13:00:00Z",
+        &["rate", "run-alpha", "--quality", "8"],
+    ));
+    ok(&run_at(
+        &env,
+        "2026-11-24T13:00:00Z",
+        &["rate", "run-beta", "--quality", "5"],
+    ));
+    assert_eq!(
+        state(&env),
+        (
+            vec![(json!(8), json!("first")), (json!(5), json!("logged"))],
+            vec![s("8", "first"), s("5", "logged")],
+            json!(2),
+            json!(2),
+        ),
+        "a rating without feedback keeps the earlier rating's and the run's own"
+    );
+    // Given earlier than the latest rating, but later than the feedback it carries.
+    ok(&run_at(
+        &env,
+        "2026-11-24T12:30:00Z",
+        &[
+            "rate",
+            "run-alpha",
+            "--quality",
+            "2",
+            "--feedback",
+            "second",
+        ],
+    ));
+    assert_eq!(state(&env).1, vec![s("8", "second"), s("5", "logged")]);
+    ok(&run_at(
+        &env,
+        "2026-11-24T14:00:00Z",
+        &["rate", "run-alpha", "--quality", "9", "--feedback", ""],
+    ));
+    ok(&run_at(
+        &env,
+        "2026-11-24T14:00:00Z",
+        &["rate", "run-beta", "--quality", "6", "--feedback", ""],
+    ));
+    assert_eq!(
+        state(&env),
+        (
+            vec![(json!(9), Value::Null), (json!(6), Value::Null)],
+            vec![s("9", ""), s("6", "")],
+            json!(0),
+            json!(0),
+        ),
+        "an empty feedback clears it"
+    );
+    ok(&run_at(
+        &env,
+        "2026-11-24T15:00:00Z",
+        &["rate", "run-alpha", "--quality", "4"],
+    ));
+    assert_eq!(state(&env).1, vec![s("4", ""), s("6", "")], "stays cleared");
+}
+
+#[test]
 fn rate_rejects_unknown_ids_ambiguous_prefixes_and_bad_scores() {
     let env = project(&[("p", &["1.0"])]);
     two_runs(&env);

@@ -20,7 +20,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-2 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-3 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -64,9 +64,12 @@ struct Header {
     state: FileState,
     fallbacks: usize,
     diagnostics: Vec<Diagnostic>,
-    ratings: Vec<(u64, i64, f64, bool)>,
+    ratings: Vec<CachedRating>,
     groups: Vec<GroupHeader>,
 }
+
+/// Run id hash, time, score, feedback (see `Rated`), and when that feedback was given.
+type CachedRating = (u64, i64, f64, Option<bool>, Option<i64>);
 
 #[derive(Serialize, Deserialize)]
 struct GroupHeader {
@@ -121,8 +124,8 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
         diagnostics: p.diagnostics.clone(),
         ratings: p
             .ratings
-            .iter()
-            .map(|(k, r)| (*k, r.ts, r.quality, r.feedback))
+            .iter_with_feedback_time()
+            .map(|(k, r, at)| (*k, r.ts, r.quality, r.feedback, at))
             .collect(),
         groups: p
             .groups
@@ -186,14 +189,15 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
         diagnostics: header.diagnostics,
         ..Partial::default()
     };
-    for (k, ts, quality, feedback) in header.ratings {
-        p.ratings.offer(
+    for (k, ts, quality, feedback, feedback_at) in header.ratings {
+        p.ratings.restore(
             k,
             Rated {
                 ts,
                 quality,
                 feedback,
             },
+            feedback_at,
         );
     }
     for gh in header.groups {

@@ -401,7 +401,9 @@ pub(crate) enum Scanned<'a> {
         run_id: &'a [u8],
         ts: i64,
         quality: f64,
-        feedback: bool,
+        /// None when the rating gives no feedback (absent or null), else whether it is more
+        /// than whitespace.
+        feedback: Option<bool>,
     },
 }
 
@@ -429,7 +431,7 @@ pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
                 run_id,
                 ts,
                 quality,
-                feedback: f.feedback.unwrap_or(false),
+                feedback: f.feedback,
             });
         }
         Some(_) => return Err(Fallback),
