@@ -800,10 +800,10 @@ impl PairedSummary {
             parts.push(match &self.latency_test {
                 Some(t) => format!(
                     "time {} per pair (Wilcoxon {})",
-                    signed(d, 0, " ms"),
+                    crate::format::signed_ms(d),
                     sig(t.p_value)
                 ),
-                None => format!("time {} per pair", signed(d, 0, " ms")),
+                None => format!("time {} per pair", crate::format::signed_ms(d)),
             });
         }
         if let Some(d) = self.quality_delta {
