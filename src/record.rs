@@ -362,12 +362,14 @@ pub enum RateError {
     #[error("no run with id {0}")]
     NoRun(String),
     /// The prefix fits several runs.
-    #[error("{id} matches {runs} runs")]
+    #[error("{id} matches {runs} runs: {}{}", candidates.join(", "), if *runs > candidates.len() { ", …" } else { "" })]
     Ambiguous {
         /// The prefix given.
         id: String,
         /// How many runs it fits.
         runs: usize,
+        /// The first few of them, each as its shortest unique prefix.
+        candidates: Vec<String>,
     },
     /// The score is out of range.
     #[error("{0}")]
@@ -377,7 +379,65 @@ pub enum RateError {
     Write(#[from] WriteError),
 }
 
+/// The shortest prefix length (at least [`MIN_ID_PREFIX`]) that tells `id` apart from every
+/// other id in `sorted` (sorted, deduplicated), as git and jj shorten commit ids.
+pub fn unique_prefix_len(sorted: &[String], id: &str) -> usize {
+    let common = |other: &str| {
+        id.bytes()
+            .zip(other.bytes())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let i = sorted.partition_point(|x| x.as_str() < id);
+    let before = i.checked_sub(1).map_or(0, |j| common(&sorted[j]));
+    let after_at = if sorted.get(i).is_some_and(|x| x == id) {
+        i + 1
+    } else {
+        i
+    };
+    let after = sorted.get(after_at).map_or(0, |x| common(x));
+    (before.max(after) + 1).max(MIN_ID_PREFIX).min(id.len())
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The fewest characters of a run id that `rate` accepts as a prefix.
+pub const MIN_ID_PREFIX: usize = 4;
+
 impl Project {
+    /// Every run id in the project's logs, sorted and deduplicated.
+    pub fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        crate::runlog::scan(
+            &self.runs_dir(),
+            std::path::Path::new("runs"),
+            &crate::runlog::RunFilter::default(),
+            |_, _, _, ev| {
+                if let crate::runlog::Event::Run(r) = ev {
+                    ids.push(r.id);
+                }
+            },
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Each of `ids` as its shortest prefix that is unique among the project's run ids: what
+    /// to show a person, and what `rate` accepts.
+    pub fn short_ids(&self, ids: &[&str]) -> Vec<String> {
+        let all = self.run_ids();
+        ids.iter()
+            .map(|id| id[..floor_char_boundary(id, unique_prefix_len(&all, id))].to_string())
+            .collect()
+    }
+
     /// Rate run `run_id` (its id, or a unique prefix of at least 4 characters) with `quality`
     /// (1 to 10): appends a rating event beside the run's other events; the latest rating wins.
     pub fn rate(
@@ -409,16 +469,19 @@ impl Project {
         // An exact id wins; a prefix must be unique and at least 4 characters.
         if let Some(e) = exact {
             matches = vec![e];
-        } else if run_id.len() < 4 {
+        } else if run_id.len() < MIN_ID_PREFIX {
             matches.clear();
         }
         let (run_id, prompt) = match matches.len() {
             1 => matches.remove(0),
             0 => return Err(RateError::NoRun(run_id.to_string())),
             n => {
+                matches.sort();
+                let shown: Vec<&str> = matches.iter().take(5).map(|(id, _)| id.as_str()).collect();
                 return Err(RateError::Ambiguous {
                     id: run_id.to_string(),
                     runs: n,
+                    candidates: self.short_ids(&shown),
                 });
             }
         };
@@ -550,6 +613,22 @@ impl<'p> Recorder<'p> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_prefix_is_one_past_the_longest_common_prefix_with_a_neighbour() {
+        let ids: Vec<String> = ["0123aaaa", "0123aaab", "0123b000", "9fff0000"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(unique_prefix_len(&ids, "0123aaaa"), 8);
+        assert_eq!(unique_prefix_len(&ids, "0123aaab"), 8);
+        assert_eq!(unique_prefix_len(&ids, "0123b000"), 5);
+        // Never shorter than what `rate` accepts, never longer than the id.
+        assert_eq!(unique_prefix_len(&ids, "9fff0000"), MIN_ID_PREFIX);
+        assert_eq!(unique_prefix_len(&ids, "01"), 2);
+        // An id not in the list is told apart from its neighbours too.
+        assert_eq!(unique_prefix_len(&ids, "0123ab00"), 6);
+    }
     use crate::runlog::{Event, parse_line};
 
     fn version() -> PromptVersion {

@@ -29,7 +29,9 @@ pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
         .map_err(|e| {
             let hint = match &e {
                 RateError::NoRun(_) => Some("`ptrack export --json` lists run ids"),
-                RateError::Ambiguous { .. } => Some("give more of the id"),
+                RateError::Ambiguous { .. } => {
+                    Some("give more of the id; each run above is shown with the shortest prefix that names it")
+                }
                 _ => None,
             };
             let err = CliError::from_source(e);
@@ -43,7 +45,7 @@ pub fn run(ctx: &mut Ctx, args: RateArgs) -> CliResult {
     }
     ctx.ui.line(&format!(
         "rated {} {}/10",
-        event.run_id,
+        project.short_ids(&[&event.run_id]).remove(0),
         ptrack::runlog::json_number(event.quality_score)
     ))
 }

@@ -250,10 +250,14 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             ctx.ui.write(&o.output)?;
             ctx.ui.line("")?;
         }
+        // The shortest prefix unique in the project: what `rate` takes.
         let recorded = o
             .run_id
             .as_deref()
-            .map_or("not recorded".to_string(), |id| format!("recorded {id}"));
+            .map_or("not recorded".to_string(), |id| {
+                let short = project.short_ids(&[id]).remove(0);
+                format!("recorded {short}")
+            });
         let tokens = o
             .token_count
             .map_or(String::new(), |t| format!(" · {t} tokens"));

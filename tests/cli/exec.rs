@@ -322,6 +322,10 @@ fn snap(r: &Run) -> String {
     let text = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .expect("re")
         .replace_all(&text, "[ID]");
+    // A run is shown by its shortest unique prefix.
+    let text = regex::Regex::new(r"recorded [0-9a-f][0-9a-f-]{3,35}\b")
+        .expect("re")
+        .replace_all(&text, "recorded [ID]");
     regex::Regex::new(r"\b\d+ ms\b")
         .expect("re")
         .replace_all(&text, "[MS]")
@@ -589,8 +593,10 @@ fn run_ollama_prints_output_and_records_every_field() {
     assert_eq!(
         r.stderr,
         format!(
-            "ok · {} · 17 tokens · recorded {id}\n",
-            ptrack_ms(&rec["execution_time_ms"])
+            "ok · {} · 17 tokens · recorded {}\n",
+            ptrack_ms(&rec["execution_time_ms"]),
+            // The only run in the project: the shortest prefix `rate` takes.
+            &id[..4]
         )
     );
 

@@ -704,10 +704,11 @@ fn rate_by_full_id_and_by_prefix_appends_rating_events() {
         "ok",
     ]);
     ok(&r);
-    assert_eq!(r.stdout, "rated run-alpha-0001 7/10\n");
+    // The run is shown by its shortest unique prefix (never under 4 characters).
+    assert_eq!(r.stdout, "rated run-a 7/10\n");
     let r = env.run(&["rate", "run-b", "--quality", "4"]);
     ok(&r);
-    assert_eq!(r.stdout, "rated run-beta-0002 4/10\n");
+    assert_eq!(r.stdout, "rated run-b 4/10\n");
 
     let after = std::fs::read(env.path("runs/p/2026-11.jsonl")).expect("read");
     assert!(
@@ -2387,4 +2388,50 @@ fn performance_of_a_prompt_whose_files_are_gone_reads_its_runs() {
     assert_eq!(r.json()["prompts"][0]["all"]["runs"], 1);
     // A name with neither files nor runs is still an error.
     assert_eq!(env.run(&["performance", "nobody"]).code, 2);
+}
+
+/// Runs recorded within the same minute share their first 8 characters (UUIDv7 starts with the
+/// time), so a fixed-length prefix is ambiguous: the ambiguity error lists each match as its
+/// shortest unique prefix, `rate` takes those, and `rate` prints the run that way too.
+#[test]
+fn rate_shows_and_takes_the_shortest_unique_prefix() {
+    let env = project(&[("p", &["1.0"])]);
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            let r = env.run(&["record", "p", "--time-ms", "5"]);
+            assert_eq!(r.code, 0, "{}", r.snapshot());
+            r.stdout.trim().to_string()
+        })
+        .collect();
+    let eight = &ids[0][..8];
+    assert!(ids.iter().all(|id| id.starts_with(eight)), "{ids:?}");
+    let r = env.run(&["rate", eight, "--quality", "5"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains(&format!("{eight} matches 3 runs: ")),
+        "{}",
+        r.stderr
+    );
+    let listed: Vec<String> = r
+        .stderr
+        .lines()
+        .next()
+        .and_then(|l| l.split(": ").nth(2))
+        .expect("candidates")
+        .split(", ")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let mut sorted = ids.clone();
+    sorted.sort();
+    for (short, full) in listed.iter().zip(&sorted) {
+        assert!(
+            full.starts_with(short.as_str()) && short.len() < full.len(),
+            "{short} {full}"
+        );
+        // Each shown prefix is unique: one shorter is not (or is under the minimum).
+        let r = env.run(&["rate", short, "--quality", "7"]);
+        assert_eq!(r.code, 0, "{}", r.snapshot());
+        assert_eq!(r.stdout, format!("rated {short} 7/10\n"));
+    }
 }
