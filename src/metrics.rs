@@ -283,7 +283,8 @@ pub struct TrendRow {
 pub struct Trends {
     /// Bucket width.
     pub bucket: Bucket,
-    /// All versions together, one row per bucket, empty buckets included.
+    /// All versions together, one row per bucket, empty buckets included (the text shows
+    /// them too: a bucket with no runs is a fact, not a gap).
     pub overall: Vec<TrendRow>,
     /// Per version, only buckets with runs; by bucket, then version.
     pub by_version: Vec<TrendRow>,

@@ -804,7 +804,7 @@ pub fn render_markdown(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "| prompt | latest | runs | success | p95 | quality | change |"
+        "| prompt | latest | runs of latest | success | p95 | quality | change |"
     );
     let _ = writeln!(o, "|---|---|--:|--:|--:|--:|---|");
     for s in &r.summary {

@@ -93,6 +93,8 @@ pub fn quantiles(xs: &mut [f64], qs: &[f64]) -> Option<Vec<f64>> {
 /// Result of [`welch_t_test`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TTest {
+    /// Always `welch_t`, so every test in a comparison names its method (as `success_test` does).
+    pub method: &'static str,
     /// The t statistic, `(mean(a) - mean(b)) / sqrt(var(a)/n_a + var(b)/n_b)`.
     pub statistic: f64,
     /// Welch–Satterthwaite degrees of freedom (not necessarily an integer).
@@ -126,6 +128,7 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<TTest> {
     }
     let p_value = students_t_two_sided_p(statistic, df)?;
     Some(TTest {
+        method: "welch_t",
         statistic,
         df,
         p_value,

@@ -26,7 +26,7 @@ pub fn run(ctx: &mut Ctx, _args: ListArgs) -> CliResult {
             ("LATEST", Align::Right),
             ("VERSIONS", Align::Right),
             ("MODEL", Align::Left),
-            ("RUNS", Align::Right),
+            ("ALL RUNS", Align::Right),
             ("SUCCESS", Align::Right),
             ("LAST RUN", Align::Left),
             ("GOAL", Align::Left),

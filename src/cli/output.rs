@@ -105,7 +105,9 @@ impl Ui {
 
     /// Print `value` as pretty JSON.
     pub fn json<T: Serialize>(&mut self, value: &T) -> CliResult {
-        serde_json::to_writer_pretty(&mut self.out, value)?;
+        let mut value = serde_json::to_value(value)?;
+        round_floats(&mut value);
+        serde_json::to_writer_pretty(&mut self.out, &value)?;
         writeln!(self.out)?;
         Ok(())
     }
@@ -477,6 +479,45 @@ mod tests {
         assert_eq!(
             wrap("one two three four", 9, "; ", "  "),
             "one two\n  three\n  four"
+        );
+    }
+}
+
+/// Round every non-integer number in `v` to 14 significant digits, so arithmetic noise
+/// (`9559.999999999969`, `-765.0000000000002`) does not reach `--json`; integers and every
+/// value with 14 digits or fewer stay exactly as they were.
+pub fn round_floats(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(x) = n.as_f64()
+                && x.is_finite()
+                && x != 0.0
+                && let Ok(r) = format!("{x:.13e}").parse::<f64>()
+                && let Some(num) = serde_json::Number::from_f64(r)
+            {
+                *n = num;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(round_floats),
+        serde_json::Value::Object(o) => o.values_mut().for_each(round_floats),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod round_tests {
+    use super::round_floats;
+
+    #[test]
+    fn json_floats_lose_arithmetic_noise_only() {
+        let mut v = serde_json::json!({
+            "a": 9559.999999999969, "b": -765.0000000000002, "c": 1901.6399999999996,
+            "p": 1.234e-30, "n": 42, "exact": 0.8817204301075, "zero": 0.0
+        });
+        round_floats(&mut v);
+        assert_eq!(
+            v.to_string(),
+            r#"{"a":9560.0,"b":-765.0,"c":1901.64,"p":1.234e-30,"n":42,"exact":0.8817204301075,"zero":0.0}"#
         );
     }
 }

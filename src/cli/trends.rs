@@ -86,8 +86,8 @@ pub fn run(ctx: &mut Ctx, args: TrendsArgs) -> CliResult {
             output::quality(r.quality_mean, r.quality_n),
         ]
     };
-    // Empty buckets stay in the JSON and the chart; the table lists buckets with runs.
-    for row in model.trends.overall.iter().filter(|r| r.runs > 0) {
+    // Every bucket of the window, as in the JSON and the chart: one with no runs shows 0.
+    for row in &model.trends.overall {
         t.row(cells(
             row,
             if multi {

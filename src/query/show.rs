@@ -31,7 +31,8 @@ pub struct ShowModel {
     pub version: PromptVersion,
     /// Every valid version of the prompt.
     pub versions: Vec<String>,
-    /// The figures of this version's runs.
+    /// The figures of this version's runs (`metrics` in JSON, as in every other command).
+    #[serde(rename = "metrics")]
     pub runs: Metrics,
     /// The output of its latest run.
     pub last_output: Option<LastOutput>,

@@ -584,7 +584,7 @@ fn show_json_has_meta_text_and_the_git_blob_id() {
     assert_eq!(j["text"], "Say hello to {{ name }}.\n");
     assert_eq!(j["text_line"], 9);
     assert_eq!(j["versions"], json!(["1.0"]));
-    assert_eq!(j["runs"]["runs"], 0);
+    assert_eq!(j["metrics"]["runs"], 0);
     assert_eq!(j["last_output"], Value::Null);
     let sha = env.git(&["hash-object", "prompts/greet/1.0.md"]);
     assert_eq!(j["blob_sha"], sha.trim());
@@ -639,8 +639,8 @@ fn show_prints_the_output_of_the_latest_run_of_that_version() {
             "error": null
         })
     );
-    assert_eq!(j["runs"]["runs"], 3);
-    assert_eq!(j["runs"]["successes"], 2);
+    assert_eq!(j["metrics"]["runs"], 3);
+    assert_eq!(j["metrics"]["successes"], 2);
 }
 
 // ---------------------------------------------------------------------------------------------
