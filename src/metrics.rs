@@ -43,6 +43,43 @@ pub struct Comparison {
     /// b − a cost per run, when both are priced (see [`Comparison::priced`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_run_delta: Option<f64>,
+    /// Set when the two sides' runs were recorded at different `concurrency` (`run
+    /// --concurrency`): their times then include different queue waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_differs: Option<ConcurrencyDiffers>,
+}
+
+/// The request concurrencies recorded in each side's runs (runs without one count as 1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConcurrencyDiffers {
+    /// Distinct concurrencies of the baseline's runs, ascending.
+    pub a: Vec<u64>,
+    /// Distinct concurrencies of the candidate's runs, ascending.
+    pub b: Vec<u64>,
+}
+
+impl ConcurrencyDiffers {
+    /// "1.1 ran at concurrency 2, 1.0 at 1: times include different queue waits".
+    pub fn describe(&self, a: &str, b: &str) -> String {
+        let list = |v: &[u64]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        format!(
+            "{b} ran at concurrency {}, {a} at {}: times include different queue waits",
+            list(&self.b),
+            list(&self.a)
+        )
+    }
+}
+
+/// The distinct concurrencies of `runs` (unrecorded = 1), ascending.
+fn concurrencies(runs: &[&RunFacts]) -> Vec<u64> {
+    let set: std::collections::BTreeSet<u64> =
+        runs.iter().map(|r| r.concurrency.unwrap_or(1)).collect();
+    set.into_iter().collect()
 }
 
 impl Comparison {
@@ -118,6 +155,14 @@ impl Comparison {
                 untestable(ma.quality_n, mb.quality_n)
             )),
             _ => {}
+        }
+        if let Some(cd) = &c.concurrency_differs
+            && c.p50_delta_ms.is_some()
+        {
+            parts.push(format!(
+                "note: {}",
+                cd.describe(c.a.version.as_str(), c.b.version.as_str())
+            ));
         }
         if parts.is_empty() {
             parts.push(format!(
@@ -217,6 +262,11 @@ pub fn compare(
         quality_delta: diff(ma.quality_mean, mb.quality_mean),
         quality_test: stats::welch_t_test(&quality(b.1), &quality(a.1)),
         cost_per_run_delta: None,
+        concurrency_differs: {
+            let (ca, cb) = (concurrencies(a.1), concurrencies(b.1));
+            (!ca.is_empty() && !cb.is_empty() && ca != cb)
+                .then_some(ConcurrencyDiffers { a: ca, b: cb })
+        },
         a: VersionMetrics {
             prompt: prompt.to_string(),
             version: a.0.clone(),

@@ -1325,6 +1325,7 @@ mod tests {
             model: None,
             prompt_tokens: None,
             completion_tokens: None,
+            concurrency: None,
             output_length: 10,
             success,
             quality_score: None,

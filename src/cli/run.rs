@@ -37,7 +37,7 @@ Examples:
   ptrack run coaching_system --var user_message=\"I keep putting off my thesis\"
   ptrack run coaching_system --version 1.1 --repeat 3          # prompts/coaching_system/cases.jsonl
   ptrack run task_classification --cases examples/task_classification.cases.jsonl --concurrency 2
-  ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model smollm2")]
+  ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model tiny")]
 pub struct RunArgs {
     /// Prompt name
     pub name: String,

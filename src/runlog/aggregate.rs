@@ -594,6 +594,7 @@ pub(crate) mod tests {
             model: None,
             prompt_tokens: None,
             completion_tokens: None,
+            concurrency: None,
             output_length: 40,
             success,
             quality_score: q,

@@ -606,6 +606,12 @@ mod tests {
             if rnd() % 4 == 0 {
                 fields.push(format!("\"prompt_sha\":\"{:040x}\"", rnd()));
             }
+            // The concurrency of `run`, in the shapes a log may hold.
+            match rnd() % 48 {
+                0..=7 => fields.push(format!("\"concurrency\":{}", rnd() % 4 + 1)),
+                8 => fields.push("\"concurrency\":null".to_string()),
+                _ => {}
+            }
             // Cost inputs in every shape: a model with and without the token split, odd types.
             match rnd() % 48 {
                 0..=11 => fields.push(format!(

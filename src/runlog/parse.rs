@@ -98,6 +98,8 @@ struct Line<'a> {
     prompt_tokens: Option<Value>,
     #[serde(default)]
     completion_tokens: Option<Value>,
+    #[serde(default)]
+    concurrency: Option<Value>,
 }
 
 /// The number of characters of a JSON string, counted without keeping the string.
@@ -263,7 +265,9 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
     let model = l.model.as_ref().and_then(Value::as_str).map(str::to_string);
     let prompt_tokens = l.prompt_tokens.as_ref().and_then(Value::as_u64);
     let completion_tokens = l.completion_tokens.as_ref().and_then(Value::as_u64);
+    let concurrency = l.concurrency.as_ref().and_then(Value::as_u64);
     Ok(Event::Run(RunFacts {
+        concurrency,
         model,
         prompt_tokens,
         completion_tokens,

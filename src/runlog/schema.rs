@@ -171,6 +171,8 @@ pub struct RunFacts {
     pub prompt_tokens: Option<u64>,
     /// Completion tokens, when the server reported them.
     pub completion_tokens: Option<u64>,
+    /// Requests in flight when it ran (`ptrack run --concurrency`), when recorded.
+    pub concurrency: Option<u64>,
     /// Output length in characters.
     pub output_length: u64,
     /// Success.

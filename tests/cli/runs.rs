@@ -2434,3 +2434,53 @@ fn rate_shows_and_takes_the_shortest_unique_prefix() {
         assert_eq!(r.stdout, format!("rated {short} 7/10\n"));
     }
 }
+
+/// Runs recorded at different `concurrency` (by `run --concurrency`) have times that include
+/// different queue waits: `compare` says so in its verdict and JSON.
+#[test]
+fn compare_says_when_the_versions_ran_at_different_concurrency() {
+    let env = project(&[("p", &["1.0", "1.1"])]);
+    let mut lines = Vec::new();
+    for i in 0..6 {
+        let mut a = run_line(
+            &format!("a{i}"),
+            "2026-11-20T10:00:00Z",
+            "p",
+            "1.0",
+            100.0 + i as f64,
+            true,
+        );
+        a["concurrency"] = json!(1);
+        let mut b = run_line(
+            &format!("b{i}"),
+            "2026-11-20T11:00:00Z",
+            "p",
+            "1.1",
+            200.0 + i as f64,
+            true,
+        );
+        b["concurrency"] = json!(4);
+        lines.extend([a, b]);
+    }
+    env.write("runs/p/2026-11.jsonl", jsonl(&lines));
+    let r = env.run(&["compare", "p", "1.0", "1.1"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let note = "1.1 ran at concurrency 4, 1.0 at 1: times include different queue waits";
+    assert!(r.stdout.contains(note), "{}", r.stdout);
+    let v = env.run(&["compare", "p", "1.0", "1.1", "--json"]).json();
+    assert_eq!(
+        v["comparisons"][0]["concurrency_differs"],
+        json!({"a": [1], "b": [4]})
+    );
+    // The same concurrency on both sides: no note.
+    let same: Vec<Value> = lines
+        .into_iter()
+        .map(|mut l| {
+            l["concurrency"] = json!(1);
+            l
+        })
+        .collect();
+    env.write("runs/p/2026-11.jsonl", jsonl(&same));
+    let r = env.run(&["compare", "p", "1.0", "1.1"]);
+    assert!(!r.stdout.contains("concurrency"), "{}", r.stdout);
+}

@@ -31,6 +31,7 @@ struct Fields<'a> {
     model: Option<&'a [u8]>,
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    concurrency: Option<u64>,
 }
 
 /// A line the fast scanner does not handle itself; the simple parser decides.
@@ -266,6 +267,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             b"model" => 14,
             b"prompt_tokens" => 15,
             b"completion_tokens" => 16,
+            b"concurrency" => 17,
             _ => 99,
         };
         if bit < 99 {
@@ -297,7 +299,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
                     }
                 }
             }
-            7 | 8 | 15 | 16 => {
+            7 | 8 | 15 | 16 | 17 => {
                 if !c.is_null() {
                     let t = c.number()?;
                     // Only plain non-negative integers; anything else is the simple parser's call.
@@ -309,7 +311,8 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
                         7 => f.tokens = Some(n),
                         8 => f.length = Some(n),
                         15 => f.prompt_tokens = Some(n),
-                        _ => f.completion_tokens = Some(n),
+                        16 => f.completion_tokens = Some(n),
+                        _ => f.concurrency = Some(n),
                     }
                 }
             }
@@ -392,6 +395,7 @@ pub(crate) struct ScannedRun<'a> {
     pub(crate) model: Option<&'a str>,
     pub(crate) prompt_tokens: Option<u64>,
     pub(crate) completion_tokens: Option<u64>,
+    pub(crate) concurrency: Option<u64>,
 }
 
 /// A line the fast scanner understood, validated exactly as [`parse_line`] validates it.
@@ -470,6 +474,7 @@ pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
         },
         prompt_tokens: f.prompt_tokens,
         completion_tokens: f.completion_tokens,
+        concurrency: f.concurrency,
     }))
 }
 
@@ -494,6 +499,7 @@ pub fn fast_event(text: &[u8]) -> Option<Event> {
         model: r.model.map(str::to_string),
         prompt_tokens: r.prompt_tokens,
         completion_tokens: r.completion_tokens,
+        concurrency: r.concurrency,
         output_length: r.length,
         success: r.success,
         quality_score: r.quality,
