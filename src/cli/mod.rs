@@ -50,7 +50,7 @@ Examples:
   ptrack render coaching_system --var user_message=\"Hi\" --format ollama
   ptrack run coaching_system --var user_message=\"Hi\"
   ptrack eval --base origin/main                 base vs head on the same cases, paired
-  ptrack bisect coaching_system --good v1.0 --bad main
+  ptrack bisect coaching_system --good 2d1ec60
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 

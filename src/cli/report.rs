@@ -20,7 +20,7 @@ names it), 2 error. When GITHUB_STEP_SUMMARY is set, the Markdown report is appe
 Examples:
   ptrack report                                   Markdown report against the default branch
   ptrack report --base origin/main --output report.md --min-success-rate 0.9
-  ptrack report --base v1.2 --head HEAD --format text
+  ptrack report --base HEAD~3 --head HEAD --format text
   ptrack report --json | jq .passed")]
 pub struct ReportArgs {
     /// Base revision (a branch, tag, sha, HEAD~3…)
