@@ -24,7 +24,7 @@ than --threshold (points for rates and quality, ms for p50). At most âŒˆlog2(n)â
 evaluated for n candidates; recorded answers are reused.
 
 Examples:
-  ptrack bisect coaching_system --good v1.0 --bad main
+  ptrack bisect coaching_system --good 2d1ec60
   ptrack bisect coaching_system --good HEAD~8 --metric pass-rate --threshold 20 --repeat 3")]
 pub struct BisectArgs {
     /// Prompt name

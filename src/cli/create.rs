@@ -18,7 +18,7 @@ invalid answer is explained and asked again. For an existing prompt the dialog s
 latest version (or --from): its values are the defaults and the new file copies its text.
 
 Examples:
-  ptrack create summarize --goal \"Summarize a text in three bullets\" --model llama3.1:8b --temperature 0.3
+  ptrack create summarize --goal \"Summarize a text\" --model llama3.1:8b --temperature 0.3
   ptrack create summarize --from 1.0                  copy 1.0 to the next minor version (1.1)
   ptrack create summarize --from 1.1 --version 2.0 --temperature 0.2
   ptrack create                                       ask for each attribute (on a terminal)")]

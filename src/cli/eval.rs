@@ -38,7 +38,7 @@ cases, a server that cannot be reached: a failed attempt, never counted as a fai
 Examples:
   ptrack eval --base origin/main                        every changed prompt
   ptrack eval coaching_system --versions 1.0,1.1 --repeat 3
-  ptrack eval coaching_system --base main --provider openai --base-url http://127.0.0.1:8080/v1 --json")]
+  ptrack eval coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --json")]
 pub struct EvalArgs {
     /// Prompts to evaluate (default: every prompt changed between base and head)
     pub names: Vec<String>,

@@ -50,16 +50,19 @@ Examples:
   ptrack render coaching_system --var user_message=\"Hi\" --format ollama
   ptrack run coaching_system --var user_message=\"Hi\"
   ptrack eval --base origin/main                 base vs head on the same cases, paired
-  ptrack bisect coaching_system --good v1.0 --bad main
+  ptrack bisect coaching_system --good 2d1ec60
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
+
+/// The help heading of the flags every command takes, so each command's own flags stand apart.
+const GLOBAL: &str = "Global options";
 
 /// Track LLM prompts kept in git: versions, runs, metrics
 #[derive(Debug, Parser)]
 #[command(name = "ptrack", version, about, after_help = AFTER_HELP, max_term_width = 120)]
 pub struct Cli {
     /// Run as if started in DIR (the project is found from there)
-    #[arg(short = 'C', value_name = "DIR", global = true)]
+    #[arg(short = 'C', value_name = "DIR", global = true, help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
     /// When to color output
     #[arg(
@@ -67,11 +70,12 @@ pub struct Cli {
         value_enum,
         default_value = "auto",
         global = true,
-        value_name = "WHEN"
+        value_name = "WHEN",
+        help_heading = GLOBAL
     )]
     pub color: ColorChoice,
     /// Print machine-readable JSON instead of tables
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -327,6 +331,217 @@ pub fn report_run_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
         eprintln!(
             "{}: {text}",
             output::paint(ctx.ui.stderr_color, label, style)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use unicode_width::UnicodeWidthStr;
+
+    /// The width help wraps at when stdout is not a terminal and `COLUMNS` is unset.
+    const WIDTH: usize = 100;
+
+    /// Commands whose examples are not yet held to the width: `run`'s last example is 101
+    /// columns, and its help lives in a file being reworked on another branch.
+    const WIDTH_PENDING: &[&str] = &["run"];
+
+    /// `ptrack` and each command: name, long help as printed at `WIDTH`, and `after_help` as written.
+    fn helps() -> Vec<(String, String, String)> {
+        let mut root = Cli::command().term_width(WIDTH);
+        root.build();
+        let after = |c: &clap::Command| {
+            c.get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        };
+        let mut out = vec![(
+            "ptrack".to_string(),
+            root.clone().render_long_help().to_string(),
+            after(&root),
+        )];
+        for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
+            let help = sub.clone().term_width(WIDTH).render_long_help().to_string();
+            out.push((sub.get_name().to_string(), help, after(sub)));
+        }
+        out
+    }
+
+    /// The lines under `Examples:`, up to the first blank line.
+    fn examples(text: &str) -> Vec<&str> {
+        text.lines()
+            .skip_while(|l| l.trim_end() != "Examples:")
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// The `ptrack` invocations of one example, as shell words: the line is split into words
+    /// (quotes and backslashes as a POSIX shell reads them) and pipeline stages, up to a `#`
+    /// comment or two spaces, where the description starts.
+    fn invocations(line: &str) -> Vec<Vec<String>> {
+        let mut stages: Vec<Vec<String>> = vec![Vec::new()];
+        let mut word: Option<String> = None;
+        let mut quote: Option<char> = None;
+        let mut chars = line.trim().chars().peekable();
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some('"'), '\\') | (None, '\\') => {
+                    if let Some(n) = chars.next() {
+                        word.get_or_insert_with(String::new).push(n);
+                    }
+                }
+                (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    word.get_or_insert_with(String::new);
+                }
+                (None, ' ') => {
+                    if let Some(w) = word.take() {
+                        stages.last_mut().expect("never empty").push(w);
+                    }
+                    if chars.peek() == Some(&' ') {
+                        break;
+                    }
+                }
+                (None, '#') if word.is_none() => break,
+                (None, '|') if word.is_none() => stages.push(Vec::new()),
+                (None, c) => word.get_or_insert_with(String::new).push(c),
+            }
+        }
+        assert_eq!(quote, None, "unclosed quote in {line:?}");
+        if let Some(w) = word {
+            stages.last_mut().expect("never empty").push(w);
+        }
+        stages
+            .into_iter()
+            .filter(|s| s.first().is_some_and(|w| w == "ptrack"))
+            .collect()
+    }
+
+    /// Example lines with shell continuations (`\` at the end) joined to the next line.
+    fn joined(lines: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut open = false;
+        for l in lines {
+            match out.last_mut() {
+                Some(last) if open => {
+                    last.push(' ');
+                    last.push_str(l.trim());
+                }
+                _ => out.push(l.to_string()),
+            }
+            let last = out.last_mut().expect("just pushed");
+            open = last.ends_with('\\');
+            if open {
+                last.pop();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn examples_fit_and_are_printed_as_written() {
+        for (name, help, after) in helps() {
+            let printed = examples(&help);
+            assert!(!printed.is_empty(), "`{name} --help` has no examples");
+            if WIDTH_PENDING.contains(&name.as_str()) {
+                continue;
+            }
+            for l in &printed {
+                assert!(
+                    l.width() <= WIDTH,
+                    "`{name} --help`: example wider than {WIDTH} columns: {l:?}"
+                );
+            }
+            // A line clap had to wrap is no longer the line written, and no longer runs.
+            assert_eq!(
+                printed,
+                examples(&after),
+                "`{name} --help`: examples wrapped at {WIDTH} columns"
+            );
+        }
+    }
+
+    #[test]
+    fn examples_parse() {
+        for (name, help, _) in helps() {
+            for line in joined(&examples(&help)) {
+                let calls = invocations(&line);
+                // A line indented further continues the description above it.
+                let continues = line.starts_with("   ");
+                assert!(
+                    continues || !calls.is_empty(),
+                    "`{name} --help`: example that runs no ptrack command: {line:?}"
+                );
+                for words in calls {
+                    if let Err(e) = Cli::try_parse_from(&words) {
+                        panic!("`{name} --help`: example {words:?} does not parse:\n{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn global_options_stand_apart() {
+        for (name, help, _) in helps().into_iter().skip(1) {
+            let (own, global) = help
+                .split_once("\nGlobal options:\n")
+                .unwrap_or_else(|| panic!("`{name} --help` has no global options heading"));
+            for flag in ["-C <DIR>", "--color <WHEN>", "--json"] {
+                let line = |l: &str| l.trim_start().starts_with(flag);
+                assert!(
+                    global.lines().any(line),
+                    "`{name} --help`: {flag} not global"
+                );
+                assert!(
+                    !own.lines().any(line),
+                    "`{name} --help`: {flag} among its own"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn after_help_does_not_point_down() {
+        // after_help is printed after every flag.
+        for (name, _, after) in helps() {
+            for words in ["flags below", "options below"] {
+                assert!(!after.contains(words), "`{name} --help` says {words:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn invocations_split_like_a_shell() {
+        let w = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            invocations(r#"  ptrack rate 01a1 --feedback "" --x "a \"b\""   clears it"#),
+            vec![w(&[
+                "ptrack",
+                "rate",
+                "01a1",
+                "--feedback",
+                "",
+                "--x",
+                "a \"b\""
+            ])]
+        );
+        assert_eq!(
+            invocations(r#"  echo '{"a":1}' | ptrack record x --stdin"#),
+            vec![w(&["ptrack", "record", "x", "--stdin"])]
+        );
+        assert_eq!(
+            invocations("  ptrack run x --repeat 3          # comment"),
+            vec![w(&["ptrack", "run", "x", "--repeat", "3"])]
+        );
+        assert_eq!(
+            joined(&["  ptrack render x \\", "    | curl -d @-"]),
+            vec!["  ptrack render x  | curl -d @-".to_string()]
         );
     }
 }

@@ -8,9 +8,9 @@ use ptrack::record::RateError;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  ptrack rate 019a4c2e-7f31-7c11-9a53-2f4be1d0c6aa --quality 9 --feedback \"clear next step\"
-  ptrack rate 019a4c2e --quality 4         a unique prefix of the id is enough; keeps the feedback
-  ptrack rate 019a4c2e --quality 4 --feedback \"\"   clears the feedback")]
+  ptrack rate 01a19831-00cc-7bdf-aaeb-93d0bcae8081 --quality 9 --feedback \"clear next step\"
+  ptrack rate 01a19831 --quality 4         a unique prefix of the id is enough; keeps the feedback
+  ptrack rate 01a19831 --quality 4 --feedback \"\"   clears the feedback")]
 pub struct RateArgs {
     /// The run's id (or a unique prefix of it)
     pub run_id: String,

@@ -17,7 +17,7 @@ Examples:
   ptrack record coaching_system --time-ms 840 --tokens 212 --output \"Try one step\" --quality 8
   ptrack record coaching_system --version 1.0 --time-ms 30000 --failure --error \"timeout after 30s\"
   ptrack record task_classification --time-ms 310 --output-file out.json --input task=\"Fix login\"
-  my-app | ptrack record --stdin      one JSON object per line (prompt, execution_time_ms, success, …)
+  echo '{\"execution_time_ms\":912,\"success\":true}' | ptrack record coaching_system --stdin
 
 Prints the id of each run recorded.")]
 pub struct RecordArgs {

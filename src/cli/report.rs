@@ -13,14 +13,14 @@ use ptrack::report::{render_markdown, render_text};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The base defaults to the merge base of HEAD with the default branch (origin/HEAD, else main or
-master); the head defaults to the working tree. Gates come from [report] in ptrack.toml and the
-flags below. Exit codes: 0 every gate passed, 1 a gate failed (the report names it), 2 error.
-When GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it too.
+master); the head defaults to the working tree. Gates come from [report] in ptrack.toml, and each
+gate flag above overrides its key. Exit codes: 0 every gate passed, 1 a gate failed (the report
+names it), 2 error. When GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it too.
 
 Examples:
   ptrack report                                   Markdown report against the default branch
   ptrack report --base origin/main --output report.md --min-success-rate 0.9
-  ptrack report --base v1.2 --head HEAD --format text
+  ptrack report --base HEAD~3 --head HEAD --format text
   ptrack report --json | jq .passed")]
 pub struct ReportArgs {
     /// Base revision (a branch, tag, sha, HEAD~3…)

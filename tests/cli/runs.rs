@@ -689,6 +689,69 @@ fn two_runs(env: &TestEnv) {
     ok(&env.run_with_stdin(&["record", "--stdin"], &input));
 }
 
+/// Copy this repository's own project (settings, prompts, runs) into `env`.
+fn copy_this_project(env: &TestEnv) {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        if from.is_dir() {
+            std::fs::create_dir_all(to).expect("mkdir");
+            for entry in std::fs::read_dir(from).expect("read dir") {
+                let entry = entry.expect("dir entry");
+                copy(&entry.path(), &to.join(entry.file_name()));
+            }
+        } else {
+            std::fs::copy(from, to).expect("copy");
+        }
+    }
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for part in ["ptrack.toml", "prompts", "runs"] {
+        copy(&repo.join(part), &env.path(part));
+    }
+}
+
+#[test]
+fn rate_help_examples_run_on_this_repository() {
+    let env = TestEnv::new();
+    copy_this_project(&env);
+    let help = env.run(&["rate", "--help"]);
+    assert_eq!(help.code, 0, "{}", help.snapshot());
+    let examples: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        // The command ends where two spaces start its description.
+        .map(|l| l.trim().split("  ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(examples.len(), 3, "{}", help.stdout);
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_ptrack"))
+        .parent()
+        .expect("the binary is in a folder");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for example in examples {
+        // As a user would paste it: through a shell, with `ptrack` on PATH.
+        let out = Command::new("sh")
+            .args(["-c", example])
+            .current_dir(env.root())
+            .env("PATH", &path)
+            .env("PTRACK_NOW", NOW)
+            .env("HOME", env.root())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("ran sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("rated "),
+            "{example}\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn rate_by_full_id_and_by_prefix_appends_rating_events() {
     let env = project(&[("p", &["1.0"])]);
