@@ -320,6 +320,19 @@ from_source!(
     ptrack::ConfigError,
     ptrack::runlog::WriteError,
     ptrack::VersionError,
-    ptrack::eval::CasesError,
     ptrack::eval::EndpointError
 );
+
+impl From<ptrack::eval::CasesError> for CliError {
+    fn from(e: ptrack::eval::CasesError) -> Self {
+        let empty = matches!(e, ptrack::eval::CasesError::Empty { .. });
+        let err = CliError::from_source(e);
+        if empty {
+            err.with_hint(
+                "`ptrack run NAME --no-cases --var KEY=VALUE` runs once without a cases file",
+            )
+        } else {
+            err
+        }
+    }
+}

@@ -1159,6 +1159,14 @@ fn run_uses_the_default_cases_file() {
     ok(&r);
     assert_eq!(server.requests().len(), 6);
     assert_eq!(Request::prompt(&server.requests()[5]), "x+y\n");
+    // An empty cases file is an error that points at --no-cases.
+    let r = run_ollama(&env, &server.url(), &["--cases", "/dev/null"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("/dev/null holds no cases") && r.stderr.contains("--no-cases"),
+        "{}",
+        r.stderr
+    );
 
     // A bad line in the default file names it by its project path.
     env.write("prompts/p/cases.jsonl", "{\"vars\": {}}\n{\"expect\": 3}\n");
