@@ -84,6 +84,7 @@ pub struct NewVersion {
 
 /// The version that was written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Created {
     /// The prompt.
     pub name: String,

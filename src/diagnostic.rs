@@ -10,6 +10,7 @@ use serde::Serialize;
 
 /// How serious a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The file cannot be used as it is.
@@ -20,6 +21,7 @@ pub enum Severity {
 
 /// One problem in one file, with the line and field where known.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Diagnostic {
     /// The file, relative to the project root where possible.
     pub path: PathBuf,

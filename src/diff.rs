@@ -10,6 +10,7 @@ use crate::prompt::PromptVersion;
 
 /// One front matter key that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParamChange {
     /// The key, e.g. `temperature`.
     pub key: String,
@@ -42,6 +43,7 @@ pub fn show(v: Option<&Value>) -> String {
 
 /// The difference between two versions (or two revisions of one version).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VersionDiff {
     /// What the old side is, e.g. `coaching_system 1.0` or `coaching_system 1.1@HEAD~2`.
     pub from: String,
@@ -59,6 +61,7 @@ pub struct VersionDiff {
 
 /// The `diff --json` model: the prompt and what changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DiffModel {
     /// The prompt.
     pub prompt: String,

@@ -375,6 +375,7 @@ fn version_of(path: &Path) -> Option<String> {
 
 /// How a commit changed a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// New file.
@@ -389,6 +390,7 @@ pub enum ChangeKind {
 
 /// One changed file in a commit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileChange {
     /// What happened.
     pub status: ChangeKind,
@@ -404,6 +406,7 @@ pub struct FileChange {
 
 /// A commit that touched a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HistoryEntry {
     /// Full commit id.
     pub commit: String,
@@ -427,9 +430,11 @@ pub struct HistoryEntry {
 
 /// A commit, as a bisect step names it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommitInfo {
     /// Its id.
     #[serde(serialize_with = "ser_oid")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub oid: git2::Oid,
     /// Abbreviated id.
     pub short: String,

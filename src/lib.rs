@@ -46,6 +46,8 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod runlog;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod stats;
 pub mod templates;
 pub mod version;

@@ -19,6 +19,7 @@ pub const ALPHA: f64 = 0.05;
 
 /// Version `b` against version `a`, with significance tests.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Comparison {
     /// The baseline.
     pub a: VersionMetrics,
@@ -176,6 +177,7 @@ impl Comparison {
 
 /// A comparison with its one-line verdict: what `compare`, `report` and `eval` show.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ComparisonView {
     /// The comparison.
     #[serde(flatten)]
@@ -195,6 +197,7 @@ impl From<Comparison> for ComparisonView {
 
 /// How a version's figures moved against the version before it (b − a).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Deltas {
     /// Success rate change in percentage points.
     pub success_pts: Option<f64>,
@@ -282,6 +285,7 @@ pub fn compare(
 
 /// Width of a trend bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
     /// One calendar day (UTC).
@@ -309,6 +313,7 @@ impl Bucket {
 
 /// One row of a trend: the runs in one bucket (of one version, or of all).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrendRow {
     /// First day of the bucket.
     pub start: NaiveDate,
@@ -330,6 +335,7 @@ pub struct TrendRow {
 
 /// Trends of one prompt's runs from `from` to `to` (inclusive days).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Trends {
     /// Bucket width.
     pub bucket: Bucket,

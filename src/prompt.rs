@@ -35,6 +35,7 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 /// How a version file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// `.md` with YAML front matter between `---` lines.
@@ -47,6 +48,7 @@ pub enum SourceFormat {
 
 /// The model server API a prompt is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// Ollama's `/api/generate`.
@@ -87,6 +89,7 @@ impl Provider {
 
 /// An input variable the prompt text uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Variable {
     /// What the variable holds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +101,7 @@ pub struct Variable {
 
 /// Sampling parameters of a version.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Params {
     /// Sampling temperature, 0 to 2.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +119,7 @@ pub struct Params {
 
 /// The attributes of a version, from its front matter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PromptMeta {
     /// What the prompt is for, in one sentence.
     pub goal: Option<String>,
@@ -138,6 +143,7 @@ pub struct PromptMeta {
 
 /// One version of a prompt: its file, attributes and text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PromptVersion {
     /// The prompt's name (its folder under `prompts/`).
     pub name: String,

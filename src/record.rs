@@ -315,6 +315,7 @@ impl Project {
 
 /// Where one recorded run went (the `record --json` model).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Recorded {
     /// The run's id.
     pub id: String,
@@ -324,6 +325,7 @@ pub struct Recorded {
 
 /// What a batch recorded (the `record --stdin --json` model).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BatchResult {
     /// Ids of the runs recorded, in input order.
     pub recorded: Vec<String>,

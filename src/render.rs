@@ -179,6 +179,7 @@ pub fn read_vars_file(path: &Path, shown: &Path) -> Result<Map<String, Value>, S
 
 /// A rendered version (the `render --json` model).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rendered {
     /// The prompt.
     pub prompt: String,

@@ -51,6 +51,7 @@ pub struct ReportInput<'a> {
 
 /// How a prompt changed between base and head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     /// The prompt is new.
@@ -67,6 +68,7 @@ pub enum Change {
 
 /// One row of the summary table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SummaryRow {
     /// Prompt name.
     pub prompt: String,
@@ -90,6 +92,7 @@ pub struct SummaryRow {
 
 /// The section of one changed prompt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PromptSection {
     /// Prompt name.
     pub prompt: String,
@@ -115,6 +118,7 @@ pub struct PromptSection {
 
 /// What a warning is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
     /// A version file with runs was edited instead of getting a new version.
@@ -127,6 +131,7 @@ pub enum WarningKind {
 
 /// A warning for the reviewer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Warning {
     /// What kind.
     pub kind: WarningKind,
@@ -143,6 +148,7 @@ pub struct Warning {
 
 /// The outcome of one gate on one version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GateResult {
     /// The gate's key in `[report]`.
     pub gate: String,
@@ -160,6 +166,7 @@ pub struct GateResult {
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
     /// The base, when there is one.
     pub base: Option<String>,

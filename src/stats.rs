@@ -92,6 +92,7 @@ pub fn quantiles(xs: &mut [f64], qs: &[f64]) -> Option<Vec<f64>> {
 
 /// Result of [`welch_t_test`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TTest {
     /// Always `welch_t`, so every test in a comparison names its method (as `success_test` does).
     pub method: &'static str,
@@ -137,6 +138,7 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<TTest> {
 
 /// Which test [`compare_proportions`] used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProportionMethod {
     /// Fisher's exact test (small expected counts); there is no statistic.
@@ -147,6 +149,7 @@ pub enum ProportionMethod {
 
 /// Result of [`compare_proportions`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProportionTest {
     /// The test that was applied.
     pub method: ProportionMethod,
@@ -728,6 +731,7 @@ pub fn mcnemar_exact(b: u64, c: u64) -> Option<f64> {
 
 /// How [`wilcoxon_signed_rank`] computed its p-value (as scipy's `method="auto"` chooses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WilcoxonMethod {
     /// The exact null distribution (n ≤ 50, no ties, no zero differences).
@@ -740,6 +744,7 @@ pub enum WilcoxonMethod {
 
 /// The Wilcoxon signed-rank test of paired samples.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Wilcoxon {
     /// min(R+, R−), the sums of the ranks of the positive and negative differences.
     pub statistic: f64,

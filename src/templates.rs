@@ -51,6 +51,7 @@ impl Template {
 
 /// What `init` did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InitReport {
     /// The project root.
     pub root: std::path::PathBuf,

@@ -125,6 +125,22 @@ impl Serialize for Version {
     }
 }
 
+/// A version is written as its text: `"1.10"`.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Version {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Version".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A prompt version: dotted numbers such as `1.0` or `2.3.1`.",
+            "type": "string",
+            "pattern": r"^[0-9]+(\.[0-9]+)*$"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Version {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

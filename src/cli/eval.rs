@@ -5,15 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
-
 use super::error::{CliError, CliResult};
 use super::output::{self, Align, Style, Table};
 use super::{Ctx, EvalGateArgs, ServerArgs};
 use ptrack::Version;
 use ptrack::eval::paired::{
-    BatchError, BatchOptions, FlipDirection, PairedQuery, PairedSummary, PlanError, SideFigures,
-    SideTarget, run_batch,
+    BatchError, BatchOptions, EvalModel, FlipDirection, PairedQuery, PairedSummary, PlanError,
+    SideFigures, SideTarget, run_batch,
 };
 use ptrack::eval::{Failure, Judges};
 use ptrack::provider::{Endpoint, request_url};
@@ -81,11 +79,6 @@ fn parse_pair(s: &str) -> Result<(Version, Version), String> {
         .ok_or_else(|| format!("expected two versions as A,B, got {s:?}"))?;
     let v = |x: &str| x.trim().parse::<Version>().map_err(|e| e.to_string());
     Ok((v(a)?, v(b)?))
-}
-
-#[derive(Serialize)]
-struct EvalModel<'a> {
-    evals: &'a [PairedSummary],
 }
 
 pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {

@@ -18,6 +18,7 @@ use crate::stats;
 
 /// What a step is judged by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Share of executions that passed every expectation (McNemar's exact test).
@@ -50,6 +51,7 @@ pub struct BisectQuery {
 
 /// One evaluated commit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Step {
     /// The commit.
     pub commit: CommitInfo,
@@ -69,6 +71,7 @@ pub struct Step {
 
 /// The `bisect --json` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BisectResult {
     /// The prompt.
     pub prompt: String,

@@ -730,6 +730,7 @@ impl Endpoint {
 /// Why an execution failed, by kind, so a front end can choose its advice without reading
 /// error texts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Failure {
     /// Nothing answered at the address.
@@ -761,6 +762,7 @@ impl From<&crate::provider::ProviderError> for Failure {
 
 /// What one execution gave.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outcome {
     /// The case.
     pub case: String,
@@ -824,6 +826,7 @@ pub fn costs<'a>(
 
 /// One case's figures over its repeats.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseSummary {
     /// The case.
     pub case: String,
@@ -843,6 +846,7 @@ pub struct CaseSummary {
 
 /// The result of running a version (the `run --json` model).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Summary {
     /// The prompt.
     pub prompt: String,

@@ -58,6 +58,7 @@ pub struct Side {
 
 /// A side as a summary and the batch event name it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SideInfo {
     /// The version.
     pub version: Version,
@@ -458,6 +459,7 @@ fn clone_err(e: &GitError) -> GitError {
 
 /// One case × sample, run on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PairOutcome {
     /// The case.
     pub case: String,
@@ -473,6 +475,7 @@ pub struct PairOutcome {
 
 /// A side's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SideName {
     /// The version compared with.
@@ -508,6 +511,7 @@ pub fn schedule(cases: usize, repeat: u32, seed: u64) -> Vec<(usize, u32, SideNa
 
 /// A pair whose outcome differs between the sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Flip {
     /// The case.
     pub case: String,
@@ -527,6 +531,7 @@ pub struct Flip {
 
 /// Which way a pair flipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FlipDirection {
     /// Passed on base, fails on head.
@@ -537,6 +542,7 @@ pub enum FlipDirection {
 
 /// One side's figures over the batch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SideFigures {
     /// Executions.
     pub runs: usize,
@@ -568,6 +574,7 @@ pub struct SideFigures {
 
 /// McNemar's exact test on the discordant pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct McNemar {
     /// Pairs that passed on base only (regressions).
     pub base_only: usize,
@@ -577,8 +584,17 @@ pub struct McNemar {
     pub p_value: Option<f64>,
 }
 
+/// The `eval --json` model: the evidence for each prompt evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct EvalModel<'a> {
+    /// One summary per prompt, in the order they ran.
+    pub evals: &'a [PairedSummary],
+}
+
 /// The evidence for one prompt: both sides' figures, the paired tests, and the flips.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PairedSummary {
     /// The prompt.
     pub prompt: String,

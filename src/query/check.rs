@@ -29,6 +29,7 @@ pub mod codes {
 
 /// The `check --json` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckReport {
     /// Version files looked at (valid or not).
     pub prompt_files: usize,

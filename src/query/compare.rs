@@ -25,6 +25,7 @@ pub struct CompareQuery {
 
 /// One version's figures and how they moved against the row before it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VersionRow {
     /// The version's metrics.
     #[serde(flatten)]
@@ -35,6 +36,7 @@ pub struct VersionRow {
 
 /// The `compare --json` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompareModel {
     /// The prompt.
     pub prompt: String,

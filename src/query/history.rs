@@ -24,6 +24,7 @@ pub struct HistoryQuery {
 
 /// One commit with the figures of each changed file's runs.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HistoryRow {
     /// The commit and the prompt's files it changed.
     #[serde(flatten)]

@@ -9,6 +9,7 @@ use crate::runlog::{Metrics, RunFilter};
 
 /// One prompt in the listing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ListRow {
     /// Prompt name.
     pub name: String,

@@ -54,6 +54,7 @@ impl PerformanceQuery {
 
 /// Per-prompt, per-version metrics (the `performance --json` model).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Performance {
     /// The window's start, when there is one.
     pub since: Option<DateTime<Utc>>,

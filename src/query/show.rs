@@ -10,6 +10,7 @@ use crate::version::Version;
 
 /// The output of the latest run of a version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LastOutput {
     /// The run's id.
     pub run_id: String,
@@ -25,6 +26,7 @@ pub struct LastOutput {
 
 /// The `show --json` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ShowModel {
     /// The version with its attributes and text.
     #[serde(flatten)]

@@ -26,6 +26,7 @@ pub struct TrendsQuery {
 
 /// The `trends --json` model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrendsModel {
     /// The prompt.
     pub prompt: String,

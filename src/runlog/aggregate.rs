@@ -235,6 +235,7 @@ impl<K: std::hash::Hash + Eq, V: Timed, S: std::hash::BuildHasher> std::ops::Add
 
 /// Execution time figures in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TimeSummary {
     /// Mean.
     pub mean: f64,
@@ -252,6 +253,7 @@ pub struct TimeSummary {
 
 /// Prompt and completion tokens by model, for pricing a set of runs when it is read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TokenSpend {
     /// (model, prompt tokens, completion tokens, runs) for runs that report both counts.
     pub by_model: Vec<(String, u64, u64, u64)>,
@@ -302,6 +304,7 @@ impl std::ops::AddAssign<&TokenSpend> for TokenSpend {
 
 /// The metrics of a set of runs.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Metrics {
     /// Number of runs.
     pub runs: usize,
@@ -501,6 +504,7 @@ fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
 
 /// Metrics of one version of one prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VersionMetrics {
     /// Prompt name.
     pub prompt: String,
@@ -512,6 +516,7 @@ pub struct VersionMetrics {
 
 /// Metrics of one prompt: per version and over all versions.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PromptMetrics {
     /// Prompt name.
     pub prompt: String,

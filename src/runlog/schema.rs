@@ -35,6 +35,7 @@ pub const FIELDS: &[&str] = &[
 
 /// One execution of a prompt version, as written to a run log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RunRecord {
     /// Unique, time-ordered id (UUIDv7).
     pub id: String,
@@ -81,9 +82,11 @@ pub struct RunRecord {
 
 /// A rating attached to a run after the fact.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RatingEvent {
     /// Always `rating`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "rating")))]
     pub kind: &'static str,
     /// The event's own id.
     pub id: String,

@@ -153,3 +153,24 @@ impl TestEnv {
         );
     }
 }
+
+/// Check a command's `--json` output against its committed schema (docs/json/<command>.schema.json).
+pub fn assert_schema(command: &str, value: &serde_json::Value) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/json/{command}.schema.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{}: not a valid schema: {e}", path.display()));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "`{command} --json` does not match {}:\n{}\n\n{value:#}",
+        path.display(),
+        errors.join("\n")
+    );
+}

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::common::{Run, TestEnv};
+use crate::common::{Run, TestEnv, assert_schema};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -394,6 +394,7 @@ fn list_fits_80_and_120_columns_and_piped_output_is_whole() {
 fn list_json_has_one_object_per_prompt_with_every_field() {
     let env = project_with_versions();
     let r = env.run(&["list", "--json"]);
+    assert_schema("list", &r.json());
     assert_eq!(r.code, 0, "{}", r.snapshot());
     assert_eq!(
         r.json(),
@@ -563,6 +564,7 @@ fn show_json_has_meta_text_and_the_git_blob_id() {
     let r = env.run(&["show", "greet", "--json"]);
     assert_eq!(r.code, 0, "{}", r.snapshot());
     let j = r.json();
+    assert_schema("show", &j);
     assert_eq!(
         j["meta"],
         json!({
@@ -728,6 +730,7 @@ fn create_format_toml_writes_a_toml_file_that_parses() {
 fn create_json_reports_what_was_written() {
     let env = TestEnv::init();
     let r = env.run(&["create", "p", "--goal", "g", "--json"]);
+    assert_schema("create", &r.json());
     assert_eq!(r.code, 0, "{}", r.snapshot());
     assert_eq!(
         r.json(),
@@ -1363,6 +1366,7 @@ fn check_json_counts_and_describes_each_diagnostic() {
     ]);
     assert_eq!(r.code, 1);
     let r = env.run(&["check", "--json"]);
+    assert_schema("check", &r.json());
     assert_eq!(r.code, 1, "{}", r.snapshot());
     assert_eq!(
         r.json(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{Run, TestEnv};
+use crate::common::{Run, TestEnv, assert_schema};
 
 // ---------------------------------------------------------------------------
 // A scripted HTTP server
@@ -400,6 +400,7 @@ fn render_text_with_var_default_conditionals_and_loops() {
     // --json wraps the text.
     let r = env.run(&["render", "p", "--var", "who=Ada", "--json"]);
     ok(&r);
+    assert_schema("render", &r.json());
     assert_eq!(
         r.json(),
         json!({"prompt": "p", "version": "1.0", "text": "Say hi to Ada in a warm tone.\n"})
@@ -1395,6 +1396,7 @@ fn run_json_summary() {
     );
     assert_eq!(r.code, 1, "{}", r.snapshot());
     let s = r.json();
+    assert_schema("run", &s);
     let obj = s.as_object().expect("object");
     assert_eq!(
         keys(obj),
@@ -1851,6 +1853,7 @@ fn eval_pairs_base_and_head_on_the_same_cases_and_names_the_flips() {
     let r = env.run(&eval_args(&server.url(), &["--repeat", "2", "--json"]));
     ok(&r);
     let v = r.json();
+    assert_schema("eval", &v);
     let e = &v["evals"][0];
     assert_eq!(
         (&e["prompt"], &e["base"]["version"], &e["head"]["version"]),
@@ -2114,6 +2117,7 @@ fn report_shows_the_latest_eval_of_the_change_and_gates_on_it() {
     let diff_at = md.find("#### p 1.0 → p 1.1").expect("diff section");
     assert!(eval_at < diff_at, "{md}");
     let v = env.run(&["report", "--json"]).json();
+    assert_schema("report", &v);
     let e = &v["sections"][0]["evals"][0];
     assert_eq!(
         (&e["mcnemar"]["base_only"], &e["mcnemar"]["head_only"]),
@@ -2363,6 +2367,7 @@ fn bisect_finds_the_fifth_of_eight_commits_that_broke_the_prompt() {
     ]);
     ok(&r);
     let v = r.json();
+    assert_schema("bisect", &v);
     assert_eq!(v["candidates"], json!(8));
     assert_eq!(v["first_bad"]["subject"], json!("take 5"));
     let steps: Vec<(String, bool)> = v["steps"]

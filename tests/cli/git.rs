@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{Run, TestEnv};
+use crate::common::{Run, TestEnv, assert_schema};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -273,6 +273,7 @@ fn history_json_has_commit_fields_changes_and_metrics_per_blob() {
     let env = two_texts_of_10();
     let head = env.git(&["rev-parse", "HEAD"]).trim().to_string();
     let v = env.run(&["history", "coach", "--json"]).json();
+    assert_schema("history", &v);
     let entries = v.as_array().expect("array");
     assert_eq!(entries.len(), 3);
     let e = &entries[0];
@@ -668,6 +669,7 @@ fn diff_json_has_params_and_a_unified_diff() {
     let env = coach_on_main();
     write_coach_11(&env);
     let v = env.run(&["diff", "coach", "--format", "json"]).json();
+    assert_schema("diff", &v);
     let keys: Vec<&str> = v
         .as_object()
         .expect("object")
@@ -794,6 +796,7 @@ fn report_json_has_the_model() {
     let r = env.run(&["report", "--format", "json"]);
     ok(&r);
     let v = r.json();
+    assert_schema("report", &v);
     let keys: Vec<&str> = v
         .as_object()
         .expect("object")

@@ -5,3 +5,4 @@ mod core;
 mod exec;
 mod git;
 mod runs;
+mod schema;

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{NOW, Run, TestEnv};
+use crate::common::{NOW, Run, TestEnv, assert_schema};
 
 /// The documented fields of a run line, in the order `record` writes them.
 const FIELDS: &[&str] = &[
@@ -492,6 +492,7 @@ fn record_json_reports_the_id_and_log_path() {
     let r = env.run(&["record", "p", "--time-ms", "1", "--json"]);
     ok(&r);
     let v = r.json();
+    assert_schema("record", &v);
     assert_eq!(v["path"], "runs/p/2026-11.jsonl");
     let line = &log_lines(&env, "runs/p/2026-11.jsonl")[0];
     assert_eq!(v["id"], line["id"]);
@@ -1707,6 +1708,7 @@ fn performance_table_shows_the_json_figures() {
     let json = env.run(&["performance", "ref", "--json"]);
     ok(&json);
     let json = json.json();
+    assert_schema("performance", &json);
     let rows = table(&human.stdout);
     assert_eq!(rows[0], ["ref"]);
     let rows = &rows[1..];
@@ -1882,6 +1884,7 @@ fn compare_table_shows_the_json_figures() {
     let json = env.run(&["compare", "ref", "--json"]);
     ok(&json);
     let v = json.json();
+    assert_schema("compare", &v);
     let rows = table(&human.stdout);
     let c = &v["comparisons"][0];
     assert_eq!(rows[2][0], "1.1");
@@ -2109,6 +2112,7 @@ fn trends_human_output_and_json_agree() {
     ok(&r);
     insta::assert_snapshot!("trends_days_7", r.snapshot());
     let v = env.run(&["trends", "t", "--days", "7", "--json"]).json();
+    assert_schema("trends", &v);
     let rows = table(&r.stdout);
     let all: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == "all").collect();
     // The JSON and the table both have every day of the window, the empty ones with 0 runs.
@@ -2253,6 +2257,7 @@ fn export_json_is_one_array_and_empty_is_brackets() {
     let r = env.run(&["export", "--format", "json"]);
     ok(&r);
     let v = r.json();
+    assert_schema("export", &v);
     let rows = v.as_array().expect("an array");
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2]["id"], "csv-3");

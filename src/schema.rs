@@ -1,0 +1,65 @@
+//! JSON Schemas of the `--json` output, one per command (feature `schema`).
+//!
+//! Each command prints one [`Serialize`](serde::Serialize) model; its schema is derived from
+//! the same type, field docs included, so it cannot drift from what is printed. The schemas
+//! are committed under `docs/json/<command>.schema.json`
+//! (`cargo run --example json-schemas` writes them; a test fails when they are stale).
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema};
+
+/// Every command with `--json` output and its schema (JSON Schema draft 2020-12), by name.
+///
+/// `record-batch` is `record --stdin`. `render`'s schema covers its default text format; its
+/// `ollama` and `openai` formats print the provider's request body.
+pub fn command_schemas() -> Vec<(&'static str, Schema)> {
+    let mut out = vec![
+        ("check", schema::<crate::query::CheckReport>()),
+        ("compare", schema::<crate::query::CompareModel>()),
+        ("create", schema::<crate::create::Created>()),
+        ("diff", schema::<crate::diff::DiffModel>()),
+        ("eval", schema::<crate::eval::paired::EvalModel<'static>>()),
+        ("export", schema::<Vec<crate::runlog::RunRecord>>()),
+        ("init", schema::<crate::templates::InitReport>()),
+        ("list", schema::<Vec<crate::query::ListRow>>()),
+        ("performance", schema::<crate::query::Performance>()),
+        ("rate", schema::<crate::runlog::RatingEvent>()),
+        ("record", schema::<crate::record::Recorded>()),
+        ("record-batch", schema::<crate::record::BatchResult>()),
+        ("render", schema::<crate::render::Rendered>()),
+        ("report", schema::<crate::report::Report>()),
+        ("run", schema::<crate::eval::Summary>()),
+        ("show", schema::<crate::query::ShowModel>()),
+        ("trends", schema::<crate::query::TrendsModel>()),
+    ];
+    #[cfg(feature = "git")]
+    out.push(("history", schema::<Vec<crate::query::HistoryRow>>()));
+    #[cfg(all(feature = "git", feature = "providers"))]
+    out.push(("bisect", schema::<crate::eval::bisect::BisectResult>()));
+    out.sort_by_key(|(name, _)| *name);
+    for (name, schema) in &mut out {
+        let command = if *name == "record-batch" {
+            "record --stdin"
+        } else {
+            name
+        };
+        schema.insert("title".into(), format!("ptrack {command} --json").into());
+    }
+    out
+}
+
+/// The schema of `T` as serialized (fields skipped when empty are optional).
+fn schema<T: JsonSchema>() -> Schema {
+    SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>()
+}
+
+/// A schema as the committed files hold it: pretty JSON and a final newline.
+pub fn to_file_text(schema: &Schema) -> String {
+    // A `Schema` is a JSON value; writing one to a string cannot fail.
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
