@@ -52,6 +52,7 @@ pub struct Comparison {
 
 /// The request concurrencies recorded in each side's runs (runs without one count as 1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConcurrencyDiffers {
     /// Distinct concurrencies of the baseline's runs, ascending.
     pub a: Vec<u64>,
