@@ -81,7 +81,7 @@ impl Project {
                 Err(e) => diags.push(Diagnostic::error(&v.path, None, e.to_string())),
             }
         }
-        diags.extend(self.cases_diagnostics());
+        diags.extend(self.cases_diagnostics(&registry));
         diags.extend(missing_goals(&registry));
         diags.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         let runs = self.runs(&RunFilter::default());
@@ -150,7 +150,7 @@ impl Project {
 
     /// Every bad line of every `prompts/<name>/cases.jsonl`, as `run` and `eval` read them
     /// (schema files beside them included).
-    fn cases_diagnostics(&self) -> Vec<Diagnostic> {
+    fn cases_diagnostics(&self, registry: &crate::project::Registry) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         let Ok(entries) = std::fs::read_dir(self.prompts_dir()) else {
             return diags;
@@ -180,6 +180,27 @@ impl Project {
             let (cases, problems) = crate::eval::case_problems(&text, Some(&dir));
             if cases.is_empty() && problems.is_empty() {
                 diags.push(Diagnostic::error(&shown, None, "holds no cases"));
+            }
+            // A judge must name a prompt version that exists and is valid, as `run` needs.
+            for case in &cases {
+                for e in &case.expect {
+                    if let crate::eval::Expect::Judge {
+                        prompt, version, ..
+                    } = e
+                        && let Err(err) = registry.resolve(prompt, version.as_ref())
+                    {
+                        let line = err.to_string();
+                        let first = line.lines().next().unwrap_or_default();
+                        diags.push(
+                            Diagnostic::error(
+                                &shown,
+                                None,
+                                format!("case `{}`: judge: {first}", case.name),
+                            )
+                            .with_field("expect"),
+                        );
+                    }
+                }
             }
             for p in problems {
                 let d = Diagnostic::error(&shown, Some(p.line), p.message);

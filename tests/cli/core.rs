@@ -1636,3 +1636,32 @@ fn versions_and_providers_are_checked_before_any_work() {
     assert_eq!(r.code, 2, "{}", r.snapshot());
     assert!(!env.path("prompts/p/1.1.md").exists());
 }
+
+/// A judge in a cases file must name a prompt version that exists: `check` says so, as `run`
+/// would fail on it.
+#[test]
+fn check_names_judges_that_point_nowhere() {
+    let (_env, r) = check_with(&[
+        ("prompts/p/1.0.md", b"---\ngoal: g\n---\nSay {{ who }}\n"),
+        (
+            "prompts/p/cases.jsonl",
+            b"{\"name\": \"a\", \"vars\": {\"who\": \"x\"}, \"expect\": [{\"judge\": \"nosuch\", \"min\": 5}]}\n\
+              {\"name\": \"b\", \"vars\": {\"who\": \"y\"}, \"expect\": [{\"judge\": {\"prompt\": \"p\", \"version\": \"9.9\", \"min\": 5}}]}\n\
+              {\"name\": \"c\", \"vars\": {\"who\": \"z\"}, \"expect\": [{\"judge\": \"p\", \"min\": 5}]}\n",
+        ),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(
+        r.stdout
+            .contains("prompts/p/cases.jsonl: case `a`: judge: no prompt named `nosuch`"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        r.stdout
+            .contains("prompts/p/cases.jsonl: case `b`: judge: prompt `p` has no version 9.9"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(!r.stdout.contains("case `c`"), "{}", r.snapshot());
+}
