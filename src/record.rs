@@ -413,19 +413,24 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 pub const MIN_ID_PREFIX: usize = 4;
 
 impl Project {
-    /// Every run id in the project's logs, sorted and deduplicated.
-    pub fn run_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = Vec::new();
+    /// Call `f` with every run in the project's logs (ratings and bad lines skipped).
+    fn each_run(&self, mut f: impl FnMut(crate::runlog::RunFacts)) {
         crate::runlog::scan(
             &self.runs_dir(),
             std::path::Path::new("runs"),
             &crate::runlog::RunFilter::default(),
             |_, _, _, ev| {
                 if let crate::runlog::Event::Run(r) = ev {
-                    ids.push(r.id);
+                    f(r);
                 }
             },
         );
+    }
+
+    /// Every run id in the project's logs, sorted and deduplicated.
+    pub fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        self.each_run(|r| ids.push(r.id));
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -453,21 +458,13 @@ impl Project {
             .map_err(|e| RateError::Invalid(e.message))?;
         let mut matches: Vec<(String, String)> = Vec::new();
         let mut exact: Option<(String, String)> = None;
-        crate::runlog::scan(
-            &self.runs_dir(),
-            std::path::Path::new("runs"),
-            &crate::runlog::RunFilter::default(),
-            |_, _, _, ev| {
-                if let crate::runlog::Event::Run(r) = ev {
-                    if r.id == run_id {
-                        exact = Some((r.id, r.prompt));
-                    } else if r.id.starts_with(run_id) && !matches.iter().any(|(id, _)| *id == r.id)
-                    {
-                        matches.push((r.id, r.prompt));
-                    }
-                }
-            },
-        );
+        self.each_run(|r| {
+            if r.id == run_id {
+                exact = Some((r.id, r.prompt));
+            } else if r.id.starts_with(run_id) && !matches.iter().any(|(id, _)| *id == r.id) {
+                matches.push((r.id, r.prompt));
+            }
+        });
         // An exact id wins; a prefix must be unique and at least 4 characters.
         if let Some(e) = exact {
             matches = vec![e];

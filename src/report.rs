@@ -755,6 +755,20 @@ fn eval_gates(gates: &Gates, name: &str, version: &str, e: &PairedSummary) -> Ve
 }
 
 /// `coach 1.1`, or `coach` for a gate about the whole prompt.
+/// One Markdown bullet per gate (name, subject, detail), then a blank line.
+fn gate_list<'a>(o: &mut String, gates: impl Iterator<Item = &'a GateResult>) {
+    for g in gates {
+        let _ = writeln!(
+            o,
+            "- `{}` on {}: {}",
+            g.gate,
+            gate_subject(g),
+            md_escape(&g.detail)
+        );
+    }
+    let _ = writeln!(o);
+}
+
 fn gate_subject(g: &GateResult) -> String {
     match &g.version {
         Some(v) => format!("{} {v}", g.prompt),
@@ -843,28 +857,10 @@ pub fn render_markdown(r: &Report) -> String {
                 o,
                 "**Gates:** ⚠️ {checked} passed, {unchecked} not checked (set `require_checked = true` under `[report]` to fail on these):\n"
             );
-            for g in r.gates.iter().filter(|g| g.skipped) {
-                let _ = writeln!(
-                    o,
-                    "- `{}` on {}: {}",
-                    g.gate,
-                    gate_subject(g),
-                    md_escape(&g.detail)
-                );
-            }
-            let _ = writeln!(o);
+            gate_list(&mut o, r.gates.iter().filter(|g| g.skipped));
         } else {
             let _ = writeln!(o, "**Gates:** ❌ {} failed:\n", failed.len());
-            for g in &failed {
-                let _ = writeln!(
-                    o,
-                    "- `{}` on {}: {}",
-                    g.gate,
-                    gate_subject(g),
-                    md_escape(&g.detail)
-                );
-            }
-            let _ = writeln!(o);
+            gate_list(&mut o, failed.iter().copied());
         }
     }
     if !r.warnings.is_empty() {
