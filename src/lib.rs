@@ -46,6 +46,7 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod runlog;
+pub mod safe_fs;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod stats;
