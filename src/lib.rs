@@ -51,6 +51,7 @@ pub mod safe_fs;
 pub mod schema;
 pub mod stats;
 pub mod templates;
+pub mod trust;
 pub mod version;
 
 pub use config::{Config, ConfigError};

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema};
 
 /// Every command with `--json` output and its schema (JSON Schema draft 2020-12), by name.
 ///
-/// `record-batch` is `record --stdin`. `render`'s schema covers its default text format; its
+/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`. `render`'s schema covers its default text format; its
 /// `ollama` and `openai` formats print the provider's request body.
 pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     let mut out = vec![
@@ -31,6 +31,8 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("run", schema::<crate::eval::Summary>()),
         ("show", schema::<crate::query::ShowModel>()),
         ("trends", schema::<crate::query::TrendsModel>()),
+        ("trust", schema::<crate::trust::TrustStatus>()),
+        ("trust-list", schema::<Vec<crate::trust::TrustedProject>>()),
     ];
     #[cfg(feature = "git")]
     out.push(("history", schema::<Vec<crate::query::HistoryRow>>()));
@@ -38,10 +40,10 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     out.push(("bisect", schema::<crate::eval::bisect::BisectResult>()));
     out.sort_by_key(|(name, _)| *name);
     for (name, schema) in &mut out {
-        let command = if *name == "record-batch" {
-            "record --stdin"
-        } else {
-            name
+        let command = match *name {
+            "record-batch" => "record --stdin",
+            "trust-list" => "trust --list",
+            other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());
     }

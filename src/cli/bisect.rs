@@ -80,9 +80,10 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
     ptrack::project::check_name(&args.name)?;
     let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
+    let trust = super::trust::load(&project)?;
     let target = |v: &ptrack::PromptVersion| -> Result<(Endpoint, String), String> {
-        let e =
-            Endpoint::resolve(project.config(), v, &overrides, &env).map_err(|e| e.to_string())?;
+        let e = Endpoint::resolve(project.config(), v, &overrides, &env, &trust)
+            .map_err(|e| CliError::from(e).one_line())?;
         let model = args
             .server
             .model
@@ -100,7 +101,8 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
     let stop = Arc::new(AtomicBool::new(false));
     let registry = project.load_prompts();
     let judges = |cases: &[ptrack::eval::Case]| {
-        Judges::resolve(&project, &registry, cases, &overrides, &env).map_err(|e| e.to_string())
+        Judges::resolve(&project, &registry, cases, &overrides, &env, &trust)
+            .map_err(|e| CliError::from(e).one_line())
     };
     let query = BisectQuery {
         prompt: args.name.clone(),

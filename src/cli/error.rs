@@ -319,9 +319,65 @@ macro_rules! from_source {
 from_source!(
     ptrack::ConfigError,
     ptrack::runlog::WriteError,
-    ptrack::VersionError,
-    ptrack::eval::EndpointError
+    ptrack::VersionError
 );
+
+impl From<ptrack::eval::EndpointError> for CliError {
+    fn from(e: ptrack::eval::EndpointError) -> Self {
+        use ptrack::trust::{KeyRefusal, ProjectTrust};
+        let review = "review ptrack.toml, then run `ptrack trust` to let it choose where keys go";
+        let hint = match &e {
+            ptrack::eval::EndpointError::Key(k) => Some(match k {
+                KeyRefusal::PlainHttp { var, .. } => {
+                    format!("use an https:// URL, or leave {var} unset to send no key")
+                }
+                KeyRefusal::Url {
+                    project: ProjectTrust::Changed,
+                    ..
+                } => "review the change (`git diff ptrack.toml`), then run `ptrack trust` again; or pass --base-url URL to choose the server yourself".to_string(),
+                KeyRefusal::Url { .. } => {
+                    format!("{review}; or pass --base-url URL to choose the server yourself")
+                }
+                KeyRefusal::Variable {
+                    project: ProjectTrust::Changed,
+                    ..
+                } => "review the change (`git diff ptrack.toml`), then run `ptrack trust` again".to_string(),
+                KeyRefusal::Variable { .. } => review.to_string(),
+            }),
+            _ => None,
+        };
+        let err = CliError::from_source(e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}
+
+impl From<ptrack::eval::JudgeError> for CliError {
+    fn from(e: ptrack::eval::JudgeError) -> Self {
+        match e {
+            ptrack::eval::JudgeError::Endpoint(inner) => {
+                let mut err = CliError::from(inner);
+                err.message = format!("judge: {}", err.message);
+                err
+            }
+            other => CliError::from_source(other),
+        }
+    }
+}
+
+impl From<ptrack::trust::TrustError> for CliError {
+    fn from(e: ptrack::trust::TrustError) -> Self {
+        let invalid = matches!(e, ptrack::trust::TrustError::Invalid { .. });
+        let err = CliError::from_source(e);
+        if invalid {
+            err.with_hint("fix the file by hand, or delete it (`ptrack trust` writes trusted.toml)")
+        } else {
+            err
+        }
+    }
+}
 
 impl From<ptrack::eval::CasesError> for CliError {
     fn from(e: ptrack::eval::CasesError) -> Self {

@@ -114,14 +114,15 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
     }
     let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
+    let trust = super::trust::load(&project)?;
     let registry = project.load_prompts();
     let mut summaries = Vec::new();
     for plan in &plans {
-        let judges = Judges::resolve(&project, &registry, &plan.cases, &overrides, &env)
-            .map_err(CliError::from_source)?;
+        let judges = Judges::resolve(&project, &registry, &plan.cases, &overrides, &env, &trust)?;
         let mut targets = Vec::new();
         for side in [&plan.base, &plan.head] {
-            let endpoint = Endpoint::resolve(project.config(), &side.prompt, &overrides, &env)?;
+            let endpoint =
+                Endpoint::resolve(project.config(), &side.prompt, &overrides, &env, &trust)?;
             let model = args
                 .server
                 .model

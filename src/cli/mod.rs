@@ -22,6 +22,7 @@ mod report;
 mod run;
 mod show;
 mod trends;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,7 @@ Examples:
   ptrack run coaching_system --var user_message=\"Hi\"
   ptrack eval --base origin/main                 base vs head on the same cases, paired
   ptrack bisect coaching_system --good 2d1ec60
+  ptrack trust                                   after review: let ptrack.toml choose where keys go
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -101,6 +103,7 @@ pub enum Command {
     Run(run::RunArgs),
     Eval(eval::EvalArgs),
     Bisect(bisect::BisectArgs),
+    Trust(trust::TrustArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -174,6 +177,7 @@ pub fn main() -> ExitCode {
             Command::Run(a) => run::run(&mut ctx, a),
             Command::Eval(a) => eval::run(&mut ctx, a),
             Command::Bisect(a) => bisect::run(&mut ctx, a),
+            Command::Trust(a) => trust::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -19,7 +19,8 @@ use ptrack::render::render;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Providers and defaults come from ptrack.toml ([providers.ollama] base_url, [providers.openai]
-base_url and api_key_env); an API key is read from the environment only.
+base_url and api_key_env); an API key is read from the environment only, and sent only where
+you trust (see `ptrack trust --help`).
 
 Eval cases (--cases FILE; without it prompts/NAME/cases.jsonl when it exists and no --var or
 --vars-file is given) hold one case per line:
@@ -123,9 +124,9 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         })?;
     let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
-    let endpoint = Endpoint::resolve(project.config(), &version, &overrides, &env)?;
-    let judges = Judges::resolve(&project, &registry, &cases, &overrides, &env)
-        .map_err(CliError::from_source)?;
+    let trust = super::trust::load(&project)?;
+    let endpoint = Endpoint::resolve(project.config(), &version, &overrides, &env, &trust)?;
+    let judges = Judges::resolve(&project, &registry, &cases, &overrides, &env, &trust)?;
     let total = work.len() * args.repeat as usize;
     let execution = Execution {
         project: &project,

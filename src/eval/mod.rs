@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::prompt::{PromptVersion, Provider};
 use crate::provider::Endpoint;
 use crate::stats;
+use crate::trust::{KeyRefusal, KeyUse, Trust, UrlFrom, VarFrom};
 
 /// One eval case: a name, the variables, and what the output must satisfy.
 #[derive(Debug, Clone)]
@@ -347,6 +348,7 @@ impl Judges {
         cases: &[Case],
         overrides: &EndpointOverrides,
         env: &dyn Fn(&str) -> Option<String>,
+        trust: &Trust,
     ) -> Result<Judges, JudgeError> {
         let mut targets: Vec<JudgeTarget> = Vec::new();
         for e in cases.iter().flat_map(|c| &c.expect) {
@@ -363,7 +365,7 @@ impl Judges {
                 continue;
             }
             let v = registry.resolve(prompt, version.as_ref())?.clone();
-            let endpoint = Endpoint::resolve(project.config(), &v, overrides, env)?;
+            let endpoint = Endpoint::resolve(project.config(), &v, overrides, env, trust)?;
             let model = v
                 .meta
                 .model
@@ -636,6 +638,9 @@ pub enum EndpointError {
         /// The URL with `http://` in front, when that would make it valid.
         suggestion: Option<String>,
     },
+    /// The API key may not go where the settings send it; nothing was sent.
+    #[error(transparent)]
+    Key(#[from] KeyRefusal),
 }
 
 /// Check that `url` is an `http://` or `https://` URL with a host; nothing is sent before.
@@ -661,59 +666,78 @@ fn check_base_url(url: &str, source_name: &'static str) -> Result<(), EndpointEr
 
 impl Endpoint {
     /// Where requests for `version` go: the overrides, then `[providers.NAME]` in `config`,
-    /// then the provider's usual address. The API key is read through `env` (the library reads
-    /// no environment itself) from the variable `api_key_env` names, `OPENAI_API_KEY` by default.
+    /// then the user's own `config.toml` (in `trust`), then the provider's usual address. The
+    /// API key is read through `env` (the library reads no environment itself) from the
+    /// variable `api_key_env` names, `OPENAI_API_KEY` by default, and kept only when `trust`
+    /// lets it go to that address (see [`crate::trust`]); otherwise nothing is sent and the
+    /// error says why.
     pub fn resolve(
         config: &Config,
         version: &PromptVersion,
         overrides: &EndpointOverrides,
         env: &dyn Fn(&str) -> Option<String>,
+        trust: &Trust,
     ) -> Result<Endpoint, EndpointError> {
         let provider = overrides
             .provider
             .or(version.meta.provider)
             .or(config.defaults.provider)
             .unwrap_or(Provider::Ollama);
-        let settings = config
-            .providers
-            .get(provider.as_str())
-            .cloned()
-            .unwrap_or_default();
-        if let Some(url) = &overrides.base_url {
+        let name = provider.as_str();
+        let settings = config.providers.get(name).cloned().unwrap_or_default();
+        let user = trust.user.providers.get(name).cloned().unwrap_or_default();
+        let (base_url, url_from) = if let Some(url) = &overrides.base_url {
             check_base_url(url, "--base-url")?;
-        } else if let Some(url) = &settings.base_url {
-            check_base_url(url, "base_url in ptrack.toml")?;
-        }
-        let base_url = overrides
-            .base_url
-            .clone()
-            .or(settings.base_url)
-            .unwrap_or_else(|| {
-                match provider {
-                    Provider::Ollama => "http://localhost:11434",
-                    Provider::Openai => "https://api.openai.com/v1",
-                }
-                .to_string()
-            });
+            (url.clone(), UrlFrom::CommandLine)
+        } else if let Some(url) = settings.base_url {
+            check_base_url(&url, "base_url in ptrack.toml")?;
+            (url, UrlFrom::Project(trust.line_of(name, "base_url")))
+        } else if let Some(url) = user.base_url {
+            check_base_url(&url, "base_url in your config.toml")?;
+            (url, UrlFrom::User)
+        } else {
+            let url = match provider {
+                Provider::Ollama => "http://localhost:11434",
+                Provider::Openai => crate::trust::OPENAI_DEFAULT_URL,
+            };
+            (url.to_string(), UrlFrom::Default)
+        };
         let api_key = match provider {
             Provider::Openai => {
-                let var = settings
-                    .api_key_env
-                    .unwrap_or_else(|| "OPENAI_API_KEY".to_string());
-                env(&var).filter(|k| !k.is_empty())
+                let (var, var_from) = if let Some(v) = settings.api_key_env {
+                    (v, VarFrom::Project(trust.line_of(name, "api_key_env")))
+                } else if let Some(v) = user.api_key_env {
+                    (v, VarFrom::User)
+                } else {
+                    ("OPENAI_API_KEY".to_string(), VarFrom::Default)
+                };
+                let key = env(&var).filter(|k| !k.is_empty());
+                if key.is_some() {
+                    trust.check(&KeyUse {
+                        provider,
+                        url: base_url.clone(),
+                        url_from,
+                        var,
+                        var_from,
+                    })?;
+                }
+                key
             }
             Provider::Ollama => None,
         };
         let secs = overrides
             .timeout_secs
             .or(settings.timeout_secs)
+            .or(user.timeout_secs)
             .unwrap_or(120.0);
         if !(secs.is_finite() && secs > 0.0) {
             return Err(EndpointError::Timeout {
                 source_name: if overrides.timeout_secs.is_some() {
                     "--timeout"
-                } else {
+                } else if settings.timeout_secs.is_some() {
                     "timeout_secs in ptrack.toml"
+                } else {
+                    "timeout_secs in your config.toml"
                 },
                 secs,
             });
@@ -1482,19 +1506,20 @@ mod tests {
 
     #[test]
     fn endpoints_take_overrides_then_config_and_read_the_key_through_env() {
-        let config = Config::parse(
-            "[providers.openai]\nbase_url = \"http://h/v1\"\napi_key_env = \"MY_KEY\"\ntimeout_secs = 5\n",
-            Path::new("ptrack.toml"),
-        )
-        .expect("config");
+        let text = "[providers.openai]\nbase_url = \"https://h/v1\"\napi_key_env = \"MY_KEY\"\ntimeout_secs = 5\n";
+        let config = Config::parse(text, Path::new("ptrack.toml")).expect("config");
         let v =
             crate::prompt::test_version("p", "1.0", "---\ngoal: g\nprovider: openai\n---\nhi\n");
         let env = |k: &str| (k == "MY_KEY").then(|| "sk-1".to_string());
-        let e =
-            Endpoint::resolve(&config, &v, &EndpointOverrides::default(), &env).expect("endpoint");
+        let trusted = Trust {
+            project: crate::trust::ProjectTrust::Trusted,
+            ..Trust::default()
+        };
+        let none = EndpointOverrides::default();
+        let e = Endpoint::resolve(&config, &v, &none, &env, &trusted).expect("endpoint");
         assert_eq!(
             (e.base_url.as_str(), e.api_key.as_deref()),
-            ("http://h/v1", Some("sk-1"))
+            ("https://h/v1", Some("sk-1"))
         );
         assert_eq!(e.timeout, Duration::from_secs(5));
         let o = EndpointOverrides {
@@ -1502,10 +1527,54 @@ mod tests {
             timeout_secs: Some(0.0),
             ..EndpointOverrides::default()
         };
-        let err = Endpoint::resolve(&config, &v, &o, &env).expect_err("timeout 0");
+        let err = Endpoint::resolve(&config, &v, &o, &env, &trusted).expect_err("timeout 0");
         assert_eq!(
             err.to_string(),
             "--timeout must be a number of seconds > 0, got 0"
+        );
+    }
+
+    #[test]
+    fn an_untrusted_project_cannot_send_a_key_to_its_own_server() {
+        let text = "[providers.openai]\nbase_url = \"https://evil.example/v1\"\n";
+        let config = Config::parse(text, Path::new("ptrack.toml")).expect("config");
+        let v =
+            crate::prompt::test_version("p", "1.0", "---\ngoal: g\nprovider: openai\n---\nhi\n");
+        let untrusted = Trust {
+            config_text: Some(text.to_string()),
+            ..Trust::default()
+        };
+        let none = EndpointOverrides::default();
+        let key = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-1".to_string());
+        let err = Endpoint::resolve(&config, &v, &none, &key, &untrusted).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "refusing to send the API key in OPENAI_API_KEY to https://evil.example/v1 (base_url at ptrack.toml:2): this project's ptrack.toml is not trusted"
+        );
+        // No key in the environment: nothing secret to leak, the request may go.
+        let e = Endpoint::resolve(&config, &v, &none, &|_: &str| None, &untrusted).expect("no key");
+        assert_eq!(e.api_key, None);
+        // --base-url is the user's choice; the user's config.toml fills what the project leaves.
+        let mine = EndpointOverrides {
+            base_url: Some("https://mine.example/v1".into()),
+            ..EndpointOverrides::default()
+        };
+        let e = Endpoint::resolve(&config, &v, &mine, &key, &untrusted).expect("--base-url");
+        assert_eq!(e.api_key.as_deref(), Some("sk-1"));
+        let mut user = untrusted.clone();
+        user.user.providers.insert(
+            "openai".into(),
+            crate::config::ProviderSettings {
+                api_key_env: Some("CORP_TOKEN".into()),
+                base_url: Some("https://evil.example".into()),
+                ..Default::default()
+            },
+        );
+        let corp = |k: &str| (k == "CORP_TOKEN").then(|| "ct".to_string());
+        let e = Endpoint::resolve(&config, &v, &none, &corp, &user).expect("user-listed host");
+        assert_eq!(
+            (e.base_url.as_str(), e.api_key.as_deref()),
+            ("https://evil.example/v1", Some("ct"))
         );
     }
 

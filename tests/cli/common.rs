@@ -11,6 +11,8 @@ pub const NOW: &str = "2026-11-24T12:00:00Z";
 /// A temporary project folder (with `git init`), isolated from the user's config.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
+    /// The user's settings folder (`PTRACK_CONFIG_DIR`), outside the project.
+    pub config: tempfile::TempDir,
 }
 
 /// The result of one ptrack run.
@@ -51,7 +53,8 @@ impl TestEnv {
     /// An empty folder with a git repository.
     pub fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("tempdir");
-        let env = TestEnv { dir };
+        let config = tempfile::tempdir().expect("tempdir");
+        let env = TestEnv { dir, config };
         env.git(&["init", "-q", "-b", "main"]);
         env
     }
@@ -88,6 +91,8 @@ impl TestEnv {
         c.current_dir(self.root())
             .env("PTRACK_NOW", NOW)
             .env("HOME", self.root())
+            .env("PTRACK_CONFIG_DIR", self.config.path())
+            .env_remove("XDG_CONFIG_HOME")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("NO_COLOR")

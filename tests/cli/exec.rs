@@ -692,11 +692,14 @@ fn run_openai_counts_usage_tokens_and_sends_the_bearer_key() {
     // api_key_env names another variable: that one is sent, OPENAI_API_KEY is not.
     env.write(
         "ptrack.toml",
-        "[providers.openai]\napi_key_env = \"MY_LLM_KEY\"\n",
+        "[providers.openai]\napi_key_env = \"MY_LLM_API_KEY\"\n",
     );
     let r = run_env(
         &env,
-        &[("OPENAI_API_KEY", "sk-wrong"), ("MY_LLM_KEY", "sk-mine")],
+        &[
+            ("OPENAI_API_KEY", "sk-wrong"),
+            ("MY_LLM_API_KEY", "sk-mine"),
+        ],
         &args,
     );
     ok(&r);
@@ -720,12 +723,12 @@ fn run_provider_from_front_matter_with_its_ptrack_toml_settings() {
     env.write(
         "ptrack.toml",
         format!(
-            "[defaults]\nprovider = \"ollama\"\n\n[providers.ollama]\nbase_url = \"http://127.0.0.1:{}\"\n\n[providers.openai]\nbase_url = \"{}/v1\"\napi_key_env = \"TEAM_KEY\"\n",
+            "[defaults]\nprovider = \"ollama\"\n\n[providers.ollama]\nbase_url = \"http://127.0.0.1:{}\"\n\n[providers.openai]\nbase_url = \"{}/v1\"\napi_key_env = \"TEAM_API_KEY\"\n",
             closed_port(),
             server.url()
         ),
     );
-    let r = run_env(&env, &[("TEAM_KEY", "k-1")], &["run", "p"]);
+    let r = run_env(&env, &[("TEAM_API_KEY", "k-1")], &["run", "p"]);
     ok(&r);
     assert_eq!(r.stdout, "hi\n");
     let reqs = server.requests();
@@ -2570,6 +2573,7 @@ fn run_ctrl_c_exits_130_and_says_what_was_kept() {
         .current_dir(env.root())
         .env("PTRACK_NOW", crate::common::NOW)
         .env("HOME", env.root())
+        .env("PTRACK_CONFIG_DIR", env.config.path())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -2594,5 +2598,383 @@ fn run_ctrl_c_exits_130_and_says_what_was_kept() {
     assert!(
         stderr.contains(&format!("interrupted: {kept} run(s) done and recorded")),
         "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// API keys go only where the user trusts
+// ---------------------------------------------------------------------------
+
+/// `ptrack run p --var who=Ada --provider openai ARGS…` with `OPENAI_API_KEY` set.
+fn run_with_key(env: &TestEnv, args: &[&str]) -> Run {
+    let mut all = vec!["run", "p", "--var", "who=Ada", "--provider", "openai"];
+    all.extend_from_slice(args);
+    run_env(env, &[("OPENAI_API_KEY", "sk-secret")], &all)
+}
+
+/// The project root as `ptrack trust` records it (links resolved).
+fn canonical_root(env: &TestEnv) -> String {
+    std::fs::canonicalize(env.root())
+        .expect("canonical")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_cloned_ptrack_toml_cannot_send_the_key_to_its_own_server() {
+    let env = project();
+    // `.invalid` never resolves: a request that gets past the checks fails to connect.
+    env.write(
+        "ptrack.toml",
+        "[providers.openai]\nbase_url = \"https://evil.invalid/v1\"\n",
+    );
+    let r = run_with_key(&env, &[]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert_eq!(
+        r.stderr,
+        "error: refusing to send the API key in OPENAI_API_KEY to https://evil.invalid/v1 (base_url at ptrack.toml:2): this project's ptrack.toml is not trusted\n\
+         hint: review ptrack.toml, then run `ptrack trust` to let it choose where keys go; or pass --base-url URL to choose the server yourself\n"
+    );
+    assert!(logged(&env).is_empty());
+
+    // --base-url is the user's own choice.
+    let server = FakeServer::routes(&[("POST /v1/chat/completions", 200, &openai_answer("Hey!"))]);
+    let base = format!("{}/v1", server.url());
+    ok(&run_with_key(&env, &["--base-url", &base]));
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer sk-secret")
+    );
+
+    // No key at all: nothing secret goes anywhere, so the request is made.
+    let r = run_env(
+        &env,
+        &[],
+        &["run", "p", "--var", "who=Ada", "--provider", "openai"],
+    );
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("cannot connect to https://evil.invalid/v1"),
+        "{}",
+        r.stderr
+    );
+
+    // After `ptrack trust`, the project's server is used (and cannot be reached here).
+    ok(&env.run(&["trust"]));
+    let r = run_with_key(&env, &[]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("cannot connect to https://evil.invalid/v1"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("refusing"), "{}", r.stderr);
+
+    // Plain http to another machine never carries a key, trusted or given on the command line.
+    env.write(
+        "ptrack.toml",
+        "[providers.openai]\nbase_url = \"http://evil.invalid/v1\"\n",
+    );
+    ok(&env.run(&["trust"]));
+    let r = run_with_key(&env, &[]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("refusing to send the API key in OPENAI_API_KEY over plain http to http://evil.invalid/v1 (base_url at ptrack.toml:2)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("hint: use an https:// URL, or leave OPENAI_API_KEY unset"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with_key(&env, &["--base-url", "http://evil.invalid/v1"]);
+    assert!(
+        r.stderr
+            .contains("over plain http to http://evil.invalid/v1 (from --base-url)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("sk-secret") && logged(&env).len() == 1,
+        "{}",
+        r.snapshot()
+    );
+}
+
+#[test]
+fn an_untrusted_project_may_name_only_an_api_key_variable() {
+    let env = project();
+    let server = FakeServer::routes(&[("POST /v1/chat/completions", 200, &openai_answer("Hey!"))]);
+    let toml = format!(
+        "[providers.openai]\nbase_url = \"{}/v1\"\napi_key_env = \"GITHUB_TOKEN\"\n",
+        server.url()
+    );
+    env.write("ptrack.toml", &toml);
+    let args = ["run", "p", "--var", "who=Ada", "--provider", "openai"];
+    let with_token = [("GITHUB_TOKEN", "ghp-secret")];
+    let r = run_env(&env, &with_token, &args);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.starts_with("error: ptrack.toml:3 names api_key_env = \"GITHUB_TOKEN\", and this project's ptrack.toml is not trusted; without approval only variables ending in _API_KEY are read\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(server.requests().is_empty(), "refused before connecting");
+
+    let status = |env: &TestEnv| {
+        let r = env.run(&["trust", "--show", "--json"]);
+        ok(&r);
+        assert_schema("trust", &r.json());
+        r.json()["status"].as_str().map(str::to_string)
+    };
+    assert_eq!(status(&env).as_deref(), Some("untrusted"));
+    let r = env.run(&["trust", "--json"]);
+    ok(&r);
+    let v = r.json();
+    assert_schema("trust", &v);
+    assert_eq!(
+        (&v["root"], &v["status"], &v["action"]),
+        (
+            &json!(canonical_root(&env)),
+            &json!("trusted"),
+            &json!("trusted")
+        )
+    );
+    assert_eq!(
+        v["providers"]["openai"],
+        json!({"base_url": format!("{}/v1", server.url()), "api_key_env": "GITHUB_TOKEN"})
+    );
+    // `sha256sum ptrack.toml`, computed here by the same definition: SHA-256 of the bytes.
+    assert_eq!(v["ptrack_toml_sha256"].as_str().map(str::len), Some(64));
+    ok(&run_env(&env, &with_token, &args));
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer ghp-secret")
+    );
+
+    // An edited ptrack.toml is no longer trusted.
+    env.write("ptrack.toml", format!("{toml}# edited\n"));
+    assert_eq!(status(&env).as_deref(), Some("changed"));
+    let r = run_env(&env, &with_token, &args);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("this project's ptrack.toml changed since you trusted it"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "hint: review the change (`git diff ptrack.toml`), then run `ptrack trust` again"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.requests().len(), 1);
+    ok(&env.run(&["trust"]));
+    ok(&run_env(&env, &with_token, &args));
+
+    // --list shows the record; --revoke removes it.
+    let r = env.run(&["trust", "--list", "--json"]);
+    ok(&r);
+    assert_schema("trust-list", &r.json());
+    assert_eq!(r.json()[0]["root"], json!(canonical_root(&env)));
+    assert_eq!(r.json()[0]["trusted_at"], json!(crate::common::NOW));
+    let r = env.run(&["trust", "--revoke"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .starts_with(&format!("no longer trusted: {}\n", canonical_root(&env))),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(status(&env).as_deref(), Some("untrusted"));
+    assert_eq!(run_env(&env, &with_token, &args).code, 2);
+    assert_eq!(server.requests().len(), 2);
+    let r = env.run(&["trust", "--revoke"]);
+    assert!(
+        r.stdout
+            .starts_with(&format!("{} was not trusted\n", canonical_root(&env))),
+        "{}",
+        r.stdout
+    );
+    let stored = std::fs::read_to_string(env.config.path().join("trusted.toml")).expect("store");
+    assert!(!stored.contains("[[project]]"), "{stored}");
+    // Nothing of it lives in the repository.
+    let files = env.git(&[
+        "status",
+        "--porcelain",
+        "--ignored",
+        "--untracked-files=all",
+    ]);
+    assert!(!files.contains("trusted"), "{files}");
+}
+
+#[test]
+fn a_server_in_the_users_own_config_is_trusted_for_every_project() {
+    let env = project();
+    std::fs::write(
+        env.config.path().join("config.toml"),
+        "[providers.openai]\nbase_url = \"https://llm.invalid/v1\"\n",
+    )
+    .expect("user config");
+    // The user's URL applies where the project sets none.
+    env.write("ptrack.toml", "[defaults]\nmodel = \"m1\"\n");
+    let r = run_with_key(&env, &[]);
+    assert!(
+        r.stderr
+            .contains("cannot connect to https://llm.invalid/v1"),
+        "{}",
+        r.snapshot()
+    );
+    // And a project naming the same server needs no approval.
+    env.write(
+        "ptrack.toml",
+        "[providers.openai]\nbase_url = \"https://llm.invalid/v2\"\n",
+    );
+    let r = run_with_key(&env, &[]);
+    assert!(
+        r.stderr
+            .contains("cannot connect to https://llm.invalid/v2"),
+        "{}",
+        r.snapshot()
+    );
+    // A damaged user file is named.
+    std::fs::write(
+        env.config.path().join("trusted.toml"),
+        "[[project]]\nroot = 1\n",
+    )
+    .expect("w");
+    let r = run_with_key(&env, &[]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {}:2: ",
+            env.config.path().join("trusted.toml").display()
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn eval_bisect_and_judges_refuse_an_untrusted_server_too() {
+    let env = eval_project();
+    env.write(
+        "ptrack.toml",
+        "[providers.openai]\nbase_url = \"https://evil.invalid/v1\"\n",
+    );
+    let refused = "refusing to send the API key in OPENAI_API_KEY to https://evil.invalid/v1 (base_url at ptrack.toml:2)";
+    let key = [("OPENAI_API_KEY", "sk-secret")];
+    let r = run_env(&env, &key, &["eval", "--provider", "openai", "--seed", "7"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(r.stderr.contains(refused), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hint: review ptrack.toml, then run `ptrack trust`"),
+        "{}",
+        r.stderr
+    );
+
+    commit(&env);
+    let r = run_env(
+        &env,
+        &key,
+        &[
+            "bisect",
+            "p",
+            "--good",
+            "main",
+            "--bad",
+            "HEAD",
+            "--provider",
+            "openai",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(r.stderr.contains(refused), "{}", r.stderr);
+
+    // A judge whose own front matter picks openai: the judged prompt talks to a local Ollama.
+    env.prompt(
+        "grader",
+        "1.0",
+        "goal: Grade\nmodel: j\nprovider: openai\nvariables:\n  output: {}\n",
+        "Grade {{ output }}\n",
+    );
+    env.write(
+        "cases.jsonl",
+        "{\"name\": \"a\", \"vars\": {\"who\": \"Ada\"}, \"expect\": [{\"judge\": \"grader\", \"min\": 5}]}\n",
+    );
+    let server = said_server();
+    env.write(
+        "ptrack.toml",
+        format!(
+            "[providers.ollama]\nbase_url = \"{}\"\n\n[providers.openai]\nbase_url = \"https://evil.invalid/v1\"\n",
+            server.url()
+        ),
+    );
+    let r = run_env(&env, &key, &["run", "p", "--cases", "cases.jsonl"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("judge: refusing to send the API key in OPENAI_API_KEY to https://evil.invalid/v1 (base_url at ptrack.toml:5)"),
+        "{}",
+        r.stderr
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn trust_needs_a_ptrack_toml_and_says_what_it_approves() {
+    let env = TestEnv::new();
+    env.prompt("p", "1.0", FRONT, BODY);
+    let r = env.run(&["trust"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {} has no ptrack.toml: there is nothing to trust\n\
+             hint: without one, keys go only to the provider's own host, this machine, or a --base-url you pass\n",
+            canonical_root(&env)
+        )
+    );
+    env.write(
+        "ptrack.toml",
+        "[providers.openai]\nbase_url = \"https://llm.invalid/v1\"\napi_key_env = \"TEAM_TOKEN\"\n",
+    );
+    let r = env.run(&["trust", "--show"]);
+    ok(&r);
+    let sha = "699c365a3bf3"; // `sha256sum ptrack.toml | cut -c1-12`
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{}: not trusted (ptrack.toml sha256 {sha})\n  [providers.openai] base_url = https://llm.invalid/v1, api_key_env = TEAM_TOKEN\n",
+            canonical_root(&env)
+        )
+    );
+    assert_eq!(
+        r.stderr,
+        "after reviewing ptrack.toml, `ptrack trust` lets it choose where API keys go\n"
+    );
+    let r = env.run(&["trust"]);
+    ok(&r);
+    assert!(
+        r.stdout.starts_with(&format!(
+            "trusted {} (ptrack.toml sha256 {sha})\n",
+            canonical_root(&env)
+        )),
+        "{}",
+        r.stdout
+    );
+    let r = env.run(&["trust", "--list"]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{}  2026-11-24 12:00  ptrack.toml {sha}\n",
+            canonical_root(&env)
+        )
     );
 }
