@@ -334,14 +334,14 @@ impl From<ptrack::eval::EndpointError> for CliError {
                 KeyRefusal::Url {
                     project: ProjectTrust::Changed,
                     ..
-                } => "review the change (`git diff ptrack.toml`), then run `ptrack trust` again; or pass --base-url URL to choose the server yourself".to_string(),
+                } => "review ptrack.toml again, then run `ptrack trust` again; or pass --base-url URL to choose the server yourself".to_string(),
                 KeyRefusal::Url { .. } => {
                     format!("{review}; or pass --base-url URL to choose the server yourself")
                 }
                 KeyRefusal::Variable {
                     project: ProjectTrust::Changed,
                     ..
-                } => "review the change (`git diff ptrack.toml`), then run `ptrack trust` again".to_string(),
+                } => "review ptrack.toml again, then run `ptrack trust` again".to_string(),
                 KeyRefusal::Variable { .. } => review.to_string(),
             }),
             _ => None,

@@ -159,7 +159,7 @@ pub fn run(ctx: &mut Ctx, args: TrustArgs) -> CliResult {
             "API keys may now go where this ptrack.toml says; once it changes, review it and run `ptrack trust` again",
         ),
         ProjectTrust::Changed => {
-            ctx.ui.status("review the change (`git diff ptrack.toml`), then run `ptrack trust` again")
+            ctx.ui.status("review ptrack.toml again, then run `ptrack trust` again")
         }
         ProjectTrust::Untrusted if !args.revoke => ctx
             .ui
