@@ -531,9 +531,10 @@ impl PromptSource for TreeSource<'_> {
             .repo
             .find_blob(entry.id())
             .map_err(|_| not_found(rel))?;
-        if blob.size() as u64 > self.max_bytes {
+        let limit = crate::project::size_limit(rel, self.max_bytes);
+        if blob.size() as u64 > limit {
             return Err(Refusal::TooLarge {
-                limit: self.max_bytes,
+                limit,
                 what: crate::project::PROMPT_LIMIT_WHAT,
             }
             .into());

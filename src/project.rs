@@ -290,7 +290,11 @@ impl Project {
         })?;
         let mut dir = Some(start.as_path());
         while let Some(d) = dir {
-            if d.join("ptrack.toml").is_file() || d.join("prompts").is_dir() {
+            // Any `ptrack.toml` marks the root, so one that is not a regular file (a FIFO) is
+            // reported when it is read, not skipped.
+            if std::fs::symlink_metadata(d.join("ptrack.toml")).is_ok()
+                || d.join("prompts").is_dir()
+            {
                 return Project::open(d);
             }
             dir = d.parent();
@@ -429,6 +433,15 @@ pub enum EntryKind {
 /// What `prompts/` files may be at most, in the `TooLarge` refusal.
 pub const PROMPT_LIMIT_WHAT: &str = "prompt files, `[limits] max_prompt_bytes` in ptrack.toml";
 
+/// The size limit for reading `rel`: `prompt_limit` for a prompt version file (`.md`,
+/// `.toml`); other files a source is asked for (a `cases.jsonl`) have their own readers' limits.
+pub fn size_limit(rel: &Path, prompt_limit: u64) -> u64 {
+    match rel.extension().and_then(|e| e.to_str()) {
+        Some("md" | "toml") => prompt_limit,
+        _ => u64::MAX,
+    }
+}
+
 /// The working tree under a project root. Links are followed only when they stay inside the
 /// root; only regular files are read, up to `max_bytes`.
 pub struct FsSource<'a> {
@@ -466,7 +479,12 @@ impl PromptSource for FsSource<'_> {
     }
 
     fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
-        crate::safe_fs::read_inside(self.root, rel, self.max_bytes, PROMPT_LIMIT_WHAT)
+        crate::safe_fs::read_inside(
+            self.root,
+            rel,
+            size_limit(rel, self.max_bytes),
+            PROMPT_LIMIT_WHAT,
+        )
     }
 }
 
@@ -777,6 +795,48 @@ mod tests {
         assert_eq!(a.versions[0].text, "fine\n");
         assert_eq!(reg.get("alias").expect("alias").versions.len(), 1);
         assert!(reg.get("evil").is_none() && reg.has_invalid_files("evil"));
+    }
+
+    #[test]
+    fn the_prompt_size_limit_applies_to_version_files_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = "x".repeat(100);
+        write(dir.path(), "prompts/p/1.0.md", &big);
+        write(dir.path(), "prompts/p/cases.jsonl", &big);
+        let source = FsSource {
+            root: dir.path(),
+            max_bytes: 99,
+        };
+        let e = source
+            .read(Path::new("prompts/p/1.0.md"))
+            .expect_err("over");
+        assert!(
+            matches!(
+                crate::safe_fs::refusal(&e),
+                Some(crate::safe_fs::Refusal::TooLarge { limit: 99, .. })
+            ),
+            "{e}"
+        );
+        let cases = source
+            .read(Path::new("prompts/p/cases.jsonl"))
+            .expect("not a prompt file");
+        assert_eq!(cases.len(), 100);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_ptrack_toml_marks_the_root_and_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("ptrack.toml"))
+            .status()
+            .expect("mkfifo");
+        assert!(ok.success());
+        let e = Project::discover(dir.path()).expect_err("fifo");
+        assert_eq!(
+            e.to_string(),
+            "cannot read ptrack.toml: not a regular file (it is a FIFO)"
+        );
     }
 
     #[test]
