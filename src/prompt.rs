@@ -506,18 +506,19 @@ impl Parser<'_> {
                     );
                     return None;
                 }
-                // The scan above reads quotes as the parser does in every case that matters; a
-                // bound on the brackets themselves caps the depth even where it would not.
+                // The scan above can be misled about where quotes are; the parser's work is at
+                // most brackets × bytes, so bounding that product caps it whatever the quotes.
                 let openers = s
                     .matter
                     .bytes()
                     .filter(|b| matches!(b, b'[' | b'{'))
                     .count();
-                if openers > MAX_OPENERS {
+                let allowed = max_openers(s.matter.len());
+                if openers > allowed {
                     self.error(
                         Some(s.matter_line),
                         None,
-                        format!("invalid YAML front matter: more than {MAX_OPENERS} `[` and `{{`; write the front matter as `key: value` lines"),
+                        format!("invalid YAML front matter: {openers} `[` and `{{` in {} bytes are more than ptrack parses (at most {allowed} in a front matter this long)", s.matter.len()),
                     );
                     return None;
                 }
@@ -890,8 +891,15 @@ pub(crate) fn find_key_line(matter: &str, key: &str, format: SourceFormat) -> Op
 /// How deep `[` and `{` may nest in a front matter; no real front matter comes near it.
 pub const MAX_NESTING: usize = 64;
 
-/// How many `[` and `{` a YAML front matter may hold, quoted text included.
-pub const MAX_OPENERS: usize = 2000;
+/// The bound on `[`/`{` count × front matter bytes: the YAML parser's work grows with their
+/// product, and this much takes about 0.1 s.
+const BRACKET_WORK: usize = 20_000_000;
+
+/// How many `[` and `{` (quoted text included) a YAML front matter of `len` bytes may hold:
+/// 10,000 in 2 KB, 20 in 1 MB, never fewer than [`MAX_NESTING`].
+pub fn max_openers(len: usize) -> usize {
+    (BRACKET_WORK / len.max(1)).max(MAX_NESTING)
+}
 
 /// The 1-based line where YAML flow collections (`[…]`, `{…}`) nest deeper than `limit`.
 ///
@@ -1318,16 +1326,20 @@ mod tests {
         // However the brackets are disguised, their number is bounded.
         // (`a- '` is plain text that the scan takes for the start of a quote.)
         let many = format!(
-            "note: a- '\ntags: {}{}\n",
-            "[".repeat(MAX_OPENERS + 1),
-            "]".repeat(MAX_OPENERS + 1)
+            "note: a- '\ntags: {}{}{}\n",
+            "[".repeat(100),
+            "a,".repeat(100_000),
+            "]".repeat(100)
         );
         let o = parse("prompts/coach/1.0.md", &format!("---\n{many}---\ntext\n"));
-        assert!(
-            messages(&o)[0].contains("more than 2000 `[`"),
-            "{:?}",
-            messages(&o)
+        assert_eq!(
+            messages(&o),
+            [
+                "prompts/coach/1.0.md:2: invalid YAML front matter: 100 `[` and `{` in 200218 bytes are more than ptrack parses (at most 99 in a front matter this long)"
+            ]
         );
+        assert_eq!(max_openers(2_000), 10_000);
+        assert_eq!(max_openers(1 << 20), MAX_NESTING);
     }
 
     #[test]
