@@ -539,6 +539,7 @@ impl Parser<'_> {
                     serde_yaml::Value::Null => Some(BTreeMap::new()),
                     serde_yaml::Value::Mapping(map) => {
                         let mut out = BTreeMap::new();
+                        let mut lines: Option<KeyLines<'_>> = None;
                         for (k, v) in map {
                             let Some(key) = k.as_str().map(str::to_string) else {
                                 self.error(
@@ -553,7 +554,9 @@ impl Parser<'_> {
                                     out.insert(key, j);
                                 }
                                 Err(e) => {
-                                    let line = find_key_line(s.matter, &key, s.format)
+                                    let line = lines
+                                        .get_or_insert_with(|| KeyLines::new(s.matter, s.format))
+                                        .get(&key)
                                         .map(|l| l + s.matter_line - 1);
                                     self.error(
                                         line,
@@ -1282,6 +1285,22 @@ mod tests {
         for (i, d) in o.diagnostics.iter().enumerate() {
             assert_eq!(d.line, Some(i + 2), "{d}");
             assert_eq!(d.field.as_deref(), Some(format!("k{i}").as_str()));
+        }
+    }
+
+    #[test]
+    fn thousands_of_unsupported_values_each_get_their_own_line() {
+        let keys: String = (0..20_000).map(|i| format!("k{i}:\n  ~: a\n")).collect();
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{keys}---\ntext\n"));
+        assert!(o.version.is_none());
+        assert_eq!(o.diagnostics.len(), 20_000);
+        for (i, d) in o.diagnostics.iter().enumerate() {
+            assert_eq!(d.line, Some(2 * i + 2), "{d}");
+            assert!(
+                d.message
+                    .starts_with(&format!("unsupported YAML value for `k{i}`")),
+                "{d}"
+            );
         }
     }
 
