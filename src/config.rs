@@ -25,6 +25,26 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderSettings>,
     /// Prices per million tokens, by model name or glob (`"llama3.1:*"`).
     pub prices: BTreeMap<String, Price>,
+    /// Limits on what ptrack reads from a project.
+    pub limits: Limits,
+}
+
+/// The `[limits]` section: bounds on untrusted input, so a cloned project cannot make a
+/// command read without end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// The largest prompt file ptrack reads, in bytes (default 1 MiB); a larger one is an
+    /// error naming the file.
+    pub max_prompt_bytes: Option<u64>,
+}
+
+impl Limits {
+    /// The prompt file size limit in bytes.
+    pub fn prompt_bytes(&self) -> u64 {
+        self.max_prompt_bytes
+            .unwrap_or(crate::safe_fs::DEFAULT_FILE_LIMIT)
+    }
 }
 
 /// What a model costs, in any currency (USD by convention), per million tokens.
@@ -216,7 +236,7 @@ pub enum ConfigError {
 }
 
 /// The keys each part of `ptrack.toml` knows.
-const TOP: &[&str] = &["defaults", "report", "providers", "prices"];
+const TOP: &[&str] = &["defaults", "report", "providers", "prices", "limits"];
 const DEFAULTS: &[&str] = &[
     "model",
     "provider",
@@ -240,6 +260,7 @@ const REPORT: &[&str] = &[
     "require_checked",
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
+const LIMITS: &[&str] = &["max_prompt_bytes"];
 
 impl Config {
     /// Read `path`; a missing file gives the defaults. The diagnostics are warnings about
@@ -248,7 +269,20 @@ impl Config {
         path: &Path,
         display_path: &Path,
     ) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let read =
+            crate::safe_fs::read_limited(path, crate::safe_fs::DEFAULT_FILE_LIMIT, "ptrack.toml")
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "not valid UTF-8 (bad byte at offset {}); save it as UTF-8",
+                                e.utf8_error().valid_up_to()
+                            ),
+                        )
+                    })
+                });
+        let text = match read {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((Config::default(), Vec::new()));
@@ -292,6 +326,17 @@ impl Config {
                     ),
                 });
             }
+        }
+        if config.limits.max_prompt_bytes == Some(0) {
+            return Err(ConfigError::Invalid {
+                path: display_path.to_path_buf(),
+                line: crate::prompt::find_key_line(
+                    text,
+                    "max_prompt_bytes",
+                    crate::prompt::SourceFormat::Toml,
+                ),
+                message: "[limits] max_prompt_bytes must be a number of bytes > 0".to_string(),
+            });
         }
         config
             .report
@@ -345,7 +390,11 @@ fn unknown_keys(text: &str, display_path: &Path) -> Vec<Diagnostic> {
     };
     let root = doc.as_table();
     check(root, TOP, "");
-    for (name, known) in [("defaults", DEFAULTS), ("report", REPORT)] {
+    for (name, known) in [
+        ("defaults", DEFAULTS),
+        ("report", REPORT),
+        ("limits", LIMITS),
+    ] {
         if let Some(t) = root.get(name).and_then(toml_edit::Item::as_table) {
             check(t, known, name);
         }
@@ -402,11 +451,55 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers, prices)",
+                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers, prices, limits)",
                 "ptrack.toml:2: warning: unknown key `modle` in [defaults], did you mean `model`?",
                 "ptrack.toml:5: warning: unknown key `base_ur` in [providers.openai], did you mean `base_url`?",
             ]
         );
+    }
+
+    #[test]
+    fn the_prompt_size_limit_is_a_known_key_with_a_default() {
+        let c = Config::parse("", Path::new("ptrack.toml")).expect("empty");
+        assert_eq!(c.limits.prompt_bytes(), 1 << 20);
+        let text = "[limits]\nmax_prompt_bytes = 5000\nmax_prompt_byte = 1\n";
+        let c = Config::parse(text, Path::new("ptrack.toml")).expect("valid");
+        assert_eq!(c.limits.prompt_bytes(), 5000);
+        let msgs: Vec<String> = unknown_keys(text, Path::new("ptrack.toml"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "ptrack.toml:3: warning: unknown key `max_prompt_byte` in [limits], did you mean `max_prompt_bytes`?"
+            ]
+        );
+        let err = Config::parse("[limits]\nmax_prompt_bytes = 0\n", Path::new("ptrack.toml"))
+            .expect_err("zero");
+        assert_eq!(
+            err.to_string(),
+            "ptrack.toml:2: [limits] max_prompt_bytes must be a number of bytes > 0"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_device_as_ptrack_toml_is_an_error_not_a_hang() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("ptrack.toml");
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("cstring");
+        // SAFETY: `c` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+        let err = Config::load(&p, Path::new("ptrack.toml")).expect_err("fifo");
+        assert_eq!(
+            err.to_string(),
+            "cannot read ptrack.toml: not a regular file (it is a FIFO)"
+        );
+        let z = d.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &z).expect("link");
+        let err = Config::load(&z, Path::new("ptrack.toml")).expect_err("device");
+        assert!(err.to_string().contains("(it is a device)"), "{err}");
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl Project {
         let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let text = match source {
             Some(src) => self.copy_text(src, format, new, &created_at)?,
-            None => render_template(&self.templates_dir(), format, new, &created_at)?,
+            None => render_template(self.root(), format, new, &created_at)?,
         };
         let rel = PathBuf::from("prompts")
             .join(name)
@@ -224,7 +224,6 @@ impl Project {
         if !errors.is_empty() {
             return Err(CreateError::Invalid(errors));
         }
-        let path = self.root().join(&rel);
         let io = |action, path: &Path| {
             let path = path.to_path_buf();
             move |source| CreateError::Io {
@@ -233,14 +232,15 @@ impl Project {
                 source,
             }
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io("create", &rel))?;
+        // The folders are checked one by one: a `prompts/<name>` link out of the project is
+        // refused, and the file is never written through a link.
+        let mut f =
+            crate::safe_fs::create_new_inside(self.root(), &rel).map_err(|source| match source
+                .kind()
+            {
+                std::io::ErrorKind::AlreadyExists => CreateError::Exists { path: rel.clone() },
+                _ => io("create", &rel)(source),
+            })?;
         f.write_all(text.as_bytes()).map_err(io("write", &rel))?;
         Ok(Created {
             name: name.to_string(),
@@ -258,12 +258,17 @@ impl Project {
         new: &NewVersion,
         created_at: &str,
     ) -> Result<String, CreateError> {
-        let bytes =
-            std::fs::read(self.root().join(&src.path)).map_err(|source| CreateError::Io {
-                action: "read",
-                path: src.path.clone(),
-                source,
-            })?;
+        let bytes = crate::safe_fs::read_inside(
+            self.root(),
+            &src.path,
+            self.config().limits.prompt_bytes(),
+            crate::project::PROMPT_LIMIT_WHAT,
+        )
+        .map_err(|source| CreateError::Io {
+            action: "read",
+            path: src.path.clone(),
+            source,
+        })?;
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         let yaml = format == FileFormat::Md && text.starts_with("---");
         let mut failed = None;
@@ -569,7 +574,7 @@ impl Project {
 }
 
 fn render_template(
-    templates_dir: &Path,
+    root: &Path,
     format: FileFormat,
     new: &NewVersion,
     created_at: &str,
@@ -580,7 +585,7 @@ fn render_template(
     } else {
         templates::PROMPT_TOML
     };
-    let source = t.load(templates_dir).map_err(|e| CreateError::Template {
+    let source = t.load(root).map_err(|e| CreateError::Template {
         action: "read",
         name: t.name,
         message: e.to_string(),
@@ -596,7 +601,9 @@ fn render_template(
         top_p => new.top_p,
         created_at => if yaml { created_at.to_string() } else { quote(created_at, false) },
     };
-    let env = minijinja::Environment::new();
+    // The template may come from a cloned project: bound its work like a prompt's.
+    let mut env = minijinja::Environment::new();
+    env.set_fuel(Some(crate::render::RENDER_FUEL));
     let mut text = env
         .render_str(&source, ctx)
         .map_err(|e| CreateError::Template {

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 pub use git2::Oid;
 
-use crate::project::PromptSource;
+use crate::project::{EntryKind, PromptSource, SourceEntry};
+use crate::safe_fs::Refusal;
 
 /// Why a git operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,8 @@ pub struct Repo {
     repo: git2::Repository,
     /// The project root relative to the repository's work tree ("" when they are the same).
     prefix: PathBuf,
+    /// The largest prompt file read from a revision, in bytes.
+    prompt_limit: u64,
 }
 
 /// The HEAD commit's id when the file at `path` (relative to the project `root`) is committed at
@@ -101,7 +104,17 @@ impl Repo {
             .strip_prefix(&workdir)
             .map_err(|_| outside())?
             .to_path_buf();
-        Ok(Repo { repo, prefix })
+        // Revisions are read within the same prompt size limit as the working tree.
+        let prompt_limit =
+            crate::config::Config::load(&root.join("ptrack.toml"), Path::new("ptrack.toml"))
+                .map_or(crate::safe_fs::DEFAULT_FILE_LIMIT, |(c, _)| {
+                    c.limits.prompt_bytes()
+                });
+        Ok(Repo {
+            repo,
+            prefix,
+            prompt_limit,
+        })
     }
 
     /// Whether this is a shallow clone.
@@ -183,6 +196,7 @@ impl Repo {
             repo: &self.repo,
             tree,
             prefix: self.prefix.clone(),
+            max_bytes: self.prompt_limit,
         })
     }
 
@@ -455,6 +469,7 @@ pub struct TreeSource<'r> {
     repo: &'r git2::Repository,
     tree: git2::Tree<'r>,
     prefix: PathBuf,
+    max_bytes: u64,
 }
 
 fn not_found(rel: &Path) -> std::io::Error {
@@ -464,21 +479,42 @@ fn not_found(rel: &Path) -> std::io::Error {
     )
 }
 
-impl PromptSource for TreeSource<'_> {
-    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>> {
-        let entry = self
-            .tree
+/// Git's file mode of a symbolic link.
+const LINK_MODE: i32 = 0o120000;
+
+impl TreeSource<'_> {
+    fn entry(&self, rel: &Path) -> std::io::Result<git2::TreeEntry<'static>> {
+        self.tree
             .get_path(&self.prefix.join(rel))
-            .map_err(|_| not_found(rel))?;
+            .map_err(|_| not_found(rel))
+    }
+}
+
+impl PromptSource for TreeSource<'_> {
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<SourceEntry>> {
+        let entry = self.entry(rel)?;
+        if entry.filemode() == LINK_MODE {
+            return Err(link_refused(rel));
+        }
         let obj = entry
             .to_object(self.repo)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let tree = obj.as_tree().ok_or_else(|| not_found(rel))?;
-        let mut out: Vec<(String, bool)> = tree
+        let mut out: Vec<SourceEntry> = tree
             .iter()
             .filter_map(|e| {
-                let name = e.name().ok()?.to_string();
-                (!name.starts_with('.')).then(|| (name, e.kind() == Some(git2::ObjectType::Tree)))
+                let (name, utf8) = match e.name() {
+                    Ok(n) => (n.to_string(), true),
+                    Err(_) => (String::from_utf8_lossy(e.name_bytes()).into_owned(), false),
+                };
+                let kind = if e.filemode() == LINK_MODE {
+                    EntryKind::Link
+                } else if e.kind() == Some(git2::ObjectType::Tree) {
+                    EntryKind::Folder
+                } else {
+                    EntryKind::File
+                };
+                (!name.starts_with('.')).then_some(SourceEntry { name, kind, utf8 })
             })
             .collect();
         out.sort();
@@ -486,16 +522,35 @@ impl PromptSource for TreeSource<'_> {
     }
 
     fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
-        let entry = self
-            .tree
-            .get_path(&self.prefix.join(rel))
-            .map_err(|_| not_found(rel))?;
+        let entry = self.entry(rel)?;
+        // A link's blob is its target's path: never take that for the file's text.
+        if entry.filemode() == LINK_MODE {
+            return Err(link_refused(rel));
+        }
         let blob = self
             .repo
             .find_blob(entry.id())
             .map_err(|_| not_found(rel))?;
+        let limit = crate::project::size_limit(rel, self.max_bytes);
+        if blob.size() as u64 > limit {
+            return Err(Refusal::TooLarge {
+                limit,
+                what: crate::project::PROMPT_LIMIT_WHAT,
+            }
+            .into());
+        }
         Ok(blob.content().to_vec())
     }
+}
+
+fn link_refused(rel: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "`{}` is a symbolic link in this revision; ptrack does not follow links stored in git",
+            rel.display()
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -543,6 +598,42 @@ mod tests {
             None,
             "edited since"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_a_revision_is_an_error_never_its_target_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        let w = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        w("ptrack.toml", "[limits]\nmax_prompt_bytes = 100\n");
+        w("prompts/ok/1.0.md", "---\ngoal: g\n---\nfine\n");
+        w(
+            "prompts/ok/1.1.md",
+            &format!("---\ngoal: g\n---\n{}\n", "x".repeat(100)),
+        );
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("prompts/ok/1.2.md"))
+            .expect("link");
+        std::os::unix::fs::symlink("ok", dir.path().join("prompts/alias")).expect("link");
+        commit_all(&repo, "add");
+        let r = Repo::open(dir.path()).expect("repo");
+        let (reg, _) = r.registry_at("HEAD").expect("registry");
+        let msgs: Vec<String> = reg.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                "prompts/alias: a symbolic link in this revision: ptrack does not follow links stored in git",
+                "prompts/ok/1.1.md: cannot read file: the file is larger than 100 bytes (the limit for prompt files, `[limits] max_prompt_bytes` in ptrack.toml)",
+                "prompts/ok/1.2.md: cannot read file: `prompts/ok/1.2.md` is a symbolic link in this revision; ptrack does not follow links stored in git",
+            ]
+        );
+        let ok = reg.get("ok").expect("ok");
+        assert_eq!(ok.versions.len(), 1);
+        assert_eq!(ok.invalid.len(), 2);
     }
 
     #[test]

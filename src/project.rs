@@ -290,7 +290,11 @@ impl Project {
         })?;
         let mut dir = Some(start.as_path());
         while let Some(d) = dir {
-            if d.join("ptrack.toml").is_file() || d.join("prompts").is_dir() {
+            // Any `ptrack.toml` marks the root, so one that is not a regular file (a FIFO) is
+            // reported when it is read, not skipped.
+            if std::fs::symlink_metadata(d.join("ptrack.toml")).is_ok()
+                || d.join("prompts").is_dir()
+            {
                 return Project::open(d);
             }
             dir = d.parent();
@@ -372,7 +376,15 @@ impl Project {
 
     /// Load every prompt version under `prompts/`. Bad files become diagnostics.
     pub fn load_prompts(&self) -> Registry {
-        load_registry(&FsSource { root: &self.root })
+        load_registry(&self.prompt_source())
+    }
+
+    /// The working tree's prompt files, read within the project's size limit.
+    pub fn prompt_source(&self) -> FsSource<'_> {
+        FsSource {
+            root: &self.root,
+            max_bytes: self.config.limits.prompt_bytes(),
+        }
     }
 
     /// `.ptrack/cache` under the root, where `performance` keeps what it read of each log.
@@ -388,32 +400,91 @@ impl Project {
 
 /// Where prompt files are read from: the working tree, or a git tree at some revision.
 pub trait PromptSource {
-    /// Entries of the folder `rel` (relative to the project root): name and whether it is a folder.
-    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>>;
-    /// The bytes of the file `rel`.
+    /// Entries of the folder `rel` (relative to the project root), sorted by name.
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<SourceEntry>>;
+    /// The bytes of the file `rel`. A file that is not a regular file inside the project, or
+    /// that is larger than the source's limit, is an error saying so.
     fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>>;
 }
 
-/// The working tree under a project root.
+/// One entry of a folder of a [`PromptSource`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceEntry {
+    /// The name; when it is not UTF-8, its lossy rendering (see `utf8`).
+    pub name: String,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Whether the name is valid UTF-8. Other names cannot be prompt or version names, so
+    /// they are reported (lossily) instead of read.
+    pub utf8: bool,
+}
+
+/// What a [`SourceEntry`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntryKind {
+    /// A file (or a link to one, in the working tree).
+    File,
+    /// A folder (or a link to one, in the working tree).
+    Folder,
+    /// A symbolic link the source does not follow (a link stored in a git tree).
+    Link,
+}
+
+/// What `prompts/` files may be at most, in the `TooLarge` refusal.
+pub const PROMPT_LIMIT_WHAT: &str = "prompt files, `[limits] max_prompt_bytes` in ptrack.toml";
+
+/// The size limit for reading `rel`: `prompt_limit` for a prompt version file (`.md`,
+/// `.toml`); other files a source is asked for (a `cases.jsonl`) have their own readers' limits.
+pub fn size_limit(rel: &Path, prompt_limit: u64) -> u64 {
+    match rel.extension().and_then(|e| e.to_str()) {
+        Some("md" | "toml") => prompt_limit,
+        _ => u64::MAX,
+    }
+}
+
+/// The working tree under a project root. Links are followed only when they stay inside the
+/// root; only regular files are read, up to `max_bytes`.
 pub struct FsSource<'a> {
     /// The project root.
     pub root: &'a Path,
+    /// The largest prompt file read, in bytes.
+    pub max_bytes: u64,
 }
 
 impl PromptSource for FsSource<'_> {
-    fn list(&self, rel: &Path) -> std::io::Result<Vec<(String, bool)>> {
-        let dir = self.root.join(rel);
-        Ok(read_dir_sorted(&dir)?
-            .into_iter()
-            .map(|n| {
-                let is_dir = dir.join(&n).is_dir();
-                (n, is_dir)
+    fn list(&self, rel: &Path) -> std::io::Result<Vec<SourceEntry>> {
+        let dir = crate::safe_fs::check_inside(self.root, rel)?;
+        let mut out: Vec<SourceEntry> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let os = e.file_name();
+                let (name, utf8) = match os.to_str() {
+                    Some(n) => (n.to_string(), true),
+                    None => (os.to_string_lossy().into_owned(), false),
+                };
+                if name.starts_with('.') {
+                    return None;
+                }
+                // `is_dir` follows a link; where it leads is checked when the folder is listed.
+                let kind = if dir.join(&os).is_dir() {
+                    EntryKind::Folder
+                } else {
+                    EntryKind::File
+                };
+                Some(SourceEntry { name, kind, utf8 })
             })
-            .collect())
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.root.join(rel))
+        crate::safe_fs::read_inside(
+            self.root,
+            rel,
+            size_limit(rel, self.max_bytes),
+            PROMPT_LIMIT_WHAT,
+        )
     }
 }
 
@@ -433,9 +504,31 @@ pub fn load_registry(source: &dyn PromptSource) -> Registry {
             return reg;
         }
     };
-    for (entry, is_dir) in entries {
+    for SourceEntry {
+        name: entry,
+        kind,
+        utf8,
+    } in entries
+    {
         let rel = prompts.join(&entry);
-        if !is_dir {
+        match kind {
+            EntryKind::File => continue,
+            EntryKind::Link => {
+                reg.diagnostics.push(Diagnostic::error(
+                    &rel,
+                    None,
+                    "a symbolic link in this revision: ptrack does not follow links stored in git",
+                ));
+                continue;
+            }
+            EntryKind::Folder => {}
+        }
+        if !utf8 {
+            reg.diagnostics.push(Diagnostic::error(
+                &rel,
+                None,
+                "invalid prompt name: the folder name is not UTF-8 (shown with \u{fffd}); rename it",
+            ));
             continue;
         }
         if !is_valid_name(&entry) {
@@ -479,11 +572,24 @@ fn load_versions(
         }
     };
     let mut by_version: BTreeMap<Version, Vec<PathBuf>> = BTreeMap::new();
-    for (file, is_dir) in files {
+    for SourceEntry {
+        name: file,
+        kind,
+        utf8,
+    } in files
+    {
         let rel = rel_dir.join(&file);
         let path = Path::new(&file);
         let ext = path.extension().and_then(|e| e.to_str());
-        if !matches!(ext, Some("md" | "toml")) || is_dir {
+        if !matches!(ext, Some("md" | "toml")) || kind == EntryKind::Folder {
+            continue;
+        }
+        if !utf8 {
+            diags.push(Diagnostic::warning(
+                &rel,
+                None,
+                "ignored: the file name is not UTF-8 (shown with \u{fffd}); name version files like 1.0.md",
+            ));
             continue;
         }
         let stem = path
@@ -561,17 +667,6 @@ fn load_versions(
     (versions, invalid)
 }
 
-/// File names in `dir`, sorted, skipping names that are not UTF-8 or start with `.`.
-fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,6 +723,119 @@ mod tests {
                 "prompts/c/1.0.md: version 1.0 is defined twice (prompts/c/1.0.md and prompts/c/1.0.toml); keep one file",
                 "prompts/c/1.0.toml: version 1.0 is defined twice (prompts/c/1.0.md and prompts/c/1.0.toml); keep one file",
             ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_prompt_files_that_resolve_outside_or_are_not_regular_or_too_large() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().expect("tempdir");
+        write(outside.path(), "secret.md", "---\ngoal: g\n---\nsecret\n");
+        write(outside.path(), "dir/1.0.md", "---\ngoal: g\n---\nsecret\n");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "ptrack.toml", "[limits]\nmax_prompt_bytes = 100\n");
+        write(root, "prompts/ok/1.0.md", "---\ngoal: g\n---\nfine\n");
+        write(
+            root,
+            "prompts/big/1.0.md",
+            &format!("---\ngoal: g\n---\n{}\n", "x".repeat(100)),
+        );
+        std::fs::create_dir_all(root.join("prompts/a")).expect("mkdir");
+        symlink(
+            outside.path().join("secret.md"),
+            root.join("prompts/a/1.0.md"),
+        )
+        .expect("link");
+        // A link that stays inside the project is fine.
+        symlink("../ok/1.0.md", root.join("prompts/a/1.1.md")).expect("link");
+        symlink("ok", root.join("prompts/alias")).expect("link");
+        symlink(outside.path().join("dir"), root.join("prompts/evil")).expect("link");
+        std::fs::create_dir_all(root.join("prompts/z")).expect("mkdir");
+        symlink("/dev/zero", root.join("prompts/z/1.0.md")).expect("link");
+        let fifo = std::ffi::CString::new(root.join("prompts/z/1.1.md").as_os_str().as_bytes())
+            .expect("cstring");
+        // SAFETY: `fifo` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+        let bad = std::ffi::OsStr::from_bytes(b"n\xffme");
+        std::fs::create_dir_all(root.join("prompts").join(bad)).expect("mkdir");
+        std::fs::write(
+            root.join("prompts/ok")
+                .join(std::ffi::OsStr::from_bytes(b"1.\xff.md")),
+            "x",
+        )
+        .expect("write");
+
+        let reg = Project::open(root).expect("open").load_prompts();
+        let outside_path = outside.path().canonicalize().expect("canon");
+        let msgs: Vec<String> = reg.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                format!("prompts/a/1.0.md: cannot read file: `prompts/a/1.0.md` is a symbolic link to {}, outside the project", outside_path.join("secret.md").display()),
+                // `alias` is `ok`, read twice.
+                "prompts/alias/1.\u{fffd}.md: warning: ignored: the file name is not UTF-8 (shown with \u{fffd}); name version files like 1.0.md".to_string(),
+                "prompts/big/1.0.md: cannot read file: the file is larger than 100 bytes (the limit for prompt files, `[limits] max_prompt_bytes` in ptrack.toml)".to_string(),
+                format!("prompts/evil: cannot read folder: `prompts/evil` is a symbolic link to {}, outside the project", outside_path.join("dir").display()),
+                "prompts/n\u{fffd}me: invalid prompt name: the folder name is not UTF-8 (shown with \u{fffd}); rename it".to_string(),
+                "prompts/ok/1.\u{fffd}.md: warning: ignored: the file name is not UTF-8 (shown with \u{fffd}); name version files like 1.0.md".to_string(),
+                "prompts/z/1.0.md: cannot read file: `prompts/z/1.0.md` is a symbolic link to /dev/zero, outside the project".to_string(),
+                "prompts/z/1.1.md: cannot read file: not a regular file (it is a FIFO)".to_string(),
+            ]
+        );
+        // The refused version is invalid, never its target's text; the inside link reads.
+        let a = reg.get("a").expect("a is known");
+        assert_eq!(a.invalid.len(), 1);
+        assert!(matches!(
+            reg.resolve("a", Some(&"1.0".parse().expect("v"))),
+            Err(LookupError::InvalidVersion { .. })
+        ));
+        assert_eq!(a.versions[0].text, "fine\n");
+        assert_eq!(reg.get("alias").expect("alias").versions.len(), 1);
+        assert!(reg.get("evil").is_none() && reg.has_invalid_files("evil"));
+    }
+
+    #[test]
+    fn the_prompt_size_limit_applies_to_version_files_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = "x".repeat(100);
+        write(dir.path(), "prompts/p/1.0.md", &big);
+        write(dir.path(), "prompts/p/cases.jsonl", &big);
+        let source = FsSource {
+            root: dir.path(),
+            max_bytes: 99,
+        };
+        let e = source
+            .read(Path::new("prompts/p/1.0.md"))
+            .expect_err("over");
+        assert!(
+            matches!(
+                crate::safe_fs::refusal(&e),
+                Some(crate::safe_fs::Refusal::TooLarge { limit: 99, .. })
+            ),
+            "{e}"
+        );
+        let cases = source
+            .read(Path::new("prompts/p/cases.jsonl"))
+            .expect("not a prompt file");
+        assert_eq!(cases.len(), 100);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_ptrack_toml_marks_the_root_and_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("ptrack.toml"))
+            .status()
+            .expect("mkfifo");
+        assert!(ok.success());
+        let e = Project::discover(dir.path()).expect_err("fifo");
+        assert_eq!(
+            e.to_string(),
+            "cannot read ptrack.toml: not a regular file (it is a FIFO)"
         );
     }
 

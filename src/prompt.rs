@@ -202,6 +202,10 @@ pub fn blob_sha(bytes: &[u8]) -> String {
 
 /// The closest known key to an unknown one, for "did you mean" hints.
 pub(crate) fn suggest<'a>(unknown: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // The edit distance costs length × length; no known key is near a long one.
+    if unknown.len() > 64 {
+        return None;
+    }
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(unknown, c), *c))
@@ -289,10 +293,8 @@ impl Parser<'_> {
             self.split_front_matter(text)?
         };
         let table = self.parse_matter(&sections)?;
-        let key_line = |key: &str| {
-            find_key_line(sections.matter, key, sections.format)
-                .map(|l| l + sections.matter_line - 1)
-        };
+        let lines = KeyLines::new(sections.matter, sections.format);
+        let key_line = |key: &str| lines.get(key).map(|l| l + sections.matter_line - 1);
         let mut meta = PromptMeta::default();
         let mut prompt_text: Option<(String, usize)> = None;
         let mut seen_token_key: Option<&str> = None;
@@ -494,6 +496,32 @@ impl Parser<'_> {
                 if s.matter.trim().is_empty() {
                     return Some(BTreeMap::new());
                 }
+                // The YAML parser takes time quadratic in the nesting depth of `[`/`{` (100,000
+                // levels took over a minute), so deep nesting is refused before it parses.
+                if let Some(line) = flow_too_deep(s.matter, MAX_NESTING) {
+                    self.error(
+                        Some(line + s.matter_line - 1),
+                        None,
+                        format!("invalid YAML front matter: `[` and `{{` nest more than {MAX_NESTING} levels deep"),
+                    );
+                    return None;
+                }
+                // The scan above can be misled about where quotes are; the parser's work is at
+                // most brackets × bytes, so bounding that product caps it whatever the quotes.
+                let openers = s
+                    .matter
+                    .bytes()
+                    .filter(|b| matches!(b, b'[' | b'{'))
+                    .count();
+                let allowed = max_openers(s.matter.len());
+                if openers > allowed {
+                    self.error(
+                        Some(s.matter_line),
+                        None,
+                        format!("invalid YAML front matter: {openers} `[` and `{{` in {} bytes are more than ptrack parses (at most {allowed} in a front matter this long)", s.matter.len()),
+                    );
+                    return None;
+                }
                 let yaml: serde_yaml::Value = match serde_yaml::from_str(s.matter) {
                     Ok(v) => v,
                     Err(e) => {
@@ -511,6 +539,7 @@ impl Parser<'_> {
                     serde_yaml::Value::Null => Some(BTreeMap::new()),
                     serde_yaml::Value::Mapping(map) => {
                         let mut out = BTreeMap::new();
+                        let mut lines: Option<KeyLines<'_>> = None;
                         for (k, v) in map {
                             let Some(key) = k.as_str().map(str::to_string) else {
                                 self.error(
@@ -525,7 +554,9 @@ impl Parser<'_> {
                                     out.insert(key, j);
                                 }
                                 Err(e) => {
-                                    let line = find_key_line(s.matter, &key, s.format)
+                                    let line = lines
+                                        .get_or_insert_with(|| KeyLines::new(s.matter, s.format))
+                                        .get(&key)
                                         .map(|l| l + s.matter_line - 1);
                                     self.error(
                                         line,
@@ -860,6 +891,139 @@ pub(crate) fn find_key_line(matter: &str, key: &str, format: SourceFormat) -> Op
         .map(|i| i + 1)
 }
 
+/// How deep `[` and `{` may nest in a front matter; no real front matter comes near it.
+pub const MAX_NESTING: usize = 64;
+
+/// The bound on `[`/`{` count × front matter bytes: the YAML parser's work grows with their
+/// product, and this much takes about 0.1 s.
+const BRACKET_WORK: usize = 20_000_000;
+
+/// How many `[` and `{` (quoted text included) a YAML front matter of `len` bytes may hold:
+/// 10,000 in 2 KB, 20 in 1 MB, never fewer than [`MAX_NESTING`].
+pub fn max_openers(len: usize) -> usize {
+    (BRACKET_WORK / len.max(1)).max(MAX_NESTING)
+}
+
+/// The 1-based line where YAML flow collections (`[…]`, `{…}`) nest deeper than `limit`.
+///
+/// A cheap scan ahead of the parser: brackets in quoted scalars and comments do not count,
+/// and outside a collection a bracket counts only where a value can start (after `:`, `-`,
+/// `?` or at the start of a line), so `goal: use [x` is plain text.
+fn flow_too_deep(matter: &str, limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut quote: Option<char> = None;
+    // The last character, and the last one that is not a blank; '\n' at a line's start.
+    let mut prev = '\n';
+    let mut prev_solid = '\n';
+    let mut chars = matter.chars();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
+        match quote {
+            Some('"') => {
+                if c == '\\' {
+                    if chars.next() == Some('\n') {
+                        line += 1;
+                    }
+                } else if c == '"' {
+                    quote = None;
+                    prev_solid = c;
+                }
+                prev = c;
+                continue;
+            }
+            // In single quotes `''` is a quote: closing and reopening at once is the same.
+            Some(_) => {
+                if c == '\'' {
+                    quote = None;
+                    prev_solid = c;
+                }
+                prev = c;
+                continue;
+            }
+            None => {}
+        }
+        let value_start = depth > 0 || matches!(prev_solid, '\n' | ':' | '-' | '?');
+        match c {
+            '#' if matches!(prev, ' ' | '\t' | '\n') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+                prev = '\n';
+                prev_solid = '\n';
+                continue;
+            }
+            '"' | '\'' if value_start || prev_solid == ',' => quote = Some(c),
+            '[' | '{' if value_start => {
+                depth += 1;
+                if depth > limit {
+                    return Some(line);
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+        if c == '\n' {
+            prev_solid = '\n';
+        } else if !matches!(c, ' ' | '\t') {
+            prev_solid = c;
+        }
+    }
+    None
+}
+
+/// The line of every top-level key of a front matter, found in one pass, so looking up each
+/// of N keys is not N scans of the text (20,000 unknown keys took 50 s that way).
+struct KeyLines<'t> {
+    first: std::collections::HashMap<&'t str, usize>,
+}
+
+/// How many separators of one line are tried as the end of a key: `a:b: c` is key `a:b`.
+const SEPARATORS_PER_LINE: usize = 4;
+
+impl<'t> KeyLines<'t> {
+    /// Index `matter`: a line `key: …` (`key = …` in TOML), with the key bare or quoted, gives
+    /// `key` its 1-based line, as [`find_key_line`] finds it.
+    fn new(matter: &'t str, format: SourceFormat) -> KeyLines<'t> {
+        let sep = if format == SourceFormat::MarkdownYaml {
+            ':'
+        } else {
+            '='
+        };
+        let mut first = std::collections::HashMap::new();
+        for (i, line) in matter.lines().enumerate() {
+            let mut add = |key: &'t str| {
+                first.entry(key).or_insert(i + 1);
+            };
+            // Quoted: `"key": …` or `'key': …`.
+            for q in ['"', '\''] {
+                if let Some(rest) = line.strip_prefix(q)
+                    && let Some(end) = rest.find(q)
+                    && rest[end + 1..].trim_start().starts_with(sep)
+                {
+                    add(&rest[..end]);
+                }
+            }
+            // Bare: the text before a separator, blanks after the key allowed.
+            for (at, _) in line.match_indices(sep).take(SEPARATORS_PER_LINE) {
+                let key = line[..at].trim_end_matches([' ', '\t']);
+                add(key);
+            }
+        }
+        KeyLines { first }
+    }
+
+    fn get(&self, key: &str) -> Option<usize> {
+        self.first.get(key).copied()
+    }
+}
+
 /// Version `version` of prompt `name` parsed from `text` as `prompts/<name>/<version>.md`,
 /// for unit tests of the modules that work on parsed versions.
 #[cfg(test)]
@@ -1086,6 +1250,115 @@ mod tests {
             "{:?}",
             messages(&o)
         );
+    }
+
+    #[test]
+    fn key_lines_agree_with_find_key_line() {
+        let yaml =
+            "goal: g\n\"quoted\": 1\n'single' : 2\na:b: 3\nlate : 4\n  nested: 5\ngoal: again\n";
+        let lines = KeyLines::new(yaml, SourceFormat::MarkdownYaml);
+        for key in [
+            "goal", "quoted", "single", "a", "a:b", "late", "nested", "none",
+        ] {
+            assert_eq!(
+                lines.get(key),
+                find_key_line(yaml, key, SourceFormat::MarkdownYaml),
+                "{key}"
+            );
+        }
+        let toml = "goal = \"g\"\n\"q k\" = 1\ndotted.key = 2\n";
+        let lines = KeyLines::new(toml, SourceFormat::Toml);
+        for key in ["goal", "q k", "dotted", "dotted.key"] {
+            assert_eq!(
+                lines.get(key),
+                find_key_line(toml, key, SourceFormat::Toml),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn thousands_of_unknown_keys_each_get_their_own_line() {
+        let keys: String = (0..20_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{keys}---\ntext\n"));
+        assert_eq!(o.diagnostics.len(), 20_000);
+        for (i, d) in o.diagnostics.iter().enumerate() {
+            assert_eq!(d.line, Some(i + 2), "{d}");
+            assert_eq!(d.field.as_deref(), Some(format!("k{i}").as_str()));
+        }
+    }
+
+    #[test]
+    fn thousands_of_unsupported_values_each_get_their_own_line() {
+        let keys: String = (0..20_000).map(|i| format!("k{i}:\n  ~: a\n")).collect();
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{keys}---\ntext\n"));
+        assert!(o.version.is_none());
+        assert_eq!(o.diagnostics.len(), 20_000);
+        for (i, d) in o.diagnostics.iter().enumerate() {
+            assert_eq!(d.line, Some(2 * i + 2), "{d}");
+            assert!(
+                d.message
+                    .starts_with(&format!("unsupported YAML value for `k{i}`")),
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_an_error_with_its_line() {
+        let deep = format!(
+            "goal: g\ntags: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{deep}---\ntext\n"));
+        assert!(o.version.is_none());
+        assert_eq!(
+            messages(&o),
+            [
+                "prompts/coach/1.0.md:3: invalid YAML front matter: `[` and `{` nest more than 64 levels deep"
+            ]
+        );
+        // Brackets in quotes, comments and plain text do not nest; 64 real levels are fine.
+        let ok = format!(
+            "goal: use [x and {{y\ndescription: \"{}\"\nnote: '{}'\n# {}\nv: {}1{}\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "[".repeat(100),
+            "[".repeat(MAX_NESTING),
+            "]".repeat(MAX_NESTING)
+        );
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{ok}---\ntext\n"));
+        assert!(
+            !messages(&o).iter().any(|m| m.contains("levels deep")),
+            "{:?}",
+            messages(&o)
+        );
+        // Closing brackets in quotes do not undo real levels.
+        let tricky = format!("tags: {}\n", "[\"]\", ".repeat(100));
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{tricky}---\ntext\n"));
+        assert!(
+            messages(&o)[0].contains("nest more than 64 levels"),
+            "{:?}",
+            messages(&o)
+        );
+        // However the brackets are disguised, their number is bounded.
+        // (`a- '` is plain text that the scan takes for the start of a quote.)
+        let many = format!(
+            "note: a- '\ntags: {}{}{}\n",
+            "[".repeat(100),
+            "a,".repeat(100_000),
+            "]".repeat(100)
+        );
+        let o = parse("prompts/coach/1.0.md", &format!("---\n{many}---\ntext\n"));
+        assert_eq!(
+            messages(&o),
+            [
+                "prompts/coach/1.0.md:2: invalid YAML front matter: 100 `[` and `{` in 200218 bytes are more than ptrack parses (at most 99 in a front matter this long)"
+            ]
+        );
+        assert_eq!(max_openers(2_000), 10_000);
+        assert_eq!(max_openers(1 << 20), MAX_NESTING);
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub enum RenderError {
     /// Variables the text uses were not given and have no default.
     #[error("missing variable{} {}", if .0.len() == 1 { "" } else { "s" }, list(.0))]
     Missing(Vec<String>),
+    /// Rendering went over a limit: the template does too much work or writes too much.
+    #[error("{path}: rendering stopped: {what}")]
+    Limit {
+        /// The version file.
+        path: String,
+        /// Which limit, with its value.
+        what: String,
+    },
     /// The text is not a valid template.
     #[error("{path}:{line}: template error: {message}")]
     Syntax {
@@ -39,8 +47,38 @@ fn list(names: &[String]) -> String {
         .join(", ")
 }
 
+/// The work one render may do, in minijinja fuel (about one unit per instruction and per 64
+/// bytes of data made). A prompt with loops over a few thousand items uses well under 1%.
+pub const RENDER_FUEL: u64 = 10_000_000;
+
+/// The largest rendered text, in bytes (16 MiB): far above any model's context window.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
+/// A writer that refuses to grow past `limit` bytes.
+struct Bounded {
+    buf: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("rendered text too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(RENDER_FUEL));
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
@@ -88,8 +126,33 @@ pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, Re
     let t = env
         .template_from_str(&v.text)
         .map_err(|e| syntax_error(v, &e))?;
-    match t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))) {
-        Ok(text) => Ok(text),
+    let mut out = Bounded {
+        buf: Vec::new(),
+        limit: MAX_RENDERED_BYTES,
+        over: false,
+    };
+    let result = t
+        .render_captured_to(
+            minijinja::Value::from(minijinja::value::Serde(&ctx)),
+            &mut out,
+        )
+        .map(|_| ());
+    let limit = |what: String| RenderError::Limit {
+        path: v.path.display().to_string(),
+        what,
+    };
+    if out.over {
+        return Err(limit(format!(
+            "the rendered text would be larger than {} MiB ({MAX_RENDERED_BYTES} bytes)",
+            MAX_RENDERED_BYTES >> 20
+        )));
+    }
+    match result {
+        // minijinja writes only UTF-8 text.
+        Ok(()) => Ok(String::from_utf8_lossy(&out.buf).into_owned()),
+        Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(limit(format!(
+            "the template did more than {RENDER_FUEL} steps of work (a loop that runs too long?)"
+        ))),
         // A variable only tested with `is defined` (or inside an `if` that was false) may be
         // absent; one the output needed is named, with every other absent one the text uses.
         Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
@@ -295,6 +358,27 @@ mod tests {
             render(&v, &given).expect("renders"),
             "Hi there!\n- a\n- b\n"
         );
+    }
+
+    #[test]
+    fn runaway_loops_and_huge_output_stop_naming_the_limit() {
+        let v = version(
+            "---\ngoal: g\n---\n{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}\n",
+        );
+        assert_eq!(
+            render(&v, &Map::new()).expect_err("loops").to_string(),
+            "prompts/p/1.0.md: rendering stopped: the template did more than 10000000 steps of work (a loop that runs too long?)"
+        );
+        let v = version("---\ngoal: g\n---\n{{ \"x\" * 100000000 }}\n");
+        assert_eq!(
+            render(&v, &Map::new()).expect_err("huge").to_string(),
+            "prompts/p/1.0.md: rendering stopped: the rendered text would be larger than 16 MiB (16777216 bytes)"
+        );
+        // A big value given by the user is output like any other, up to the limit.
+        let v = version("---\ngoal: g\n---\n{{ doc }}\n");
+        let doc = "d".repeat(MAX_RENDERED_BYTES - 1);
+        let out = render(&v, &vars(&[("doc", &doc)])).expect("fits");
+        assert_eq!(out.len(), MAX_RENDERED_BYTES);
     }
 
     #[test]

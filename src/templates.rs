@@ -39,10 +39,19 @@ pub const GITATTRIBUTES: Template = Template {
 pub const ALL: &[Template] = &[PROMPT_MD, PROMPT_TOML, PTRACK_TOML, GITATTRIBUTES];
 
 impl Template {
-    /// The project's override from `templates_dir` when it exists, else the built-in text.
-    pub fn load(&self, templates_dir: &Path) -> std::io::Result<String> {
-        match std::fs::read_to_string(templates_dir.join(self.name)) {
-            Ok(t) => Ok(t),
+    /// The override `templates/<name>` of the project at `root` when it exists, else the
+    /// built-in text. The override must be a regular file inside the project, within the
+    /// default size limit, and UTF-8.
+    pub fn load(&self, root: &Path) -> std::io::Result<String> {
+        let rel = Path::new("templates").join(self.name);
+        match crate::safe_fs::read_inside(
+            root,
+            &rel,
+            crate::safe_fs::DEFAULT_FILE_LIMIT,
+            "templates",
+        ) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(self.text.to_string()),
             Err(e) => Err(e),
         }
@@ -97,15 +106,9 @@ pub fn init(root: &Path) -> Result<InitReport, (std::path::PathBuf, std::io::Err
     ];
     for (rel, text) in files {
         let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        // create_new: never overwrite, even if the file appears between check and write.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
+        // create_new: never overwrite, even if the file appears between check and write; and
+        // never write through a link or into a folder linked out of the project.
+        match crate::safe_fs::create_new_inside(root, Path::new(rel)) {
             Ok(mut f) => {
                 use std::io::Write;
                 f.write_all(text.as_bytes()).map_err(io(&p))?;

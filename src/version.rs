@@ -87,6 +87,44 @@ impl FromStr for Version {
     }
 }
 
+/// Whether two version texts name the same version (`1.0` and `1.00`), as [`Version`]'s
+/// equality says, without allocating; texts that are not versions must be equal as text.
+///
+/// ```
+/// assert!(ptrack::version::same_version("1.0", "1.00"));
+/// assert!(!ptrack::version::same_version("1", "1.0"));
+/// ```
+pub fn same_version(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    // What `Version::from_str` accepts.
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.split('.').all(|p| {
+                !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u64>().is_ok()
+            })
+    };
+    if !valid(a) || !valid(b) {
+        return false;
+    }
+    let mut pa = a.split('.');
+    let mut pb = b.split('.');
+    loop {
+        match (pa.next(), pb.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                if x != y {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 // Versions are equal when their numbers are (`1.01` is `1.1`), so `1.01.md` beside `1.1.md`
 // is caught as one version defined twice.
 impl PartialEq for Version {
@@ -185,6 +223,26 @@ mod tests {
         assert_eq!(v("1.9").next_minor().as_str(), "1.10");
         assert_eq!(v("3").next_minor().as_str(), "3.1");
         assert_eq!(v("2.4.7").next_minor().as_str(), "2.5");
+    }
+
+    #[test]
+    fn same_version_compares_texts_by_number() {
+        assert!(same_version("1.0", "1.00"));
+        assert!(same_version("01.1", "1.01"));
+        assert!(same_version("2", "2"));
+        assert!(!same_version("1", "1.0"));
+        assert!(!same_version("1.0", "1.0.0"));
+        assert!(!same_version("1.10", "1.1"));
+        assert!(!same_version("x", "1.0"));
+        // Equal to `Version`'s equality on every pair.
+        for (a, b) in [
+            ("1.0", "1.00"),
+            ("1.2", "1.20"),
+            ("0.0", "00.000"),
+            ("3.1", "3.1.0"),
+        ] {
+            assert_eq!(same_version(a, b), v(a) == v(b), "{a} {b}");
+        }
     }
 
     #[test]

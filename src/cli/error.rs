@@ -226,6 +226,9 @@ impl From<ptrack::render::RenderError> for CliError {
                 if names.len() == 1 { "it" } else { "them" }
             )),
             ptrack::render::RenderError::Syntax { .. } => None,
+            ptrack::render::RenderError::Limit { .. } => Some(
+                "look for a loop that runs too long or a huge repetition in the text".to_string(),
+            ),
         };
         let err = CliError::from_source(e);
         match hint {

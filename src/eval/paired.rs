@@ -153,7 +153,7 @@ impl Project {
                 (load_registry(head_source.as_ref()), Some(repo))
             }
             (None, r) => {
-                head_source = Box::new(crate::project::FsSource { root: self.root() });
+                head_source = Box::new(self.prompt_source());
                 head_label = "working tree".to_string();
                 (self.load_prompts(), r.as_ref().ok())
             }

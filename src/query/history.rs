@@ -68,10 +68,15 @@ impl Project {
         let shallow = repo.is_shallow();
         let mut entries = repo.history(&query.prompt, None)?;
         if let Some(v) = &query.version {
-            let v = v.to_string();
-            entries.retain(|e| e.changes.iter().any(|c| c.version.as_deref() == Some(&v)));
+            // By number: `--version 1.0` names the file `1.00.md` too.
+            let is_v = |c: &crate::git::FileChange| {
+                c.version
+                    .as_deref()
+                    .is_some_and(|cv| crate::version::same_version(cv, v.as_str()))
+            };
+            entries.retain(|e| e.changes.iter().any(is_v));
             for e in &mut entries {
-                e.changes.retain(|c| c.version.as_deref() == Some(&v));
+                e.changes.retain(is_v);
             }
         }
         if entries.is_empty() {

@@ -192,7 +192,7 @@ impl Partial {
                 } => self.add_rating(run_id, ts, quality, feedback),
                 Scanned::Run(r) => {
                     let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
-                        && filter.version.as_ref().is_none_or(|v| v == r.version)
+                        && filter.version_matches(r.version)
                         && filter.since.is_none_or(|s| r.ts >= to_nanos(&s))
                         && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
                     if passes {

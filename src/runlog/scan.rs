@@ -52,9 +52,17 @@ impl RunFilter {
     /// Whether `run` passes the filter.
     pub fn matches(&self, run: &RunFacts) -> bool {
         self.prompt.as_ref().is_none_or(|p| *p == run.prompt)
-            && self.version.as_ref().is_none_or(|v| *v == run.version)
+            && self.version_matches(&run.version)
             && self.since.is_none_or(|s| run.ts >= s)
             && self.until.is_none_or(|u| run.ts < u)
+    }
+
+    /// Whether a run of version `version` passes the version filter: versions compare by
+    /// number, so `--version 1.0` finds the runs of `1.00.md`.
+    pub fn version_matches(&self, version: &str) -> bool {
+        self.version
+            .as_ref()
+            .is_none_or(|v| crate::version::same_version(v, version))
     }
 
     /// Whether a file at `rel` (relative to `runs/`) can hold runs that pass.

@@ -4,5 +4,6 @@ mod common;
 mod core;
 mod exec;
 mod git;
+mod hostile_prompts;
 mod runs;
 mod schema;
