@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use crate::project::Project;
 use crate::prompt::PromptVersion;
 use crate::runlog::{
-    FIELDS, RatingEvent, RunRecord, WriteError, append_lines, check_score, log_path, new_id,
+    FIELDS, RatingEvent, RunRecord, WriteError, append_lines, check_score, log_path, log_rel,
+    new_id,
 };
 
 /// What a caller knows about one execution; [`RunDraft::complete`] fills in the rest.
@@ -278,15 +279,16 @@ impl Project {
         log_path(&self.runs_dir(), &record.prompt, &record.ts)
     }
 
+    /// The same log relative to the project root, as [`crate::runlog::append_line`] takes it.
+    pub fn log_rel_of(&self, record: &RunRecord) -> PathBuf {
+        log_rel(&record.prompt, &record.ts)
+    }
+
     /// Where `record` went, relative to the project root.
     pub fn recorded(&self, record: &RunRecord) -> Recorded {
-        let path = self.log_of(record);
         Recorded {
             id: record.id.clone(),
-            path: path
-                .strip_prefix(self.root())
-                .unwrap_or(&path)
-                .to_path_buf(),
+            path: self.log_rel_of(record),
         }
     }
 
@@ -308,7 +310,7 @@ impl Project {
             commit,
             now,
         )?;
-        crate::runlog::append_line(&self.log_of(&record), &record)?;
+        crate::runlog::append_line(self.root(), &self.log_rel_of(&record), &record)?;
         Ok(record)
     }
 }
@@ -493,8 +495,8 @@ impl Project {
             quality_score: quality,
             feedback,
         };
-        let path = log_path(&self.runs_dir(), &event.prompt, &now);
-        crate::runlog::append_line(&path, &event)?;
+        let rel = log_rel(&event.prompt, &now);
+        crate::runlog::append_line(self.root(), &rel, &event)?;
         Ok(event)
     }
 }
@@ -537,7 +539,7 @@ impl<'p> Recorder<'p> {
             commit,
             now,
         )?;
-        let list = self.pending.entry(project.log_of(&record)).or_default();
+        let list = self.pending.entry(project.log_rel_of(&record)).or_default();
         list.push(record);
         Ok(list.last().expect("just pushed"))
     }
@@ -602,7 +604,7 @@ impl<'p> Recorder<'p> {
     pub fn write(self) -> Result<usize, WriteError> {
         let mut n = 0;
         for (path, records) in &self.pending {
-            append_lines(path, records)?;
+            append_lines(self.project.root(), path, records)?;
             n += records.len();
         }
         Ok(n)

@@ -48,6 +48,12 @@ pub enum Refusal {
         /// What it is instead: `a FIFO`, `a device`, `a folder`, …
         kind: &'static str,
     },
+    /// A symbolic link where ptrack reads only regular files (a run log or its folder).
+    #[error("it is a symbolic link to {}, which ptrack does not follow here", target.display())]
+    LinkNotFollowed {
+        /// Where the link points, as written in it.
+        target: PathBuf,
+    },
     /// The file is larger than the limit.
     #[error("the file is larger than {limit} bytes (the limit for {what})")]
     TooLarge {
@@ -71,7 +77,8 @@ impl From<Refusal> for io::Error {
             Refusal::NotRegular { .. } | Refusal::NotRelative { .. } => io::ErrorKind::InvalidInput,
             Refusal::LinkOutside { .. }
             | Refusal::WriteThroughLink { .. }
-            | Refusal::Link { .. } => io::ErrorKind::PermissionDenied,
+            | Refusal::Link { .. }
+            | Refusal::LinkNotFollowed { .. } => io::ErrorKind::PermissionDenied,
         };
         io::Error::new(kind, r)
     }
@@ -177,14 +184,38 @@ pub fn check_inside(root: &Path, rel: &Path) -> io::Result<PathBuf> {
 
 /// Open a file for reading without blocking on a FIFO, and refuse anything but a regular file.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_read(path, false)
+}
+
+/// Like [`open_regular`], but the file must not be a symbolic link itself: a link is refused
+/// with [`Refusal::LinkNotFollowed`], naming its target (run logs are read this way).
+pub fn open_no_link(path: &Path) -> io::Result<File> {
+    open_read(path, true)
+}
+
+fn open_read(path: &Path, no_link: bool) -> io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK);
+        let nofollow = if no_link { libc::O_NOFOLLOW } else { 0 };
+        opts.custom_flags(libc::O_NONBLOCK | nofollow);
     }
-    let file = opts.open(path)?;
+    let link_refused = || Refusal::LinkNotFollowed {
+        target: std::fs::read_link(path).unwrap_or_default(),
+    };
+    if no_link && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(link_refused().into());
+    }
+    let file = match opts.open(path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if no_link && e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(link_refused().into());
+        }
+        Err(e) => return Err(e),
+    };
     let ft = file.metadata()?.file_type();
     if !ft.is_file() {
         return Err(Refusal::NotRegular {
@@ -192,9 +223,14 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         }
         .into());
     }
+    clear_nonblock(&file);
+    Ok(file)
+}
+
+/// Regular files ignore `O_NONBLOCK`, but clear it so the descriptor behaves as usual.
+fn clear_nonblock(file: &File) {
     #[cfg(unix)]
     {
-        // Regular files ignore O_NONBLOCK, but clear it so the descriptor behaves as usual.
         use std::os::fd::AsRawFd;
         let fd = file.as_raw_fd();
         // SAFETY: `fd` is a valid open descriptor owned by `file` for the duration of the calls.
@@ -205,7 +241,8 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
             }
         }
     }
-    Ok(file)
+    #[cfg(not(unix))]
+    let _ = file;
 }
 
 /// Read at most `limit` bytes of the regular file at `path`; a larger file is refused.
@@ -312,18 +349,7 @@ pub fn open_inside(root: &Path, rel: &Path, opts: &mut OpenOptions) -> io::Resul
         }
         .into());
     }
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let fd = file.as_raw_fd();
-        // SAFETY: `fd` is a valid open descriptor owned by `file` for the duration of the calls.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
-    }
+    clear_nonblock(&file);
     Ok(file)
 }
 

@@ -23,6 +23,7 @@ pub struct ShowArgs {
 pub fn run(ctx: &mut Ctx, args: ShowArgs) -> CliResult {
     let project = ctx.project()?;
     let model = project.show(&args.name, args.version.as_ref())?;
+    super::report_run_diagnostics(ctx, &model.diagnostics);
     if ctx.ui.json {
         return ctx.ui.json(&model);
     }

@@ -1213,7 +1213,11 @@ impl Execution<'_> {
                     started,
                 )
                 .and_then(|rec| {
-                    crate::runlog::append_line(&self.project.log_of(&rec), &rec)?;
+                    crate::runlog::append_line(
+                        self.project.root(),
+                        &self.project.log_rel_of(&rec),
+                        &rec,
+                    )?;
                     Ok(rec.id)
                 });
             match written {

@@ -1156,8 +1156,8 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
                 })
                 .collect(),
         };
-        let path = crate::runlog::log_path(&project.runs_dir(), &plan.prompt, &event.ts);
-        crate::runlog::append_line(&path, &event)?;
+        let rel = crate::runlog::log_rel(&plan.prompt, &event.ts);
+        crate::runlog::append_line(project.root(), &rel, &event)?;
     }
     Ok(summary)
 }

@@ -109,21 +109,34 @@ impl Project {
             && filter.since.is_none()
             && filter.until.is_none();
         let display = std::path::Path::new("runs");
-        let cached = cacheable
-            .then(|| {
-                cache::performance_cached(
-                    &self.runs_dir(),
-                    display,
-                    &self.cache_dir(),
-                    filter.prompt.as_deref(),
-                    threads,
-                )
-            })
-            .flatten();
-        match cached {
+        let mut refused = None;
+        let cached = if cacheable {
+            match cache::performance_cached(
+                &self.runs_dir(),
+                display,
+                self.root(),
+                filter.prompt.as_deref(),
+                threads,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    refused = Some(Diagnostic::warning(
+                        std::path::Path::new(cache::CACHE_DIR),
+                        None,
+                        format!("the cache is not used: {e}"),
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut f = match cached {
             Some((f, _)) => f,
             None => performance_or_simple(&self.runs_dir(), display, filter, threads),
-        }
+        };
+        f.diagnostics.extend(refused);
+        f
     }
 }
 

@@ -41,6 +41,9 @@ pub struct ShowModel {
     /// The model from `ptrack.toml` that applies when the version names none.
     #[serde(skip)]
     pub default_model: Option<String>,
+    /// What was wrong in the run logs read (bad lines, logs that are links or not files).
+    #[serde(skip)]
+    pub diagnostics: Vec<crate::diagnostic::Diagnostic>,
 }
 
 impl Project {
@@ -65,6 +68,7 @@ impl Project {
             runs: Metrics::compute(&runs.runs),
             last_output: self.last_output(&filter),
             default_model: self.config().defaults.model.clone(),
+            diagnostics: runs.diagnostics,
         })
     }
 

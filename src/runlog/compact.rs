@@ -276,7 +276,7 @@ impl Partial {
         first_line: usize,
     ) -> Option<(usize, bool)> {
         use std::io::Seek;
-        let mut file = match std::fs::File::open(path)
+        let mut file = match crate::safe_fs::open_no_link(path)
             .and_then(|mut f| f.seek(std::io::SeekFrom::Start(offset)).map(|_| f))
         {
             Ok(f) => f,

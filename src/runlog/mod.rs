@@ -35,4 +35,4 @@ pub use schema::{
     EvalRef, Event, FIELDS, FORMAT_VERSION, Rating, RatingEvent, RunFacts, RunRecord, format_ts,
     json_number, new_id,
 };
-pub use write::{WriteError, append_line, append_lines, log_path};
+pub use write::{WriteError, append_line, append_lines, log_path, log_rel};

@@ -23,12 +23,30 @@ pub fn default_threads() -> usize {
 }
 
 /// Every `*.jsonl` file under `runs_dir`, recursively, in sorted order.
+///
+/// Symbolic links are listed too but never followed (a cloned project's `runs/<prompt>` may
+/// link to any folder on the machine): a link named `*.jsonl`, a link to a folder, a `runs/`
+/// that is a link, and a `*.jsonl` that is not a regular file (a FIFO) are listed so that
+/// reading them gives a diagnostic ([`LogFile::open`]) instead of silently missing runs.
 pub fn log_files(runs_dir: &Path) -> Vec<PathBuf> {
+    if std::fs::symlink_metadata(runs_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return vec![runs_dir.to_path_buf()];
+    }
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(runs_dir)
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter(|e| {
+            let jsonl = e.path().extension().is_some_and(|x| x == "jsonl");
+            let ft = e.file_type();
+            if ft.is_dir() {
+                false
+            } else if ft.is_symlink() {
+                jsonl || e.path().is_dir()
+            } else {
+                jsonl
+            }
+        })
         .map(|e| e.into_path())
         .collect();
     files.sort();
@@ -103,13 +121,21 @@ pub fn logs(runs_dir: &Path, display_root: &Path, filter: &RunFilter) -> Vec<Log
         .filter_map(|path| {
             let rel = path.strip_prefix(runs_dir).ok()?.to_path_buf();
             filter.may_hold(&rel).then(|| LogFile {
-                len: std::fs::metadata(&path).map_or(0, |m| m.len()),
+                len: std::fs::symlink_metadata(&path).map_or(0, |m| m.len()),
                 rel: rel.to_string_lossy().replace('\\', "/"),
                 shown: display_root.join(&rel),
                 path,
             })
         })
         .collect()
+}
+
+impl LogFile {
+    /// Open the log for reading: a symbolic link or anything but a regular file is refused
+    /// (never followed, never blocked on), so the caller reports it.
+    pub fn open(&self) -> std::io::Result<File> {
+        crate::safe_fs::open_no_link(&self.path)
+    }
 }
 
 /// Read `files` on up to `threads` threads: each thread gets a contiguous share of about equal
@@ -158,7 +184,7 @@ where
     let mut diags = Vec::new();
     for log in logs(runs_dir, display_root, filter) {
         let shown = &log.shown;
-        let read = File::open(&log.path).and_then(|f| {
+        let read = log.open().and_then(|f| {
             scan_reader(
                 std::io::BufReader::with_capacity(1 << 16, f),
                 shown,
@@ -194,7 +220,7 @@ pub fn scan_events(
         let mut events = Vec::new();
         let mut diags = Vec::new();
         for log in share {
-            let read = File::open(&log.path).and_then(|f| {
+            let read = log.open().and_then(|f| {
                 scan_reader(
                     std::io::BufReader::with_capacity(1 << 16, f),
                     &log.shown,

@@ -4,6 +4,7 @@ mod common;
 mod core;
 mod exec;
 mod git;
+mod hostile_logs;
 mod hostile_prompts;
 mod runs;
 mod schema;

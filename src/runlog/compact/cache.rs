@@ -3,10 +3,15 @@
 //!
 //! A cached file is reused when its size, modification time, inode and the hashes of its first
 //! and last 4 KB are unchanged; it is read on from where it stopped when it only grew (same
-//! inode, same first 4 KB, same 4 KB before the old end, and the old end was a line end); any
-//! other change (rewritten, truncated, checked out at another commit) reads it again. A cache
-//! entry that is missing, unreadable or from another ptrack version is ignored, so deleting
-//! `.ptrack/` is always safe.
+//! inode, the old end was a line end, and the hash of all the bytes read before is unchanged,
+//! so an edit in the middle followed by an append is noticed); any other change (rewritten,
+//! truncated, checked out at another commit) reads it again. Every cache file carries a
+//! checksum: an entry that is missing, corrupt, unreadable or from another ptrack version is
+//! ignored and rebuilt, so deleting `.ptrack/` is always safe.
+//!
+//! The cache lives in the project's own `.ptrack/cache`: when `.ptrack` or `.ptrack/cache` is
+//! a symbolic link the cache is not used at all (it deletes stale entries, and must never
+//! delete or write anywhere else), and entries that are links are never read.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -20,7 +25,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-3 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-4 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -54,6 +59,8 @@ struct FileState {
     inode: u64,
     head: u64,
     tail: u64,
+    /// Hash of all `len` bytes (see [`hash_prefix`]).
+    prefix: u64,
     /// Lines read, and whether the file ended with a line end.
     lines: usize,
     complete: bool,
@@ -99,8 +106,30 @@ fn hash_range(file: &mut std::fs::File, from: u64, to: u64) -> std::io::Result<u
     Ok(hash_bytes(&buf))
 }
 
+/// Hash of the first `len` bytes of `file`, read in blocks of 1 MiB (the blocks are part of
+/// the hash: the same bytes always give the same value).
+fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+    const BLOCK: u64 = 1 << 20;
+    let mut h = FastState::with_seed(0x009e_3f1b).build_hasher();
+    let mut buf = vec![0u8; BLOCK.min(len) as usize];
+    file.seek(SeekFrom::Start(0))?;
+    let mut at = 0;
+    while at < len {
+        let n = BLOCK.min(len - at) as usize;
+        file.read_exact(&mut buf[..n])?;
+        h.write_u64(hash_bytes(&buf[..n]));
+        at += n as u64;
+    }
+    h.write_u64(len);
+    Ok(h.finish())
+}
+
+/// Size, modification time and inode of the regular file `path` (a link is an error).
 fn stat(path: &Path) -> std::io::Result<(u64, i128, u64)> {
-    let m = std::fs::metadata(path)?;
+    let m = std::fs::symlink_metadata(path)?;
+    if !m.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mtime = m
         .modified()
         .ok()
@@ -145,34 +174,58 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
             .collect(),
     };
     let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        w.write_all(MAGIC.as_bytes())?;
-        w.write_all(&(json.len() as u64).to_le_bytes())?;
-        w.write_all(&json)?;
-        for g in &p.groups {
-            for id in &g.ids {
-                w.write_all(&id.to_le_bytes())?;
-            }
-            for t in &g.times {
-                w.write_all(&t.to_le_bytes())?;
-            }
-            w.write_all(&g.flags)?;
-            w.write_all(&g.quality)?;
+    let mut body = Vec::with_capacity(8 + json.len() + p.groups.len() * 64);
+    body.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    body.extend_from_slice(&json);
+    for g in &p.groups {
+        for id in &g.ids {
+            body.extend_from_slice(&id.to_le_bytes());
         }
-        w.flush()?;
+        for t in &g.times {
+            body.extend_from_slice(&t.to_le_bytes());
+        }
+        body.extend_from_slice(&g.flags);
+        body.extend_from_slice(&g.quality);
     }
-    std::fs::rename(&tmp, path)
+    let mut file = Vec::with_capacity(MAGIC.len() + 8 + body.len());
+    file.extend_from_slice(MAGIC.as_bytes());
+    file.extend_from_slice(&hash_bytes(&body).to_le_bytes());
+    file.extend_from_slice(&body);
+    replace_file(path, &file)
 }
 
-fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
+/// Write `data` to `path` through a new temporary file beside it and a rename, so a reader
+/// sees the old file or the new one; never through a link planted at either name.
+fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    {
+        let mut w = opts.open(&tmp)?;
+        w.write_all(data)?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// The bytes of the cache file `path` after its magic line, when their checksum holds.
+fn read_checked(path: &Path) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
+    crate::safe_fs::open_no_link(path)
         .ok()?
         .read_to_end(&mut bytes)
         .ok()?;
     let rest = bytes.strip_prefix(MAGIC.as_bytes())?;
+    let sum = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let body = rest.get(8..)?;
+    (hash_bytes(body) == sum).then(|| body.to_vec())
+}
+
+fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
+    let rest = read_checked(path)?;
+    let rest = rest.as_slice();
     let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
     let header: Header = serde_json::from_slice(rest.get(8..8 + len)?).ok()?;
     if header.state.rel != rel {
@@ -252,8 +305,15 @@ fn through_cache(
     };
     let entry = entry_path(cache_dir, rel);
     let cached = read_entry(&entry, rel);
-    let mut file = std::fs::File::open(path).ok();
-    let mut hash = |from: u64, to: u64| file.as_mut().and_then(|f| hash_range(f, from, to).ok());
+    let file = std::cell::RefCell::new(crate::safe_fs::open_no_link(path).ok());
+    let hash = |from: u64, to: u64| {
+        let mut f = file.borrow_mut();
+        f.as_mut().and_then(|f| hash_range(f, from, to).ok())
+    };
+    let prefix = |len: u64| {
+        let mut f = file.borrow_mut();
+        f.as_mut().and_then(|f| hash_prefix(f, len).ok())
+    };
     let head_now = hash(0, len.min(EDGE));
     let (mut p, from, first_line) = match cached {
         Some((old, p))
@@ -272,7 +332,8 @@ fn through_cache(
                 && old.complete
                 && old.len >= EDGE
                 && Some(old.head) == head_now
-                && Some(old.tail) == hash(old.len - EDGE, old.len) =>
+                && Some(old.tail) == hash(old.len - EDGE, old.len)
+                && Some(old.prefix) == prefix(old.len) =>
         {
             stats.appended += 1;
             (p, old.len, old.lines)
@@ -284,9 +345,12 @@ fn through_cache(
     };
     stats.bytes_read += len - from;
     let end = p.file_from(path, shown, &none, buf, from, first_line);
-    if let (Some((lines, complete)), Some(head), Some(tail)) =
-        (end, head_now, hash(len.saturating_sub(EDGE), len))
-    {
+    if let (Some((lines, complete)), Some(head), Some(tail), Some(prefix)) = (
+        end,
+        head_now,
+        hash(len.saturating_sub(EDGE), len),
+        prefix(len),
+    ) {
         let state = FileState {
             rel: rel.to_string(),
             len,
@@ -294,6 +358,7 @@ fn through_cache(
             inode,
             head,
             tail,
+            prefix,
             lines,
             complete,
         };
@@ -324,7 +389,7 @@ impl FileState {
         if (len, mtime_ns, inode) != (self.len, self.mtime_ns, self.inode) {
             return false;
         }
-        let Ok(mut f) = std::fs::File::open(path) else {
+        let Ok(mut f) = crate::safe_fs::open_no_link(path) else {
             return false;
         };
         hash_range(&mut f, 0, len.min(EDGE)).ok() == Some(self.head)
@@ -338,9 +403,8 @@ fn unchanged_result(
     prompt: Option<&str>,
     files: &[LogFile],
 ) -> Option<FastPerformance> {
-    let bytes = std::fs::read(cache_dir.join("index.json")).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?.strip_prefix(MAGIC)?;
-    let index: Index = serde_json::from_str(text).ok()?;
+    let bytes = read_checked(&cache_dir.join("index.json"))?;
+    let index: Index = serde_json::from_slice(&bytes).ok()?;
     let same = index.prompt.as_deref() == prompt
         && index.files.len() == files.len()
         && index
@@ -351,9 +415,31 @@ fn unchanged_result(
     same.then_some(index.result)
 }
 
+/// The cache folder of the project at `root`, relative to it.
+pub const CACHE_DIR: &str = ".ptrack/cache";
+
 /// Like [`super::performance`] without a time or version filter (`prompt` may name one
-/// prompt), through the cache in `cache_dir`. None when two runs share an id.
+/// prompt), through the cache in `root`'s [`CACHE_DIR`]. `Ok(None)` when two runs share an id;
+/// an error when the cache folder cannot be used (it is a symbolic link, or not a folder):
+/// nothing was read or written then, and the caller reads without the cache.
 pub fn performance_cached(
+    runs_dir: &Path,
+    display_root: &Path,
+    root: &Path,
+    prompt: Option<&str>,
+    threads: usize,
+) -> std::io::Result<Option<(FastPerformance, CacheStats)>> {
+    let cache_dir = crate::safe_fs::create_dirs_inside(root, Path::new(CACHE_DIR), true)?;
+    Ok(cached_in(
+        runs_dir,
+        display_root,
+        &cache_dir,
+        prompt,
+        threads,
+    ))
+}
+
+fn cached_in(
     runs_dir: &Path,
     display_root: &Path,
     cache_dir: &Path,
@@ -364,11 +450,12 @@ pub fn performance_cached(
         prompt: prompt.map(str::to_string),
         ..RunFilter::default()
     };
-    if std::fs::create_dir_all(cache_dir).is_ok() {
-        // The cache never belongs in git.
-        let ignore = cache_dir.parent().map(|d| d.join(".gitignore"));
-        if let Some(ignore) = ignore.filter(|i| !i.exists()) {
-            let _ = std::fs::write(ignore, "*\n");
+    // The cache never belongs in git (`create_new`: an existing file or link is left alone).
+    if let Some(ignore) = cache_dir.parent().map(|d| d.join(".gitignore")) {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        if let Ok(mut f) = opts.open(ignore) {
+            let _ = f.write_all(b"*\n");
         }
     }
     let files = logs(runs_dir, display_root, &filter);
@@ -409,6 +496,7 @@ pub fn performance_cached(
         if prompt.is_none() {
             for e in entries.flatten() {
                 let p = e.path();
+                // `remove_file` on a link removes the link itself, inside the cache folder.
                 if p.extension().is_some_and(|x| x == "bin") && !live.contains(&p) {
                     let _ = std::fs::remove_file(p);
                 }
@@ -423,11 +511,12 @@ pub fn performance_cached(
             files,
             result,
         };
-        if let Ok(json) = serde_json::to_string(&index) {
-            let tmp = cache_dir.join(format!("index.json.tmp{}", std::process::id()));
-            if std::fs::write(&tmp, format!("{MAGIC}{json}")).is_ok() {
-                let _ = std::fs::rename(&tmp, cache_dir.join("index.json"));
-            }
+        if let Ok(json) = serde_json::to_vec(&index) {
+            let mut data = Vec::with_capacity(MAGIC.len() + 8 + json.len());
+            data.extend_from_slice(MAGIC.as_bytes());
+            data.extend_from_slice(&hash_bytes(&json).to_le_bytes());
+            data.extend_from_slice(&json);
+            let _ = replace_file(&cache_dir.join("index.json"), &data);
         }
         return Some((index.result, stats));
     }
@@ -486,7 +575,8 @@ mod tests {
         /// A cached query, checked against the simple reader.
         fn query(&self) -> CacheStats {
             let (fast, stats) =
-                performance_cached(&self.runs(), Path::new("runs"), &self.cache(), None, 2)
+                performance_cached(&self.runs(), Path::new("runs"), self.dir.path(), None, 2)
+                    .expect("the cache folder")
                     .expect("no duplicate ids");
             let simple = RunSet::load(&self.runs(), Path::new("runs"), &RunFilter::default());
             assert_eq!(fast.prompts, performance(&simple.runs));
@@ -578,5 +668,97 @@ mod tests {
         assert_eq!(e.query().read, 2);
         std::fs::remove_dir_all(e.dir.path().join(".ptrack")).expect("rm");
         assert_eq!(e.query().read, 2);
+    }
+
+    #[test]
+    fn an_edit_in_the_middle_then_an_append_reads_the_file_again() {
+        let e = env();
+        e.query();
+        let path = e.runs().join("a/2026-11.jsonl");
+        let text = std::fs::read_to_string(&path).expect("read");
+        // Same length, far from both ends: only the prefix hash can see it.
+        let mut bytes = text.into_bytes();
+        let mid = bytes.len() / 2;
+        let key = b"\"execution_time_ms\":";
+        let at = mid
+            + bytes[mid..]
+                .windows(key.len())
+                .position(|w| w == key)
+                .expect("field")
+            + key.len();
+        bytes[at] = if bytes[at] == b'9' { b'8' } else { b'9' };
+        std::fs::write(&path, &bytes).expect("write");
+        e.append("a/2026-11.jsonl", &lines(650..660, "a"));
+        let stats = e.query();
+        assert_eq!((stats.read, stats.appended, stats.reused), (1, 0, 1));
+    }
+
+    #[test]
+    fn a_cache_file_with_a_flipped_byte_is_discarded_and_rebuilt() {
+        let e = env();
+        e.query();
+        // Change the figures of a log so that the index is not used, then corrupt every entry
+        // past its magic line: a stored time or score, not the structure.
+        e.append("b/2026-11.jsonl", &lines(700..701, "b"));
+        for entry in std::fs::read_dir(e.cache()).expect("cache").flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "bin") {
+                let mut b = std::fs::read(&p).expect("read");
+                let last = b.len() - 3;
+                b[last] ^= 0x40;
+                std::fs::write(&p, b).expect("corrupt");
+            }
+        }
+        // `query` checks the figures against the simple reader.
+        let stats = e.query();
+        assert_eq!((stats.read, stats.appended), (2, 0));
+        // The index too: a flipped digit in its JSON is noticed, not served.
+        let index = e.cache().join("index.json");
+        let mut b = std::fs::read(&index).expect("index");
+        let digit = b.iter().rposition(u8::is_ascii_digit).expect("a digit");
+        b[digit] = if b[digit] == b'1' { b'2' } else { b'1' };
+        std::fs::write(&index, b).expect("corrupt");
+        let stats = e.query();
+        assert_eq!(stats.reused, 2, "the entries are still good");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_cache_folder_is_not_used_and_nothing_outside_is_touched() {
+        use std::os::unix::fs::symlink;
+        let e = env();
+        let outside = tempfile::tempdir().expect("tmp");
+        let victims = ["index.json", "keep.bin", "runs-0000000000000000.bin"];
+        for v in victims {
+            std::fs::write(outside.path().join(v), "precious").expect("write");
+        }
+        std::fs::create_dir_all(e.dir.path().join(".ptrack")).expect("mkdir");
+        symlink(outside.path(), e.cache()).expect("link");
+        let got = performance_cached(&e.runs(), Path::new("runs"), e.dir.path(), None, 1);
+        let Err(err) = got else {
+            panic!("a linked cache folder was used");
+        };
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // `.ptrack` itself a link: refused the same way.
+        std::fs::remove_file(e.cache()).expect("rm");
+        std::fs::remove_dir(e.dir.path().join(".ptrack")).expect("rm");
+        symlink(outside.path(), e.dir.path().join(".ptrack")).expect("link");
+        assert!(performance_cached(&e.runs(), Path::new("runs"), e.dir.path(), None, 1).is_err());
+        let mut left: Vec<String> = std::fs::read_dir(outside.path())
+            .expect("dir")
+            .flatten()
+            .map(|x| x.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["index.json", "keep.bin", "runs-0000000000000000.bin"]
+        );
+        for v in victims {
+            assert_eq!(
+                std::fs::read_to_string(outside.path().join(v)).expect("read"),
+                "precious"
+            );
+        }
     }
 }
