@@ -272,6 +272,17 @@ impl Repo {
     /// The commits that touched `prompts/<name>/`, newest first, following folder and file
     /// renames; at most `limit` of them.
     pub fn history(&self, name: &str, limit: Option<usize>) -> Result<Vec<HistoryEntry>, GitError> {
+        self.history_where(name, limit, |_| true)
+    }
+
+    /// Like [`Repo::history`], keeping only the entries `keep` accepts (it may also drop some
+    /// of an entry's changes); the walk stops as soon as `limit` entries were kept.
+    pub fn history_where(
+        &self,
+        name: &str,
+        limit: Option<usize>,
+        mut keep: impl FnMut(&mut HistoryEntry) -> bool,
+    ) -> Result<Vec<HistoryEntry>, GitError> {
         let Some(head) = self.head() else {
             return Ok(Vec::new());
         };
@@ -360,7 +371,7 @@ impl Repo {
                 }
             }
             let author = commit.author();
-            out.push(HistoryEntry {
+            let mut entry = HistoryEntry {
                 commit: commit.id().to_string(),
                 short: self.short(commit.id()),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
@@ -374,7 +385,10 @@ impl Repo {
                 merge: parents.len() > 1,
                 shallow: boundary.contains(&commit.id()),
                 changes,
-            });
+            };
+            if keep(&mut entry) {
+                out.push(entry);
+            }
         }
         Ok(out)
     }
@@ -634,6 +648,38 @@ mod tests {
         let ok = reg.get("ok").expect("ok");
         assert_eq!(ok.versions.len(), 1);
         assert_eq!(ok.invalid.len(), 2);
+    }
+
+    #[test]
+    fn history_stops_walking_at_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        std::fs::create_dir_all(dir.path().join("prompts/p")).expect("mkdir");
+        for i in 0..12 {
+            let v = i % 3;
+            std::fs::write(
+                dir.path().join(format!("prompts/p/1.{v}.md")),
+                format!("---\ngoal: g\n---\ntext {i}\n"),
+            )
+            .expect("write");
+            commit_all(&repo, &format!("c{i}"));
+        }
+        let r = Repo::open(dir.path()).expect("repo");
+        let mut looked_at = 0;
+        let h = r
+            .history_where("p", Some(3), |e| {
+                looked_at += 1;
+                e.changes
+                    .iter()
+                    .any(|c| c.version.as_deref() == Some("1.1"))
+            })
+            .expect("history");
+        let subjects: Vec<&str> = h.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(subjects, ["c10", "c7", "c4"]);
+        // c11 … c4: eight commits, not all twelve.
+        assert_eq!(looked_at, 8);
+        assert_eq!(r.history("p", Some(2)).expect("history").len(), 2);
+        assert_eq!(r.history("p", None).expect("history").len(), 12);
     }
 
     #[test]

@@ -66,28 +66,25 @@ impl Project {
         check_name(&query.prompt)?;
         let repo = Repo::open(self.root())?;
         let shallow = repo.is_shallow();
-        let mut entries = repo.history(&query.prompt, None)?;
-        if let Some(v) = &query.version {
-            // By number: `--version 1.0` names the file `1.00.md` too.
-            let is_v = |c: &crate::git::FileChange| {
-                c.version
-                    .as_deref()
-                    .is_some_and(|cv| crate::version::same_version(cv, v.as_str()))
-            };
-            entries.retain(|e| e.changes.iter().any(is_v));
-            for e in &mut entries {
-                e.changes.retain(is_v);
+        // The walk stops at `--limit` entries: a short history of a long repository is quick.
+        let entries = repo.history_where(&query.prompt, query.limit, |e| match &query.version {
+            None => true,
+            Some(v) => {
+                // By number: `--version 1.0` names the file `1.00.md` too.
+                e.changes.retain(|c| {
+                    c.version
+                        .as_deref()
+                        .is_some_and(|cv| crate::version::same_version(cv, v.as_str()))
+                });
+                !e.changes.is_empty()
             }
-        }
+        })?;
         if entries.is_empty() {
             // No history and no such prompt: most likely a typo.
             let registry = self.load_prompts();
             if registry.get(&query.prompt).is_none() {
                 registry.find(&query.prompt)?;
             }
-        }
-        if let Some(limit) = query.limit {
-            entries.truncate(limit);
         }
         let runs = self.runs(&RunFilter::default());
         let folder = |p: &std::path::Path| -> String {
