@@ -162,6 +162,9 @@ pub struct Gates {
     /// A gate that could not be checked (too few runs, no rated runs, no eval) fails instead
     /// of being reported as "not checked" (default false).
     pub require_checked: Option<bool>,
+    /// A label (labels.toml) may move to a version only when that version has at least this
+    /// many runs: evidence before `production` changes.
+    pub label_moves_need_runs: Option<usize>,
 }
 
 impl Gates {
@@ -258,6 +261,7 @@ const REPORT: &[&str] = &[
     "significant_only",
     "max_cost_increase_pct",
     "require_checked",
+    "label_moves_need_runs",
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 const LIMITS: &[&str] = &["max_prompt_bytes"];

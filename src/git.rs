@@ -189,6 +189,23 @@ impl Repo {
         Ok((crate::project::load_registry(&source), self.short(oid)))
     }
 
+    /// The labels (`labels.toml`) as they were at `rev`; none when the file did not exist.
+    pub fn labels_at(&self, rev: &str) -> Result<crate::labels::Labels, GitError> {
+        use crate::project::PromptSource;
+        let oid = self.resolve(rev)?;
+        let source = self.source_at(oid)?;
+        let path = Path::new(crate::labels::LABELS_FILE);
+        Ok(match source.read(path) {
+            Ok(bytes) => crate::labels::Labels::parse_bytes(&bytes, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::labels::Labels::default(),
+            Err(e) => crate::labels::Labels::unreadable(crate::Diagnostic::error(
+                path,
+                None,
+                format!("cannot read file at {rev}: {e}"),
+            )),
+        })
+    }
+
     /// The project's files as they are in commit `oid`.
     pub fn source_at(&self, oid: git2::Oid) -> Result<TreeSource<'_>, GitError> {
         let tree = self.repo.find_commit(oid)?.tree()?;

@@ -36,6 +36,7 @@ pub mod eval;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod labels;
 pub mod markdown;
 pub mod metrics;
 pub mod project;

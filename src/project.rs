@@ -193,6 +193,36 @@ pub enum LookupError {
         /// The versions it has.
         known: Vec<Version>,
     },
+    /// The prompt has no such label in `labels.toml`.
+    #[error("prompt `{name}` has no label `{label}`")]
+    NoLabel {
+        /// The prompt.
+        name: String,
+        /// The label asked for.
+        label: String,
+        /// The labels it has.
+        known: Vec<String>,
+    },
+    /// The label names a version that does not exist (or whose file has errors).
+    #[error("label `{label}` of `{name}` points at version {version}, which {}; see labels.toml:{line}", if *invalid { "has errors" } else { "does not exist" })]
+    LabelTarget {
+        /// The prompt.
+        name: String,
+        /// The label.
+        label: String,
+        /// The version it names.
+        version: Version,
+        /// Its line in `labels.toml`.
+        line: usize,
+        /// Whether the version's file exists but has errors.
+        invalid: bool,
+    },
+    /// `labels.toml` has errors, so a label cannot be trusted.
+    #[error("labels.toml has errors:\n{}", errors.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    InvalidLabels {
+        /// Its errors.
+        errors: Vec<Diagnostic>,
+    },
 }
 
 impl LookupError {
@@ -385,6 +415,62 @@ impl Project {
             root: &self.root,
             max_bytes: self.config.limits.prompt_bytes(),
         }
+    }
+
+    /// The labels in `labels.toml` (read each time: a label may have just moved).
+    pub fn labels(&self) -> crate::labels::Labels {
+        crate::labels::Labels::load(&self.root)
+    }
+
+    /// The version `spec` names for prompt `name`: a version number as it is, a label from
+    /// `labels.toml`, or None for `latest` (and for no spec). A label is checked: it must point
+    /// at a version that exists and is valid.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let project = ptrack::Project::discover(std::path::Path::new("."))?;
+    /// let registry = project.load_prompts();
+    /// let spec = "production".parse()?;
+    /// let version = project.resolve_spec(&registry, "coaching_system", Some(&spec))?;
+    /// let v = registry.resolve("coaching_system", version.as_ref())?;
+    /// println!("{} serves {}", v.name, v.version);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resolve_spec(
+        &self,
+        registry: &Registry,
+        name: &str,
+        spec: Option<&crate::labels::VersionSpec>,
+    ) -> Result<Option<Version>, LookupError> {
+        use crate::labels::VersionSpec;
+        match spec {
+            None => Ok(None),
+            Some(VersionSpec::Version(v)) => Ok(Some(v.clone())),
+            Some(VersionSpec::Label(l)) if l == crate::labels::LATEST => Ok(None),
+            Some(VersionSpec::Label(label)) => {
+                let prompt = registry.find(name)?;
+                let labels = self.labels();
+                labels.resolve_in(prompt, label).map(Some)
+            }
+        }
+    }
+
+    /// Version `spec` of `name` (the latest when None), as [`Registry::resolve`] gives it.
+    pub fn resolve(&self, name: &str, spec: Option<&str>) -> Result<PromptVersion, LookupError> {
+        let registry = self.load_prompts();
+        let spec = spec
+            .map(|s| {
+                s.parse::<crate::labels::VersionSpec>()
+                    .map_err(|_| LookupError::NoLabel {
+                        name: name.to_string(),
+                        label: s.to_string(),
+                        known: self.labels().of(name).map(|(k, _)| k.to_string()).collect(),
+                    })
+            })
+            .transpose()?;
+        let version = self.resolve_spec(&registry, name, spec.as_ref())?;
+        registry.resolve(name, version.as_ref()).cloned()
     }
 
     /// `.ptrack/cache` under the root, where `performance` keeps what it read of each log.

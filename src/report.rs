@@ -47,6 +47,30 @@ pub struct ReportInput<'a> {
     pub evals: &'a [PairedSummary],
     /// The settings whose `[prices]` price the runs.
     pub config: &'a crate::config::Config,
+    /// The labels at the base (None without a base).
+    pub base_labels: Option<&'a crate::labels::Labels>,
+    /// The labels at the head.
+    pub head_labels: &'a crate::labels::Labels,
+}
+
+/// A label that names another version at the head than at the base (`production: 1.1 → 1.2`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LabelMoveView {
+    /// Prompt name.
+    pub prompt: String,
+    /// The label.
+    pub label: String,
+    /// The version it named at the base; none when the label is new.
+    pub from: Option<Version>,
+    /// The version it names at the head; none when the label was removed.
+    pub to: Option<Version>,
+    /// The runs of `from`.
+    pub from_metrics: Option<Metrics>,
+    /// The runs of `to`.
+    pub to_metrics: Option<Metrics>,
+    /// The latest paired eval of `from` (base side) against `to` (head side), when there is one.
+    pub eval: Option<PairedSummary>,
 }
 
 /// How a prompt changed between base and head.
@@ -176,6 +200,8 @@ pub struct Report {
     pub summary: Vec<SummaryRow>,
     /// Changed prompts (every prompt when there is no base).
     pub sections: Vec<PromptSection>,
+    /// Labels that moved between base and head.
+    pub label_moves: Vec<LabelMoveView>,
     /// Warnings.
     pub warnings: Vec<Warning>,
     /// Gate outcomes.
@@ -468,6 +494,29 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             });
         }
     }
+    let label_moves = label_moves(input, &by_version);
+    if let Some(need) = input.gates.label_moves_need_runs {
+        for m in &label_moves {
+            let Some(to) = &m.to else { continue };
+            let runs = m.to_metrics.as_ref().map_or(0, |x| x.runs);
+            gates.push(GateResult {
+                gate: "label_moves_need_runs".to_string(),
+                prompt: m.prompt.clone(),
+                version: Some(to.to_string()),
+                passed: runs >= need,
+                skipped: false,
+                detail: format!(
+                    "{} → {to}: {runs} run(s) of {to}{}",
+                    m.label,
+                    if runs >= need {
+                        format!(" ≥ {need}")
+                    } else {
+                        format!(" < {need}; record runs (or `ptrack eval`) before moving the label")
+                    }
+                ),
+            });
+        }
+    }
     if input.gates.require_checked == Some(true) {
         for g in gates.iter_mut().filter(|g| g.skipped) {
             g.passed = false;
@@ -480,10 +529,69 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         head: input.head_label.clone(),
         summary,
         sections,
+        label_moves,
         warnings,
         gates,
         passed,
     }
+}
+
+/// Every label whose version differs between the base's and the head's `labels.toml`.
+fn label_moves(
+    input: &ReportInput<'_>,
+    by_version: &BTreeMap<String, BTreeMap<Version, Vec<&RunFacts>>>,
+) -> Vec<LabelMoveView> {
+    let Some(base) = input.base_labels else {
+        return Vec::new();
+    };
+    let mut keys: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for labels in [base, input.head_labels] {
+        for (prompt, ls) in labels.all() {
+            for label in ls.keys() {
+                keys.insert((prompt, label.as_str()));
+            }
+        }
+    }
+    let metrics = |prompt: &str, v: &Option<Version>| {
+        let v = v.as_ref()?;
+        let runs = by_version.get(prompt).and_then(|m| m.get(v));
+        Some(Metrics::compute(runs.into_iter().flatten().copied()))
+    };
+    keys.into_iter()
+        .filter_map(|(prompt, label)| {
+            let from = base.get(prompt, label).map(|l| l.version.clone());
+            let to = input
+                .head_labels
+                .get(prompt, label)
+                .map(|l| l.version.clone());
+            let same = match (&from, &to) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                return None;
+            }
+            let eval = match (&from, &to) {
+                (Some(a), Some(b)) => input
+                    .evals
+                    .iter()
+                    .rev()
+                    .find(|e| e.prompt == prompt && e.base.version == *a && e.head.version == *b)
+                    .cloned(),
+                _ => None,
+            };
+            Some(LabelMoveView {
+                prompt: prompt.to_string(),
+                label: label.to_string(),
+                from_metrics: metrics(prompt, &from),
+                to_metrics: metrics(prompt, &to),
+                from,
+                to,
+                eval,
+            })
+        })
+        .collect()
 }
 
 /// Version files that differ between `base` and `head` although runs were recorded against
@@ -845,6 +953,50 @@ pub fn render_markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(o);
+    if !r.label_moves.is_empty() {
+        let _ = writeln!(o, "### 🏷️ Label moves\n");
+        let _ = writeln!(
+            o,
+            "| prompt | label | from | to | runs | success | p95 | quality |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|--:|--:|--:|--:|");
+        for m in &r.label_moves {
+            let v = |x: &Option<Version>| x.as_ref().map_or("—".to_string(), ToString::to_string);
+            let both = |f: &dyn Fn(&Metrics) -> String| {
+                let one = |m: &Option<Metrics>| m.as_ref().map_or("—".to_string(), f);
+                format!("{} → {}", one(&m.from_metrics), one(&m.to_metrics))
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                m.prompt,
+                m.label,
+                v(&m.from),
+                v(&m.to),
+                both(&|x| x.runs.to_string()),
+                both(&|x| pct(x.success_rate)),
+                both(&|x| ms(x.time_ms.as_ref().map(|t| t.p95))),
+                both(&|x| quality(x.quality_mean, x.quality_n)),
+            );
+        }
+        let _ = writeln!(o);
+        for m in r.label_moves.iter().filter(|m| m.eval.is_some()) {
+            if let Some(e) = &m.eval {
+                let _ = writeln!(
+                    o,
+                    "- {} {}: eval {} → {}: {}",
+                    m.prompt,
+                    m.label,
+                    e.base.version,
+                    e.head.version,
+                    md_escape(&e.verdict)
+                );
+            }
+        }
+        if r.label_moves.iter().any(|m| m.eval.is_some()) {
+            let _ = writeln!(o);
+        }
+    }
     let failed: Vec<&GateResult> = r.gates.iter().filter(|g| !g.passed).collect();
     let checked = r.gates.iter().filter(|g| !g.skipped).count();
     let unchecked = r.gates.len() - checked;
@@ -1233,6 +1385,23 @@ pub fn render_text(r: &Report) -> String {
             s.change_text
         );
     }
+    if !r.label_moves.is_empty() {
+        let _ = writeln!(o, "\nlabel moves:");
+        for m in &r.label_moves {
+            let v = |x: &Option<Version>| x.as_ref().map_or("-".to_string(), ToString::to_string);
+            let runs = |x: &Option<Metrics>| x.as_ref().map_or(0, |m| m.runs);
+            let _ = writeln!(
+                o,
+                "  {} {}: {} → {}  (runs {} → {})",
+                m.prompt,
+                m.label,
+                v(&m.from),
+                v(&m.to),
+                runs(&m.from_metrics),
+                runs(&m.to_metrics)
+            );
+        }
+    }
     for s in &r.sections {
         let _ = writeln!(o, "\n== {} ==", s.prompt);
         for d in &s.diffs {
@@ -1364,6 +1533,8 @@ mod tests {
                 .with_timezone(&Utc),
             evals: &[],
             config: &crate::config::Config::default(),
+            base_labels: None,
+            head_labels: &crate::labels::Labels::default(),
         });
         let md = render_markdown(&r);
         let start = md.find("```mermaid\n").expect("a chart") + "```mermaid\n".len();
@@ -1419,6 +1590,8 @@ mod tests {
             now: Utc::now(),
             evals: &[],
             config: &crate::config::Config::default(),
+            base_labels: None,
+            head_labels: &crate::labels::Labels::default(),
         });
         assert_eq!(r.summary[0].change, Change::Modified);
         assert_eq!(
@@ -1451,6 +1624,8 @@ mod tests {
                 now: Utc::now(),
                 evals: &[],
                 config: &crate::config::Config::default(),
+                base_labels: None,
+                head_labels: &crate::labels::Labels::default(),
             })
         };
         let strict = Gates {

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema};
 
 /// Every command with `--json` output and its schema (JSON Schema draft 2020-12), by name.
 ///
-/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`. `render`'s schema covers its default text format; its
+/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`, `label-move` is `label NAME LABEL VERSION`. `render`'s schema covers its default text format; its
 /// `ollama` and `openai` formats print the provider's request body.
 pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     let mut out = vec![
@@ -21,6 +21,8 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("eval", schema::<crate::eval::paired::EvalModel<'static>>()),
         ("export", schema::<Vec<crate::runlog::RunRecord>>()),
         ("init", schema::<crate::templates::InitReport>()),
+        ("label", schema::<crate::labels::LabelList>()),
+        ("label-move", schema::<crate::labels::LabelMove>()),
         ("list", schema::<Vec<crate::query::ListRow>>()),
         ("performance", schema::<crate::query::Performance>()),
         ("rate", schema::<crate::runlog::RatingEvent>()),
@@ -43,6 +45,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         let command = match *name {
             "record-batch" => "record --stdin",
             "trust-list" => "trust --list",
+            "label-move" => "label NAME LABEL VERSION",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

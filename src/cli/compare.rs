@@ -5,6 +5,7 @@ use super::output::{self, Align, Table};
 use super::{Ctx, Window, report_run_diagnostics};
 use ptrack::Version;
 use ptrack::format::TimeUnit;
+use ptrack::labels::VersionSpec;
 use ptrack::metrics::{Comparison, Deltas};
 use ptrack::query::CompareQuery;
 use ptrack::stats::ProportionMethod;
@@ -18,16 +19,16 @@ expected cell count is below 5, else a two-proportion z-test. Significant means 
 Examples:
   ptrack compare coaching_system               every version, each against the one before
   ptrack compare coaching_system 1.0 1.1       1.1 against 1.0, with p-values
+  ptrack compare coaching_system production 1.1  a label (labels.toml) against a version
   ptrack compare coaching_system 1.0 1.1 --days 14 --json")]
 pub struct CompareArgs {
     /// Prompt name
     pub name: String,
-    /// Baseline version
-    #[arg(requires = "b", value_parser = super::parse_version)]
-    pub a: Option<Version>,
-    /// Candidate version
-    #[arg(value_parser = super::parse_version)]
-    pub b: Option<Version>,
+    /// Baseline version (or label)
+    #[arg(requires = "b")]
+    pub a: Option<VersionSpec>,
+    /// Candidate version (or label)
+    pub b: Option<VersionSpec>,
     #[command(flatten)]
     pub window: Window,
 }
@@ -37,7 +38,19 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
     let (since, until) = args.window.resolve(ctx.now);
     let model = project.compare(&CompareQuery {
         prompt: args.name.clone(),
-        versions: args.a.clone().zip(args.b.clone()),
+        versions: match (&args.a, &args.b) {
+            (Some(a), Some(b)) => {
+                let registry = project.load_prompts();
+                let one = |spec: &VersionSpec| -> CliResult<Version> {
+                    match project.resolve_spec(&registry, &args.name, Some(spec))? {
+                        Some(v) => Ok(v),
+                        None => Ok(registry.resolve(&args.name, None)?.version.clone()),
+                    }
+                };
+                Some((one(a)?, one(b)?))
+            }
+            _ => None,
+        },
         since,
         until,
     })?;

@@ -5,12 +5,14 @@ use super::error::{CliError, CliResult};
 use super::output::Style;
 use ptrack::diff::{DiffModel, VersionDiff, diff_versions};
 use ptrack::git::{GitError, Repo};
+use ptrack::labels::VersionSpec;
 use ptrack::{PromptVersion, Registry, Version};
 
 /// Show what changed between two versions (parameters and text)
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-A side is VERSION or VERSION@REV (the file as it was at any revision git understands).
+A side is VERSION or VERSION@REV (the file as it was at any revision git understands); a label
+from labels.toml (LABEL, LABEL@REV: where the label pointed then) works wherever a version does.
 
 Examples:
   ptrack diff coaching_system                    the latest version against the one before it
@@ -18,7 +20,9 @@ Examples:
   ptrack diff coaching_system 1.0 1.1
   ptrack diff coaching_system 1.1@HEAD~2         version 1.1 at HEAD~2 against the working tree
   ptrack diff coaching_system@main               the latest version at main against now
-  ptrack diff coaching_system 1.0 1.1 --format markdown")]
+  ptrack diff coaching_system 1.0 1.1 --format markdown
+  ptrack diff coaching_system:production         the production label against the latest version
+  ptrack diff coaching_system:production@main    production at main against production now")]
 pub struct DiffArgs {
     /// Prompt name, optionally NAME@REV
     pub name: String,
@@ -63,6 +67,7 @@ fn split(s: &str) -> Side {
 struct Loader {
     repo: Result<Repo, GitError>,
     worktree: Registry,
+    labels: ptrack::labels::Labels,
 }
 
 impl Loader {
@@ -94,7 +99,31 @@ impl Loader {
             }
         })?;
         let v = match (&side.version, fallback_latest_before) {
-            (Some(v), _) => prompt.resolve(Some(&v.parse::<Version>()?))?,
+            (Some(v), _) => match v.parse::<VersionSpec>() {
+                Ok(VersionSpec::Label(l)) if l != ptrack::labels::LATEST => {
+                    let labels = match &side.rev {
+                        None => self.labels.clone(),
+                        Some(rev) => self
+                            .repo
+                            .as_ref()
+                            .map_err(|e| {
+                                CliError::new(format!("@{rev} needs a git repository, and {e}"))
+                            })?
+                            .labels_at(rev)?,
+                    };
+                    let version = labels.resolve_in(prompt, &l).map_err(|e| {
+                        let e = CliError::from(e);
+                        match &side.rev {
+                            Some(rev) => CliError::new(format!("{} at {rev}", e.message)),
+                            None => e,
+                        }
+                    })?;
+                    prompt.resolve(Some(&version))?
+                }
+                Ok(VersionSpec::Label(_)) => prompt.resolve(None)?,
+                Ok(VersionSpec::Version(v)) => prompt.resolve(Some(&v))?,
+                Err(_) => prompt.resolve(Some(&v.parse::<Version>()?))?,
+            },
             (None, Some(newer)) => prompt
                 .versions
                 .iter()
@@ -118,11 +147,40 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
         Some((n, rev)) => (n.to_string(), Some(rev.to_string())),
         None => (args.name.clone(), None),
     };
+    // NAME:LABEL (or NAME:VERSION) names the old side; the new side is the same label now
+    // (with @REV), else the latest version.
+    let (name, name_label) = match name.split_once(':') {
+        Some((n, l)) => (n.to_string(), Some(l.to_string())),
+        None => (name, None),
+    };
     ptrack::project::check_name(&name)?;
+    if let Some(l) = &name_label {
+        if args.a.is_some() {
+            return Err(CliError::new(format!(
+                "`{name}:{l}` already names the old side; drop it or the versions"
+            )));
+        }
+        l.parse::<VersionSpec>()
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
     let loader = Loader {
         repo: Repo::open(project.root()),
         worktree: project.load_prompts(),
+        labels: project.labels(),
     };
+    if let Some(l) = name_label {
+        let old = Side {
+            version: Some(l.clone()),
+            rev: name_rev.clone(),
+        };
+        let new = Side {
+            version: name_rev.is_some().then_some(l),
+            rev: None,
+        };
+        let (old, from) = loader.load(&name, &old, None)?;
+        let (new, to) = loader.load(&name, &new, None)?;
+        return print_diff(ctx, args.format, name, &old, &from, &new, &to);
+    }
     // NAME@REV sets the revision of the old side when it names none.
     let with_rev = |side: Side| match (&side.rev, &name_rev) {
         (None, Some(rev)) => Side {
@@ -200,12 +258,20 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
             (old, new)
         }
     };
-    let diff = diff_versions(&old, &from, &new, &to);
-    let format = if ctx.ui.json {
-        Format::Json
-    } else {
-        args.format
-    };
+    print_diff(ctx, args.format, name, &old, &from, &new, &to)
+}
+
+fn print_diff(
+    ctx: &mut Ctx,
+    format: Format,
+    name: String,
+    old: &PromptVersion,
+    from: &str,
+    new: &PromptVersion,
+    to: &str,
+) -> CliResult {
+    let diff = diff_versions(old, from, new, to);
+    let format = if ctx.ui.json { Format::Json } else { format };
     match format {
         Format::Json => ctx.ui.json(&DiffModel { prompt: name, diff }),
         Format::Markdown => ctx.ui.write(&ptrack::markdown::version_diff(&diff, false)),

@@ -171,6 +171,15 @@ impl From<LookupError> for CliError {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            LookupError::NoLabel { known, .. } if !known.is_empty() => {
+                Some(format!("labels: latest, {}", known.join(", ")))
+            }
+            LookupError::NoLabel { name, .. } => Some(format!(
+                "`{name}` has no labels in labels.toml yet; set one with `ptrack label {name} LABEL VERSION`"
+            )),
+            LookupError::LabelTarget { name, label, .. } => Some(format!(
+                "point it at a version that exists: `ptrack label {name} {label} VERSION`"
+            )),
             LookupError::InvalidVersion { path, .. } => Some(format!(
                 "fix {}, or name another version with --version; `ptrack check` lists every problem",
                 path.display()

@@ -14,6 +14,7 @@ use ptrack::eval::paired::{
     SideFigures, SideTarget, run_batch,
 };
 use ptrack::eval::{Failure, Judges};
+use ptrack::labels::VersionSpec;
 use ptrack::provider::{Endpoint, request_url};
 
 /// Run the base and head versions of changed prompts on the same cases, pair by pair
@@ -46,9 +47,9 @@ pub struct EvalArgs {
     /// Head revision (default: the working tree)
     #[arg(long, value_name = "REV")]
     pub head: Option<String>,
-    /// Compare two versions of the head instead, A (base side) then B
+    /// Compare two versions (or labels) of the head instead, A (base side) then B
     #[arg(long, value_name = "A,B", value_parser = parse_pair, requires = "names", conflicts_with_all = ["base"])]
-    pub versions: Option<(Version, Version)>,
+    pub versions: Option<(VersionSpec, VersionSpec)>,
     /// Eval cases, one JSON object per line (default: prompts/NAME/cases.jsonl at the head)
     #[arg(long, value_name = "FILE")]
     pub cases: Option<PathBuf>,
@@ -73,12 +74,34 @@ pub struct EvalArgs {
     pub gates: EvalGateArgs,
 }
 
-fn parse_pair(s: &str) -> Result<(Version, Version), String> {
+fn parse_pair(s: &str) -> Result<(VersionSpec, VersionSpec), String> {
     let (a, b) = s
         .split_once(',')
         .ok_or_else(|| format!("expected two versions as A,B, got {s:?}"))?;
-    let v = |x: &str| x.trim().parse::<Version>().map_err(|e| e.to_string());
+    let v = |x: &str| x.trim().parse::<VersionSpec>().map_err(|e| e.to_string());
     Ok((v(a)?, v(b)?))
+}
+
+/// `--versions A,B` as numbers: labels are looked up in labels.toml (`latest` included).
+fn resolve_pair(
+    project: &ptrack::Project,
+    names: &[String],
+    pair: Option<&(VersionSpec, VersionSpec)>,
+) -> CliResult<Option<(Version, Version)>> {
+    let Some((a, b)) = pair else {
+        return Ok(None);
+    };
+    let Some(name) = names.first() else {
+        return Ok(None);
+    };
+    let registry = project.load_prompts();
+    let one = |spec: &VersionSpec| -> CliResult<Version> {
+        match project.resolve_spec(&registry, name, Some(spec))? {
+            Some(v) => Ok(v),
+            None => Ok(registry.resolve(name, None)?.version.clone()),
+        }
+    };
+    Ok(Some((one(a)?, one(b)?)))
 }
 
 pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
@@ -88,7 +111,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
             prompts: args.names.clone(),
             base: args.base.clone(),
             head: args.head.clone(),
-            versions: args.versions.clone(),
+            versions: resolve_pair(&project, &args.names, args.versions.as_ref())?,
             cases: args
                 .cases
                 .as_ref()

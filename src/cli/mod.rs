@@ -12,6 +12,7 @@ mod eval;
 mod export;
 mod history;
 mod init;
+mod label;
 mod list;
 mod output;
 mod performance;
@@ -104,6 +105,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     Bisect(bisect::BisectArgs),
     Trust(trust::TrustArgs),
+    Label(label::LabelArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -178,6 +180,7 @@ pub fn main() -> ExitCode {
             Command::Eval(a) => eval::run(&mut ctx, a),
             Command::Bisect(a) => bisect::run(&mut ctx, a),
             Command::Trust(a) => trust::run(&mut ctx, a),
+            Command::Label(a) => label::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)
@@ -207,6 +210,43 @@ pub fn main() -> ExitCode {
 /// Parse a `--version` value.
 pub fn parse_version(s: &str) -> Result<Version, String> {
     s.parse::<Version>().map_err(|e| e.to_string())
+}
+
+/// The prompt and version a command names: `NAME`, `NAME:LABEL` (or `NAME:VERSION`), with
+/// `--version V` or `--label L`. Labels come from `labels.toml` and are checked there.
+pub fn named_version(
+    project: &ptrack::Project,
+    registry: &ptrack::Registry,
+    name: &str,
+    version: Option<&Version>,
+    label: Option<&str>,
+) -> error::CliResult<(String, Option<Version>)> {
+    use ptrack::labels::{LabelNameError, VersionSpec, check_label_name};
+    let (name, inline) = match name.split_once(':') {
+        Some((n, l)) => (n, Some(l)),
+        None => (name, None),
+    };
+    let spec = match (inline, version, label) {
+        (Some(i), Some(_), _) | (Some(i), _, Some(_)) => {
+            return Err(error::CliError::new(format!(
+                "`{name}:{i}` already names the version; drop --version and --label"
+            )));
+        }
+        (Some(i), None, None) => i
+            .parse::<VersionSpec>()
+            .map_err(|e| error::CliError::new(e.to_string()))?,
+        (None, _, Some(l)) => match check_label_name(l) {
+            Ok(()) | Err(LabelNameError::Latest) => VersionSpec::Label(l.to_string()),
+            Err(e) => return Err(error::CliError::new(format!("--label: {e}"))),
+        },
+        (None, v, None) => return Ok((name.to_string(), v.cloned())),
+    };
+    // `latest` too becomes a number, so a filter (`performance NAME:latest`) means one version.
+    let v = match project.resolve_spec(registry, name, Some(&spec))? {
+        Some(v) => v,
+        None => registry.resolve(name, None)?.version.clone(),
+    };
+    Ok((name.to_string(), Some(v)))
 }
 
 /// Where requests go, for the commands that send prompts (`run`, `eval`, `bisect`).

@@ -27,6 +27,9 @@ pub struct PerformanceArgs {
     /// Only this version
     #[arg(long, short = 'v', value_parser = super::parse_version)]
     pub version: Option<Version>,
+    /// Only the version this label names from labels.toml (also NAME:LABEL), instead of --version
+    #[arg(long, conflicts_with = "version")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub window: Window,
     /// Read every log in full instead of through the cache in .ptrack/cache
@@ -37,9 +40,26 @@ pub struct PerformanceArgs {
 pub fn run(ctx: &mut Ctx, args: PerformanceArgs) -> CliResult {
     let project = ctx.project()?;
     let (since, until) = args.window.resolve(ctx.now);
+    let (name, version) = match &args.name {
+        Some(n) if n.contains(':') || args.label.is_some() => {
+            let registry = project.load_prompts();
+            let (n, v) = super::named_version(
+                &project,
+                &registry,
+                n,
+                args.version.as_ref(),
+                args.label.as_deref(),
+            )?;
+            (Some(n), v)
+        }
+        None if args.label.is_some() => {
+            return Err(super::error::CliError::new("--label needs a prompt name"));
+        }
+        n => (n.clone(), args.version.clone()),
+    };
     let model = project.performance(&PerformanceQuery {
-        prompt: args.name.clone(),
-        version: args.version.clone(),
+        prompt: name,
+        version,
         since,
         until,
         use_cache: !args.no_cache,

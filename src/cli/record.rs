@@ -27,6 +27,9 @@ pub struct RecordArgs {
     /// Version that ran (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]
     pub version: Option<Version>,
+    /// Version by label from labels.toml (also NAME:LABEL), instead of --version
+    #[arg(long, conflicts_with = "version")]
+    pub label: Option<String>,
     /// Wall time of the execution in milliseconds
     #[arg(long, value_name = "MS", required_unless_present = "stdin")]
     pub time_ms: Option<f64>,
@@ -72,16 +75,26 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
+    let (name, version) = match &args.name {
+        Some(n) => {
+            let (n, v) = super::named_version(
+                &project,
+                &registry,
+                n,
+                args.version.as_ref(),
+                args.label.as_deref(),
+            )?;
+            (Some(n), v)
+        }
+        None if args.label.is_some() => {
+            return Err(CliError::new("--label needs a prompt name"));
+        }
+        None => (None, args.version.clone()),
+    };
     if args.stdin {
-        return record_stdin(
-            ctx,
-            &project,
-            &registry,
-            args.name.as_deref(),
-            args.version.as_ref(),
-        );
+        return record_stdin(ctx, &project, &registry, name.as_deref(), version.as_ref());
     }
-    let name = args.name.clone().unwrap_or_default();
+    let name = name.unwrap_or_default();
     if let Some(q) = args.quality
         && !(1.0..=10.0).contains(&q)
     {
@@ -96,7 +109,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
             "--time-ms must be a number ≥ 0, got {t}"
         )));
     }
-    let version = registry.resolve(&name, args.version.as_ref())?;
+    let version = registry.resolve(&name, version.as_ref())?;
     let output = match (&args.output, &args.output_file) {
         (Some(o), _) => o.clone(),
         (None, Some(f)) => {

@@ -21,11 +21,14 @@ Examples:
     | curl -s http://localhost:11434/api/generate -d @-
   ptrack render task_classification --var task=\"Fix the login bug\" --format openai")]
 pub struct RenderArgs {
-    /// Prompt name
+    /// Prompt name, or NAME:LABEL
     pub name: String,
     /// Version (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]
     pub version: Option<Version>,
+    /// Version by label from labels.toml (also NAME:LABEL), instead of --version
+    #[arg(long, conflicts_with = "version")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
     /// What to print
@@ -83,7 +86,14 @@ impl VarArgs {
 pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
-    let v = registry.resolve(&args.name, args.version.as_ref())?;
+    let (name, version) = super::named_version(
+        &project,
+        &registry,
+        &args.name,
+        args.version.as_ref(),
+        args.label.as_deref(),
+    )?;
+    let v = registry.resolve(&name, version.as_ref())?;
     let vars = args.vars.load(&ctx.start_dir)?;
     let text = render(v, &vars)?;
     let model = v

@@ -62,6 +62,10 @@ pub struct ReportArgs {
     /// "not checked"
     #[arg(long)]
     pub require_checked: bool,
+    /// Fail when a label moves to a version with fewer runs than this ([report]
+    /// label_moves_need_runs)
+    #[arg(long, value_name = "N")]
+    pub label_moves_need_runs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,6 +95,7 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
             significant_only: args.significant_only.then_some(true),
             max_cost_increase_pct: args.max_cost_increase_pct,
             require_checked: args.require_checked.then_some(true),
+            label_moves_need_runs: args.label_moves_need_runs,
         },
         now: ctx.now,
     })?;

@@ -40,11 +40,14 @@ Examples:
   ptrack run task_classification --cases examples/task_classification.cases.jsonl --concurrency 2
   ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model tiny")]
 pub struct RunArgs {
-    /// Prompt name
+    /// Prompt name, or NAME:LABEL
     pub name: String,
     /// Version (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]
     pub version: Option<Version>,
+    /// Version by label from labels.toml (also NAME:LABEL), instead of --version
+    #[arg(long, conflicts_with = "version")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
     /// Eval cases, one JSON object per line (default: prompts/NAME/cases.jsonl when it exists
@@ -70,7 +73,14 @@ pub struct RunArgs {
 pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     let project = ctx.project()?;
     let registry = project.load_prompts();
-    let version = registry.resolve(&args.name, args.version.as_ref())?.clone();
+    let (name, version) = super::named_version(
+        &project,
+        &registry,
+        &args.name,
+        args.version.as_ref(),
+        args.label.as_deref(),
+    )?;
+    let version = registry.resolve(&name, version.as_ref())?.clone();
     let vars = args.vars.load(&ctx.start_dir)?;
     let default_cases = project
         .prompts_dir()

@@ -13,16 +13,27 @@ use ptrack::query::ShowModel;
     after_help = "Examples:\n  ptrack show coaching_system\n  ptrack show coaching_system --version 1.0 --json"
 )]
 pub struct ShowArgs {
-    /// Prompt name
+    /// Prompt name, or NAME:LABEL
     pub name: String,
     /// Version to show (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]
     pub version: Option<Version>,
+    /// Version by label from labels.toml (also NAME:LABEL), instead of --version
+    #[arg(long, conflicts_with = "version")]
+    pub label: Option<String>,
 }
 
 pub fn run(ctx: &mut Ctx, args: ShowArgs) -> CliResult {
     let project = ctx.project()?;
-    let model = project.show(&args.name, args.version.as_ref())?;
+    let registry = project.load_prompts();
+    let (name, version) = super::named_version(
+        &project,
+        &registry,
+        &args.name,
+        args.version.as_ref(),
+        args.label.as_deref(),
+    )?;
+    let model = project.show(&name, version.as_ref())?;
     super::report_run_diagnostics(ctx, &model.diagnostics);
     if ctx.ui.json {
         return ctx.ui.json(&model);

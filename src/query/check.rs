@@ -116,6 +116,7 @@ impl Project {
             diags.extend(self.in_place_diagnostics(rev, &registry, &runs.runs)?);
             diags.extend(self.changed_missing_goals(rev, &registry)?);
         }
+        diags.extend(self.labels().check(&registry));
         for id in &runs.orphan_ratings {
             diags.push(
                 Diagnostic::warning(

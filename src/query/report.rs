@@ -68,6 +68,7 @@ impl Gates {
             significant_only: over.significant_only.or(self.significant_only),
             max_cost_increase_pct: over.max_cost_increase_pct.or(self.max_cost_increase_pct),
             require_checked: over.require_checked.or(self.require_checked),
+            label_moves_need_runs: over.label_moves_need_runs.or(self.label_moves_need_runs),
         }
     }
 }
@@ -85,17 +86,25 @@ impl Project {
                 source: clone_git_error(e),
             }),
         };
-        let (head, head_label) = match &query.head {
+        let (head, head_label, head_labels) = match &query.head {
             Some(rev) => {
-                let (reg, short) = need("--head")?.registry_at(rev)?;
-                (reg, format!("{rev} ({short})"))
+                let repo = need("--head")?;
+                let (reg, short) = repo.registry_at(rev)?;
+                (reg, format!("{rev} ({short})"), repo.labels_at(rev)?)
             }
-            None => (self.load_prompts(), "working tree".to_string()),
+            None => (
+                self.load_prompts(),
+                "working tree".to_string(),
+                self.labels(),
+            ),
         };
         let mut no_default_branch = false;
+        let mut base_labels = None;
         let base = match (&query.base, &repo) {
             (Some(rev), _) => {
-                let (reg, short) = need("--base")?.registry_at(rev)?;
+                let repo = need("--base")?;
+                let (reg, short) = repo.registry_at(rev)?;
+                base_labels = Some(repo.labels_at(rev)?);
                 Some((reg, format!("{rev} ({short})")))
             }
             (None, Ok(repo)) => {
@@ -109,6 +118,7 @@ impl Project {
                 match found {
                     Some((branch, oid)) => {
                         let source = repo.source_at(oid)?;
+                        base_labels = Some(repo.labels_at(&oid.to_string())?);
                         Some((
                             load_registry(&source),
                             format!("{branch} (merge base {})", repo.short(oid)),
@@ -134,6 +144,8 @@ impl Project {
             now: query.now,
             evals: &evals,
             config: self.config(),
+            base_labels: base_labels.as_ref(),
+            head_labels: &head_labels,
         });
         Ok(ReportOutcome {
             report,

@@ -806,7 +806,14 @@ fn report_json_has_the_model() {
     assert_eq!(
         keys,
         [
-            "base", "head", "summary", "sections", "warnings", "gates", "passed"
+            "base",
+            "head",
+            "summary",
+            "sections",
+            "label_moves",
+            "warnings",
+            "gates",
+            "passed"
         ]
     );
     assert_eq!(v["base"], format!("main (merge base {base})"));

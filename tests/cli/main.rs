@@ -6,5 +6,6 @@ mod exec;
 mod git;
 mod hostile_logs;
 mod hostile_prompts;
+mod labels;
 mod runs;
 mod schema;
