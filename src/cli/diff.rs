@@ -235,7 +235,7 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
         return ctx.ui.write(&d.unified);
     }
     // On a terminal: hunks with the changed words emphasized.
-    let text = similar::TextDiff::from_lines(old, new);
+    let text = ptrack::diff::line_diff(old, new);
     ctx.ui
         .line(&ctx.ui.paint(&format!("--- {}", d.from), Style::Bold))?;
     ctx.ui
