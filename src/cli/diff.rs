@@ -208,7 +208,9 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> CliResult {
     };
     match format {
         Format::Json => ctx.ui.json(&DiffModel { prompt: name, diff }),
-        Format::Markdown => ctx.ui.write(&ptrack::markdown::version_diff(&diff, false)),
+        Format::Markdown => ctx
+            .ui
+            .write_text(&ptrack::markdown::version_diff(&diff, false)),
         Format::Text => render_text(ctx, &diff, &old.text, &new.text),
     }
 }
@@ -254,7 +256,7 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
                 for (emphasized, value) in change.iter_strings_lossy() {
                     let v = value.trim_end_matches('\n');
                     line.push_str(&if emphasized {
-                        format!("\x1b[1;4m{}\x1b[0m", ctx.ui.paint(v, style))
+                        ctx.ui.emphasize(v, style)
                     } else {
                         ctx.ui.paint(v, style)
                     });

@@ -121,15 +121,17 @@ impl Ctx {
 
     /// Print prompt-file errors on stderr (warnings are left to `check`).
     pub fn report_load_errors(&self, errors: &[Diagnostic]) {
+        let color = self.ui.stderr_color;
         for d in errors.iter().filter(|d| d.is_error()) {
-            eprintln!(
-                "{}: {d}",
-                output::paint(self.ui.stderr_color, "error", Style::Red)
+            output::eprint_line(
+                color,
+                &format!("{}: {d}", output::paint(color, "error", Style::Red)),
             );
         }
         if errors.iter().any(Diagnostic::is_error) {
-            eprintln!(
-                "hint: run `ptrack check` for every problem; the versions above cannot be used until they are fixed"
+            output::eprint_line(
+                color,
+                "hint: run `ptrack check` for every problem; the versions above cannot be used until they are fixed",
             );
         }
     }
@@ -186,18 +188,19 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind == error::Kind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
+            let paint = |label: &str, style: Style| output::paint(stderr_color, label, style);
             if !e.message.is_empty() {
-                eprintln!(
-                    "{}: {}",
-                    output::paint(stderr_color, "error", Style::Red),
-                    e.message
-                );
+                let line = format!("{}: {}", paint("error", Style::Red), e.message);
+                output::eprint_line(stderr_color, &line);
             }
             for c in e.causes() {
-                eprintln!("caused by: {c}");
+                output::eprint_line(stderr_color, &format!("caused by: {c}"));
             }
             for h in &e.hints {
-                eprintln!("{}: {h}", output::paint(stderr_color, "hint", Style::Cyan));
+                output::eprint_line(
+                    stderr_color,
+                    &format!("{}: {h}", paint("hint", Style::Cyan)),
+                );
             }
             ExitCode::from(e.code())
         }
@@ -332,9 +335,10 @@ pub fn report_run_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
             ("warning", Style::Yellow)
         };
         let text = d.to_string().replacen(": warning: ", ": ", 1);
-        eprintln!(
-            "{}: {text}",
-            output::paint(ctx.ui.stderr_color, label, style)
+        let color = ctx.ui.stderr_color;
+        output::eprint_line(
+            color,
+            &format!("{}: {text}", output::paint(color, label, style)),
         );
     }
 }
