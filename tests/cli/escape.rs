@@ -243,3 +243,68 @@ fn exact_text_is_escaped_on_a_terminal() {
     };
     assert!(r.stdout.contains("fake\\roverwritten"), "{:?}", r.stdout);
 }
+
+/// A model server that answers every request with `answer` as Ollama would; its base URL.
+fn ollama_answering(answer: &str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let body = serde_json::json!({"model": "m", "created_at": "2026-11-24T12:00:00Z",
+        "response": answer, "done": true, "prompt_eval_count": 3, "eval_count": 2})
+    .to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request = vec![0; len];
+            let _ = reader.read_exact(&mut request);
+            let _ = write!(
+                reader.into_inner(),
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn a_models_output_is_exact_when_piped_and_escaped_on_a_terminal() {
+    let env = hostile();
+    let answer = format!("Sure {CLIPBOARD}\nfake\rreal\n");
+    let url = ollama_answering(&answer);
+    let args = [
+        "run",
+        "evil",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &url,
+        "--no-record",
+    ];
+    let r = env.run(&args);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert_eq!(r.stdout, answer, "{}", r.snapshot());
+    assert!(raw_control(&r.stderr).is_none(), "{}", r.snapshot());
+    let Some(r) = on_a_terminal(&env, &args.join(" ")) else {
+        return;
+    };
+    assert_escaped("run on a terminal", &r, 0);
+    assert!(
+        r.stdout
+            .contains("Sure \\u{1b}]52;c;ZXZpbA==\\u{7}\nfake\\rreal\n"),
+        "{:?}",
+        r.stdout
+    );
+}
