@@ -151,8 +151,8 @@ pub fn escape_controls_in_cell(text: &str) -> Cow<'_, str> {
 }
 
 /// [`escape_controls`] that leaves the sequences in `keep` as they are wherever they start (the
-/// style sequences the caller writes itself around text it has escaped), and `\t` too unless
-/// `tab`.
+/// style sequences the caller writes itself around text it has escaped; each starts with a
+/// control character), and `\t` too unless `tab`.
 pub fn escape_controls_except<'a>(text: &'a str, tab: bool, keep: &[&str]) -> Cow<'a, str> {
     let needs = |c: char| c != '\r' && escaped(c, tab);
     // `\r\n` is the common case of a `\r`: look for one that is not.
@@ -165,7 +165,9 @@ pub fn escape_controls_except<'a>(text: &'a str, tab: bool, keep: &[&str]) -> Co
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if let Some(k) = keep.iter().find(|k| !k.is_empty() && rest.starts_with(**k)) {
+        if escaped(c, true)
+            && let Some(k) = keep.iter().find(|k| !k.is_empty() && rest.starts_with(**k))
+        {
             out.push_str(k);
             rest = &rest[k.len()..];
             continue;
