@@ -138,7 +138,10 @@ impl Ctx {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::clap_exit(e),
+    };
     let ui = Ui::new(cli.color, cli.json);
     let stderr_color = ui.stderr_color;
     let result = (|| {

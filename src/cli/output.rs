@@ -41,6 +41,8 @@ pub enum Style {
 
 /// The emphasis of a changed word in a diff: bold and underlined, as one sequence.
 const EMPHASIS: &str = "\x1b[1;4m";
+/// Underlined, which clap's usage errors write besides the styles here.
+const UNDERLINE: &str = "\x1b[4m";
 
 impl Style {
     const ALL: [Style; 6] = [
@@ -70,7 +72,7 @@ static STYLE_SEQUENCES: LazyLock<Vec<String>> = LazyLock::new(|| {
     let mut all: Vec<String> = Style::ALL
         .iter()
         .flat_map(|s| [format!("{}", s.style()), format!("{:#}", s.style())])
-        .chain([EMPHASIS.to_string()])
+        .chain([EMPHASIS.to_string(), UNDERLINE.to_string()])
         .filter(|s| !s.is_empty())
         .collect();
     all.sort();
@@ -88,6 +90,29 @@ pub fn escape(text: &str, color: bool) -> Cow<'_, str> {
     } else {
         ptrack::format::escape_controls(text)
     }
+}
+
+/// Print a usage error of clap's on stderr, escaped ([`escape`]: it quotes the arguments given),
+/// or the help or version asked for, as clap prints them; the exit code clap gives it.
+pub fn clap_exit(e: clap::Error) -> std::process::ExitCode {
+    let code = u8::try_from(e.exit_code()).unwrap_or(super::error::EXIT_ERROR);
+    if !e.use_stderr() {
+        // Help and version are ptrack's own text, for stdout.
+        let _ = e.print();
+        return code.into();
+    }
+    // The flags are not parsed: color as clap would have (a terminal, NO_COLOR, CLICOLOR).
+    let color = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    // Without color clap drops every sequence it can parse, the arguments' too; escaping them
+    // shows what was given. Then clap's own styles go, when color is off.
+    let mut text = escape(&e.render().ansi().to_string(), true).into_owned();
+    if !color {
+        for s in STYLE_SEQUENCES.iter() {
+            text = text.replace(s.as_str(), "");
+        }
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    code.into()
 }
 
 /// Print one line on stderr from the start of the line, over the `^C` a terminal echoes.

@@ -148,6 +148,17 @@ fn diagnostics_on_stderr_are_escaped() {
         "{}",
         r.snapshot()
     );
+    // clap's usage errors quote the arguments given.
+    for args in [
+        &["show", "evil", "--version", &format!("1{CLIPBOARD}")][..],
+        &["show", "evil", &format!("--x{CLIPBOARD}")],
+        &[&format!("sh{CLIPBOARD}")],
+    ] {
+        let r = env.run(args);
+        assert_escaped(&format!("{args:?}"), &r, 2);
+        // Shown, not dropped (`--x…=…` is cut at its `=`).
+        assert!(r.stderr.contains("\\u{1b}]52;c;ZXZpbA"), "{}", r.snapshot());
+    }
     let r = env.run_with_stdin(
         &["record", "--stdin"],
         "{\"prompt\":\"evil\x1b]52;c;ZXZpbA==\x07\"}\n",
@@ -196,12 +207,23 @@ fn json_keeps_control_characters_exactly() {
     assert!(r.stdout.contains("fake\rreal \u{9b}2J"), "{}", r.snapshot());
 }
 
-/// Run `ptrack args` under a pseudo-terminal (util-linux `script`); `None` when there is none.
+/// Run `ptrack args` under a pseudo-terminal (util-linux `script`), with `NO_COLOR` set unless
+/// `color`; `None` when there is none.
 fn on_a_terminal(env: &TestEnv, args: &str) -> Option<Run> {
+    on_a_color_terminal(env, args, false)
+}
+
+fn on_a_color_terminal(env: &TestEnv, args: &str, color: bool) -> Option<Run> {
     let bin = assert_cmd::cargo::cargo_bin("ptrack");
     let command = format!("'{}' {args}", bin.display());
     // The environment of `TestEnv::cmd`, for a command it cannot build.
-    let out = match std::process::Command::new("script")
+    let mut script = std::process::Command::new("script");
+    if color {
+        script.env_remove("NO_COLOR");
+    } else {
+        script.env("NO_COLOR", "1");
+    }
+    let out = match script
         .args(["-qec", &command, "/dev/null"])
         .current_dir(env.root())
         .env("PTRACK_NOW", crate::common::NOW)
@@ -209,7 +231,6 @@ fn on_a_terminal(env: &TestEnv, args: &str) -> Option<Run> {
         .env("PTRACK_CONFIG_DIR", env.config.path())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("NO_COLOR", "1")
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("COLUMNS")
         .env_remove("GITHUB_STEP_SUMMARY")
@@ -304,6 +325,25 @@ fn a_models_output_is_exact_when_piped_and_escaped_on_a_terminal() {
     assert!(
         r.stdout
             .contains("Sure \\u{1b}]52;c;ZXZpbA==\\u{7}\nfake\\rreal\n"),
+        "{:?}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_usage_error_quoting_an_argument_is_escaped_on_a_color_terminal() {
+    let env = hostile();
+    // The shell takes the bytes between single quotes as they are.
+    let Some(r) = on_a_color_terminal(&env, &format!("show evil --version '1{CLIPBOARD}'"), true)
+    else {
+        return;
+    };
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(r.stdout.contains("\x1b[31m"), "colored: {:?}", r.stdout);
+    let text = unstyled(&r.stdout);
+    assert_eq!(raw_control(&text), None, "{:?}", r.stdout);
+    assert!(
+        text.contains("1\\u{1b}]52;c;ZXZpbA==\\u{7}"),
         "{:?}",
         r.stdout
     );
