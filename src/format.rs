@@ -185,6 +185,11 @@ pub fn escape_controls_except<'a>(text: &'a str, tab: bool, keep: &[&str]) -> Co
     Cow::Owned(out)
 }
 
+/// Whether `c` is a character [`escape_controls`] escapes (a `\r` always, a `\t` never).
+pub fn acts_on_terminal(c: char) -> bool {
+    escaped(c, false)
+}
+
 /// Whether [`escape_controls`] writes `c` as an escape (`\r` aside).
 fn escaped(c: char, tab: bool) -> bool {
     match c {

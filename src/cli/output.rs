@@ -228,7 +228,8 @@ impl Ui {
     pub fn json<T: Serialize>(&mut self, value: &T) -> CliResult {
         let mut value = serde_json::to_value(value)?;
         round_floats(&mut value);
-        serde_json::to_writer_pretty(&mut self.out, &value)?;
+        let mut ser = serde_json::Serializer::with_formatter(&mut self.out, SafeJson::default());
+        value.serialize(&mut ser)?;
         writeln!(self.out)?;
         Ok(())
     }
@@ -252,6 +253,74 @@ impl Ui {
     pub fn flush(&mut self) -> CliResult {
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// Pretty JSON with the characters JSON lets pass raw but a terminal may act on (DEL, C1,
+/// U+2028/2029, the bidirectional controls) written as `\uXXXX`: the value read back is the
+/// same, to the character. serde_json escapes the C0 controls already.
+#[derive(Default)]
+struct SafeJson(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for SafeJson {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if ptrack::format::acts_on_terminal(c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
     }
 }
 
@@ -669,6 +738,21 @@ mod tests {
             String::from_utf8(out).expect("UTF-8"),
             "caf\u{e9}\\u{1b}]52;c;x\\u{7}\r\nnext\\rover\\r\u{fffd}!"
         );
+    }
+
+    #[test]
+    fn json_escapes_what_acts_on_a_terminal_and_reads_back_the_same() {
+        let value = serde_json::json!({"k\u{9b}": "a\u{1b}b\u{7f}c\u{85}d\u{202e}e\u{2028}f é\n"});
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeJson::default());
+        value.serialize(&mut ser).expect("serialize");
+        let text = String::from_utf8(out).expect("UTF-8");
+        assert_eq!(
+            text,
+            "{\n  \"k\\u009b\": \"a\\u001bb\\u007fc\\u0085d\\u202ee\\u2028f é\\n\"\n}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(back, value);
     }
 
     #[test]

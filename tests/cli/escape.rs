@@ -171,6 +171,9 @@ fn json_keeps_control_characters_exactly() {
     let env = hostile();
     let r = env.run(&["show", "evil", "--version", "1.0", "--json"]);
     assert_eq!(r.code, 0, "{}", r.snapshot());
+    // As JSON escapes (C1 ones too), which read back as the characters.
+    assert_eq!(raw_control(&r.stdout), None, "{}", r.stdout);
+    assert!(r.stdout.contains(r"real \u009b2J"), "{}", r.stdout);
     let v = r.json();
     assert_eq!(
         v["meta"]["goal"],
