@@ -82,7 +82,9 @@ static STYLE_SEQUENCES: LazyLock<Vec<String>> = LazyLock::new(|| {
 
 /// `text` as it may reach a terminal: control characters escaped
 /// ([`ptrack::format::escape_controls`]), but the style sequences of [`paint`] when `color`.
-/// A project's text can then color at most what it could have written anyway.
+/// [`paint`] and [`Ui::write`] escape a project's text whole, so only text set unpainted into a
+/// [`Ui::line`] could still pass one of these few sequences (a color, bold, underline, reset):
+/// never a cursor move, a clipboard write or a link.
 pub fn escape(text: &str, color: bool) -> Cow<'_, str> {
     if color {
         let keep: Vec<&str> = STYLE_SEQUENCES.iter().map(String::as_str).collect();
@@ -160,7 +162,8 @@ impl Ui {
     /// Write `table`, fitted to [`Ui::width`] (its cells were escaped as they were added).
     pub fn table(&mut self, table: &Table) -> CliResult {
         let text = table.render_fit(self.color, self.width);
-        self.write(&text)
+        self.out.write_all(escape(&text, self.color).as_bytes())?;
+        Ok(())
     }
 
     /// `text` escaped and shortened with `…` to [`Ui::width`] (for lines that are rows of a
@@ -196,13 +199,15 @@ impl Ui {
         }
     }
 
-    /// Write human text, escaped ([`escape`]).
+    /// Write a block of a project's text (a prompt, an output, a diff), every control character
+    /// escaped: nothing in it is ptrack's, so no style sequence passes either.
     pub fn write(&mut self, text: &str) -> CliResult {
-        self.out.write_all(escape(text, self.color).as_bytes())?;
+        self.out.write_all(escape(text, false).as_bytes())?;
         Ok(())
     }
 
-    /// Write a line of human text, escaped ([`escape`]).
+    /// Write a line of human text that ptrack composed, perhaps painted: escaped ([`escape`]),
+    /// but for the style sequences of [`Ui::paint`].
     pub fn line(&mut self, text: &str) -> CliResult {
         writeln!(self.out, "{}", escape(text, self.color))?;
         Ok(())
@@ -441,10 +446,12 @@ fn output_width(columns: Option<&str>) -> Option<usize> {
         })
 }
 
+/// `text` in `style` when `on`; escaped then, so that a style sequence of its own cannot pass
+/// as one of these.
 pub fn paint(on: bool, text: &str, style: Style) -> String {
     if on {
         let s = style.style();
-        format!("{s}{text}{s:#}")
+        format!("{s}{}{s:#}", ptrack::format::escape_controls(text))
     } else {
         text.to_string()
     }

@@ -351,3 +351,37 @@ fn a_usage_error_quoting_an_argument_is_escaped_on_a_color_terminal() {
         r.stdout
     );
 }
+
+#[test]
+fn a_projects_own_style_sequences_are_escaped_even_with_color() {
+    let env = TestEnv::init();
+    // The very sequences ptrack colors with, in a prompt and a run's output.
+    env.prompt("p", "1.0", "goal: g\n", "\x1b[32mall good\x1b[0m\n");
+    env.write(
+        "runs/p/2026-11.jsonl",
+        "{\"id\":\"01a1556c-0000-7000-8000-000000000009\",\"ts\":\"2026-11-23T10:00:00Z\",\"prompt\":\"p\",\"version\":\"1.0\",\"execution_time_ms\":5,\"output\":\"\\u001b[31mred\\u001b[0m\",\"success\":true}\n",
+    );
+    let r = env.run(&["show", "p", "--color", "always"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert!(r.stdout.contains("\x1b[1m"), "colored: {:?}", r.stdout);
+    assert!(
+        r.stdout.contains("\\u{1b}[32mall good\\u{1b}[0m\n"),
+        "{:?}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\\u{1b}[31mred\\u{1b}[0m"),
+        "{:?}",
+        r.stdout
+    );
+    // In a diff's colored lines too.
+    env.prompt("p", "1.1", "goal: g\n", "\x1b[32mall bad\x1b[0m\n");
+    let r = env.run(&["diff", "p", "1.0", "1.1", "--color", "always"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert!(
+        r.stdout.contains("\\u{1b}[32mall \x1b[0m"),
+        "{:?}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("\x1b[32mall"), "{:?}", r.stdout);
+}
