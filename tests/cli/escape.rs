@@ -15,6 +15,7 @@ fn raw_control(text: &str) -> Option<char> {
     text.chars().find(|&c| {
         matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}')
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}')
     })
 }
 
@@ -64,7 +65,7 @@ fn hostile() -> TestEnv {
     env.prompt(
         "evil",
         "1.1",
-        "goal: g\nmodel: m\n",
+        "goal: \"g \\u2067reversed\\u2069 \\u202eevil\"\nmodel: m\n",
         &format!("Hello {LINK}\nfake\rREPLACED\n{CLIPBOARD}\n"),
     );
     // As an application would log it: JSON escapes of the same sequences.
@@ -111,6 +112,13 @@ fn human_output_shows_control_characters_escaped() {
     assert!(
         r.stdout
             .contains("out \\u{1b}]52;c;ZXZpbA==\\u{7} fake\\rreal \\u{9b}2J"),
+        "{}",
+        r.snapshot()
+    );
+    let r = env.run(&["list"]);
+    assert!(
+        r.stdout
+            .contains("g \\u{2067}reversed\\u{2069} \\u{202e}evil"),
         "{}",
         r.snapshot()
     );
