@@ -2,6 +2,42 @@
 //!
 //! This is the only place that touches the terminal, the environment and the process exit code.
 
+// Every output goes through `Ui` and `output::eprint_line` (output.rs), which escape the control
+// characters a project's files and logs may hold. These macros take the std ones' names so that
+// a direct print does not build; defined before the modules, they are the ones those see.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`print!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! println {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`println!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`eprint!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! eprintln {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`eprintln!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+
 mod bisect;
 mod check;
 mod compare;
