@@ -122,7 +122,7 @@ pub fn diff_versions(a: &PromptVersion, from: &str, b: &PromptVersion, to: &str)
             new: new.get(k).cloned(),
         })
         .collect();
-    let text = similar::TextDiff::from_lines(&a.text, &b.text);
+    let text = line_diff(&a.text, &b.text);
     let (mut lines_added, mut lines_removed) = (0, 0);
     for change in text.iter_all_changes() {
         match change.tag() {
@@ -147,6 +147,17 @@ pub fn diff_versions(a: &PromptVersion, from: &str, b: &PromptVersion, to: &str)
         lines_removed,
         unified,
     }
+}
+
+/// The line diff of two texts, where only `\n` ends a line: a `\r`, U+2028 or any other line
+/// break stays inside its line, so it can neither split a line nor be taken for a line end
+/// that a terminal then rewrites.
+pub fn line_diff<'a>(old: &'a str, new: &'a str) -> similar::TextDiff<'a, 'a, str> {
+    let old: Vec<&str> = old.split_inclusive('\n').collect();
+    let new: Vec<&str> = new.split_inclusive('\n').collect();
+    similar::TextDiff::configure()
+        .newline_terminated(true)
+        .diff_slices(&old, &new)
 }
 
 #[cfg(test)]
@@ -175,6 +186,18 @@ mod tests {
         assert_eq!(
             d.unified,
             "--- p 1.0\n+++ p 1.1\n@@ -1,2 +1,2 @@\n line one\n-line two\n+line 2\n"
+        );
+    }
+
+    #[test]
+    fn only_a_newline_ends_a_line() {
+        let a = version("---\ngoal: g\n---\nsame\nfake\rreal\u{2028}x\r\nend");
+        let b = version("---\ngoal: g\n---\nsame\nfake\rREAL\u{2028}x\r\nend");
+        let d = diff_versions(&a, "a", &b, "b");
+        assert_eq!((d.lines_added, d.lines_removed), (1, 1));
+        assert_eq!(
+            d.unified,
+            "--- a\n+++ b\n@@ -1,3 +1,3 @@\n same\n-fake\rreal\u{2028}x\r\n+fake\rREAL\u{2028}x\r\n end\n\\ No newline at end of file\n"
         );
     }
 

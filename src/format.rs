@@ -5,6 +5,12 @@
 //! (`−`), never `-`, which stays the dash of a missing value; a delta always carries its sign
 //! (`+`, `−`, or `±` when it rounds to zero). Durations shown together (a value and its delta, the
 //! times of one table row) share one unit, chosen by the largest of them: see [`TimeUnit`].
+//!
+//! Text from a project (prompt texts, goals, tags, run outputs, commit subjects) reaches a
+//! terminal only through [`escape_controls`], so a control sequence in it cannot set the
+//! clipboard, make links, move the cursor or rewrite what was printed before.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
@@ -127,9 +133,116 @@ pub fn p_value(p: f64) -> String {
     }
 }
 
+/// `text` safe to show on a terminal: every character that could act on it, rather than be
+/// seen, is written as an escape, the way Rust writes it (`\r`, `\t`, `\u{1b}`).
+///
+/// That is the C0 controls but `\n` and `\t` (a `\r` is kept only right before `\n`, where it
+/// cannot rewrite a line), DEL, the C1 controls (U+0080 to U+009F, U+009B being a second CSI),
+/// the line and paragraph separators U+2028 and U+2029, and the bidirectional overrides and
+/// isolates U+202A to U+202E and U+2066 to U+2069 (text that reads other than it is).
+/// A backslash is left as it is: an escape is something to notice, not to decode.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    escape_controls_except(text, false, &[])
+}
+
+/// [`escape_controls`] for a table cell, where a `\t` would break the columns: it is escaped too.
+pub fn escape_controls_in_cell(text: &str) -> Cow<'_, str> {
+    escape_controls_except(text, true, &[])
+}
+
+/// [`escape_controls`] that leaves the sequences in `keep` as they are wherever they start (the
+/// style sequences the caller writes itself around text it has escaped; each starts with a
+/// control character), and `\t` too unless `tab`.
+pub fn escape_controls_except<'a>(text: &'a str, tab: bool, keep: &[&str]) -> Cow<'a, str> {
+    let needs = |c: char| c != '\r' && escaped(c, tab);
+    // `\r\n` is the common case of a `\r`: look for one that is not.
+    let lone_cr = text
+        .match_indices('\r')
+        .any(|(i, _)| !text[i + 1..].starts_with('\n'));
+    if !lone_cr && !text.chars().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if escaped(c, true)
+            && let Some(k) = keep.iter().find(|k| !k.is_empty() && rest.starts_with(**k))
+        {
+            out.push_str(k);
+            rest = &rest[k.len()..];
+            continue;
+        }
+        let after = &rest[c.len_utf8()..];
+        match c {
+            '\r' if after.starts_with('\n') => out.push(c),
+            '\r' => out.push_str("\\r"),
+            '\t' if tab => out.push_str("\\t"),
+            c if escaped(c, tab) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+        rest = after;
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `c` is a character [`escape_controls`] escapes (a `\r` always, a `\t` never).
+pub fn acts_on_terminal(c: char) -> bool {
+    escaped(c, false)
+}
+
+/// Whether [`escape_controls`] writes `c` as an escape (`\r` aside).
+fn escaped(c: char, tab: bool) -> bool {
+    match c {
+        '\n' => false,
+        '\t' => tab,
+        '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_what_acts_on_a_terminal() {
+        let e = |s: &str| escape_controls(s).into_owned();
+        assert_eq!(
+            e("plain é ✓ text\n\ttabbed\n"),
+            "plain é ✓ text\n\ttabbed\n"
+        );
+        assert!(matches!(escape_controls("ok\r\n"), Cow::Borrowed(_)));
+        // OSC 52 (clipboard), ended by BEL; OSC 8 (a link), ended by ST.
+        assert_eq!(e("\x1b]52;c;ZXZpbA==\x07"), "\\u{1b}]52;c;ZXZpbA==\\u{7}");
+        assert_eq!(
+            e("\x1b]8;;https://x.test\x1b\\a\x1b]8;;\x1b\\"),
+            "\\u{1b}]8;;https://x.test\\u{1b}\\a\\u{1b}]8;;\\u{1b}\\"
+        );
+        assert_eq!(e("fake\rreal"), "fake\\rreal");
+        assert_eq!(e("line\r\nnext\r"), "line\r\nnext\\r");
+        assert_eq!(e("\0\u{8}\u{7f}"), "\\u{0}\\u{8}\\u{7f}");
+        // C1: U+009B is CSI on terminals that take 8-bit controls, U+0085 a next-line.
+        assert_eq!(e("\u{9b}2J\u{85}"), "\\u{9b}2J\\u{85}");
+        assert_eq!(
+            e("a\u{2028}b\u{2029}c\u{202e}d\u{2066}e\u{2069}"),
+            "a\\u{2028}b\\u{2029}c\\u{202e}d\\u{2066}e\\u{2069}"
+        );
+        // Escaping twice changes nothing more.
+        let once = e("\x1b[2J\r\u{9b}");
+        assert_eq!(e(&once), once);
+    }
+
+    #[test]
+    fn a_cell_escapes_tabs_and_kept_sequences_pass() {
+        assert_eq!(escape_controls_in_cell("a\tb"), "a\\tb");
+        assert_eq!(escape_controls("a\tb"), "a\tb");
+        let keep = ["\x1b[1m", "\x1b[0m"];
+        assert_eq!(
+            escape_controls_except("\x1b[1mbold\x1b[0m \x1b[8mhidden", false, &keep),
+            "\x1b[1mbold\x1b[0m \\u{1b}[8mhidden"
+        );
+    }
 
     #[test]
     fn formats_numbers() {

@@ -245,7 +245,7 @@ impl Repo {
                 out.push(CommitInfo {
                     oid: c.id(),
                     short: self.short(c.id()),
-                    subject: c.summary().ok().flatten().unwrap_or_default().to_string(),
+                    subject: subject(&c),
                     author: c.author().name().unwrap_or_default().to_string(),
                     time: DateTime::from_timestamp(c.time().seconds(), 0).unwrap_or_default(),
                 });
@@ -393,12 +393,7 @@ impl Repo {
                 short: self.short(commit.id()),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
                 author: author.name().unwrap_or_default().to_string(),
-                subject: commit
-                    .summary()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-                    .to_string(),
+                subject: subject(&commit),
                 merge: parents.len() > 1,
                 shallow: boundary.contains(&commit.id()),
                 changes,
@@ -584,6 +579,22 @@ fn link_refused(rel: &Path) -> std::io::Error {
     )
 }
 
+/// A commit's subject (its first paragraph on one line), never empty for want of UTF-8: in
+/// the encoding its `encoding` header names when that is Latin-1, else UTF-8 with each bad
+/// byte shown as U+FFFD.
+fn subject(c: &git2::Commit<'_>) -> String {
+    let bytes = c.summary_bytes().unwrap_or_default();
+    let latin1 = c.message_encoding().ok().flatten().is_some_and(|e| {
+        let e = e.to_ascii_lowercase().replace(['-', '_'], "");
+        matches!(e.as_str(), "iso88591" | "latin1" | "l1")
+    });
+    if latin1 {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,6 +676,68 @@ mod tests {
         let ok = reg.get("ok").expect("ok");
         assert_eq!(ok.versions.len(), 1);
         assert_eq!(ok.invalid.len(), 2);
+    }
+
+    /// Commit the working tree with `message` as raw bytes, which `Repository::commit` cannot
+    /// take, and `encoding` as the commit's encoding header.
+    fn commit_raw(repo: &git2::Repository, message: &[u8], encoding: Option<&str>) {
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.write().expect("write index");
+        let tree = index.write_tree().expect("tree");
+        let mut raw = format!("tree {tree}\n").into_bytes();
+        if let Some(p) = repo.head().ok().and_then(|h| h.peel_to_commit().ok()) {
+            raw.extend(format!("parent {}\n", p.id()).as_bytes());
+        }
+        raw.extend(b"author T <t@example.com> 1763000000 +0000\n");
+        raw.extend(b"committer T <t@example.com> 1763000000 +0000\n");
+        if let Some(e) = encoding {
+            raw.extend(format!("encoding {e}\n").as_bytes());
+        }
+        raw.push(b'\n');
+        raw.extend(message);
+        let oid = repo
+            .odb()
+            .expect("odb")
+            .write(git2::ObjectType::Commit, &raw)
+            .expect("write commit");
+        let head = repo.find_reference("HEAD").expect("HEAD");
+        let branch = head
+            .symbolic_target()
+            .ok()
+            .flatten()
+            .expect("HEAD names a branch");
+        repo.reference(branch, oid, true, "commit")
+            .expect("move branch");
+    }
+
+    #[test]
+    fn a_subject_that_is_not_utf8_is_shown_lossily_or_as_latin1() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        let w = |text: &str| {
+            std::fs::create_dir_all(dir.path().join("prompts/p")).expect("mkdir");
+            std::fs::write(dir.path().join("prompts/p/1.0.md"), text).expect("write");
+        };
+        w("---\ngoal: g\n---\none\n");
+        commit_all(&repo, "add");
+        w("---\ngoal: g\n---\ntwo\n");
+        commit_raw(&repo, b"fix caf\xe9 \xff\n\nbody \xe9\n", None);
+        w("---\ngoal: g\n---\nthree\n");
+        commit_raw(&repo, b"r\xe9sum\xe9\n", Some("ISO-8859-1"));
+        let r = Repo::open(dir.path()).expect("repo");
+        let h = r.history("p", None).expect("history");
+        let subjects: Vec<&str> = h.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(subjects, ["résumé", "fix caf\u{fffd} \u{fffd}", "add"]);
+        let last = r.resolve("HEAD").expect("HEAD");
+        let first = r.resolve("HEAD~2").expect("HEAD~2");
+        let changes = r
+            .first_parent_changes(first, last, Path::new("prompts/p"))
+            .expect("commits");
+        let subjects: Vec<&str> = changes.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(subjects, ["fix caf\u{fffd} \u{fffd}", "résumé"]);
     }
 
     #[test]

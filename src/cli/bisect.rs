@@ -132,14 +132,18 @@ pub fn run(ctx: &mut Ctx, args: BisectArgs) -> CliResult {
         judges: None,
     };
     let json = ctx.ui.json;
+    let color = ctx.ui.stderr_color;
     let result = bisect(&project, &query, target, judges, &opts, &recorded, |s| {
         if !json {
-            eprintln!(
-                "{} {} ({}): {}",
-                s.commit.short,
-                if s.worse { "bad " } else { "good" },
-                s.version,
-                s.verdict
+            output::eprint_line(
+                color,
+                &format!(
+                    "{} {} ({}): {}",
+                    s.commit.short,
+                    if s.worse { "bad " } else { "good" },
+                    s.version,
+                    s.verdict
+                ),
             );
         }
     })

@@ -108,11 +108,11 @@ pub fn run(ctx: &mut Ctx, args: CreateArgs) -> CliResult {
     let new = if missing.is_empty() {
         filled
     } else if interactive {
-        project.ask_new_version(
-            &given,
-            &mut std::io::stdin().lock(),
-            &mut std::io::stderr().lock(),
-        )?
+        // The questions show values from the version copied, escaped like any other output.
+        let mut err = super::output::Escaping::new(std::io::stderr().lock());
+        let new = project.ask_new_version(&given, &mut std::io::stdin().lock(), &mut err)?;
+        err.finish()?;
+        new
     } else {
         return Err(
             CliError::new(format!("missing {}", missing.join(", "))).with_hint(

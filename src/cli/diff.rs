@@ -274,7 +274,9 @@ fn print_diff(
     let format = if ctx.ui.json { Format::Json } else { format };
     match format {
         Format::Json => ctx.ui.json(&DiffModel { prompt: name, diff }),
-        Format::Markdown => ctx.ui.write(&ptrack::markdown::version_diff(&diff, false)),
+        Format::Markdown => ctx
+            .ui
+            .write_text(&ptrack::markdown::version_diff(&diff, false)),
         Format::Text => render_text(ctx, &diff, &old.text, &new.text),
     }
 }
@@ -301,7 +303,7 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
         return ctx.ui.write(&d.unified);
     }
     // On a terminal: hunks with the changed words emphasized.
-    let text = similar::TextDiff::from_lines(old, new);
+    let text = ptrack::diff::line_diff(old, new);
     ctx.ui
         .line(&ctx.ui.paint(&format!("--- {}", d.from), Style::Bold))?;
     ctx.ui
@@ -320,7 +322,7 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
                 for (emphasized, value) in change.iter_strings_lossy() {
                     let v = value.trim_end_matches('\n');
                     line.push_str(&if emphasized {
-                        format!("\x1b[1;4m{}\x1b[0m", ctx.ui.paint(v, style))
+                        ctx.ui.emphasize(v, style)
                     } else {
                         ctx.ui.paint(v, style)
                     });

@@ -85,7 +85,9 @@ pub fn run(ctx: &mut Ctx, args: ExportArgs) -> CliResult {
             Ok(())
         }
         None => {
-            let summary = project.export(&query, format, ctx.ui.out())?;
+            let mut out = ctx.ui.text_out();
+            let summary = project.export(&query, format, &mut out)?;
+            out.finish()?;
             report_run_diagnostics(ctx, &summary.diagnostics);
             Ok(())
         }

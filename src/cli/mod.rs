@@ -2,6 +2,42 @@
 //!
 //! This is the only place that touches the terminal, the environment and the process exit code.
 
+// Every output goes through `Ui` and `output::eprint_line` (output.rs), which escape the control
+// characters a project's files and logs may hold. These macros take the std ones' names so that
+// a direct print does not build; defined before the modules, they are the ones those see.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`print!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! println {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`println!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`eprint!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+#[allow(unused_macros)]
+macro_rules! eprintln {
+    ($($t:tt)*) => {
+        compile_error!(
+            "`eprintln!` bypasses the escaping of terminal output: use `ctx.ui.line`/`ctx.ui.write` (stdout) or `output::eprint_line` (stderr)"
+        )
+    };
+}
+
 mod bisect;
 mod check;
 mod compare;
@@ -123,22 +159,27 @@ impl Ctx {
 
     /// Print prompt-file errors on stderr (warnings are left to `check`).
     pub fn report_load_errors(&self, errors: &[Diagnostic]) {
+        let color = self.ui.stderr_color;
         for d in errors.iter().filter(|d| d.is_error()) {
-            eprintln!(
-                "{}: {d}",
-                output::paint(self.ui.stderr_color, "error", Style::Red)
+            output::eprint_line(
+                color,
+                &format!("{}: {d}", output::paint(color, "error", Style::Red)),
             );
         }
         if errors.iter().any(Diagnostic::is_error) {
-            eprintln!(
-                "hint: run `ptrack check` for every problem; the versions above cannot be used until they are fixed"
+            output::eprint_line(
+                color,
+                "hint: run `ptrack check` for every problem; the versions above cannot be used until they are fixed",
             );
         }
     }
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::clap_exit(e),
+    };
     let ui = Ui::new(cli.color, cli.json);
     let stderr_color = ui.stderr_color;
     let result = (|| {
@@ -189,18 +230,19 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind == error::Kind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
+            let paint = |label: &str, style: Style| output::paint(stderr_color, label, style);
             if !e.message.is_empty() {
-                eprintln!(
-                    "{}: {}",
-                    output::paint(stderr_color, "error", Style::Red),
-                    e.message
-                );
+                let line = format!("{}: {}", paint("error", Style::Red), e.message);
+                output::eprint_line(stderr_color, &line);
             }
             for c in e.causes() {
-                eprintln!("caused by: {c}");
+                output::eprint_line(stderr_color, &format!("caused by: {c}"));
             }
             for h in &e.hints {
-                eprintln!("{}: {h}", output::paint(stderr_color, "hint", Style::Cyan));
+                output::eprint_line(
+                    stderr_color,
+                    &format!("{}: {h}", paint("hint", Style::Cyan)),
+                );
             }
             ExitCode::from(e.code())
         }
@@ -372,9 +414,10 @@ pub fn report_run_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
             ("warning", Style::Yellow)
         };
         let text = d.to_string().replacen(": warning: ", ": ", 1);
-        eprintln!(
-            "{}: {text}",
-            output::paint(ctx.ui.stderr_color, label, style)
+        let color = ctx.ui.stderr_color;
+        output::eprint_line(
+            color,
+            &format!("{}: {text}", output::paint(color, label, style)),
         );
     }
 }

@@ -1,8 +1,16 @@
 //! Terminal output: color decisions (anstream's rules: NO_COLOR, CLICOLOR, CLICOLOR_FORCE,
 //! TERM, a terminal), styles (anstyle), the width to fit (`COLUMNS`, else the terminal's),
 //! aligned tables that fit it, JSON, and number formatting.
+//!
+//! Every human line, to stdout or stderr, goes through [`escape`]: a control character from a
+//! project's files or logs is shown as an escape (`\u{1b}`), so it cannot act on the terminal;
+//! only the style sequences written here pass. Text whose bytes matter when piped (a rendered
+//! prompt, an export) takes [`Ui::write_text`] or [`Ui::text_out`], exact unless stdout is a
+//! terminal; JSON takes [`Ui::json`] or [`Ui::write_exact`], always exact.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
@@ -31,7 +39,21 @@ pub enum Style {
     Cyan,
 }
 
+/// The emphasis of a changed word in a diff: bold and underlined, as one sequence.
+const EMPHASIS: &str = "\x1b[1;4m";
+/// Underlined, which clap's usage errors write besides the styles here.
+const UNDERLINE: &str = "\x1b[4m";
+
 impl Style {
+    const ALL: [Style; 6] = [
+        Style::Bold,
+        Style::Dim,
+        Style::Red,
+        Style::Green,
+        Style::Yellow,
+        Style::Cyan,
+    ];
+
     fn style(self) -> anstyle::Style {
         use anstyle::{AnsiColor, Effects};
         match self {
@@ -45,6 +67,69 @@ impl Style {
     }
 }
 
+/// The sequences this module writes to style text, which [`escape`] lets pass when color is on.
+static STYLE_SEQUENCES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut all: Vec<String> = Style::ALL
+        .iter()
+        .flat_map(|s| [format!("{}", s.style()), format!("{:#}", s.style())])
+        .chain([EMPHASIS.to_string(), UNDERLINE.to_string()])
+        .filter(|s| !s.is_empty())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+});
+
+/// `text` as it may reach a terminal: control characters escaped
+/// ([`ptrack::format::escape_controls`]), but the style sequences of [`paint`] when `color`.
+/// [`paint`] and [`Ui::write`] escape a project's text whole, so only text set unpainted into a
+/// [`Ui::line`] could still pass one of these few sequences (a color, bold, underline, reset):
+/// never a cursor move, a clipboard write or a link.
+pub fn escape(text: &str, color: bool) -> Cow<'_, str> {
+    if color {
+        let keep: Vec<&str> = STYLE_SEQUENCES.iter().map(String::as_str).collect();
+        ptrack::format::escape_controls_except(text, false, &keep)
+    } else {
+        ptrack::format::escape_controls(text)
+    }
+}
+
+/// Print a usage error of clap's on stderr, escaped ([`escape`]: it quotes the arguments given),
+/// or the help or version asked for, as clap prints them; the exit code clap gives it.
+pub fn clap_exit(e: clap::Error) -> std::process::ExitCode {
+    let code = u8::try_from(e.exit_code()).unwrap_or(super::error::EXIT_ERROR);
+    if !e.use_stderr() {
+        // Help and version are ptrack's own text, for stdout.
+        let _ = e.print();
+        return code.into();
+    }
+    // The flags are not parsed: color as clap would have (a terminal, NO_COLOR, CLICOLOR).
+    let color = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    // Without color clap drops every sequence it can parse, the arguments' too; escaping them
+    // shows what was given. Then clap's own styles go, when color is off.
+    let mut text = escape(&e.render().ansi().to_string(), true).into_owned();
+    if !color {
+        for s in STYLE_SEQUENCES.iter() {
+            text = text.replace(s.as_str(), "");
+        }
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    code.into()
+}
+
+/// Print one line on stderr from the start of the line, over the `^C` a terminal echoes.
+pub fn eprint_over_echo(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\r{}", escape(text, false));
+}
+
+/// Print one line on stderr, escaped ([`escape`]); `color` lets the style sequences pass.
+pub fn eprint_line(color: bool, text: &str) {
+    let mut err = std::io::stderr().lock();
+    // Nothing to do when stderr is gone.
+    let _ = writeln!(err, "{}", escape(text, color));
+}
+
 /// Where and how a command writes.
 pub struct Ui {
     pub color: bool,
@@ -52,6 +137,8 @@ pub struct Ui {
     pub json: bool,
     /// The width human output fits, in columns; `None`: any width (nothing is cut).
     pub width: Option<usize>,
+    /// Whether stdout is a terminal: text whose bytes matter is escaped only then.
+    terminal: bool,
     out: std::io::BufWriter<std::io::Stdout>,
 }
 
@@ -67,39 +154,78 @@ impl Ui {
             stderr_color: decide(anstream::AutoStream::choice(&std::io::stderr())),
             json,
             width: output_width(std::env::var("COLUMNS").ok().as_deref()),
+            terminal: std::io::stdout().is_terminal(),
             out: std::io::BufWriter::new(std::io::stdout()),
         }
     }
 
-    /// Write `table`, fitted to [`Ui::width`].
+    /// Write `table`, fitted to [`Ui::width`] (its cells were escaped as they were added).
     pub fn table(&mut self, table: &Table) -> CliResult {
         let text = table.render_fit(self.color, self.width);
-        self.write(&text)
+        self.out.write_all(escape(&text, self.color).as_bytes())?;
+        Ok(())
     }
 
-    /// `text` shortened with `…` to [`Ui::width`] (for lines that are rows of a listing).
+    /// `text` escaped and shortened with `…` to [`Ui::width`] (for lines that are rows of a
+    /// listing).
     pub fn fit(&self, text: &str) -> String {
         match self.width {
             Some(w) => truncate(text, w),
-            None => text.to_string(),
+            None => ptrack::format::escape_controls(text).into_owned(),
         }
     }
 
-    pub fn out(&mut self) -> &mut impl Write {
-        &mut self.out
+    /// A writer for text whose bytes matter (an export): exact, but escaped as by
+    /// [`Ui::write_text`] on a terminal. Call [`TextOut::finish`] after the last write.
+    pub fn text_out(&mut self) -> TextOut<'_> {
+        if self.terminal {
+            TextOut::Escaped(Escaping::new(&mut self.out))
+        } else {
+            TextOut::Exact(&mut self.out)
+        }
     }
 
     pub fn paint(&self, text: &str, style: Style) -> String {
         paint(self.color, text, style)
     }
 
+    /// `text` bold and underlined (with color on), for a changed word in a diff line of `style`.
+    pub fn emphasize(&self, text: &str, style: Style) -> String {
+        let painted = self.paint(text, style);
+        if self.color {
+            format!("{EMPHASIS}{painted}{:#}", Style::Bold.style())
+        } else {
+            painted
+        }
+    }
+
+    /// Write a block of a project's text (a prompt, an output, a diff), every control character
+    /// escaped: nothing in it is ptrack's, so no style sequence passes either.
     pub fn write(&mut self, text: &str) -> CliResult {
-        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(escape(text, false).as_bytes())?;
         Ok(())
     }
 
+    /// Write a line of human text that ptrack composed, perhaps painted: escaped ([`escape`]),
+    /// but for the style sequences of [`Ui::paint`].
     pub fn line(&mut self, text: &str) -> CliResult {
-        writeln!(self.out, "{text}")?;
+        writeln!(self.out, "{}", escape(text, self.color))?;
+        Ok(())
+    }
+
+    /// Write text whose bytes matter when piped (a rendered prompt, a model's output): exact,
+    /// but escaped on a terminal, where it is read rather than used.
+    pub fn write_text(&mut self, text: &str) -> CliResult {
+        if self.terminal {
+            self.write(text)
+        } else {
+            self.write_exact(text)
+        }
+    }
+
+    /// Write `text` exactly (JSON, or a format for programs like a report's Markdown for CI).
+    pub fn write_exact(&mut self, text: &str) -> CliResult {
+        self.out.write_all(text.as_bytes())?;
         Ok(())
     }
 
@@ -107,7 +233,8 @@ impl Ui {
     pub fn json<T: Serialize>(&mut self, value: &T) -> CliResult {
         let mut value = serde_json::to_value(value)?;
         round_floats(&mut value);
-        serde_json::to_writer_pretty(&mut self.out, &value)?;
+        let mut ser = serde_json::Serializer::with_formatter(&mut self.out, SafeJson::default());
+        value.serialize(&mut ser)?;
         writeln!(self.out)?;
         Ok(())
     }
@@ -115,19 +242,196 @@ impl Ui {
     /// A status or warning line on stderr, after what stdout has so far (so they interleave right).
     pub fn status(&mut self, text: &str) {
         let _ = self.out.flush();
-        eprintln!("{text}");
+        eprint_line(self.stderr_color, text);
     }
 
     pub fn warn(&self, text: &str) {
-        eprintln!(
-            "{}: {text}",
-            paint(self.stderr_color, "warning", Style::Yellow)
+        eprint_line(
+            self.stderr_color,
+            &format!(
+                "{}: {text}",
+                paint(self.stderr_color, "warning", Style::Yellow)
+            ),
         );
     }
 
     pub fn flush(&mut self) -> CliResult {
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// Pretty JSON with the characters JSON lets pass raw but a terminal may act on (DEL, C1,
+/// U+2028/2029, the bidirectional controls) written as `\uXXXX`: the value read back is the
+/// same, to the character. serde_json escapes the C0 controls already.
+#[derive(Default)]
+struct SafeJson(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for SafeJson {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if ptrack::format::acts_on_terminal(c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Text written to a terminal as [`escape`] would: a stream's pieces may end inside a character
+/// or between `\r` and `\n`, so those few bytes wait for the next write.
+pub struct Escaping<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Escaping<W> {
+    pub fn new(inner: W) -> Self {
+        Escaping {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Write what is pending, escaped; with `last`, a cut-off character and a final `\r` too.
+    fn drain(&mut self, last: bool) -> std::io::Result<()> {
+        let mut done = 0;
+        while done < self.pending.len() {
+            let rest = &self.pending[done..];
+            let (valid, bad) = match std::str::from_utf8(rest) {
+                Ok(s) => (s, None),
+                Err(e) => {
+                    // Checked by `from_utf8` up to `valid_up_to`.
+                    let s = std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default();
+                    (s, e.error_len())
+                }
+            };
+            // A `\r` at the end may start a `\r\n`, kept as it is.
+            let hold = !last && bad.is_none() && valid.len() == rest.len() && valid.ends_with('\r');
+            let take = if hold {
+                &valid[..valid.len() - 1]
+            } else {
+                valid
+            };
+            self.inner
+                .write_all(ptrack::format::escape_controls(take).as_bytes())?;
+            done += take.len();
+            match bad {
+                Some(n) => {
+                    self.inner.write_all("\u{fffd}".as_bytes())?;
+                    done += n;
+                }
+                None if valid.len() < rest.len() && last => {
+                    self.inner.write_all("\u{fffd}".as_bytes())?;
+                    done = self.pending.len();
+                }
+                None => break,
+            }
+        }
+        self.pending.drain(..done);
+        Ok(())
+    }
+
+    /// Write the rest, a cut-off character or `\r` at the end included, and flush.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.drain(true)?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        self.drain(false)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.drain(false)?;
+        self.inner.flush()
+    }
+}
+
+/// Where [`Ui::text_out`] writes: stdout exactly, or escaped on a terminal.
+pub enum TextOut<'a> {
+    Exact(&'a mut std::io::BufWriter<std::io::Stdout>),
+    Escaped(Escaping<&'a mut std::io::BufWriter<std::io::Stdout>>),
+}
+
+impl TextOut<'_> {
+    /// Write what is held back (see [`Escaping::finish`]) and flush.
+    pub fn finish(self) -> std::io::Result<()> {
+        match self {
+            TextOut::Exact(w) => w.flush(),
+            TextOut::Escaped(w) => w.finish(),
+        }
+    }
+}
+
+impl Write for TextOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            TextOut::Exact(w) => w.write(buf),
+            TextOut::Escaped(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            TextOut::Exact(w) => w.flush(),
+            TextOut::Escaped(w) => w.flush(),
+        }
     }
 }
 
@@ -142,10 +446,12 @@ fn output_width(columns: Option<&str>) -> Option<usize> {
         })
 }
 
+/// `text` in `style` when `on`; escaped then, so that a style sequence of its own cannot pass
+/// as one of these.
 pub fn paint(on: bool, text: &str, style: Style) -> String {
     if on {
         let s = style.style();
-        format!("{s}{text}{s:#}")
+        format!("{s}{}{s:#}", ptrack::format::escape_controls(text))
     } else {
         text.to_string()
     }
@@ -204,16 +510,18 @@ impl Table {
         self
     }
 
-    /// Add a row; a cell of several lines shows its first line and `…`.
+    /// Add a row; a cell of several lines shows its first line and `…`; control characters
+    /// and tabs are escaped ([`ptrack::format::escape_controls_in_cell`]), so the widths hold.
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(
             cells
                 .into_iter()
                 .map(|c| {
+                    let c = ptrack::format::escape_controls_in_cell(&c);
                     if c.contains('\n') {
                         (truncate(&c, usize::MAX), None)
                     } else {
-                        (c, None)
+                        (c.into_owned(), None)
                     }
                 })
                 .collect(),
@@ -335,8 +643,11 @@ impl Table {
 
 pub use ptrack::format::{dash, ms, num, pct, quality, signed, time};
 
-/// Shorten `text` to its first line and at most `max` display columns, ending in `…` when cut.
+/// Shorten `text` to its first line and at most `max` display columns, ending in `…` when cut;
+/// control characters are escaped first ([`ptrack::format::escape_controls`]), so the width
+/// is the one shown.
 pub fn truncate(text: &str, max: usize) -> String {
+    let text = &*ptrack::format::escape_controls(text);
     let one_line = text.lines().next().unwrap_or_default();
     if one_line.width() <= max && !text.contains('\n') {
         return one_line.to_string();
@@ -412,6 +723,64 @@ mod tests {
         assert_eq!(
             t.render_fit(false, None),
             "NAME       RUNS  GOAL\né✓            5  x\nlong_name  1234\n"
+        );
+    }
+
+    #[test]
+    fn a_stream_is_escaped_across_its_pieces() {
+        let mut out = Vec::new();
+        let mut w = Escaping::new(&mut out);
+        // é cut in two, a CRLF cut in two, a lone \r cut off, then a bad byte.
+        let text = "caf\u{e9}\x1b]52;c;x\x07\r\nnext\rover\r".as_bytes();
+        let cuts = [4, 12, 13, text.len()];
+        let mut from = 0;
+        for to in cuts {
+            w.write_all(&text[from..to]).expect("write");
+            w.flush().expect("flush");
+            from = to;
+        }
+        w.write_all(b"\xff!").expect("write");
+        w.finish().expect("finish");
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            "caf\u{e9}\\u{1b}]52;c;x\\u{7}\r\nnext\\rover\\r\u{fffd}!"
+        );
+    }
+
+    #[test]
+    fn json_escapes_what_acts_on_a_terminal_and_reads_back_the_same() {
+        let value = serde_json::json!({"k\u{9b}": "a\u{1b}b\u{7f}c\u{85}d\u{202e}e\u{2028}f é\n"});
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeJson::default());
+        value.serialize(&mut ser).expect("serialize");
+        let text = String::from_utf8(out).expect("UTF-8");
+        assert_eq!(
+            text,
+            "{\n  \"k\\u009b\": \"a\\u001bb\\u007fc\\u0085d\\u202ee\\u2028f é\\n\"\n}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn only_our_style_sequences_pass() {
+        let styled = format!(
+            "{} \x1b[8mhidden\x1b]8;;x\x1b\\",
+            paint(true, "ok", Style::Green)
+        );
+        assert_eq!(
+            escape(&styled, true),
+            "\x1b[32mok\x1b[0m \\u{1b}[8mhidden\\u{1b}]8;;x\\u{1b}\\"
+        );
+        assert_eq!(
+            escape(&styled, false),
+            "\\u{1b}[32mok\\u{1b}[0m \\u{1b}[8mhidden\\u{1b}]8;;x\\u{1b}\\"
+        );
+        let mut t = Table::new(&[("A", Align::Left), ("B", Align::Left)]);
+        t.row(vec!["a\tb\x1b[2J".into(), "c".into()]);
+        assert_eq!(
+            t.render_fit(false, None),
+            "A              B\na\\tb\\u{1b}[2J  c\n"
         );
     }
 

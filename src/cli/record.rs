@@ -151,8 +151,8 @@ fn record_stdin(
 ) -> CliResult {
     let stdin = std::io::stdin();
     if std::io::IsTerminal::is_terminal(&stdin) {
-        eprintln!(
-            "reading run objects from stdin, one JSON object per line; end with Ctrl-D (Ctrl-Z on Windows)"
+        ctx.ui.status(
+            "reading run objects from stdin, one JSON object per line; end with Ctrl-D (Ctrl-Z on Windows)",
         );
     }
     let mut recorder = Recorder::new(project);
@@ -160,7 +160,10 @@ fn record_stdin(
     for (i, line) in stdin.lock().split(b'\n').enumerate() {
         let n = i + 1;
         let bytes = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
-        let reject = |msg: String| eprintln!("stdin:{n}: {msg}; line rejected");
+        let color = ctx.ui.stderr_color;
+        let reject = |msg: String| {
+            super::output::eprint_line(color, &format!("stdin:{n}: {msg}; line rejected"));
+        };
         let Ok(text) = std::str::from_utf8(&bytes) else {
             reject("not valid UTF-8".to_string());
             batch.rejected += 1;

@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
         .or_else(|| project.config().defaults.model.clone())
         .unwrap_or_default();
     match (args.format, ctx.ui.json) {
-        (Format::Text, false) => ctx.ui.write(&text),
+        (Format::Text, false) => ctx.ui.write_text(&text),
         (Format::Text, true) => ctx.ui.json(&ptrack::render::Rendered {
             prompt: v.name.clone(),
             version: v.version.clone(),

@@ -121,7 +121,12 @@ pub fn run(ctx: &mut Ctx, args: ReportArgs) -> CliResult {
                 .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
             ctx.ui.status(&format!("wrote {}", path.display()));
         }
-        None => ctx.ui.write(&text)?,
+        // Markdown is for CI to post, exact unless on a terminal; text is for people to read.
+        None => match format {
+            Format::Json => ctx.ui.write_exact(&text)?,
+            Format::Markdown => ctx.ui.write_text(&text)?,
+            Format::Text => ctx.ui.write(&text)?,
+        },
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let mut f = std::fs::OpenOptions::new()

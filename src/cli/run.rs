@@ -157,7 +157,9 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             if stop.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\rstopping after the requests in flight (Ctrl-C again to quit now)");
+            output::eprint_over_echo(
+                "stopping after the requests in flight (Ctrl-C again to quit now)",
+            );
         });
     }
     let interactive = std::io::stderr().is_terminal() && !ctx.ui.json;
@@ -253,12 +255,12 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     } else if total == 1 && summary.outcomes.len() == 1 {
         let o = &summary.outcomes[0];
         if o.success {
-            ctx.ui.write(&o.output)?;
+            ctx.ui.write_text(&o.output)?;
             if !o.output.ends_with('\n') {
                 ctx.ui.line("")?;
             }
         } else if !o.output.is_empty() {
-            ctx.ui.write(&o.output)?;
+            ctx.ui.write_text(&o.output)?;
             ctx.ui.line("")?;
         }
         // The shortest prefix unique in the project: what `rate` takes.

@@ -2,6 +2,7 @@
 
 mod common;
 mod core;
+mod escape;
 mod exec;
 mod git;
 mod hostile_logs;
