@@ -246,7 +246,7 @@ impl Repo {
                     oid: c.id(),
                     short: self.short(c.id()),
                     subject: subject(&c),
-                    author: c.author().name().unwrap_or_default().to_string(),
+                    author: author_name(&c),
                     time: DateTime::from_timestamp(c.time().seconds(), 0).unwrap_or_default(),
                 });
             }
@@ -387,12 +387,11 @@ impl Repo {
                     names.insert(old);
                 }
             }
-            let author = commit.author();
             let mut entry = HistoryEntry {
                 commit: commit.id().to_string(),
                 short: self.short(commit.id()),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
-                author: author.name().unwrap_or_default().to_string(),
+                author: author_name(&commit),
                 subject: subject(&commit),
                 merge: parents.len() > 1,
                 shallow: boundary.contains(&commit.id()),
@@ -583,7 +582,15 @@ fn link_refused(rel: &Path) -> std::io::Error {
 /// the encoding its `encoding` header names when that is Latin-1, else UTF-8 with each bad
 /// byte shown as U+FFFD.
 fn subject(c: &git2::Commit<'_>) -> String {
-    let bytes = c.summary_bytes().unwrap_or_default();
+    decode(c, c.summary_bytes().unwrap_or_default())
+}
+
+/// A commit's author name, decoded as [`subject`] decodes the subject.
+fn author_name(c: &git2::Commit<'_>) -> String {
+    decode(c, c.author().name_bytes())
+}
+
+fn decode(c: &git2::Commit<'_>, bytes: &[u8]) -> String {
     let latin1 = c.message_encoding().ok().flatten().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
         matches!(e.as_str(), "iso88591" | "latin1" | "l1")
@@ -691,7 +698,12 @@ mod tests {
         if let Some(p) = repo.head().ok().and_then(|h| h.peel_to_commit().ok()) {
             raw.extend(format!("parent {}\n", p.id()).as_bytes());
         }
-        raw.extend(b"author T <t@example.com> 1763000000 +0000\n");
+        // A Latin-1 commit's author is Latin-1 too.
+        if encoding.is_some() {
+            raw.extend(b"author Jos\xe9 <t@example.com> 1763000000 +0000\n");
+        } else {
+            raw.extend(b"author T\xff <t@example.com> 1763000000 +0000\n");
+        }
         raw.extend(b"committer T <t@example.com> 1763000000 +0000\n");
         if let Some(e) = encoding {
             raw.extend(format!("encoding {e}\n").as_bytes());
@@ -731,6 +743,8 @@ mod tests {
         let h = r.history("p", None).expect("history");
         let subjects: Vec<&str> = h.iter().map(|e| e.subject.as_str()).collect();
         assert_eq!(subjects, ["résumé", "fix caf\u{fffd} \u{fffd}", "add"]);
+        let authors: Vec<&str> = h.iter().map(|e| e.author.as_str()).collect();
+        assert_eq!(authors, ["José", "T\u{fffd}", "T"]);
         let last = r.resolve("HEAD").expect("HEAD");
         let first = r.resolve("HEAD~2").expect("HEAD~2");
         let changes = r
