@@ -33,6 +33,7 @@ pub mod create;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;
+pub mod experiment;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
