@@ -19,7 +19,7 @@ use super::aggregate::{
     earliest, latest,
 };
 use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
-use super::parse::{line_diagnostic, parse_line, utf8_diagnostic};
+use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
 use super::schema::Event;
 use crate::diagnostic::Diagnostic;
@@ -222,7 +222,8 @@ impl Partial {
         let text = match std::str::from_utf8(text) {
             Ok(t) => t,
             Err(e) => {
-                self.diagnostics.push(utf8_diagnostic(shown, line_no, e));
+                self.diagnostics
+                    .push(utf8_diagnostic(shown, line_no, complete, e));
                 return;
             }
         };
@@ -318,6 +319,11 @@ impl Partial {
                 let raw = &buf[consumed..consumed + nl];
                 consumed += nl + 1;
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                let raw = if offset == 0 && line_no == 1 {
+                    raw.strip_prefix(BOM).unwrap_or(raw)
+                } else {
+                    raw
+                };
                 if !raw.iter().all(u8::is_ascii_whitespace) {
                     self.line(raw, true, line_no, shown, filter);
                 }
@@ -327,6 +333,11 @@ impl Partial {
                     line_no += 1;
                     let raw = &buf[consumed..filled];
                     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    let raw = if offset == 0 && line_no == 1 {
+                        raw.strip_prefix(BOM).unwrap_or(raw)
+                    } else {
+                        raw
+                    };
                     if !raw.iter().all(u8::is_ascii_whitespace) {
                         self.line(raw, false, line_no, shown, filter);
                     }
@@ -737,5 +748,28 @@ mod tests {
         let line = r#"{"id":"a","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
         write(dir.path(), "p/2026-11.jsonl", &format!("{line}\n{line}\n"));
         assert!(performance(dir.path(), Path::new("runs"), &RunFilter::default(), 2).is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_line_cut_inside_a_character_read_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let line = |id: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"p\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5,\"output\":\"caf\u{e9}\"}}"
+            )
+        };
+        let torn = line("c");
+        let torn = &torn.as_bytes()[..torn.find('\u{e9}').expect("é") + 1];
+        let mut bytes = format!("\u{feff}{}\n{}\n", line("a"), line("b")).into_bytes();
+        bytes.extend_from_slice(torn);
+        let p = dir.path().join("p/2026-11.jsonl");
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+        let (fast, slow, slow_diags) = both(dir.path(), &RunFilter::default(), 1);
+        assert_eq!(fast.prompts, slow);
+        assert_eq!(slow[0].all.runs, 2, "the first run counts");
+        assert_eq!(fast.diagnostics, slow_diags);
+        assert_eq!(slow_diags.len(), 1);
+        assert_eq!(slow_diags[0].severity, crate::Severity::Warning);
     }
 }
