@@ -14,11 +14,13 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use super::aggregate::{
     LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, TokenSpend, VersionMetrics,
     earliest, latest,
 };
-use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
+use super::parse::fast::{Scan, Scanned, scan_line};
 use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
 use super::schema::Event;
@@ -43,9 +45,9 @@ struct Group {
     quality: Vec<u8>,
     /// Scores that are not whole numbers, by run index.
     fractional: HashMap<usize, f64>,
-    /// Earliest and latest run time, nanoseconds.
-    first: Option<i64>,
-    last: Option<i64>,
+    /// Earliest and latest run time.
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -55,7 +57,7 @@ struct Group {
 /// The latest rating of a run.
 #[derive(Debug, Clone, Copy)]
 struct Rated {
-    ts: i64,
+    ts: DateTime<Utc>,
     quality: f64,
     /// Whether it gives feedback text: None when it gives no feedback, Some(false) when the
     /// feedback is blank (which clears the feedback given before).
@@ -63,8 +65,8 @@ struct Rated {
 }
 
 impl Timed for Rated {
-    type Time = i64;
-    fn time(&self) -> i64 {
+    type Time = DateTime<Utc>;
+    fn time(&self) -> DateTime<Utc> {
         self.ts
     }
     fn gives_feedback(&self) -> bool {
@@ -126,7 +128,7 @@ impl Partial {
     fn add_run(
         &mut self,
         id: &[u8],
-        ts: i64,
+        ts: DateTime<Utc>,
         prompt: &str,
         version: &str,
         time: f64,
@@ -161,7 +163,13 @@ impl Partial {
         g.length_sum = g.length_sum.saturating_add(length);
     }
 
-    fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: Option<bool>) {
+    fn add_rating(
+        &mut self,
+        run_id: &[u8],
+        ts: DateTime<Utc>,
+        quality: f64,
+        feedback: Option<bool>,
+    ) {
         let key = id_hash(run_id);
         self.ratings.offer(
             key,
@@ -193,8 +201,8 @@ impl Partial {
                 Scanned::Run(r) => {
                     let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
                         && filter.version_matches(r.version)
-                        && filter.since.is_none_or(|s| r.ts >= to_nanos(&s))
-                        && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
+                        && filter.since.is_none_or(|s| r.ts >= s)
+                        && filter.until.is_none_or(|u| r.ts < u);
                     if passes {
                         self.add_run(
                             r.id,
@@ -232,7 +240,7 @@ impl Partial {
                 if filter.matches(&r) {
                     self.add_run(
                         r.id.as_bytes(),
-                        to_nanos(&r.ts),
+                        r.ts,
                         &r.prompt,
                         &r.version,
                         r.execution_time_ms,
@@ -247,7 +255,7 @@ impl Partial {
             }
             Ok(Event::Rating(r)) => self.add_rating(
                 r.run_id.as_bytes(),
-                to_nanos(&r.ts),
+                r.ts,
                 r.quality_score,
                 r.feedback.map(|f| !f.trim().is_empty()),
             ),
@@ -429,8 +437,8 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
             tokens_n: g.tokens_n,
             length_sum: g.length_sum,
             spend: g.spend.clone(),
-            first: g.first.map(from_nanos),
-            last: g.last.map(from_nanos),
+            first: g.first,
+            last: g.last,
             ..MetricsBuilder::default()
         };
         for i in 0..g.times.len() {
@@ -771,5 +779,52 @@ mod tests {
         assert_eq!(fast.diagnostics, slow_diags);
         assert_eq!(slow_diags.len(), 1);
         assert_eq!(slow_diags[0].severity, crate::Severity::Warning);
+    }
+
+    #[test]
+    fn times_far_from_now_and_leap_seconds_filter_and_show_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = |id: &str, ts: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"{ts}\",\"prompt\":\"p\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}\n"
+            )
+        };
+        let text = [
+            run("a", "9999-12-31T23:59:59.999Z"),
+            run("b", "1500-06-01T00:00:00.5Z"),
+            run("c", "2262-04-11T23:47:16.854775808Z"),
+            run("d", "2026-11-02T23:15:60.25Z"),
+            run("e", "2026-11-02T23:15:59Z"),
+        ]
+        .concat();
+        write(dir.path(), "p/2026-11.jsonl", &text);
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("ts")
+                .with_timezone(&Utc)
+        };
+        for (since, until) in [
+            (None, None),
+            (Some(at("2026-01-01T00:00:00Z")), None),
+            (None, Some(at("2026-11-02T23:15:60.1Z"))),
+            (
+                Some(at("2026-11-02T23:15:60Z")),
+                Some(at("2262-04-11T23:47:16.854775808Z")),
+            ),
+        ] {
+            let filter = RunFilter {
+                since,
+                until,
+                ..RunFilter::default()
+            };
+            let (fast, slow, _) = both(dir.path(), &filter, 1);
+            assert_eq!(fast.prompts, slow, "{since:?}..{until:?}");
+            assert!(fast.fallback_lines <= 1, "only the leap second falls back");
+        }
+        let (fast, _, _) = both(dir.path(), &RunFilter::default(), 1);
+        assert_eq!(
+            fast.prompts[0].all.last_run,
+            Some(at("9999-12-31T23:59:59.999Z"))
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
@@ -20,7 +21,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-3 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-4 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -69,7 +70,7 @@ struct Header {
 }
 
 /// Run id hash, time, score, feedback (see `Rated`), and when that feedback was given.
-type CachedRating = (u64, i64, f64, Option<bool>, Option<i64>);
+type CachedRating = (u64, DateTime<Utc>, f64, Option<bool>, Option<DateTime<Utc>>);
 
 #[derive(Serialize, Deserialize)]
 struct GroupHeader {
@@ -77,8 +78,8 @@ struct GroupHeader {
     version: String,
     runs: usize,
     fractional: Vec<(usize, f64)>,
-    first: Option<i64>,
-    last: Option<i64>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -578,5 +579,40 @@ mod tests {
         assert_eq!(e.query().read, 2);
         std::fs::remove_dir_all(e.dir.path().join(".ptrack")).expect("rm");
         assert_eq!(e.query().read, 2);
+    }
+
+    #[test]
+    fn times_out_of_the_nanosecond_range_and_leap_seconds_survive_the_cache() {
+        let e = env();
+        let run = |id: &str, ts: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"{ts}\",\"prompt\":\"c\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}\n"
+            )
+        };
+        let text = [
+            run("late", "9999-12-31T23:59:59.999999999Z"),
+            run("early", "0000-01-01T00:00:00Z"),
+            run("leap", "2026-11-02T23:15:60.5Z"),
+            "{\"type\":\"rating\",\"id\":\"x\",\"run_id\":\"leap\",\"ts\":\"2026-11-02T23:59:60Z\",\"quality_score\":4,\"feedback\":\"f\"}\n".to_string(),
+            lines(2000..2100, "c"),
+        ]
+        .concat();
+        e.write("c/2026-11.jsonl", &text);
+        assert_eq!(e.query().read, 3);
+        assert_eq!(e.query().reused, 3);
+        e.append("c/2026-11.jsonl", &lines(2100..2110, "c"));
+        assert_eq!(e.query().appended, 1);
+        let (fast, _) = performance_cached(&e.runs(), Path::new("runs"), &e.cache(), None, 1)
+            .expect("no duplicate ids");
+        let c = fast.prompts.iter().find(|p| p.prompt == "c").expect("c");
+        let shown = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        assert_eq!(
+            shown(c.all.first_run).as_deref(),
+            Some("0000-01-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            shown(c.all.last_run).as_deref(),
+            Some("9999-12-31T23:59:59.999999999+00:00")
+        );
     }
 }
