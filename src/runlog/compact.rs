@@ -58,6 +58,7 @@ struct Group {
 #[derive(Debug, Clone, Copy)]
 struct Rated {
     ts: DateTime<Utc>,
+    tiebreak: u64,
     quality: f64,
     /// Whether it gives feedback text: None when it gives no feedback, Some(false) when the
     /// feedback is blank (which clears the feedback given before).
@@ -65,9 +66,9 @@ struct Rated {
 }
 
 impl Timed for Rated {
-    type Time = DateTime<Utc>;
-    fn time(&self) -> DateTime<Utc> {
-        self.ts
+    type Time = (DateTime<Utc>, u64);
+    fn time(&self) -> (DateTime<Utc>, u64) {
+        (self.ts, self.tiebreak)
     }
     fn gives_feedback(&self) -> bool {
         self.feedback.is_some()
@@ -166,7 +167,7 @@ impl Partial {
     fn add_rating(
         &mut self,
         run_id: &[u8],
-        ts: DateTime<Utc>,
+        (ts, tiebreak): (DateTime<Utc>, u64),
         quality: f64,
         feedback: Option<bool>,
     ) {
@@ -175,6 +176,7 @@ impl Partial {
             key,
             Rated {
                 ts,
+                tiebreak,
                 quality,
                 feedback,
             },
@@ -195,9 +197,10 @@ impl Partial {
                 Scanned::Rating {
                     run_id,
                     ts,
+                    tiebreak,
                     quality,
                     feedback,
-                } => self.add_rating(run_id, ts, quality, feedback),
+                } => self.add_rating(run_id, (ts, tiebreak), quality, feedback),
                 Scanned::Run(r) => {
                     let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
                         && filter.version_matches(r.version)
@@ -255,7 +258,7 @@ impl Partial {
             }
             Ok(Event::Rating(r)) => self.add_rating(
                 r.run_id.as_bytes(),
-                r.ts,
+                (r.ts, r.tiebreak),
                 r.quality_score,
                 r.feedback.map(|f| !f.trim().is_empty()),
             ),
@@ -826,5 +829,60 @@ mod tests {
             fast.prompts[0].all.last_run,
             Some(at("9999-12-31T23:59:59.999Z"))
         );
+    }
+
+    #[test]
+    fn ratings_at_the_same_millisecond_count_alike_in_either_line_order() {
+        let run = r#"{"id":"a","ts":"2026-11-01T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
+        let ratings = [
+            r#"{"type":"rating","id":"r1","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":3,"feedback":"one"}"#,
+            r#"{"type":"rating","id":"r2","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":9,"feedback":"two"}"#,
+            // Without an id: its line decides.
+            r#"{"type":"rating","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":6}"#,
+            // An escape in the id: the full parser reads this line, the scanner the others.
+            r#"{"type":"rating","id":"r3","ts":"2026-11-02T10:00:00Z","run_id":"a","quality_score":1}"#,
+        ];
+        let mut results = Vec::new();
+        let mut order: Vec<usize> = (0..ratings.len()).collect();
+        for turn in 0..8 {
+            order.rotate_left(1);
+            if turn == 4 {
+                order.reverse();
+            }
+            let dir = tempfile::tempdir().expect("tempdir");
+            let lines: Vec<&str> = order.iter().map(|&i| ratings[i]).collect();
+            // The run in one file and the ratings split over two, or all in one.
+            if turn % 2 == 0 {
+                write(
+                    dir.path(),
+                    "p/2026-11.jsonl",
+                    &format!("{run}\n{}\n", lines.join("\n")),
+                );
+            } else {
+                write(
+                    dir.path(),
+                    "p/2026-10.jsonl",
+                    &format!("{run}\n{}\n", lines[..2].join("\n")),
+                );
+                write(
+                    dir.path(),
+                    "p/2026-11.jsonl",
+                    &format!("{}\n", lines[2..].join("\n")),
+                );
+            }
+            let (fast, slow, _) = both(dir.path(), &RunFilter::default(), 1);
+            assert_eq!(fast.prompts, slow, "order {order:?}");
+            let cache = dir.path().join("cache");
+            for _ in 0..2 {
+                let (cached, _) =
+                    cache::performance_cached(dir.path(), Path::new("runs"), &cache, None, 1)
+                        .expect("no duplicates");
+                assert_eq!(cached.prompts, slow, "order {order:?}");
+            }
+            let m = &slow[0].all;
+            results.push((m.quality_mean, m.feedback_count));
+        }
+        results.dedup();
+        assert_eq!(results.len(), 1, "{results:?}");
     }
 }

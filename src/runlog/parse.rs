@@ -215,6 +215,10 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
                 ts,
                 quality_score: check_score(q)?,
                 feedback: l.feedback.map(Cow::into_owned),
+                tiebreak: super::schema::rating_tiebreak(
+                    l.id.as_deref().map(str::as_bytes),
+                    line.as_bytes(),
+                ),
             }));
         }
         Some(other) => {

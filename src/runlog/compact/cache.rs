@@ -21,7 +21,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-4 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-5 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -69,8 +69,15 @@ struct Header {
     groups: Vec<GroupHeader>,
 }
 
-/// Run id hash, time, score, feedback (see `Rated`), and when that feedback was given.
-type CachedRating = (u64, DateTime<Utc>, f64, Option<bool>, Option<DateTime<Utc>>);
+/// Run id hash, time and tiebreak, score, feedback (see `Rated`), and when that feedback was
+/// given.
+type CachedRating = (
+    u64,
+    (DateTime<Utc>, u64),
+    f64,
+    Option<bool>,
+    Option<(DateTime<Utc>, u64)>,
+);
 
 #[derive(Serialize, Deserialize)]
 struct GroupHeader {
@@ -126,7 +133,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
         ratings: p
             .ratings
             .iter_with_feedback_time()
-            .map(|(k, r, at)| (*k, r.ts, r.quality, r.feedback, at))
+            .map(|(k, r, at)| (*k, (r.ts, r.tiebreak), r.quality, r.feedback, at))
             .collect(),
         groups: p
             .groups
@@ -190,11 +197,12 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
         diagnostics: header.diagnostics,
         ..Partial::default()
     };
-    for (k, ts, quality, feedback, feedback_at) in header.ratings {
+    for (k, (ts, tiebreak), quality, feedback, feedback_at) in header.ratings {
         p.ratings.restore(
             k,
             Rated {
                 ts,
+                tiebreak,
                 quality,
                 feedback,
             },

@@ -404,6 +404,8 @@ pub(crate) enum Scanned<'a> {
     Rating {
         run_id: &'a [u8],
         ts: DateTime<Utc>,
+        /// See [`crate::runlog::rating_tiebreak`].
+        tiebreak: u64,
         quality: f64,
         /// None when the rating gives no feedback (absent or null), else whether it is more
         /// than whitespace.
@@ -434,6 +436,7 @@ pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
             return Ok(Scanned::Rating {
                 run_id,
                 ts,
+                tiebreak: crate::runlog::schema::rating_tiebreak(f.id, text),
                 quality,
                 feedback: f.feedback,
             });
