@@ -5,7 +5,7 @@
 //! `record`, `run`, a server and the Python package all record through here, so a run written
 //! by any of them reads back the same.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -505,6 +505,8 @@ pub struct Recorder<'p> {
     project: &'p Project,
     commits: HashMap<String, Option<String>>,
     pending: BTreeMap<PathBuf, Vec<RunRecord>>,
+    /// The ids of `pending`, so a repeated one is found in constant time.
+    ids: HashSet<String>,
 }
 
 impl<'p> Recorder<'p> {
@@ -514,6 +516,7 @@ impl<'p> Recorder<'p> {
             project,
             commits: HashMap::new(),
             pending: BTreeMap::new(),
+            ids: HashSet::new(),
         }
     }
 
@@ -537,6 +540,7 @@ impl<'p> Recorder<'p> {
             commit,
             now,
         )?;
+        self.ids.insert(record.id.clone());
         let list = self.pending.entry(project.log_of(&record)).or_default();
         list.push(record);
         Ok(list.last().expect("just pushed"))
@@ -595,7 +599,7 @@ impl<'p> Recorder<'p> {
 
     /// Whether a run with this id is waiting to be written.
     pub fn has_id(&self, id: &str) -> bool {
-        self.pending.values().flatten().any(|r| r.id == id)
+        self.ids.contains(id)
     }
 
     /// Append every completed run, one locked write per log.
