@@ -342,6 +342,18 @@ pub enum RejectedRun {
     /// The object is not a valid run.
     #[error("{0}")]
     Invalid(String),
+    /// Its `id` is already a run's: in the prompt's logs (`at`, the file relative to the project
+    /// root and its line), or earlier in the batch (`at` None). Readers would keep only the first.
+    #[error("{}", match at {
+        Some((path, line)) => format!("id \"{id}\" is already the id of the run at {}:{line}", path.display()),
+        None => format!("id \"{id}\" was already given on an earlier line"),
+    })]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// Where the run that has it is logged; None when it came earlier in the batch.
+        at: Option<(PathBuf, usize)>,
+    },
 }
 
 /// A JSON object from one line of text, or why the line is not one.
@@ -427,6 +439,28 @@ impl Project {
         );
     }
 
+    /// The run ids in `prompt`'s logs, each with the file (relative to the project root) and
+    /// line of its first run.
+    fn logged_ids(&self, prompt: &str) -> HashMap<String, (PathBuf, usize)> {
+        let mut ids = HashMap::new();
+        let filter = crate::runlog::RunFilter {
+            prompt: Some(prompt.to_string()),
+            ..crate::runlog::RunFilter::default()
+        };
+        crate::runlog::scan(
+            &self.runs_dir(),
+            std::path::Path::new("runs"),
+            &filter,
+            |shown, line, _, ev| {
+                if let crate::runlog::Event::Run(r) = ev {
+                    ids.entry(r.id)
+                        .or_insert_with(|| (shown.to_path_buf(), line));
+                }
+            },
+        );
+        ids
+    }
+
     /// Every run id in the project's logs, sorted and deduplicated.
     pub fn run_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
@@ -507,6 +541,9 @@ pub struct Recorder<'p> {
     pending: BTreeMap<PathBuf, Vec<RunRecord>>,
     /// The ids of `pending`, so a repeated one is found in constant time.
     ids: HashSet<String>,
+    /// The run ids already in each prompt's logs (read when a run of it first brings its own
+    /// id), with where the first run of each is logged.
+    logged: HashMap<String, HashMap<String, (PathBuf, usize)>>,
 }
 
 impl<'p> Recorder<'p> {
@@ -517,6 +554,7 @@ impl<'p> Recorder<'p> {
             commits: HashMap::new(),
             pending: BTreeMap::new(),
             ids: HashSet::new(),
+            logged: HashMap::new(),
         }
     }
 
@@ -534,6 +572,11 @@ impl<'p> Recorder<'p> {
             .entry(format!("{}\0{}", version.path.display(), version.blob_sha))
             .or_insert_with(|| project.commit_of(version))
             .clone();
+        if let Some(id) = &draft.id
+            && let Some(taken) = self.taken(&version.name, id)
+        {
+            return Err(invalid("id", taken.to_string()));
+        }
         let record = draft.complete(
             version,
             project.config().defaults.model.as_deref(),
@@ -585,11 +628,9 @@ impl<'p> Recorder<'p> {
             .map_err(RejectedRun::Lookup)?;
         let draft = RunDraft::from_json(obj).map_err(|e| RejectedRun::Invalid(e.to_string()))?;
         if let Some(id) = &draft.id
-            && self.has_id(id)
+            && let Some(taken) = self.taken(&version.name, id)
         {
-            return Err(RejectedRun::Invalid(format!(
-                "id \"{id}\" was already given on an earlier line"
-            )));
+            return Err(taken);
         }
         let record = self
             .add(version, draft, now)
@@ -600,6 +641,26 @@ impl<'p> Recorder<'p> {
     /// Whether a run with this id is waiting to be written.
     pub fn has_id(&self, id: &str) -> bool {
         self.ids.contains(id)
+    }
+
+    /// Why a new run of `prompt` cannot have `id`: a run waiting to be written has it, or one
+    /// in the prompt's logs does.
+    fn taken(&mut self, prompt: &str, id: &str) -> Option<RejectedRun> {
+        if self.has_id(id) {
+            return Some(RejectedRun::DuplicateId {
+                id: id.to_string(),
+                at: None,
+            });
+        }
+        let project = self.project;
+        let logged = self
+            .logged
+            .entry(prompt.to_string())
+            .or_insert_with(|| project.logged_ids(prompt));
+        logged.get(id).map(|at| RejectedRun::DuplicateId {
+            id: id.to_string(),
+            at: Some(at.clone()),
+        })
     }
 
     /// Append every completed run, one locked write per log.

@@ -1,5 +1,6 @@
 //! `ptrack record`: append runs, from flags or as JSON lines on stdin.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -138,16 +139,29 @@ fn record_stdin(
 ) -> CliResult {
     let stdin = std::io::stdin();
     if std::io::IsTerminal::is_terminal(&stdin) {
-        eprintln!(
-            "reading run objects from stdin, one JSON object per line; end with Ctrl-D (Ctrl-Z on Windows)"
+        ctx.ui.status(
+            "reading run objects from stdin, one JSON object per line; end with Ctrl-D (Ctrl-Z on Windows)",
         );
     }
     let mut recorder = Recorder::new(project);
     let mut batch = BatchResult::default();
-    for (i, line) in stdin.lock().split(b'\n').enumerate() {
-        let n = i + 1;
-        let bytes = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
-        let reject = |msg: String| eprintln!("stdin:{n}: {msg}; line rejected");
+    // The stdin line of each id recorded, to name it when a later line repeats it.
+    let mut id_lines: HashMap<String, usize> = HashMap::new();
+    let mut repeated_ids = 0;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut bytes = Vec::new();
+    let mut n = 0;
+    loop {
+        bytes.clear();
+        let read = input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let ui = &mut ctx.ui;
+        let mut reject = |msg: String| ui.status(&format!("stdin:{n}: {msg}; line rejected"));
         let Ok(text) = std::str::from_utf8(&bytes) else {
             reject("not valid UTF-8".to_string());
             batch.rejected += 1;
@@ -167,17 +181,37 @@ fn record_stdin(
                         "missing `prompt` (or pass NAME)".to_string()
                     }
                     RejectedRun::Invalid(m) => m,
+                    RejectedRun::DuplicateId { id, at: None } => {
+                        repeated_ids += 1;
+                        match id_lines.get(&id) {
+                            Some(first) => format!("id \"{id}\" was already given on line {first}"),
+                            None => format!("id \"{id}\" was already given on an earlier line"),
+                        }
+                    }
+                    e @ RejectedRun::DuplicateId { .. } => {
+                        repeated_ids += 1;
+                        e.to_string()
+                    }
                 })
         });
         match result {
-            Ok(id) => batch.recorded.push(id),
+            Ok(id) => {
+                id_lines.insert(id.clone(), n);
+                batch.recorded.push(id);
+            }
             Err(msg) => {
                 reject(msg);
                 batch.rejected += 1;
             }
         }
     }
-    recorder.write()?;
+    // Readers keep the first run of an id: a batch that repeats one records nothing, so it
+    // can be fixed and sent again as a whole.
+    if repeated_ids > 0 {
+        batch.recorded.clear();
+    } else {
+        recorder.write()?;
+    }
     if ctx.ui.json {
         ctx.ui.json(&batch)?;
     } else {
@@ -185,11 +219,18 @@ fn record_stdin(
             ctx.ui.line(id)?;
         }
     }
-    ctx.ui.status(&format!(
-        "recorded {} run(s), rejected {} line(s)",
-        batch.recorded.len(),
-        batch.rejected
-    ));
+    if repeated_ids > 0 {
+        ctx.ui.status(&format!(
+            "recorded nothing: {repeated_ids} line(s) repeat a run id ({} line(s) rejected in all)",
+            batch.rejected
+        ));
+    } else {
+        ctx.ui.status(&format!(
+            "recorded {} run(s), rejected {} line(s)",
+            batch.recorded.len(),
+            batch.rejected
+        ));
+    }
     if batch.rejected > 0 {
         return Err(CliError::problems(""));
     }
