@@ -5,7 +5,7 @@
 //! `record`, `run`, a server and the Python package all record through here, so a run written
 //! by any of them reads back the same.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -342,17 +342,34 @@ pub enum RejectedRun {
     /// The object is not a valid run.
     #[error("{0}")]
     Invalid(String),
-    /// Its `id` is already a run's: in the prompt's logs (`at`, the file relative to the project
-    /// root and its line), or earlier in the batch (`at` None). Readers would keep only the first.
-    #[error("{}", match at {
-        Some((path, line)) => format!("id \"{id}\" is already the id of the run at {}:{line}", path.display()),
-        None => format!("id \"{id}\" was already given on an earlier line"),
+    /// Its `id` is already a run's, in the prompt's logs or earlier in the batch: readers would
+    /// keep only the first.
+    #[error("{}", match by {
+        IdTaken::Logged { path, line } => format!("id \"{id}\" is already the id of the run at {}:{line}", path.display()),
+        IdTaken::Batch { .. } => format!("id \"{id}\" was already given on an earlier line"),
     })]
     DuplicateId {
         /// The id.
         id: String,
-        /// Where the run that has it is logged; None when it came earlier in the batch.
-        at: Option<(PathBuf, usize)>,
+        /// The run that has it.
+        by: IdTaken,
+    },
+}
+
+/// The run that already has an id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdTaken {
+    /// A run in the logs: the file (relative to the project root) and line.
+    Logged {
+        /// The log.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+    },
+    /// A run of this batch, the `index`th added (from 0) to the [`Recorder`].
+    Batch {
+        /// Its position in the batch.
+        index: usize,
     },
 }
 
@@ -539,8 +556,9 @@ pub struct Recorder<'p> {
     project: &'p Project,
     commits: HashMap<String, Option<String>>,
     pending: BTreeMap<PathBuf, Vec<RunRecord>>,
-    /// The ids of `pending`, so a repeated one is found in constant time.
-    ids: HashSet<String>,
+    /// The ids of `pending` and the order they came in, so a repeated one is found in
+    /// constant time.
+    ids: HashMap<String, usize>,
     /// The run ids already in each prompt's logs (read when a run of it first brings its own
     /// id), with where the first run of each is logged.
     logged: HashMap<String, HashMap<String, (PathBuf, usize)>>,
@@ -553,13 +571,28 @@ impl<'p> Recorder<'p> {
             project,
             commits: HashMap::new(),
             pending: BTreeMap::new(),
-            ids: HashSet::new(),
+            ids: HashMap::new(),
             logged: HashMap::new(),
         }
     }
 
     /// Complete `draft` as a run of `version`, to be written by [`Recorder::write`].
     pub fn add(
+        &mut self,
+        version: &PromptVersion,
+        draft: RunDraft,
+        now: DateTime<Utc>,
+    ) -> Result<&RunRecord, RecordError> {
+        if let Some(id) = &draft.id
+            && let Some(taken) = self.taken(&version.name, id)
+        {
+            return Err(invalid("id", taken.to_string()));
+        }
+        self.add_unchecked(version, draft, now)
+    }
+
+    /// [`Recorder::add`] for a draft whose id was checked.
+    fn add_unchecked(
         &mut self,
         version: &PromptVersion,
         draft: RunDraft,
@@ -572,18 +605,13 @@ impl<'p> Recorder<'p> {
             .entry(format!("{}\0{}", version.path.display(), version.blob_sha))
             .or_insert_with(|| project.commit_of(version))
             .clone();
-        if let Some(id) = &draft.id
-            && let Some(taken) = self.taken(&version.name, id)
-        {
-            return Err(invalid("id", taken.to_string()));
-        }
         let record = draft.complete(
             version,
             project.config().defaults.model.as_deref(),
             commit,
             now,
         )?;
-        self.ids.insert(record.id.clone());
+        self.ids.insert(record.id.clone(), self.ids.len());
         let list = self.pending.entry(project.log_of(&record)).or_default();
         list.push(record);
         Ok(list.last().expect("just pushed"))
@@ -633,33 +661,36 @@ impl<'p> Recorder<'p> {
             return Err(taken);
         }
         let record = self
-            .add(version, draft, now)
+            .add_unchecked(version, draft, now)
             .map_err(|e| RejectedRun::Invalid(e.to_string()))?;
         Ok(record.id.clone())
     }
 
     /// Whether a run with this id is waiting to be written.
     pub fn has_id(&self, id: &str) -> bool {
-        self.ids.contains(id)
+        self.ids.contains_key(id)
     }
 
     /// Why a new run of `prompt` cannot have `id`: a run waiting to be written has it, or one
     /// in the prompt's logs does.
     fn taken(&mut self, prompt: &str, id: &str) -> Option<RejectedRun> {
-        if self.has_id(id) {
+        if let Some(&index) = self.ids.get(id) {
             return Some(RejectedRun::DuplicateId {
                 id: id.to_string(),
-                at: None,
+                by: IdTaken::Batch { index },
             });
         }
-        let project = self.project;
-        let logged = self
-            .logged
-            .entry(prompt.to_string())
-            .or_insert_with(|| project.logged_ids(prompt));
-        logged.get(id).map(|at| RejectedRun::DuplicateId {
+        if !self.logged.contains_key(prompt) {
+            let ids = self.project.logged_ids(prompt);
+            self.logged.insert(prompt.to_string(), ids);
+        }
+        let (path, line) = self.logged.get(prompt)?.get(id)?;
+        Some(RejectedRun::DuplicateId {
             id: id.to_string(),
-            at: Some(at.clone()),
+            by: IdTaken::Logged {
+                path: path.clone(),
+                line: *line,
+            },
         })
     }
 
@@ -814,6 +845,59 @@ mod tests {
                 serde_json::json!({"execution_time_ms": 1, "type": "rating"})
             )),
             Some("type")
+        );
+    }
+
+    #[test]
+    fn a_recorder_refuses_an_id_of_its_batch_or_of_the_prompts_logs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("prompts/p/1.0.md");
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, "---\ngoal: g\nmodel: m\n---\nHi\n").expect("write");
+        let project = Project::open(dir.path()).expect("project");
+        let registry = project.load_prompts();
+        let draft = |id: &str| RunDraft {
+            id: Some(id.to_string()),
+            execution_time_ms: Some(1.0),
+            ..RunDraft::default()
+        };
+        let v = registry.resolve("p", None).expect("p");
+        let mut first = Recorder::new(&project);
+        first.add(v, draft("a"), now()).expect("new id");
+        first.add(v, draft("b"), now()).expect("new id");
+        let Err(RecordError::Invalid { field, message }) = first.add(v, draft("a"), now()) else {
+            panic!("a repeated id is refused")
+        };
+        assert_eq!(field, Some("id"));
+        assert_eq!(message, "id \"a\" was already given on an earlier line");
+        assert_eq!(first.write().expect("write"), 2);
+        let mut next = Recorder::new(&project);
+        let obj = |id: &str| {
+            serde_json::json!({"id": id, "execution_time_ms": 1})
+                .as_object()
+                .cloned()
+                .expect("object")
+        };
+        assert_eq!(
+            next.add_json(&registry, obj("b"), Some("p"), None, now()),
+            Err(RejectedRun::DuplicateId {
+                id: "b".into(),
+                by: IdTaken::Logged {
+                    path: PathBuf::from("runs/p/2026-11.jsonl"),
+                    line: 2
+                }
+            })
+        );
+        assert_eq!(
+            next.add_json(&registry, obj("c"), Some("p"), None, now()),
+            Ok("c".to_string())
+        );
+        assert_eq!(
+            next.add_json(&registry, obj("c"), Some("p"), None, now()),
+            Err(RejectedRun::DuplicateId {
+                id: "c".into(),
+                by: IdTaken::Batch { index: 0 }
+            })
         );
     }
 }

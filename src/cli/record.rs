@@ -1,6 +1,5 @@
 //! `ptrack record`: append runs, from flags or as JSON lines on stdin.
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -8,7 +7,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::record::{BatchResult, Recorder, RejectedRun, RunDraft, json_object};
+use ptrack::record::{BatchResult, IdTaken, Recorder, RejectedRun, RunDraft, json_object};
 use ptrack::{Project, Registry, Version};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -145,8 +144,8 @@ fn record_stdin(
     }
     let mut recorder = Recorder::new(project);
     let mut batch = BatchResult::default();
-    // The stdin line of each id recorded, to name it when a later line repeats it.
-    let mut id_lines: HashMap<String, usize> = HashMap::new();
+    // The stdin line of each run added, to name it when a later line repeats its id.
+    let mut run_lines: Vec<usize> = Vec::new();
     let mut repeated_ids = 0;
     let mut input = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
     let mut bytes = Vec::new();
@@ -181,9 +180,12 @@ fn record_stdin(
                         "missing `prompt` (or pass NAME)".to_string()
                     }
                     RejectedRun::Invalid(m) => m,
-                    RejectedRun::DuplicateId { id, at: None } => {
+                    RejectedRun::DuplicateId {
+                        id,
+                        by: IdTaken::Batch { index },
+                    } => {
                         repeated_ids += 1;
-                        match id_lines.get(&id) {
+                        match run_lines.get(index) {
                             Some(first) => format!("id \"{id}\" was already given on line {first}"),
                             None => format!("id \"{id}\" was already given on an earlier line"),
                         }
@@ -196,7 +198,7 @@ fn record_stdin(
         });
         match result {
             Ok(id) => {
-                id_lines.insert(id.clone(), n);
+                run_lines.push(n);
                 batch.recorded.push(id);
             }
             Err(msg) => {
