@@ -344,6 +344,35 @@ pub enum RejectedRun {
     /// The object is not a valid run.
     #[error("{0}")]
     Invalid(String),
+    /// Its `id` is already a run's, in the prompt's logs or earlier in the batch: readers would
+    /// keep only the first.
+    #[error("{}", match by {
+        IdTaken::Logged { path, line } => format!("id \"{id}\" is already the id of the run at {}:{line}", path.display()),
+        IdTaken::Batch { .. } => format!("id \"{id}\" was already given on an earlier line"),
+    })]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The run that has it.
+        by: IdTaken,
+    },
+}
+
+/// The run that already has an id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdTaken {
+    /// A run in the logs: the file (relative to the project root) and line.
+    Logged {
+        /// The log.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+    },
+    /// A run of this batch, the `index`th added (from 0) to the [`Recorder`].
+    Batch {
+        /// Its position in the batch.
+        index: usize,
+    },
 }
 
 /// A JSON object from one line of text, or why the line is not one.
@@ -429,6 +458,28 @@ impl Project {
         );
     }
 
+    /// The run ids in `prompt`'s logs, each with the file (relative to the project root) and
+    /// line of its first run.
+    fn logged_ids(&self, prompt: &str) -> HashMap<String, (PathBuf, usize)> {
+        let mut ids = HashMap::new();
+        let filter = crate::runlog::RunFilter {
+            prompt: Some(prompt.to_string()),
+            ..crate::runlog::RunFilter::default()
+        };
+        crate::runlog::scan(
+            &self.runs_dir(),
+            std::path::Path::new("runs"),
+            &filter,
+            |shown, line, _, ev| {
+                if let crate::runlog::Event::Run(r) = ev {
+                    ids.entry(r.id)
+                        .or_insert_with(|| (shown.to_path_buf(), line));
+                }
+            },
+        );
+        ids
+    }
+
     /// Every run id in the project's logs, sorted and deduplicated.
     pub fn run_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
@@ -507,6 +558,12 @@ pub struct Recorder<'p> {
     project: &'p Project,
     commits: HashMap<String, Option<String>>,
     pending: BTreeMap<PathBuf, Vec<RunRecord>>,
+    /// The ids of `pending` and the order they came in, so a repeated one is found in
+    /// constant time.
+    ids: HashMap<String, usize>,
+    /// The run ids already in each prompt's logs (read when a run of it first brings its own
+    /// id), with where the first run of each is logged.
+    logged: HashMap<String, HashMap<String, (PathBuf, usize)>>,
 }
 
 impl<'p> Recorder<'p> {
@@ -516,11 +573,28 @@ impl<'p> Recorder<'p> {
             project,
             commits: HashMap::new(),
             pending: BTreeMap::new(),
+            ids: HashMap::new(),
+            logged: HashMap::new(),
         }
     }
 
     /// Complete `draft` as a run of `version`, to be written by [`Recorder::write`].
     pub fn add(
+        &mut self,
+        version: &PromptVersion,
+        draft: RunDraft,
+        now: DateTime<Utc>,
+    ) -> Result<&RunRecord, RecordError> {
+        if let Some(id) = &draft.id
+            && let Some(taken) = self.taken(&version.name, id)
+        {
+            return Err(invalid("id", taken.to_string()));
+        }
+        self.add_unchecked(version, draft, now)
+    }
+
+    /// [`Recorder::add`] for a draft whose id was checked.
+    fn add_unchecked(
         &mut self,
         version: &PromptVersion,
         draft: RunDraft,
@@ -539,6 +613,7 @@ impl<'p> Recorder<'p> {
             commit,
             now,
         )?;
+        self.ids.insert(record.id.clone(), self.ids.len());
         let list = self.pending.entry(project.log_rel_of(&record)).or_default();
         list.push(record);
         Ok(list.last().expect("just pushed"))
@@ -583,21 +658,42 @@ impl<'p> Recorder<'p> {
             .map_err(RejectedRun::Lookup)?;
         let draft = RunDraft::from_json(obj).map_err(|e| RejectedRun::Invalid(e.to_string()))?;
         if let Some(id) = &draft.id
-            && self.has_id(id)
+            && let Some(taken) = self.taken(&version.name, id)
         {
-            return Err(RejectedRun::Invalid(format!(
-                "id \"{id}\" was already given on an earlier line"
-            )));
+            return Err(taken);
         }
         let record = self
-            .add(version, draft, now)
+            .add_unchecked(version, draft, now)
             .map_err(|e| RejectedRun::Invalid(e.to_string()))?;
         Ok(record.id.clone())
     }
 
     /// Whether a run with this id is waiting to be written.
     pub fn has_id(&self, id: &str) -> bool {
-        self.pending.values().flatten().any(|r| r.id == id)
+        self.ids.contains_key(id)
+    }
+
+    /// Why a new run of `prompt` cannot have `id`: a run waiting to be written has it, or one
+    /// in the prompt's logs does.
+    fn taken(&mut self, prompt: &str, id: &str) -> Option<RejectedRun> {
+        if let Some(&index) = self.ids.get(id) {
+            return Some(RejectedRun::DuplicateId {
+                id: id.to_string(),
+                by: IdTaken::Batch { index },
+            });
+        }
+        if !self.logged.contains_key(prompt) {
+            let ids = self.project.logged_ids(prompt);
+            self.logged.insert(prompt.to_string(), ids);
+        }
+        let (path, line) = self.logged.get(prompt)?.get(id)?;
+        Some(RejectedRun::DuplicateId {
+            id: id.to_string(),
+            by: IdTaken::Logged {
+                path: path.clone(),
+                line: *line,
+            },
+        })
     }
 
     /// Append every completed run, one locked write per log.
@@ -751,6 +847,59 @@ mod tests {
                 serde_json::json!({"execution_time_ms": 1, "type": "rating"})
             )),
             Some("type")
+        );
+    }
+
+    #[test]
+    fn a_recorder_refuses_an_id_of_its_batch_or_of_the_prompts_logs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("prompts/p/1.0.md");
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, "---\ngoal: g\nmodel: m\n---\nHi\n").expect("write");
+        let project = Project::open(dir.path()).expect("project");
+        let registry = project.load_prompts();
+        let draft = |id: &str| RunDraft {
+            id: Some(id.to_string()),
+            execution_time_ms: Some(1.0),
+            ..RunDraft::default()
+        };
+        let v = registry.resolve("p", None).expect("p");
+        let mut first = Recorder::new(&project);
+        first.add(v, draft("a"), now()).expect("new id");
+        first.add(v, draft("b"), now()).expect("new id");
+        let Err(RecordError::Invalid { field, message }) = first.add(v, draft("a"), now()) else {
+            panic!("a repeated id is refused")
+        };
+        assert_eq!(field, Some("id"));
+        assert_eq!(message, "id \"a\" was already given on an earlier line");
+        assert_eq!(first.write().expect("write"), 2);
+        let mut next = Recorder::new(&project);
+        let obj = |id: &str| {
+            serde_json::json!({"id": id, "execution_time_ms": 1})
+                .as_object()
+                .cloned()
+                .expect("object")
+        };
+        assert_eq!(
+            next.add_json(&registry, obj("b"), Some("p"), None, now()),
+            Err(RejectedRun::DuplicateId {
+                id: "b".into(),
+                by: IdTaken::Logged {
+                    path: PathBuf::from("runs/p/2026-11.jsonl"),
+                    line: 2
+                }
+            })
+        );
+        assert_eq!(
+            next.add_json(&registry, obj("c"), Some("p"), None, now()),
+            Ok("c".to_string())
+        );
+        assert_eq!(
+            next.add_json(&registry, obj("c"), Some("p"), None, now()),
+            Err(RejectedRun::DuplicateId {
+                id: "c".into(),
+                by: IdTaken::Batch { index: 0 }
+            })
         );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::error::{CliError, CliResult};
-use ptrack::record::{BatchResult, Recorder, RejectedRun, RunDraft, json_object};
+use ptrack::record::{BatchResult, IdTaken, Recorder, RejectedRun, RunDraft, json_object};
 use ptrack::{Project, Registry, Version};
 
 /// Append one run of a prompt version (or many, as JSON lines on stdin)
@@ -157,13 +157,23 @@ fn record_stdin(
     }
     let mut recorder = Recorder::new(project);
     let mut batch = BatchResult::default();
-    for (i, line) in stdin.lock().split(b'\n').enumerate() {
-        let n = i + 1;
-        let bytes = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
-        let color = ctx.ui.stderr_color;
-        let reject = |msg: String| {
-            super::output::eprint_line(color, &format!("stdin:{n}: {msg}; line rejected"));
-        };
+    // The stdin line of each run added, to name it when a later line repeats its id.
+    let mut run_lines: Vec<usize> = Vec::new();
+    let mut repeated_ids = 0;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut bytes = Vec::new();
+    let mut n = 0;
+    loop {
+        bytes.clear();
+        let read = input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let ui = &mut ctx.ui;
+        let mut reject = |msg: String| ui.status(&format!("stdin:{n}: {msg}; line rejected"));
         let Ok(text) = std::str::from_utf8(&bytes) else {
             reject("not valid UTF-8".to_string());
             batch.rejected += 1;
@@ -183,17 +193,40 @@ fn record_stdin(
                         "missing `prompt` (or pass NAME)".to_string()
                     }
                     RejectedRun::Invalid(m) => m,
+                    RejectedRun::DuplicateId {
+                        id,
+                        by: IdTaken::Batch { index },
+                    } => {
+                        repeated_ids += 1;
+                        match run_lines.get(index) {
+                            Some(first) => format!("id \"{id}\" was already given on line {first}"),
+                            None => format!("id \"{id}\" was already given on an earlier line"),
+                        }
+                    }
+                    e @ RejectedRun::DuplicateId { .. } => {
+                        repeated_ids += 1;
+                        e.to_string()
+                    }
                 })
         });
         match result {
-            Ok(id) => batch.recorded.push(id),
+            Ok(id) => {
+                run_lines.push(n);
+                batch.recorded.push(id);
+            }
             Err(msg) => {
                 reject(msg);
                 batch.rejected += 1;
             }
         }
     }
-    recorder.write()?;
+    // Readers keep the first run of an id: a batch that repeats one records nothing, so it
+    // can be fixed and sent again as a whole.
+    if repeated_ids > 0 {
+        batch.recorded.clear();
+    } else {
+        recorder.write()?;
+    }
     if ctx.ui.json {
         ctx.ui.json(&batch)?;
     } else {
@@ -201,11 +234,18 @@ fn record_stdin(
             ctx.ui.line(id)?;
         }
     }
-    ctx.ui.status(&format!(
-        "recorded {} run(s), rejected {} line(s)",
-        batch.recorded.len(),
-        batch.rejected
-    ));
+    if repeated_ids > 0 {
+        ctx.ui.status(&format!(
+            "recorded nothing: {repeated_ids} line(s) repeat a run id ({} line(s) rejected in all)",
+            batch.rejected
+        ));
+    } else {
+        ctx.ui.status(&format!(
+            "recorded {} run(s), rejected {} line(s)",
+            batch.recorded.len(),
+            batch.rejected
+        ));
+    }
     if batch.rejected > 0 {
         return Err(CliError::problems(""));
     }

@@ -25,6 +25,8 @@ pub mod codes {
     pub const RUNS_WITHOUT_VERSION: &str = "runs-without-version";
     /// A rating names a run no log holds.
     pub const ORPHAN_RATING: &str = "orphan-rating";
+    /// Two runs in the logs have the same id.
+    pub const REPEATED_RUN_ID: &str = "repeated-run-id";
 }
 
 /// The `check --json` model.
@@ -86,6 +88,9 @@ impl Project {
         diags.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         let runs = self.runs(&RunFilter::default());
         diags.extend(runs.diagnostics.iter().cloned());
+        if runs.duplicates > 0 {
+            diags.extend(self.repeated_run_ids());
+        }
         // Runs that point at prompts or versions that do not exist (any more).
         let mut unknown: BTreeMap<(String, String), usize> = BTreeMap::new();
         for r in &runs.runs {
@@ -147,6 +152,57 @@ impl Project {
             warnings: diags.iter().filter(|d| !d.is_error()).count(),
             diagnostics: diags,
         })
+    }
+
+    /// A diagnostic at each run whose id an earlier run in the logs has, naming both places:
+    /// a warning when the two lines are the same (a union merge that kept both copies), an
+    /// error when they differ (readers count only the first).
+    fn repeated_run_ids(&self) -> Vec<Diagnostic> {
+        use std::hash::BuildHasher;
+        let hash = |line: &str| foldhash::fast::FixedState::with_seed(3).hash_one(line.trim());
+        let mut first: std::collections::HashMap<String, (std::path::PathBuf, usize, u64)> =
+            Default::default();
+        let mut diags = Vec::new();
+        crate::runlog::scan(
+            &self.runs_dir(),
+            Path::new("runs"),
+            &RunFilter::default(),
+            |shown, line_no, line, ev| {
+                let crate::runlog::Event::Run(r) = ev else {
+                    return;
+                };
+                match first.entry(r.id) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert((shown.to_path_buf(), line_no, hash(line)));
+                    }
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let (path, at, h) = e.get();
+                        let place = format!("{}:{at}", path.display());
+                        let d = if *h == hash(line) {
+                            Diagnostic::warning(
+                                shown,
+                                Some(line_no),
+                                format!(
+                                    "run {} is logged twice (same line as {place}); it counts once",
+                                    e.key()
+                                ),
+                            )
+                        } else {
+                            Diagnostic::error(
+                                shown,
+                                Some(line_no),
+                                format!(
+                                    "run id {} is already the id of the run at {place}; readers count only that one",
+                                    e.key()
+                                ),
+                            )
+                        };
+                        diags.push(d.with_field("id").with_code(codes::REPEATED_RUN_ID));
+                    }
+                }
+            },
+        );
+        diags
     }
 
     /// Every bad line of every `prompts/<name>/cases.jsonl`, as `run` and `eval` read them

@@ -101,7 +101,7 @@ impl RunSet {
 /// A rating as the resolution rule sees it: when it was given, and whether it says anything
 /// about feedback.
 pub trait Timed {
-    /// The time the rule orders by.
+    /// The time the rule orders by, with what breaks ties between equal times.
     type Time: Ord + Copy + std::fmt::Debug;
     /// When it was given.
     fn time(&self) -> Self::Time;
@@ -113,9 +113,9 @@ pub trait Timed {
 }
 
 impl Timed for Rating {
-    type Time = DateTime<Utc>;
-    fn time(&self) -> DateTime<Utc> {
-        self.ts
+    type Time = (DateTime<Utc>, u64);
+    fn time(&self) -> (DateTime<Utc>, u64) {
+        (self.ts, self.tiebreak)
     }
     fn gives_feedback(&self) -> bool {
         self.feedback.is_some()
@@ -134,7 +134,8 @@ struct Latest<V: Timed> {
 }
 
 /// The latest rating of each run, by the one rule every reader follows: a later rating wins,
-/// and of two given at the same time the one read later (further down the logs) wins. The
+/// and of two given at the same time the one with the greater [`Timed::time`] tiebreak (never
+/// the order the lines were read in). The
 /// same rule picks the feedback among the ratings that give feedback, so a rating without
 /// feedback changes the score and keeps the feedback; one with an empty feedback clears it.
 /// When no rating gave feedback, the run's own feedback stands.
@@ -650,6 +651,7 @@ pub(crate) mod tests {
                 .with_timezone(&Utc),
             quality_score: q,
             feedback: feedback.map(str::to_string),
+            tiebreak: 0,
         }
     }
 

@@ -14,12 +14,14 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use super::aggregate::{
     LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, TokenSpend, VersionMetrics,
     earliest, latest,
 };
-use super::parse::fast::{Scan, Scanned, from_nanos, scan_line, to_nanos};
-use super::parse::{line_diagnostic, parse_line, utf8_diagnostic};
+use super::parse::fast::{Scan, Scanned, scan_line};
+use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
 use super::schema::Event;
 use crate::diagnostic::Diagnostic;
@@ -43,9 +45,9 @@ struct Group {
     quality: Vec<u8>,
     /// Scores that are not whole numbers, by run index.
     fractional: HashMap<usize, f64>,
-    /// Earliest and latest run time, nanoseconds.
-    first: Option<i64>,
-    last: Option<i64>,
+    /// Earliest and latest run time.
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -55,7 +57,8 @@ struct Group {
 /// The latest rating of a run.
 #[derive(Debug, Clone, Copy)]
 struct Rated {
-    ts: i64,
+    ts: DateTime<Utc>,
+    tiebreak: u64,
     quality: f64,
     /// Whether it gives feedback text: None when it gives no feedback, Some(false) when the
     /// feedback is blank (which clears the feedback given before).
@@ -63,9 +66,9 @@ struct Rated {
 }
 
 impl Timed for Rated {
-    type Time = i64;
-    fn time(&self) -> i64 {
-        self.ts
+    type Time = (DateTime<Utc>, u64);
+    fn time(&self) -> (DateTime<Utc>, u64) {
+        (self.ts, self.tiebreak)
     }
     fn gives_feedback(&self) -> bool {
         self.feedback.is_some()
@@ -126,7 +129,7 @@ impl Partial {
     fn add_run(
         &mut self,
         id: &[u8],
-        ts: i64,
+        ts: DateTime<Utc>,
         prompt: &str,
         version: &str,
         time: f64,
@@ -161,12 +164,19 @@ impl Partial {
         g.length_sum = g.length_sum.saturating_add(length);
     }
 
-    fn add_rating(&mut self, run_id: &[u8], ts: i64, quality: f64, feedback: Option<bool>) {
+    fn add_rating(
+        &mut self,
+        run_id: &[u8],
+        (ts, tiebreak): (DateTime<Utc>, u64),
+        quality: f64,
+        feedback: Option<bool>,
+    ) {
         let key = id_hash(run_id);
         self.ratings.offer(
             key,
             Rated {
                 ts,
+                tiebreak,
                 quality,
                 feedback,
             },
@@ -187,14 +197,15 @@ impl Partial {
                 Scanned::Rating {
                     run_id,
                     ts,
+                    tiebreak,
                     quality,
                     feedback,
-                } => self.add_rating(run_id, ts, quality, feedback),
+                } => self.add_rating(run_id, (ts, tiebreak), quality, feedback),
                 Scanned::Run(r) => {
                     let passes = filter.prompt.as_ref().is_none_or(|p| p == r.prompt)
                         && filter.version_matches(r.version)
-                        && filter.since.is_none_or(|s| r.ts >= to_nanos(&s))
-                        && filter.until.is_none_or(|u| r.ts < to_nanos(&u));
+                        && filter.since.is_none_or(|s| r.ts >= s)
+                        && filter.until.is_none_or(|u| r.ts < u);
                     if passes {
                         self.add_run(
                             r.id,
@@ -222,7 +233,8 @@ impl Partial {
         let text = match std::str::from_utf8(text) {
             Ok(t) => t,
             Err(e) => {
-                self.diagnostics.push(utf8_diagnostic(shown, line_no, e));
+                self.diagnostics
+                    .push(utf8_diagnostic(shown, line_no, complete, e));
                 return;
             }
         };
@@ -231,7 +243,7 @@ impl Partial {
                 if filter.matches(&r) {
                     self.add_run(
                         r.id.as_bytes(),
-                        to_nanos(&r.ts),
+                        r.ts,
                         &r.prompt,
                         &r.version,
                         r.execution_time_ms,
@@ -246,7 +258,7 @@ impl Partial {
             }
             Ok(Event::Rating(r)) => self.add_rating(
                 r.run_id.as_bytes(),
-                to_nanos(&r.ts),
+                (r.ts, r.tiebreak),
                 r.quality_score,
                 r.feedback.map(|f| !f.trim().is_empty()),
             ),
@@ -318,6 +330,11 @@ impl Partial {
                 let raw = &buf[consumed..consumed + nl];
                 consumed += nl + 1;
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                let raw = if offset == 0 && line_no == 1 {
+                    raw.strip_prefix(BOM).unwrap_or(raw)
+                } else {
+                    raw
+                };
                 if !raw.iter().all(u8::is_ascii_whitespace) {
                     self.line(raw, true, line_no, shown, filter);
                 }
@@ -327,6 +344,11 @@ impl Partial {
                     line_no += 1;
                     let raw = &buf[consumed..filled];
                     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    let raw = if offset == 0 && line_no == 1 {
+                        raw.strip_prefix(BOM).unwrap_or(raw)
+                    } else {
+                        raw
+                    };
                     if !raw.iter().all(u8::is_ascii_whitespace) {
                         self.line(raw, false, line_no, shown, filter);
                     }
@@ -418,8 +440,8 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
             tokens_n: g.tokens_n,
             length_sum: g.length_sum,
             spend: g.spend.clone(),
-            first: g.first.map(from_nanos),
-            last: g.last.map(from_nanos),
+            first: g.first,
+            last: g.last,
             ..MetricsBuilder::default()
         };
         for i in 0..g.times.len() {
@@ -737,5 +759,130 @@ mod tests {
         let line = r#"{"id":"a","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
         write(dir.path(), "p/2026-11.jsonl", &format!("{line}\n{line}\n"));
         assert!(performance(dir.path(), Path::new("runs"), &RunFilter::default(), 2).is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_line_cut_inside_a_character_read_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let line = |id: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"2026-11-02T10:00:00Z\",\"prompt\":\"p\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5,\"output\":\"caf\u{e9}\"}}"
+            )
+        };
+        let torn = line("c");
+        let torn = &torn.as_bytes()[..torn.find('\u{e9}').expect("é") + 1];
+        let mut bytes = format!("\u{feff}{}\n{}\n", line("a"), line("b")).into_bytes();
+        bytes.extend_from_slice(torn);
+        let p = dir.path().join("p/2026-11.jsonl");
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+        let (fast, slow, slow_diags) = both(dir.path(), &RunFilter::default(), 1);
+        assert_eq!(fast.prompts, slow);
+        assert_eq!(slow[0].all.runs, 2, "the first run counts");
+        assert_eq!(fast.diagnostics, slow_diags);
+        assert_eq!(slow_diags.len(), 1);
+        assert_eq!(slow_diags[0].severity, crate::Severity::Warning);
+    }
+
+    #[test]
+    fn times_far_from_now_and_leap_seconds_filter_and_show_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = |id: &str, ts: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"{ts}\",\"prompt\":\"p\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}\n"
+            )
+        };
+        let text = [
+            run("a", "9999-12-31T23:59:59.999Z"),
+            run("b", "1500-06-01T00:00:00.5Z"),
+            run("c", "2262-04-11T23:47:16.854775808Z"),
+            run("d", "2026-11-02T23:15:60.25Z"),
+            run("e", "2026-11-02T23:15:59Z"),
+        ]
+        .concat();
+        write(dir.path(), "p/2026-11.jsonl", &text);
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("ts")
+                .with_timezone(&Utc)
+        };
+        for (since, until) in [
+            (None, None),
+            (Some(at("2026-01-01T00:00:00Z")), None),
+            (None, Some(at("2026-11-02T23:15:60.1Z"))),
+            (
+                Some(at("2026-11-02T23:15:60Z")),
+                Some(at("2262-04-11T23:47:16.854775808Z")),
+            ),
+        ] {
+            let filter = RunFilter {
+                since,
+                until,
+                ..RunFilter::default()
+            };
+            let (fast, slow, _) = both(dir.path(), &filter, 1);
+            assert_eq!(fast.prompts, slow, "{since:?}..{until:?}");
+            assert!(fast.fallback_lines <= 1, "only the leap second falls back");
+        }
+        let (fast, _, _) = both(dir.path(), &RunFilter::default(), 1);
+        assert_eq!(
+            fast.prompts[0].all.last_run,
+            Some(at("9999-12-31T23:59:59.999Z"))
+        );
+    }
+
+    #[test]
+    fn ratings_at_the_same_millisecond_count_alike_in_either_line_order() {
+        let run = r#"{"id":"a","ts":"2026-11-01T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
+        let ratings = [
+            r#"{"type":"rating","id":"r1","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":3,"feedback":"one"}"#,
+            r#"{"type":"rating","id":"r2","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":9,"feedback":"two"}"#,
+            // Without an id: its line decides.
+            r#"{"type":"rating","ts":"2026-11-02T10:00:00.000Z","run_id":"a","quality_score":6}"#,
+            // An escape in the id: the full parser reads this line, the scanner the others.
+            r#"{"type":"rating","id":"r3","ts":"2026-11-02T10:00:00Z","run_id":"a","quality_score":1}"#,
+        ];
+        let mut results = Vec::new();
+        let mut order: Vec<usize> = (0..ratings.len()).collect();
+        for turn in 0..8 {
+            order.rotate_left(1);
+            if turn == 4 {
+                order.reverse();
+            }
+            let dir = tempfile::tempdir().expect("tempdir");
+            let lines: Vec<&str> = order.iter().map(|&i| ratings[i]).collect();
+            // The run in one file and the ratings split over two, or all in one.
+            if turn % 2 == 0 {
+                write(
+                    dir.path(),
+                    "p/2026-11.jsonl",
+                    &format!("{run}\n{}\n", lines.join("\n")),
+                );
+            } else {
+                write(
+                    dir.path(),
+                    "p/2026-10.jsonl",
+                    &format!("{run}\n{}\n", lines[..2].join("\n")),
+                );
+                write(
+                    dir.path(),
+                    "p/2026-11.jsonl",
+                    &format!("{}\n", lines[2..].join("\n")),
+                );
+            }
+            let (fast, slow, _) = both(dir.path(), &RunFilter::default(), 1);
+            assert_eq!(fast.prompts, slow, "order {order:?}");
+            for _ in 0..2 {
+                let (cached, _) =
+                    cache::performance_cached(dir.path(), Path::new("runs"), dir.path(), None, 1)
+                        .expect("the cache folder")
+                        .expect("no duplicates");
+                assert_eq!(cached.prompts, slow, "order {order:?}");
+            }
+            let m = &slow[0].all;
+            results.push((m.quality_mean, m.feedback_count));
+        }
+        results.dedup();
+        assert_eq!(results.len(), 1, "{results:?}");
     }
 }

@@ -33,6 +33,6 @@ pub use parse::{LineError, check_score, parse_event, parse_line};
 pub use scan::{RunFilter, default_threads, log_files, scan, scan_bytes, scan_events, scan_reader};
 pub use schema::{
     EvalRef, Event, FIELDS, FORMAT_VERSION, Rating, RatingEvent, RunFacts, RunRecord, format_ts,
-    json_number, new_id,
+    json_number, new_id, rating_tiebreak,
 };
 pub use write::{WriteError, append_line, append_lines, log_path, log_rel};

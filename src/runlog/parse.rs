@@ -25,32 +25,51 @@ pub fn parse_event(text: &str) -> Result<Event, LineError> {
         .unwrap_or_else(|| parse_line(text))
 }
 
-/// The diagnostic for a line that could not be read: a warning for a torn line (no line end,
-/// or JSON that stops short), else an error; the line is skipped either way.
+/// The diagnostic for a line that could not be read: a warning for an incomplete line (no
+/// line end, or JSON that stops short), else an error; the line is skipped either way.
 pub(crate) fn line_diagnostic(
     shown: &Path,
     line_no: usize,
     complete: bool,
     e: LineError,
 ) -> Diagnostic {
-    // A line cut off in the middle of its JSON is a torn write also when later appends followed
+    // A line cut off in the middle of its JSON stays incomplete when later appends followed
     // it (each append starts on a fresh line); it never was a run, and nothing can repair it.
     if !complete || e.truncated {
-        let which = if complete { "line" } else { "last line" };
-        return Diagnostic::warning(
-            shown,
-            Some(line_no),
-            format!("incomplete {which} (torn write?), skipped: {}", e.message),
-        )
-        .with_field(e.field.unwrap_or("line"));
+        return incomplete(shown, line_no, complete, &e.message)
+            .with_field(e.field.unwrap_or("line"));
     }
     let mut d = Diagnostic::error(shown, Some(line_no), format!("{}, line skipped", e.message));
     d.field = e.field.map(str::to_string);
     d
 }
 
-/// The diagnostic for a line that is not UTF-8.
-pub(crate) fn utf8_diagnostic(shown: &Path, line_no: usize, e: std::str::Utf8Error) -> Diagnostic {
+/// The warning for an incomplete line: at the end of a file (no line end) it may still be
+/// being written by another process; elsewhere an earlier write stopped short.
+fn incomplete(shown: &Path, line_no: usize, complete: bool, why: &str) -> Diagnostic {
+    let what = if complete {
+        "incomplete line, skipped"
+    } else {
+        "incomplete last line (it may still be being written), skipped"
+    };
+    Diagnostic::warning(shown, Some(line_no), format!("{what}: {why}"))
+}
+
+/// The diagnostic for a line that is not UTF-8: a warning when the bytes stop inside a
+/// character at the line's end (the line is incomplete), else an error.
+pub(crate) fn utf8_diagnostic(
+    shown: &Path,
+    line_no: usize,
+    complete: bool,
+    e: std::str::Utf8Error,
+) -> Diagnostic {
+    if e.error_len().is_none() {
+        let why = format!(
+            "the line stops inside a UTF-8 character (byte {})",
+            e.valid_up_to()
+        );
+        return incomplete(shown, line_no, complete, &why).with_field("line");
+    }
     Diagnostic::error(
         shown,
         Some(line_no),
@@ -60,6 +79,9 @@ pub(crate) fn utf8_diagnostic(shown: &Path, line_no: usize, e: std::str::Utf8Err
         ),
     )
 }
+
+/// A UTF-8 byte order mark, which a run log may start with (editors on Windows write one).
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A line as read, borrowing from the line where it can.
 #[derive(Deserialize)]
@@ -193,6 +215,10 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
                 ts,
                 quality_score: check_score(q)?,
                 feedback: l.feedback.map(Cow::into_owned),
+                tiebreak: super::schema::rating_tiebreak(
+                    l.id.as_deref().map(str::as_bytes),
+                    line.as_bytes(),
+                ),
             }));
         }
         Some(other) => {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::parse::{line_diagnostic, parse_event, utf8_diagnostic};
+use super::parse::{BOM, line_diagnostic, parse_event, utf8_diagnostic};
 use super::schema::{Event, RunFacts};
 use crate::diagnostic::Diagnostic;
 use crate::prompt::is_valid_name;
@@ -304,6 +304,12 @@ where
         let complete = buf.last() == Some(&b'\n');
         let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // A byte order mark before the first line is not part of it.
+        let raw = if line_no == 1 {
+            raw.strip_prefix(BOM).unwrap_or(raw)
+        } else {
+            raw
+        };
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -311,7 +317,7 @@ where
         let text = match simdutf8::basic::from_utf8(raw).or_else(|_| std::str::from_utf8(raw)) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(utf8_diagnostic(shown, line_no, e));
+                diags.push(utf8_diagnostic(shown, line_no, complete, e));
                 continue;
             }
         };
@@ -373,11 +379,61 @@ mod tests {
             ]
         );
         assert!(
-            diags[0]
-                .message
-                .starts_with("incomplete line (torn write?)"),
+            diags[0].message.starts_with("incomplete line, skipped"),
             "{}",
             diags[0]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_skipped() {
+        let ok = r#"{"id":"a","ts":"2026-11-02T10:15:30Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":1}"#;
+        let data = format!("\u{feff}{ok}\n\u{feff}{}\n", ok.replace("\"a\"", "\"b\""));
+        let mut diags = Vec::new();
+        let mut seen = Vec::new();
+        scan_bytes(
+            data.as_bytes(),
+            Path::new("runs/p/x.jsonl"),
+            &mut diags,
+            |n, _, _| seen.push(n),
+        );
+        // Only at the start of the file: one later in it is a bad line.
+        assert_eq!(seen, [1]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].line, Some(2));
+        assert_eq!(diags[0].severity, crate::Severity::Error);
+    }
+
+    #[test]
+    fn a_line_cut_inside_a_character_is_incomplete_not_an_error() {
+        let line = "{\"id\":\"a\",\"output\":\"caf\u{e9}";
+        let cut = &line.as_bytes()[..line.len() - 1];
+        let mut data = cut.to_vec();
+        let mut diags = Vec::new();
+        scan_bytes(&data, Path::new("runs/p/x.jsonl"), &mut diags, |_, _, _| {});
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].severity, crate::Severity::Warning, "{}", diags[0]);
+        assert!(
+            diags[0]
+                .message
+                .starts_with("incomplete last line (it may still be being written)"),
+            "{}",
+            diags[0]
+        );
+        // Followed by a later append, it is still incomplete, not an error.
+        data.extend_from_slice(b"\n{}\n");
+        diags.clear();
+        scan_bytes(&data, Path::new("runs/p/x.jsonl"), &mut diags, |_, _, _| {});
+        assert_eq!(diags[0].severity, crate::Severity::Warning, "{}", diags[0]);
+        assert!(diags[0].message.starts_with("incomplete line, skipped"));
+        // A bad byte inside a line stays an error.
+        diags.clear();
+        scan_bytes(
+            b"{\"id\":\"\xff\"}\n",
+            Path::new("runs/p/x.jsonl"),
+            &mut diags,
+            |_, _, _| {},
+        );
+        assert_eq!(diags[0].severity, crate::Severity::Error);
     }
 }

@@ -197,6 +197,21 @@ pub struct Rating {
     pub quality_score: f64,
     /// Feedback text, if any.
     pub feedback: Option<String>,
+    /// Orders ratings given at the same `ts`, so the order of lines never decides
+    /// ([`rating_tiebreak`]).
+    pub tiebreak: u64,
+}
+
+/// What orders ratings of one run given at the same time: a hash of the rating's `id`, or of
+/// its whole line when it has none. Every reader uses it, so a merge's direction or the order
+/// of files never changes which rating counts.
+pub fn rating_tiebreak(id: Option<&[u8]>, line: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    let key = match id {
+        Some(id) if !id.is_empty() => id,
+        _ => line,
+    };
+    foldhash::fast::FixedState::with_seed(0x7a7e).hash_one(key)
 }
 
 /// One valid line of a run log.

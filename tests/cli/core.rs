@@ -1320,6 +1320,25 @@ fn check_quality_score_out_of_range_names_the_field() {
 }
 
 #[test]
+fn check_a_log_cut_inside_a_character_and_a_bom_are_not_errors() {
+    let good = run_line("a", "2026-11-20T10:00:00.000Z", "p", "1.0", true, "x");
+    // A crash while writing `é`: the file stops after its first byte.
+    let mut log = format!("\u{feff}{good}\n{{\"id\":\"b\",\"output\":\"caf").into_bytes();
+    log.push(0xC3);
+    let (env, r) = check_with(&[VALID_P, ("runs/p/2026-11.jsonl", &log)]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert_eq!(
+        r.stdout,
+        "runs/p/2026-11.jsonl:2: warning: incomplete last line (it may still be being written), \
+         skipped: the line stops inside a UTF-8 character (byte 23)\n",
+        "{}",
+        r.snapshot()
+    );
+    let j = env.run(&["show", "p", "--json"]).json();
+    assert_eq!(j["metrics"]["runs"], 1, "{j}");
+}
+
+#[test]
 fn check_torn_last_line_is_only_a_warning() {
     let good = run_line("a", "2026-11-20T10:00:00.000Z", "p", "1.0", true, "x");
     let log = format!("{good}\n{{\"id\":\"b\",\"ts\":\"2026-11-2");

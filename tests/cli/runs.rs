@@ -644,6 +644,69 @@ fn stdin_fills_id_and_ts_and_normalizes_times_to_utc_milliseconds() {
 }
 
 #[test]
+fn stdin_rejects_an_id_already_logged_or_repeated_and_then_records_nothing() {
+    let env = project(&[("p", &["1.0"])]);
+    ok(&env.run_with_stdin(
+        &["record", "--stdin"],
+        r#"{"id":"old-1","prompt":"p","execution_time_ms":1}"#,
+    ));
+    let before = std::fs::read_to_string(env.path("runs/p/2026-11.jsonl")).expect("log");
+    let input = [
+        r#"{"id":"new-1","prompt":"p","execution_time_ms":2}"#,
+        r#"{"id":"old-1","prompt":"p","execution_time_ms":3}"#,
+        r#"{"id":"new-1","prompt":"p","execution_time_ms":4}"#,
+        r#"{"id":"new-2","prompt":"p","execution_time_ms":5}"#,
+    ]
+    .join("\n");
+    let r = env.run_with_stdin(&["record", "--stdin"], &input);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert_eq!(
+        r.stderr,
+        "stdin:2: id \"old-1\" is already the id of the run at runs/p/2026-11.jsonl:1; line rejected\n\
+         stdin:3: id \"new-1\" was already given on line 1; line rejected\n\
+         recorded nothing: 2 line(s) repeat a run id (2 line(s) rejected in all)\n",
+        "{}",
+        r.snapshot()
+    );
+    assert_eq!(r.stdout, "");
+    let after = std::fs::read_to_string(env.path("runs/p/2026-11.jsonl")).expect("log");
+    assert_eq!(after, before, "nothing of the batch is written");
+    // Without the repeats the batch goes in.
+    let r = env.run_with_stdin(
+        &["record", "--stdin"],
+        &[
+            input.lines().next().expect("line"),
+            input.lines().nth(3).expect("line"),
+        ]
+        .join("\n"),
+    );
+    ok(&r);
+    assert_eq!(r.stdout, "new-1\nnew-2\n");
+}
+
+#[test]
+fn check_names_both_places_of_a_repeated_run_id() {
+    let env = project(&[("p", &["1.0"])]);
+    let a = run_line("a", "2026-11-20T10:00:00.000Z", "p", "1.0", 100.0, true);
+    let b = run_line("b", "2026-11-20T11:00:00.000Z", "p", "1.0", 100.0, true);
+    let other_a = run_line("a", "2026-10-02T10:00:00.000Z", "p", "1.0", 900.0, false);
+    env.write("runs/p/2026-10.jsonl", jsonl(&[other_a]));
+    env.write("runs/p/2026-11.jsonl", jsonl(&[b.clone(), a, b]));
+    let r = env.run(&["check"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert_eq!(
+        r.stdout,
+        "runs/p/2026-11.jsonl:2: run id a is already the id of the run at runs/p/2026-10.jsonl:1; readers count only that one\n\
+         runs/p/2026-11.jsonl:3: warning: run b is logged twice (same line as runs/p/2026-11.jsonl:1); it counts once\n",
+        "{}",
+        r.snapshot()
+    );
+    let j = env.run(&["check", "--json"]).json();
+    assert_eq!(j["diagnostics"][0]["field"], "id");
+    assert_eq!(j["diagnostics"][0]["code"], "repeated-run-id");
+}
+
+#[test]
 fn stdin_name_and_version_arguments_are_defaults() {
     let env = project(&[("p", &["1.0", "1.1"]), ("q", &["1.0"])]);
     let input = [

@@ -18,6 +18,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
@@ -25,7 +26,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-4 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-6 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -75,8 +76,15 @@ struct Header {
     groups: Vec<GroupHeader>,
 }
 
-/// Run id hash, time, score, feedback (see `Rated`), and when that feedback was given.
-type CachedRating = (u64, i64, f64, Option<bool>, Option<i64>);
+/// Run id hash, time and tiebreak, score, feedback (see `Rated`), and when that feedback was
+/// given.
+type CachedRating = (
+    u64,
+    (DateTime<Utc>, u64),
+    f64,
+    Option<bool>,
+    Option<(DateTime<Utc>, u64)>,
+);
 
 #[derive(Serialize, Deserialize)]
 struct GroupHeader {
@@ -84,8 +92,8 @@ struct GroupHeader {
     version: String,
     runs: usize,
     fractional: Vec<(usize, f64)>,
-    first: Option<i64>,
-    last: Option<i64>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -154,7 +162,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
         ratings: p
             .ratings
             .iter_with_feedback_time()
-            .map(|(k, r, at)| (*k, r.ts, r.quality, r.feedback, at))
+            .map(|(k, r, at)| (*k, (r.ts, r.tiebreak), r.quality, r.feedback, at))
             .collect(),
         groups: p
             .groups
@@ -242,11 +250,12 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
         diagnostics: header.diagnostics,
         ..Partial::default()
     };
-    for (k, ts, quality, feedback, feedback_at) in header.ratings {
+    for (k, (ts, tiebreak), quality, feedback, feedback_at) in header.ratings {
         p.ratings.restore(
             k,
             Rated {
                 ts,
+                tiebreak,
                 quality,
                 feedback,
             },
@@ -760,5 +769,41 @@ mod tests {
                 "precious"
             );
         }
+    }
+
+    #[test]
+    fn times_out_of_the_nanosecond_range_and_leap_seconds_survive_the_cache() {
+        let e = env();
+        let run = |id: &str, ts: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"ts\":\"{ts}\",\"prompt\":\"c\",\"version\":\"1.0\",\"success\":true,\"execution_time_ms\":5}}\n"
+            )
+        };
+        let text = [
+            run("late", "9999-12-31T23:59:59.999999999Z"),
+            run("early", "0000-01-01T00:00:00Z"),
+            run("leap", "2026-11-02T23:15:60.5Z"),
+            "{\"type\":\"rating\",\"id\":\"x\",\"run_id\":\"leap\",\"ts\":\"2026-11-02T23:59:60Z\",\"quality_score\":4,\"feedback\":\"f\"}\n".to_string(),
+            lines(2000..2100, "c"),
+        ]
+        .concat();
+        e.write("c/2026-11.jsonl", &text);
+        assert_eq!(e.query().read, 3);
+        assert_eq!(e.query().reused, 3);
+        e.append("c/2026-11.jsonl", &lines(2100..2110, "c"));
+        assert_eq!(e.query().appended, 1);
+        let (fast, _) = performance_cached(&e.runs(), Path::new("runs"), e.dir.path(), None, 1)
+            .expect("the cache folder")
+            .expect("no duplicate ids");
+        let c = fast.prompts.iter().find(|p| p.prompt == "c").expect("c");
+        let shown = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        assert_eq!(
+            shown(c.all.first_run).as_deref(),
+            Some("0000-01-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            shown(c.all.last_run).as_deref(),
+            Some("9999-12-31T23:59:59.999999999+00:00")
+        );
     }
 }

@@ -382,7 +382,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
 /// A run line's fields, borrowed from the line.
 pub(crate) struct ScannedRun<'a> {
     pub(crate) id: &'a [u8],
-    pub(crate) ts: i64,
+    pub(crate) ts: DateTime<Utc>,
     pub(crate) prompt: &'a str,
     pub(crate) version: &'a str,
     pub(crate) prompt_sha: Option<&'a [u8]>,
@@ -403,7 +403,9 @@ pub(crate) enum Scanned<'a> {
     Run(ScannedRun<'a>),
     Rating {
         run_id: &'a [u8],
-        ts: i64,
+        ts: DateTime<Utc>,
+        /// See [`crate::runlog::rating_tiebreak`].
+        tiebreak: u64,
         quality: f64,
         /// None when the rating gives no feedback (absent or null), else whether it is more
         /// than whitespace.
@@ -434,6 +436,7 @@ pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
             return Ok(Scanned::Rating {
                 run_id,
                 ts,
+                tiebreak: crate::runlog::schema::rating_tiebreak(f.id, text),
                 quality,
                 feedback: f.feedback,
             });
@@ -487,7 +490,7 @@ pub fn fast_event(text: &[u8]) -> Option<Event> {
     let s = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_string);
     Some(Event::Run(RunFacts {
         id: s(r.id)?,
-        ts: from_nanos(r.ts),
+        ts: r.ts,
         prompt: r.prompt.to_string(),
         version: r.version.to_string(),
         prompt_sha: match r.prompt_sha {
@@ -549,14 +552,16 @@ fn is_version(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 19 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as nanoseconds since the epoch; other forms: fallback.
-fn fast_ts(s: &[u8]) -> Scan<i64> {
-    let num = |r: std::ops::Range<usize>| -> Scan<i64> {
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (0 to 9 fraction digits) as the time chrono's RFC 3339
+/// parser gives; other forms (offsets, lowercase `t`/`z`, a space, leap seconds, more digits):
+/// fallback.
+fn fast_ts(s: &[u8]) -> Scan<DateTime<Utc>> {
+    let num = |r: std::ops::Range<usize>| -> Scan<u32> {
         let part = s.get(r).ok_or(Fallback)?;
         if !part.iter().all(u8::is_ascii_digit) {
             return Err(Fallback);
         }
-        Ok(part.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
+        Ok(part.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
     };
     if s.len() < 20
         || s[4] != b'-'
@@ -576,30 +581,22 @@ fn fast_ts(s: &[u8]) -> Scan<i64> {
         num(14..16)?,
         num(17..19)?,
     );
-    let mut nanos = 0i64;
+    let mut nanos = 0u32;
     if s.len() > 20 {
         if s[19] != b'.' || s.len() > 30 || s.len() < 22 {
             return Err(Fallback);
         }
         let frac = &s[20..s.len() - 1];
-        if !frac.iter().all(u8::is_ascii_digit) {
-            return Err(Fallback);
-        }
-        nanos = frac.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0'))
-            * 10i64.pow(9 - frac.len() as u32);
+        nanos = num(20..s.len() - 1)? * 10u32.pow(9 - frac.len() as u32);
     }
-    let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32).ok_or(Fallback)?;
-    let time = chrono::NaiveTime::from_hms_opt(h as u32, mi as u32, sec as u32).ok_or(Fallback)?;
-    let secs = date.and_time(time).and_utc().timestamp();
-    Ok(secs * 1_000_000_000 + nanos)
-}
-
-pub(crate) fn to_nanos(t: &DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(i64::MIN)
-}
-
-pub(crate) fn from_nanos(n: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(n)
+    // Four digits: 0000 to 9999, all within chrono's range. Second 60 (a leap second) is
+    // chrono's to represent.
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d).ok_or(Fallback)?;
+    if sec > 59 {
+        return Err(Fallback);
+    }
+    let time = chrono::NaiveTime::from_hms_nano_opt(h, mi, sec, nanos).ok_or(Fallback)?;
+    Ok(date.and_time(time).and_utc())
 }
 
 #[cfg(test)]
@@ -613,23 +610,109 @@ mod tests {
             "2026-11-02T10:15:30.1Z",
             "2026-11-02T10:15:30.123456789Z",
             "1999-12-31T23:59:59.999Z",
+            "9999-12-31T23:59:59.999Z",
+            "0000-01-01T00:00:00Z",
+            "1677-09-21T00:12:43.145224191Z",
+            "2262-04-11T23:47:16.854775808Z",
         ] {
             let chrono = DateTime::parse_from_rfc3339(s)
                 .expect("valid")
                 .with_timezone(&Utc);
-            assert_eq!(
-                fast_ts(s.as_bytes()).ok(),
-                chrono.timestamp_nanos_opt(),
-                "{s}"
-            );
+            assert_eq!(fast_ts(s.as_bytes()).ok(), Some(chrono), "{s}");
         }
         for s in [
             "2026-11-02 10:15:30Z",
             "2026-11-02T10:15:30+01:00",
             "2026-13-02T10:15:30Z",
             "2026-11-02T10:15:30.Z",
+            "2026-11-02T23:15:60Z",
+            "2026-11-02t10:15:30z",
         ] {
             assert!(fast_ts(s.as_bytes()).is_err(), "{s}");
         }
+    }
+
+    /// Every timestamp shape through the fast scanner and the full parser: the same event, or
+    /// the scanner hands the line over (and the full parser's diagnostic is the only one).
+    #[test]
+    fn the_fast_scanner_agrees_with_the_full_parser_on_every_timestamp() {
+        let dates = [
+            "0000-01-01",
+            "0000-02-29",
+            "0001-01-01",
+            "1677-09-21",
+            "1677-09-20",
+            "1900-02-29",
+            "1970-01-01",
+            "2000-02-29",
+            "2026-11-02",
+            "2026-02-30",
+            "2262-04-11",
+            "2262-04-12",
+            "9999-12-31",
+            "2026-00-10",
+            "2026-13-01",
+            "2026-11-00",
+            "2026-11-32",
+            "+2026-11-02",
+            "20261-11-02",
+            "2026-1-02",
+        ];
+        let times = [
+            "00:00:00", "23:59:59", "23:59:60", "23:15:60", "12:60:00", "24:00:00", "10:15:61",
+            "1:15:30", "10:15",
+        ];
+        let mut fracs: Vec<String> = (0..=10).map(|n| format!(".{}", "9".repeat(n))).collect();
+        fracs.extend(["".into(), ".000000001".into(), ".5".into(), ",5".into()]);
+        let zones = [
+            "Z", "z", "+00:00", "-00:00", "+01:00", "-23:59", "+24:00", "+0100", "", "ZZ",
+        ];
+        let seps = ["T", "t", " ", "_"];
+        let (mut fast, mut total) = (0, 0);
+        for date in dates {
+            for time in times {
+                for frac in &fracs {
+                    for zone in zones {
+                        for sep in seps {
+                            let ts = format!("{date}{sep}{time}{frac}{zone}");
+                            total += 1;
+                            for line in [
+                                format!(
+                                    r#"{{"id":"r","ts":"{ts}","prompt":"p","version":"1.0","success":true,"execution_time_ms":1}}"#
+                                ),
+                                format!(
+                                    r#"{{"type":"rating","id":"x","run_id":"r","ts":"{ts}","quality_score":5}}"#
+                                ),
+                            ] {
+                                let full = super::super::parse_line(&line);
+                                match scan_line(line.as_bytes()) {
+                                    Ok(Scanned::Run(r)) => {
+                                        fast += 1;
+                                        let Ok(Event::Run(f)) = &full else {
+                                            panic!("{line}: fast accepted, full gave {full:?}")
+                                        };
+                                        assert_eq!(r.ts, f.ts, "{line}");
+                                        assert_eq!(
+                                            fast_event(line.as_bytes()).as_ref(),
+                                            full.as_ref().ok(),
+                                            "{line}"
+                                        );
+                                    }
+                                    Ok(Scanned::Rating { ts, .. }) => {
+                                        let Ok(Event::Rating(f)) = &full else {
+                                            panic!("{line}: fast accepted, full gave {full:?}")
+                                        };
+                                        assert_eq!(ts, f.ts, "{line}");
+                                    }
+                                    Err(Fallback) => {}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Common shapes take the fast path.
+        assert!(fast > 200, "{fast} of {total}");
     }
 }
