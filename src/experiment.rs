@@ -462,6 +462,122 @@ impl Experiments {
     }
 }
 
+/// Check and complete the experiment fields of a run object before it is recorded: the
+/// `experiment` must exist and be on the run's prompt (`prompt`, else `default_prompt`); a
+/// `variant` must be one of its versions and agree with `version` (a run without `version`
+/// becomes a run of its variant); `unit` must be a string, and is replaced by `unit_hash` when
+/// the experiment hashes units; `label` defaults to the experiment's label. Objects without
+/// `experiment` are left alone (but a `variant` or `unit` without one is an error).
+pub fn tag_run(
+    experiments: &Experiments,
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    default_prompt: Option<&str>,
+) -> Result<(), String> {
+    use serde_json::Value;
+    let name = match obj.get("experiment") {
+        None => {
+            for k in ["variant", "unit"] {
+                if obj.contains_key(k) {
+                    return Err(format!(
+                        "`{k}` needs `experiment`, the experiment it belongs to"
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(format!("experiment must be a name, got {other}")),
+    };
+    let Some(e) = experiments.get(&name) else {
+        let known: Vec<&str> = experiments.list.iter().map(|e| e.name.as_str()).collect();
+        return Err(format!(
+            "no experiment named `{name}` in experiments.toml{}",
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (experiments: {})", known.join(", "))
+            }
+        ));
+    };
+    let prompt = match obj.get("prompt") {
+        Some(Value::String(p)) => Some(p.as_str()),
+        _ => default_prompt,
+    };
+    if prompt.is_some_and(|p| p != e.prompt) {
+        return Err(format!(
+            "experiment `{name}` is on prompt `{}`, not `{}`",
+            e.prompt,
+            prompt.unwrap_or_default()
+        ));
+    }
+    if prompt.is_none() {
+        obj.insert("prompt".into(), Value::String(e.prompt.clone()));
+    }
+    let as_version = |k: &str| -> Result<Option<Version>, String> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(Value::String(v)) => v.parse().map(Some).map_err(|e| format!("{k}: {e}")),
+            Some(other) => Err(format!("{k} must be a version in quotes, got {other}")),
+        }
+    };
+    let variant = as_version("variant")?;
+    let version = as_version("version")?;
+    let chosen = match (&variant, &version) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!(
+                "variant {a} and version {b} disagree; a run of an experiment is a run of its variant"
+            ));
+        }
+        (Some(v), _) | (None, Some(v)) => v.clone(),
+        (None, None) => {
+            return Err(format!(
+                "a run of experiment `{name}` needs `variant` (or `version`): one of {}",
+                e.variants
+                    .iter()
+                    .map(|v| v.version.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+    if e.variant(&chosen).is_none() {
+        return Err(format!(
+            "{chosen} is not a variant of experiment `{name}` (variants: {})",
+            e.variants
+                .iter()
+                .map(|v| v.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    obj.insert("variant".into(), Value::String(chosen.to_string()));
+    if version.is_none() {
+        obj.insert("version".into(), Value::String(chosen.to_string()));
+    }
+    match obj.get("label") {
+        None => {
+            obj.insert("label".into(), Value::String(e.label.clone()));
+        }
+        Some(Value::String(l)) if *l == e.label => {}
+        Some(other) => {
+            return Err(format!(
+                "label {other} is not the label experiment `{name}` splits (`{}`)",
+                e.label
+            ));
+        }
+    }
+    match obj.get("unit").cloned() {
+        None => {}
+        Some(Value::String(u)) if !u.is_empty() && e.hash_units => {
+            obj.remove("unit");
+            obj.insert("unit_hash".into(), Value::String(unit_hash(&u)));
+        }
+        Some(Value::String(u)) if !u.is_empty() => {}
+        Some(other) => return Err(format!("unit must be a non-empty string, got {other}")),
+    }
+    Ok(())
+}
+
 /// Which version to serve (the `resolve --json` model).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -535,6 +651,8 @@ impl crate::project::Project {
 }
 
 #[cfg(test)]
+// Reference values are written with all 17 digits the reference script printed.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
 
@@ -603,6 +721,65 @@ mod tests {
         // 10% of units must move; binomial bounds again.
         let sd = (n as f64 * 0.1 * 0.9).sqrt();
         assert!((moved as f64 - 2000.0).abs() < 5.0 * sd, "{moved}");
+    }
+
+    // Reference values: tests/reference/experiment_reference.py (scipy 1.17.1,
+    // statsmodels 0.15.0), each naming its call.
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn the_sample_ratio_check_equals_scipy_chisquare() {
+        // scipy.stats.chisquare([8840, 1160], f_exp=[0.9, 0.1]*10000)
+        let s = sample_ratio(&[8840, 1160], &[0.9, 0.1]).expect("srm");
+        assert!(close(s.chi2, 28.444444444444446, 1e-12), "{s:?}");
+        assert!(close(s.p_value, 9.6426067302282287e-08, 1e-6), "{s:?}");
+        assert!(s.mismatch);
+        // scipy.stats.chisquare([510, 290, 200], f_exp=[0.5, 0.3, 0.2]*1000)
+        let s = sample_ratio(&[510, 290, 200], &[0.5, 0.3, 0.2]).expect("srm");
+        assert!(close(s.chi2, 0.53333333333333333, 1e-12), "{s:?}");
+        assert!(close(s.p_value, 0.76592833836464869, 1e-9), "{s:?}");
+        assert_eq!(s.df, 2);
+        assert!(!s.mismatch);
+        let s = sample_ratio(&[9000, 1000], &[0.9, 0.1]).expect("srm");
+        assert_eq!((s.chi2, s.p_value), (0.0, 1.0));
+        assert!(sample_ratio(&[0, 0], &[0.5, 0.5]).is_none());
+    }
+
+    #[test]
+    fn sample_sizes_match_statsmodels_normal_ind_power() {
+        // NormalIndPower().solve_power(proportion_effectsize(p2, p1), alpha, power=0.8,
+        // ratio=1) = 902.341…, 1564.529…, 513.142…: the closed form leaves out the far tail
+        // (under 0.01 run), and a sample size is the next whole run.
+        assert_eq!(runs_for_rates(0.80, 0.85, 0.05, 0.8), Some(903));
+        assert_eq!(runs_for_rates(0.5, 0.55, 0.05, 0.8), Some(1565));
+        assert_eq!(runs_for_rates(0.9, 0.95, 0.025, 0.8), Some(514));
+        // NormalIndPower().solve_power(0.5/2.0, alpha=0.05, power=0.8, ratio=1) = 251.16…
+        assert_eq!(runs_for_means(2.0, 0.5, 0.05, 0.8), Some(252));
+        assert_eq!(runs_for_means(120.0, 30.0, 0.05, 0.8), Some(252));
+        assert_eq!(runs_for_rates(0.5, 0.5, 0.05, 0.8), None);
+    }
+
+    #[test]
+    fn intervals_match_statsmodels_and_scipy() {
+        // proportion_confint(k, n, alpha=0.05, method='wilson')
+        for (k, n, lo, hi) in [
+            (42, 50, 0.71485783936964986, 0.91662579321966575),
+            (0, 10, 0.0, 0.27753279986288926),
+            (990, 1000, 0.9816905311296853, 0.99455924555447073),
+        ] {
+            let i = wilson(k, n).expect("interval");
+            assert!(
+                (i.low - lo).abs() < 1e-9 && (i.high - hi).abs() < 1e-9,
+                "{k}/{n}: {i:?}"
+            );
+        }
+        // scipy.stats.t.interval(0.95, 6, loc=mean(xs), scale=sem(xs))
+        let i = mean_interval(&[7.0, 8.0, 6.0, 9.0, 7.0, 8.0, 5.0]).expect("interval");
+        assert!((i.low - 5.8987681280715369).abs() < 1e-9, "{i:?}");
+        assert!((i.high - 8.3869461576427486).abs() < 1e-9, "{i:?}");
     }
 
     #[test]
@@ -1069,11 +1246,14 @@ mod analysis {
                     Decision::Ship,
                     Some(best.version.clone()),
                     format!(
-                        "ship {}: {} is better than the control {} (p = {:.3})",
+                        "ship {}: {} is better than the control {} (p {})",
                         best.version,
                         e.metric.as_str(),
                         e.variants[control_idx].version,
-                        best.versus_control.as_ref().map_or(1.0, |t| t.p_value)
+                        match best.versus_control.as_ref().map_or(1.0, |t| t.p_value) {
+                            p if p < 0.001 => "< 0.001".to_string(),
+                            p => format!("= {p:.3}"),
+                        }
                     ),
                 )
             } else {

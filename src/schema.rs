@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema};
 
 /// Every command with `--json` output and its schema (JSON Schema draft 2020-12), by name.
 ///
-/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`, `label-move` is `label NAME LABEL VERSION`. `render`'s schema covers its default text format; its
+/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`, `label-move` is `label NAME LABEL VERSION`, `experiment-list` is `experiment` without a name. `render`'s schema covers its default text format; its
 /// `ollama` and `openai` formats print the provider's request body.
 pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     let mut out = vec![
@@ -19,6 +19,14 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("create", schema::<crate::create::Created>()),
         ("diff", schema::<crate::diff::DiffModel>()),
         ("eval", schema::<crate::eval::paired::EvalModel<'static>>()),
+        (
+            "experiment",
+            schema::<crate::experiment::ExperimentReport>(),
+        ),
+        (
+            "experiment-list",
+            schema::<Vec<crate::experiment::Experiment>>(),
+        ),
         ("export", schema::<Vec<crate::runlog::RunRecord>>()),
         ("init", schema::<crate::templates::InitReport>()),
         ("label", schema::<crate::labels::LabelList>()),
@@ -29,6 +37,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("record", schema::<crate::record::Recorded>()),
         ("record-batch", schema::<crate::record::BatchResult>()),
         ("render", schema::<crate::render::Rendered>()),
+        ("resolve", schema::<crate::experiment::Resolved>()),
         ("report", schema::<crate::report::Report>()),
         ("run", schema::<crate::eval::Summary>()),
         ("show", schema::<crate::query::ShowModel>()),
@@ -46,6 +55,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             "record-batch" => "record --stdin",
             "trust-list" => "trust --list",
             "label-move" => "label NAME LABEL VERSION",
+            "experiment-list" => "experiment",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

@@ -45,6 +45,7 @@ mod create;
 mod diff;
 mod error;
 mod eval;
+mod experiment;
 mod export;
 mod history;
 mod init;
@@ -56,6 +57,7 @@ mod rate;
 mod record;
 mod render;
 mod report;
+mod resolve;
 mod run;
 mod show;
 mod trends;
@@ -142,6 +144,8 @@ pub enum Command {
     Bisect(bisect::BisectArgs),
     Trust(trust::TrustArgs),
     Label(label::LabelArgs),
+    Resolve(resolve::ResolveArgs),
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -222,6 +226,8 @@ pub fn main() -> ExitCode {
             Command::Bisect(a) => bisect::run(&mut ctx, a),
             Command::Trust(a) => trust::run(&mut ctx, a),
             Command::Label(a) => label::run(&mut ctx, a),
+            Command::Resolve(a) => resolve::run(&mut ctx, a),
+            Command::Experiment(a) => experiment::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

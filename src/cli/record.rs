@@ -60,8 +60,14 @@ pub struct RecordArgs {
     /// An input variable, key=value (repeatable)
     #[arg(long = "input", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub inputs: Vec<(String, String)>,
+    /// The experiment (experiments.toml) whose variant ran; the version must be a variant
+    #[arg(long, value_name = "NAME", requires = "unit")]
+    pub experiment: Option<String>,
+    /// The unit (user, session) the experiment assigned, as `ptrack resolve --unit` got it
+    #[arg(long, value_name = "ID", requires = "experiment")]
+    pub unit: Option<String>,
     /// Read run objects from stdin, one JSON object per line
-    #[arg(long, conflicts_with_all = ["time_ms", "output", "output_file", "tokens", "quality", "feedback", "error", "success", "failure", "inputs"])]
+    #[arg(long, conflicts_with_all = ["time_ms", "output", "output_file", "tokens", "quality", "feedback", "error", "success", "failure", "inputs", "experiment", "unit"])]
     pub stdin: bool,
 }
 
@@ -110,6 +116,28 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
         )));
     }
     let version = registry.resolve(&name, version.as_ref())?;
+    // What was served: the label asked for, and the experiment's variant and unit.
+    let mut extra = serde_json::Map::new();
+    let label = args.label.clone().or_else(|| {
+        args.name
+            .as_deref()
+            .and_then(|n| n.split_once(':'))
+            .map(|(_, l)| l.to_string())
+            .filter(|l| l.parse::<Version>().is_err())
+    });
+    if let Some(l) = label {
+        extra.insert("label".into(), Value::String(l));
+    }
+    if let (Some(exp), Some(unit)) = (&args.experiment, &args.unit) {
+        extra.insert("experiment".into(), Value::String(exp.clone()));
+        extra.insert("unit".into(), Value::String(unit.clone()));
+        extra.insert("prompt".into(), Value::String(name.clone()));
+        extra.insert("version".into(), Value::String(version.version.to_string()));
+        ptrack::experiment::tag_run(&project.experiments(), &mut extra, Some(&name))
+            .map_err(|m| CliError::new(format!("--experiment: {m}")))?;
+        extra.remove("prompt");
+        extra.remove("version");
+    }
     let output = match (&args.output, &args.output_file) {
         (Some(o), _) => o.clone(),
         (None, Some(f)) => {
@@ -133,6 +161,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
+        extra,
         ..RunDraft::default()
     };
     let record = project.record(version, draft, ctx.now)?;
@@ -157,6 +186,7 @@ fn record_stdin(
     }
     let mut recorder = Recorder::new(project);
     let mut batch = BatchResult::default();
+    let experiments = project.experiments();
     // The stdin line of each run added, to name it when a later line repeats its id.
     let mut run_lines: Vec<usize> = Vec::new();
     let mut repeated_ids = 0;
@@ -183,7 +213,8 @@ fn record_stdin(
         if text.is_empty() {
             continue;
         }
-        let result = json_object(text).and_then(|obj| {
+        let result = json_object(text).and_then(|mut obj| {
+            ptrack::experiment::tag_run(&experiments, &mut obj, default_prompt)?;
             recorder
                 .add_json(registry, obj, default_prompt, default_version, ctx.now)
                 .map_err(|e| match e {

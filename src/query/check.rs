@@ -122,6 +122,7 @@ impl Project {
             diags.extend(self.changed_missing_goals(rev, &registry)?);
         }
         diags.extend(self.labels().check(&registry));
+        diags.extend(self.experiments().check(&registry));
         for id in &runs.orphan_ratings {
             diags.push(
                 Diagnostic::warning(

@@ -4,6 +4,7 @@ mod common;
 mod core;
 mod escape;
 mod exec;
+mod experiments;
 mod git;
 mod hostile_logs;
 mod hostile_prompts;
