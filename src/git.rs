@@ -206,6 +206,21 @@ impl Repo {
         })
     }
 
+    /// The experiments (`experiments.toml`) as they were at `rev`; none when the file did not
+    /// exist.
+    pub fn experiments_at(&self, rev: &str) -> Result<crate::experiment::Experiments, GitError> {
+        use crate::project::PromptSource;
+        let oid = self.resolve(rev)?;
+        let source = self.source_at(oid)?;
+        let path = Path::new(crate::experiment::EXPERIMENTS_FILE);
+        Ok(match source.read(path) {
+            Ok(bytes) => {
+                crate::experiment::Experiments::parse(&String::from_utf8_lossy(&bytes), path)
+            }
+            Err(_) => crate::experiment::Experiments::default(),
+        })
+    }
+
     /// The project's files as they are in commit `oid`.
     pub fn source_at(&self, oid: git2::Oid) -> Result<TreeSource<'_>, GitError> {
         let tree = self.repo.find_commit(oid)?.tree()?;

@@ -53,6 +53,24 @@ pub struct ReportInput<'a> {
     pub head_labels: &'a crate::labels::Labels,
 }
 
+/// A running experiment that a pull request touches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ExperimentNote {
+    /// The experiment.
+    pub name: String,
+    /// Its prompt.
+    pub prompt: String,
+    /// The label it splits.
+    pub label: String,
+    /// Why it is listed: `prompt changed`, `label moved`, `experiment changed`, `new`.
+    pub touched: String,
+    /// What its analysis says now.
+    pub decision: Option<crate::experiment::Decision>,
+    /// The analysis in words.
+    pub verdict: String,
+}
+
 /// A label that names another version at the head than at the base (`production: 1.1 → 1.2`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -202,6 +220,8 @@ pub struct Report {
     pub sections: Vec<PromptSection>,
     /// Labels that moved between base and head.
     pub label_moves: Vec<LabelMoveView>,
+    /// Running experiments the pull request touches (their prompt, label or definition).
+    pub experiments: Vec<ExperimentNote>,
     /// Warnings.
     pub warnings: Vec<Warning>,
     /// Gate outcomes.
@@ -530,6 +550,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         summary,
         sections,
         label_moves,
+        experiments: Vec::new(),
         warnings,
         gates,
         passed,
@@ -997,6 +1018,21 @@ pub fn render_markdown(r: &Report) -> String {
             let _ = writeln!(o);
         }
     }
+    if !r.experiments.is_empty() {
+        let _ = writeln!(o, "### 🧪 Running experiments\n");
+        for x in &r.experiments {
+            let _ = writeln!(
+                o,
+                "- **{}** on {}:{} ({}): {}",
+                md_escape(&x.name),
+                x.prompt,
+                x.label,
+                x.touched,
+                md_escape(&x.verdict)
+            );
+        }
+        let _ = writeln!(o);
+    }
     let failed: Vec<&GateResult> = r.gates.iter().filter(|g| !g.passed).collect();
     let checked = r.gates.iter().filter(|g| !g.skipped).count();
     let unchecked = r.gates.len() - checked;
@@ -1399,6 +1435,16 @@ pub fn render_text(r: &Report) -> String {
                 v(&m.to),
                 runs(&m.from_metrics),
                 runs(&m.to_metrics)
+            );
+        }
+    }
+    if !r.experiments.is_empty() {
+        let _ = writeln!(o, "\nrunning experiments:");
+        for x in &r.experiments {
+            let _ = writeln!(
+                o,
+                "  {} on {}:{} ({}): {}",
+                x.name, x.prompt, x.label, x.touched, x.verdict
             );
         }
     }

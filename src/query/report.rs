@@ -100,11 +100,13 @@ impl Project {
         };
         let mut no_default_branch = false;
         let mut base_labels = None;
+        let mut base_experiments = None;
         let base = match (&query.base, &repo) {
             (Some(rev), _) => {
                 let repo = need("--base")?;
                 let (reg, short) = repo.registry_at(rev)?;
                 base_labels = Some(repo.labels_at(rev)?);
+                base_experiments = Some(repo.experiments_at(rev)?);
                 Some((reg, format!("{rev} ({short})")))
             }
             (None, Ok(repo)) => {
@@ -119,6 +121,7 @@ impl Project {
                     Some((branch, oid)) => {
                         let source = repo.source_at(oid)?;
                         base_labels = Some(repo.labels_at(&oid.to_string())?);
+                        base_experiments = Some(repo.experiments_at(&oid.to_string())?);
                         Some((
                             load_registry(&source),
                             format!("{branch} (merge base {})", repo.short(oid)),
@@ -134,7 +137,11 @@ impl Project {
         };
         let runs = self.runs(&RunFilter::default());
         let evals = self.eval_batches();
-        let report = build(&ReportInput {
+        let head_experiments = match &query.head {
+            Some(rev) => need("--head")?.experiments_at(rev)?,
+            None => self.experiments(),
+        };
+        let mut report = build(&ReportInput {
             base_label: base.as_ref().map(|(_, l)| l.clone()),
             base: base.as_ref().map(|(r, _)| r),
             head_label,
@@ -147,12 +154,73 @@ impl Project {
             base_labels: base_labels.as_ref(),
             head_labels: &head_labels,
         });
+        report.experiments = self.touched_experiments(
+            &report,
+            &head_experiments,
+            base_experiments.as_ref(),
+            query.now,
+        );
         Ok(ReportOutcome {
             report,
             no_default_branch,
             diagnostics: runs.diagnostics,
         })
     }
+}
+
+impl Project {
+    /// The experiments running at `now` whose prompt changed, whose label moved, or whose
+    /// definition is new or changed since the base.
+    fn touched_experiments(
+        &self,
+        report: &Report,
+        head: &crate::experiment::Experiments,
+        base: Option<&crate::experiment::Experiments>,
+        now: DateTime<Utc>,
+    ) -> Vec<crate::report::ExperimentNote> {
+        use crate::report::Change;
+        let Some(base) = base else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in head.list.iter().filter(|e| e.is_running(now)) {
+            let prompt_changed = report.sections.iter().any(|s| {
+                s.prompt == e.prompt && !matches!(s.change, Change::Unchanged | Change::Current)
+            });
+            let label_moved = report
+                .label_moves
+                .iter()
+                .any(|m| m.prompt == e.prompt && m.label == e.label);
+            let touched = match base.get(&e.name) {
+                None => Some("new"),
+                Some(b) if !same_definition(b, e) => Some("experiment changed"),
+                Some(_) if label_moved => Some("label moved"),
+                Some(_) if prompt_changed => Some("prompt changed"),
+                Some(_) => None,
+            };
+            let Some(touched) = touched else { continue };
+            let analysis = self.experiment_report(&e.name, now).ok();
+            out.push(crate::report::ExperimentNote {
+                name: e.name.clone(),
+                prompt: e.prompt.clone(),
+                label: e.label.clone(),
+                touched: touched.to_string(),
+                decision: analysis.as_ref().map(|a| a.decision),
+                verdict: analysis.map_or_else(
+                    || "no analysis (see `ptrack experiment`)".to_string(),
+                    |a| a.verdict,
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// Whether two experiments are defined alike (where the table sits in the file aside).
+fn same_definition(a: &crate::experiment::Experiment, b: &crate::experiment::Experiment) -> bool {
+    let mut a = a.clone();
+    a.line = b.line;
+    a == *b
 }
 
 /// The same error again (libgit2's errors are not `Clone`; their text is kept).

@@ -248,3 +248,40 @@ fn check_reports_bad_experiments_with_their_line() {
         r.snapshot()
     );
 }
+
+#[test]
+fn report_lists_the_running_experiments_a_pull_request_touches() {
+    let env = project(EXPERIMENT);
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-qm", "experiment"]);
+    env.git(&["checkout", "-q", "-b", "feature"]);
+    // Nothing touched: not listed.
+    let v = env.run(&["report", "--json"]).json();
+    assert_eq!(v["experiments"], serde_json::json!([]), "{v}");
+    // The experiment's weights change in the pull request.
+    env.write(
+        "experiments.toml",
+        EXPERIMENT
+            .replace("= 90, ", "= 80, ")
+            .replace("= 10 }", "= 20 }"),
+    );
+    let v = env.run(&["report", "--json"]).json();
+    assert_schema("report", &v);
+    let list = v["experiments"].as_array().expect("experiments");
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["name"], "brief");
+    assert_eq!(list[0]["touched"], "experiment changed");
+    assert_eq!(list[0]["decision"], "keep_running");
+    let r = env.run(&["report"]);
+    assert!(
+        r.stdout.contains("### 🧪 Running experiments"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("- **brief** on p:production (experiment changed): keep running"),
+        "{}",
+        r.stdout
+    );
+}

@@ -811,6 +811,7 @@ fn report_json_has_the_model() {
             "summary",
             "sections",
             "label_moves",
+            "experiments",
             "warnings",
             "gates",
             "passed"
