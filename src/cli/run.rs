@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Requests in flight at once
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    /// Serve this unit (user, session) its variant when an experiment runs on the label, and
+    /// record the experiment, variant and unit with each run
+    #[arg(long, value_name = "ID")]
+    pub unit: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Do not record the runs
@@ -80,6 +84,35 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         args.version.as_ref(),
         args.label.as_deref(),
     )?;
+    // The label asked for (not a version number), which runs record, and an experiment's
+    // variant for --unit.
+    let label = args.label.clone().or_else(|| {
+        args.name
+            .split_once(':')
+            .map(|(_, l)| l.to_string())
+            .filter(|l| l.parse::<Version>().is_err())
+    });
+    let mut served = serde_json::Map::new();
+    let mut version = version;
+    if let Some(l) = &label {
+        served.insert("label".into(), serde_json::Value::String(l.clone()));
+    }
+    if let Some(unit) = &args.unit {
+        let r = project.resolve_for(&name, label.as_deref(), Some(unit), ctx.now)?;
+        match (&r.experiment, &r.variant, &r.unit) {
+            (Some(exp), Some(variant), Some(stored)) => {
+                version = Some(variant.clone());
+                served.insert("experiment".into(), exp.clone().into());
+                served.insert("variant".into(), variant.to_string().into());
+                let key = if stored == unit { "unit" } else { "unit_hash" };
+                served.insert(key.into(), stored.clone().into());
+            }
+            _ => ctx.ui.warn(&format!(
+                "no experiment is running on {name}:{}; --unit only applies to one",
+                r.label
+            )),
+        }
+    }
     let version = registry.resolve(&name, version.as_ref())?.clone();
     let vars = args.vars.load(&ctx.start_dir)?;
     let default_cases = project
@@ -193,7 +226,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         ));
     }
     let schedule: Vec<&(Case, String)> = (0..args.repeat).flat_map(|_| work.iter()).collect();
-    let mut extra = serde_json::Map::new();
+    let mut extra = served;
     extra.insert("concurrency".into(), serde_json::Value::from(concurrency));
     // A failed attempt (the request never reached a model) stops the batch: every later
     // request would fail the same way, and none of them is a run of the prompt.

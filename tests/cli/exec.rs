@@ -2977,3 +2977,54 @@ fn trust_needs_a_ptrack_toml_and_says_what_it_approves() {
         )
     );
 }
+
+// ---------------------------------------------------------------------------
+// run with labels and experiments
+// ---------------------------------------------------------------------------
+
+#[test]
+fn run_serves_a_unit_its_variant_and_records_what_was_served() {
+    let server = said_server();
+    let env = TestEnv::init();
+    env.prompt("p", "1.1", "goal: g\nmodel: m1\n", "Say one.\n");
+    env.prompt("p", "1.2", "goal: g\nmodel: m1\n", "Say two.\n");
+    env.write("labels.toml", "[p]\nproduction = \"1.1\"\n");
+    env.write(
+        "experiments.toml",
+        "[brief]\nprompt = \"p\"\nlabel = \"production\"\nvariants = { \"1.1\" = 50, \"1.2\" = 50 }\nstart = \"2026-11-01\"\nmin_effect = 0.1\n",
+    );
+    // A unit of each variant, by the published assignment.
+    let unit_of = |want: &str| {
+        (0..)
+            .map(|i| format!("user-{i}"))
+            .find(|u| {
+                let b = ptrack::experiment::bucket("brief", u);
+                (if b < 5000 { "1.1" } else { "1.2" }) == want
+            })
+            .expect("a unit")
+    };
+    let url = server.url();
+    for want in ["1.1", "1.2"] {
+        let unit = unit_of(want);
+        let r = env.run(&[
+            "run",
+            "p:production",
+            "--unit",
+            &unit,
+            "--provider",
+            "ollama",
+            "--base-url",
+            &url,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.snapshot());
+        let log = env.read("runs/p/2026-11.jsonl");
+        let last: Value = serde_json::from_str(log.lines().last().expect("a run")).expect("json");
+        assert_eq!(last["version"], want, "{last}");
+        assert_eq!(last["experiment"], "brief");
+        assert_eq!(last["variant"], want);
+        assert_eq!(last["unit"], unit.as_str());
+        assert_eq!(last["label"], "production");
+    }
+    let sent: Vec<String> = server.requests().iter().map(|r| r.prompt()).collect();
+    assert_eq!(sent, ["Say one.\n", "Say two.\n"]);
+}
