@@ -3028,3 +3028,36 @@ fn run_serves_a_unit_its_variant_and_records_what_was_served() {
     let sent: Vec<String> = server.requests().iter().map(|r| r.prompt()).collect();
     assert_eq!(sent, ["Say one.\n", "Say two.\n"]);
 }
+
+#[test]
+fn eval_versions_take_labels() {
+    let env = eval_project();
+    env.write("labels.toml", "[p]\nproduction = \"1.0\"\n");
+    let server = said_server();
+    let r = env.run(&eval_args(
+        &server.url(),
+        &[
+            "p",
+            "--versions",
+            "production,latest",
+            "--no-record",
+            "--json",
+        ],
+    ));
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base"]["version"], &e["head"]["version"]),
+        (&json!("1.0"), &json!("1.1"))
+    );
+    let r = env.run(&eval_args(
+        &server.url(),
+        &["p", "--versions", "staging,1.1"],
+    ));
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains("prompt `p` has no label `staging`"),
+        "{}",
+        r.snapshot()
+    );
+}
