@@ -870,6 +870,11 @@ mod analysis {
         /// Its 95% confidence interval (Wilson for a rate, Student's t for a mean; none for
         /// p95).
         pub primary_ci: Option<Interval>,
+        /// Secondary figures with their 95% intervals: the success rate (Wilson) and the
+        /// mean quality of rated runs (Student's t), whatever the primary metric.
+        pub success_rate_ci: Option<Interval>,
+        /// See `success_rate_ci`.
+        pub quality_ci: Option<Interval>,
         /// Against the control (none for the control itself).
         pub versus_control: Option<VersusControl>,
     }
@@ -1158,6 +1163,7 @@ mod analysis {
                         })
                     })
                     .flatten();
+                let success_ci = wilson(metrics.successes, metrics.runs);
                 reports.push(VariantReport {
                     version: v.version.clone(),
                     weight: v.weight,
@@ -1167,6 +1173,13 @@ mod analysis {
                     metrics,
                     primary,
                     primary_ci,
+                    success_rate_ci: success_ci,
+                    quality_ci: mean_interval(
+                        &per[i]
+                            .iter()
+                            .filter_map(|r| r.quality_score)
+                            .collect::<Vec<_>>(),
+                    ),
                     versus_control,
                 });
             }
