@@ -2,6 +2,7 @@
 
 mod common;
 mod core;
+mod crash;
 mod exec;
 mod git;
 mod hostile_prompts;
