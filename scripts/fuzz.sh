@@ -43,14 +43,18 @@ for t in "${targets[@]}"; do
     echo "fuzz: $t ok ($(($(date +%s) - t0)) s, ${runs:-?} inputs)" >&2
   else
     failed+=("$t")
-    echo "fuzz: $t FAILED; the end of its log:" >&2
-    grep -v '^#[0-9]' "$work/$t.log" | tail -n 40 >&2
+    echo "fuzz: $t FAILED:" >&2
+    # The panic (or sanitizer report) and libFuzzer's verdict, without the backtrace.
+    {
+      grep -m1 -A3 -E 'panicked at|==[0-9]+==ERROR: AddressSanitizer' "$work/$t.log" || true
+      grep -E '==[0-9]+== ERROR: libFuzzer|^SUMMARY' "$work/$t.log" | tail -n 3 || true
+    } >&2
     find "fuzz/artifacts/$t" -type f -newer "$work/$t.start" | while read -r input; do
       echo "fuzz: $t input $input ($(wc -c <"$input") bytes), as text:" >&2
       head -c 4000 "$input" | cat -v >&2
       echo >&2
       echo "fuzz: base64: $(head -c 4000 "$input" | base64 -w0)" >&2
-      echo "fuzz: reproduce: cargo fuzz run --sanitizer $sanitizer $t $input" >&2
+      echo "fuzz: reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer $sanitizer $t $input" >&2
     done
   fi
 done
