@@ -311,6 +311,97 @@ proptest! {
     }
 }
 
+/// Trends: every run lands in the bucket holding its day, buckets follow each other without
+/// a gap, and each row's figures are the reference's over the runs of that bucket.
+fn trend_runs() -> impl Strategy<Value = Vec<(i64, usize, f64, bool)>> {
+    // (seconds into a 40-day window, version index, time, success)
+    prop::collection::vec(
+        (0i64..40 * 86_400, 0usize..3, 0.0..1.0e4, any::<bool>()),
+        0..80,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn trends_match_the_reference(runs in trend_runs(), weekly in any::<bool>()) {
+        use ptrack::deps::NaiveDate;
+        use ptrack::metrics::{Bucket, trends};
+        const VERSIONS: [&str; 3] = ["1.0", "1.1", "2.0"];
+        // 2026-10-01T00:00:00Z, a Thursday: its week starts 3 days before.
+        let origin = 1_790_812_800i64;
+        let from = NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
+        let to = NaiveDate::from_ymd_opt(2026, 11, 9).expect("date");
+        let bucket = if weekly { Bucket::Week } else { Bucket::Day };
+        let width = if weekly { 7 } else { 1 };
+        let first_start = if weekly { -3 } else { 0 }; // the Monday before, in days from origin
+        let facts: Vec<RunFacts> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, &(secs, v, time, success))| RunFacts {
+                id: format!("r{i}"),
+                ts: DateTime::from_timestamp(origin + secs, 0).expect("in range"),
+                prompt: "p".to_string(),
+                version: VERSIONS[v].to_string(),
+                prompt_sha: None,
+                execution_time_ms: time,
+                token_count: None,
+                model: None,
+                prompt_tokens: None,
+                completion_tokens: None,
+                concurrency: None,
+                output_length: 0,
+                success,
+                quality_score: None,
+                has_feedback: false,
+            })
+            .collect();
+        let refs: Vec<&RunFacts> = facts.iter().collect();
+        let t = trends(&refs, bucket, from, to);
+        // The reference bucket of a run: whole days from origin, down to the bucket's start.
+        let bucket_of = |secs: i64| first_start + (secs / 86_400 - first_start).div_euclid(width) * width;
+        let day = |d: i64| {
+            DateTime::from_timestamp(origin + d * 86_400, 0)
+                .expect("in range")
+                .date_naive()
+        };
+        let starts: Vec<NaiveDate> = t.overall.iter().map(|r| r.start).collect();
+        let want: Vec<NaiveDate> = (0..)
+            .map(|k| day(first_start + k * width))
+            .take_while(|d| *d <= to)
+            .collect();
+        prop_assert_eq!(starts, want);
+        prop_assert_eq!(t.overall.iter().map(|r| r.runs).sum::<usize>(), runs.len());
+        prop_assert_eq!(t.by_version.iter().map(|r| r.runs).sum::<usize>(), runs.len());
+        for row in t.overall.iter().chain(&t.by_version) {
+            let mine: Vec<&(i64, usize, f64, bool)> = runs
+                .iter()
+                .filter(|(secs, v, ..)| {
+                    day(bucket_of(*secs)) == row.start
+                        && row.version.as_ref().is_none_or(|rv| rv.as_str() == VERSIONS[*v])
+                })
+                .collect();
+            prop_assert_eq!(row.runs, mine.len(), "{:?}", row);
+            let n = mine.len();
+            let successes = mine.iter().filter(|r| r.3).count();
+            prop_assert_eq!(row.success_rate, (n > 0).then(|| successes as f64 / n as f64));
+            let times: Vec<f64> = mine.iter().map(|r| r.2).collect();
+            match (row.p50_ms, ref_median(&times)) {
+                (Some(a), Some(b)) => prop_assert!(close(a, b, 1.0e4), "{a} vs {b}"),
+                (a, b) => prop_assert_eq!(a, b),
+            }
+            match (row.p95_ms, ref_quantile(&times, 0.95)) {
+                (Some(a), Some(b)) => prop_assert!(close(a, b, 1.0e4), "{a} vs {b}"),
+                (a, b) => prop_assert_eq!(a, b),
+            }
+            if row.version.is_some() {
+                prop_assert!(n > 0, "a version row without runs: {:?}", row);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Versions
 // ---------------------------------------------------------------------------------------------
