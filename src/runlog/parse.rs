@@ -350,6 +350,53 @@ fn strip_json_location(msg: &str) -> String {
     }
 }
 
+/// For the differential fuzz target: how the fast scanner disagrees with [`parse_line`] on
+/// `text`, or None when they agree. A line the scanner accepts must parse to the same event
+/// (so no diagnostic); a line it hands back is the full parser's alone.
+#[doc(hidden)]
+pub fn fast_scanner_disagreement(text: &[u8]) -> Option<String> {
+    let scanned = fast::scan_line(text).ok()?;
+    let full = std::str::from_utf8(text)
+        .map_err(|e| e.to_string())
+        .and_then(|t| parse_line(t).map_err(|e| e.message));
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match (scanned, full) {
+        (fast::Scanned::Run(_), Ok(full @ Event::Run(_))) => {
+            let fast = fast::fast_event(text);
+            (fast.as_ref() != Some(&full)).then(|| format!("run: fast {fast:?}, full {full:?}"))
+        }
+        (
+            fast::Scanned::Rating {
+                run_id,
+                ts,
+                quality,
+                feedback,
+            },
+            Ok(Event::Rating(r)),
+        ) => {
+            let full_feedback = r.feedback.as_ref().map(|f| !f.trim().is_empty());
+            (s(run_id) != r.run_id
+                || ts != fast::to_nanos(&r.ts)
+                || quality != r.quality_score
+                || feedback != full_feedback)
+                .then(|| {
+                    format!(
+                        "rating: fast ({:?}, {ts}, {quality}, {feedback:?}), full {r:?}",
+                        s(run_id)
+                    )
+                })
+        }
+        (fast::Scanned::Run(r), full) => Some(format!(
+            "fast scanner read a run ({:?}), full parser: {full:?}",
+            s(r.id)
+        )),
+        (fast::Scanned::Rating { run_id, .. }, full) => Some(format!(
+            "fast scanner read a rating of {:?}, full parser: {full:?}",
+            s(run_id)
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

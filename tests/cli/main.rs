@@ -2,6 +2,7 @@
 
 mod common;
 mod core;
+mod crash;
 mod escape;
 mod exec;
 mod experiments;
