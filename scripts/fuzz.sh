@@ -8,7 +8,8 @@
 #
 # New inputs go to a scratch folder, so fuzz/corpus/ changes only when you add an entry
 # (docs/fuzzing.md). FUZZ_SANITIZER=address builds with AddressSanitizer (slower; the default
-# `none` suits safe Rust). cargo-fuzz is installed when missing; it needs nightly compiler
+# `none` suits safe Rust); FUZZ_SEED=N makes a run repeatable (CI uses a fixed one).
+# cargo-fuzz is installed when missing; it needs nightly compiler
 # flags, which a stable toolchain accepts with RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ for t in "${targets[@]}"; do
   t0=$(date +%s)
   if cargo fuzz run --sanitizer "$sanitizer" "$t" "$work/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
     >"$work/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || true)
     echo "fuzz: $t ok ($(($(date +%s) - t0)) s, ${runs:-?} inputs)" >&2

@@ -528,8 +528,19 @@ impl Parser<'_> {
                         let msg = strip_location(&e.to_string());
                         // serde_yaml places a duplicate key at its mapping's start: point at
                         // the key's second occurrence instead.
+                        // The parser's own line count takes a lone `\r` for a line break; count
+                        // `\n` only, as every other line number ptrack prints does.
                         let line = duplicate_key_line(s.matter, &msg)
-                            .or_else(|| e.location().map(|l| l.line()))
+                            .or_else(|| {
+                                e.location().map(|l| {
+                                    let byte = s
+                                        .matter
+                                        .char_indices()
+                                        .nth(l.index())
+                                        .map_or(s.matter.len(), |(b, _)| b);
+                                    s.matter[..byte].matches('\n').count() + 1
+                                })
+                            })
                             .map(|l| l + s.matter_line - 1);
                         self.error(line, None, format!("invalid YAML front matter: {msg}"));
                         return None;
@@ -1054,6 +1065,18 @@ mod tests {
     }
 
     const YAML: &str = "---\ngoal: Coach the user.\nmodel: llama3.1:8b\nprovider: ollama\ntemperature: 0.7\nmax_tokens: 512\ntop_k: 40\ntop_p: 0.9\ncreated_at: 2026-11-01T09:00:00Z\ntags: [coaching, chat]\nvariables:\n  user_message:\n    description: What the user wrote\n  user_name:\n    default: there\n---\nHello {{ user_name }}.\n{{ user_message }}\n";
+
+    #[test]
+    fn a_yaml_error_after_lone_carriage_returns_names_a_line_of_the_file() {
+        // The YAML parser counts each lone `\r` as a line: 40 of them once put the error on
+        // "line 43" of a 6-line file.
+        let text = format!("---\ngoal: g{}\nx: [\n---\ntext\n", "\r".repeat(40));
+        let o = parse("prompts/coach/1.0.md", &text);
+        let d = o.diagnostics.first().expect("an error");
+        let line = d.line.expect("a line");
+        assert!(line <= text.lines().count(), "line {line}: {d}");
+        assert!(d.to_string().contains("invalid YAML front matter"), "{d}");
+    }
 
     #[test]
     fn parses_yaml_front_matter() {

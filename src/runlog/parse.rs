@@ -369,6 +369,7 @@ pub fn fast_scanner_disagreement(text: &[u8]) -> Option<String> {
             fast::Scanned::Rating {
                 run_id,
                 ts,
+                tiebreak,
                 quality,
                 feedback,
             },
@@ -376,7 +377,8 @@ pub fn fast_scanner_disagreement(text: &[u8]) -> Option<String> {
         ) => {
             let full_feedback = r.feedback.as_ref().map(|f| !f.trim().is_empty());
             (s(run_id) != r.run_id
-                || ts != fast::to_nanos(&r.ts)
+                || ts != r.ts
+                || tiebreak != r.tiebreak
                 || quality != r.quality_score
                 || feedback != full_feedback)
                 .then(|| {
