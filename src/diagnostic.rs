@@ -95,6 +95,41 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as a GitHub Actions workflow command, so it shows as an annotation on
+    /// the pull request's diff: `::error file=prompts/p/1.1.md,line=4,title=temperature::…`.
+    /// Data and properties are escaped as the runner expects (`%`, CR and LF; also `:` and `,`
+    /// in properties).
+    pub fn github_command(&self) -> String {
+        fn data(s: &str) -> String {
+            s.replace('%', "%25")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A")
+        }
+        fn property(s: &str) -> String {
+            data(s).replace(':', "%3A").replace(',', "%2C")
+        }
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = vec![format!(
+            "file={}",
+            property(&self.path.to_string_lossy().replace('\\', "/"))
+        )];
+        if let Some(line) = self.line {
+            props.push(format!("line={line}"));
+        }
+        let title = match (&self.field, &self.code) {
+            (Some(f), _) => format!("ptrack: {f}"),
+            (None, Some(c)) => format!("ptrack: {c}"),
+            (None, None) => "ptrack".to_string(),
+        };
+        props.push(format!("title={}", property(&title)));
+        format!("::{kind} {}::{}", props.join(","), data(&self.message))
+    }
+}
+
 /// 1-based line number of byte offset `offset` in `text`.
 pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -108,6 +143,21 @@ pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn github_commands_escape_data_and_properties() {
+        let d = Diagnostic::error("prompts/p,x/1.1.md", Some(4), "100% bad:\nsecond line\r")
+            .with_field("temperature");
+        assert_eq!(
+            d.github_command(),
+            "::error file=prompts/p%2Cx/1.1.md,line=4,title=ptrack%3A temperature::100%25 bad:%0Asecond line%0D"
+        );
+        let w = Diagnostic::warning("runs/p/2026-11.jsonl", None, "incomplete line");
+        assert_eq!(
+            w.github_command(),
+            "::warning file=runs/p/2026-11.jsonl,title=ptrack::incomplete line"
+        );
+    }
 
     #[test]
     fn displays_path_line_and_severity() {

@@ -15,18 +15,45 @@ Prints every problem as `path:line: message`. Exit codes: 0 no errors (warnings 
 Examples:
   ptrack check
   ptrack check --base origin/main      also reject versions edited in place after they had runs
+  ptrack check --format github         annotations on the pull request (GitHub Actions)
   ptrack check --json | jq '.diagnostics[] | select(.severity == \"error\")'")]
 pub struct CheckArgs {
     /// Also fail when a version file that has runs was edited in place since REV
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
+    /// Output format (--json is the same as --format json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `path:line: message`, colored on a terminal
+    Text,
+    /// GitHub Actions workflow commands: each problem is an annotation on the pull request
+    Github,
+    /// The check model as JSON
+    Json,
 }
 
 pub fn run(ctx: &mut Ctx, args: CheckArgs) -> CliResult {
     let project = ctx.project()?;
     let report = project.check(&CheckQuery { base: args.base })?;
-    if ctx.ui.json {
+    let format = if ctx.ui.json {
+        Format::Json
+    } else {
+        args.format
+    };
+    if format == Format::Json {
         ctx.ui.json(&report)?;
+    } else if format == Format::Github {
+        for d in &report.diagnostics {
+            ctx.ui.line(&d.github_command())?;
+        }
+        ctx.ui.status(&format!(
+            "{} error(s), {} warning(s)",
+            report.errors, report.warnings
+        ));
     } else {
         for d in &report.diagnostics {
             let text = d.to_string();

@@ -23,6 +23,7 @@ Examples:
   ptrack compare coaching_system 1.0 1.1 --days 14 --json")]
 pub struct CompareArgs {
     /// Prompt name
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Baseline version (or label)
     #[arg(requires = "b")]

@@ -25,6 +25,7 @@ Examples:
   ptrack diff coaching_system:production@main    production at main against production now")]
 pub struct DiffArgs {
     /// Prompt name, optionally NAME@REV
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Old side: VERSION or VERSION@REV
     pub a: Option<String>,

@@ -20,6 +20,7 @@ Examples:
   ptrack history coaching_system --json")]
 pub struct HistoryArgs {
     /// Prompt name
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Only commits that changed this version's file
     #[arg(long, short = 'v', value_parser = super::parse_version)]

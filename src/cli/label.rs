@@ -26,6 +26,7 @@ Examples:
   ptrack show coaching_system:production")]
 pub struct LabelArgs {
     /// Prompt name
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// The label to set (or remove)
     pub label: Option<String>,

@@ -41,6 +41,7 @@ macro_rules! eprintln {
 mod bisect;
 mod check;
 mod compare;
+mod completions;
 mod create;
 mod diff;
 mod error;
@@ -100,7 +101,7 @@ const GLOBAL: &str = "Global options";
 
 /// Track LLM prompts kept in git: versions, runs, metrics
 #[derive(Debug, Parser)]
-#[command(name = "ptrack", version, about, after_help = AFTER_HELP, max_term_width = 120)]
+#[command(name = "ptrack", version = env!("PTRACK_VERSION_LONG"), about, after_help = AFTER_HELP, max_term_width = 120)]
 pub struct Cli {
     /// Run as if started in DIR (the project is found from there)
     #[arg(short = 'C', value_name = "DIR", global = true, help_heading = GLOBAL)]
@@ -146,6 +147,8 @@ pub enum Command {
     Label(label::LabelArgs),
     Resolve(resolve::ResolveArgs),
     Experiment(experiment::ExperimentArgs),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -180,6 +183,7 @@ impl Ctx {
 }
 
 pub fn main() -> ExitCode {
+    completions::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return output::clap_exit(e),
@@ -228,6 +232,16 @@ pub fn main() -> ExitCode {
             Command::Label(a) => label::run(&mut ctx, a),
             Command::Resolve(a) => resolve::run(&mut ctx, a),
             Command::Experiment(a) => experiment::run(&mut ctx, a),
+            Command::Completions(a) => {
+                let mut buf = Vec::new();
+                completions::run(a, &mut buf)?;
+                ctx.ui.write_exact(&String::from_utf8_lossy(&buf))
+            }
+            Command::Man(_) => {
+                let mut buf = Vec::new();
+                completions::man(&mut buf)?;
+                ctx.ui.write_exact(&String::from_utf8_lossy(&buf))
+            }
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

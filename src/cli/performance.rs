@@ -23,6 +23,7 @@ Without --days/--since/--until/--version the logs are read through a cache in .p
 (git-ignored; safe to delete), so a repeated query reads only what was appended since.")]
 pub struct PerformanceArgs {
     /// Prompt name (default: every prompt)
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: Option<String>,
     /// Only this version
     #[arg(long, short = 'v', value_parser = super::parse_version)]

@@ -22,7 +22,7 @@ Examples:
 Prints the id of each run recorded.")]
 pub struct RecordArgs {
     /// Prompt name (with --stdin: the default for lines without `prompt`)
-    #[arg(required_unless_present = "stdin")]
+    #[arg(required_unless_present = "stdin", add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: Option<String>,
     /// Version that ran (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]

@@ -22,6 +22,7 @@ Examples:
   ptrack render task_classification --var task=\"Fix the login bug\" --format openai")]
 pub struct RenderArgs {
     /// Prompt name, or NAME:LABEL
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Version (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]

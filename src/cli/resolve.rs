@@ -20,6 +20,7 @@ Examples:
   ptrack resolve coaching_system:production --unit user-42 --json")]
 pub struct ResolveArgs {
     /// NAME or NAME:LABEL
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// The unit to assign in a running experiment
     #[arg(long, value_name = "ID")]

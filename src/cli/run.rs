@@ -41,6 +41,7 @@ Examples:
   ptrack run coaching_system --provider openai --base-url http://127.0.0.1:8080/v1 --model tiny")]
 pub struct RunArgs {
     /// Prompt name, or NAME:LABEL
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Version (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]

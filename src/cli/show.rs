@@ -14,6 +14,7 @@ use ptrack::query::ShowModel;
 )]
 pub struct ShowArgs {
     /// Prompt name, or NAME:LABEL
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// Version to show (default: the latest)
     #[arg(long, short = 'v', value_parser = super::parse_version)]

@@ -20,6 +20,7 @@ Examples:
   ptrack trends coaching_system --version 1.1 --json")]
 pub struct TrendsArgs {
     /// Prompt name
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
     pub name: String,
     /// How many days back to look
     #[arg(long, default_value_t = 30, value_name = "N")]

@@ -3,6 +3,7 @@
 mod common;
 mod core;
 mod crash;
+mod ecosystem;
 mod escape;
 mod exec;
 mod experiments;
