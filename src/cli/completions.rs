@@ -13,13 +13,14 @@ use super::error::{CliError, CliResult};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The completion asks ptrack itself for candidates, so prompt names (and NAME:LABEL) come from the
-project you are in.
+project you are in. For the current bash: source <(ptrack completions bash); for every bash, save
+the output as ~/.local/share/bash-completion/completions/ptrack (zsh: a file _ptrack in a folder
+of $fpath; fish: ~/.config/fish/completions/ptrack.fish).
 
 Examples:
-  source <(ptrack completions bash)                      bash, for this shell
-  ptrack completions bash > ~/.local/share/bash-completion/completions/ptrack
-  ptrack completions zsh > \"${fpath[1]}/_ptrack\"
-  ptrack completions fish > ~/.config/fish/completions/ptrack.fish")]
+  ptrack completions bash
+  ptrack completions zsh
+  ptrack completions fish")]
 pub struct CompletionsArgs {
     /// The shell
     #[arg(value_parser = ["bash", "zsh", "fish", "powershell", "elvish"])]
@@ -29,9 +30,10 @@ pub struct CompletionsArgs {
 /// Print the manual page (roff), generated from `--help`
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Save it as ~/.local/share/man/man1/ptrack.1 for `man ptrack`.
+
 Examples:
-  ptrack man | man -l -
-  ptrack man > ~/.local/share/man/man1/ptrack.1")]
+  ptrack man | man -l -")]
 pub struct ManArgs {}
 
 /// The environment variable that turns a ptrack call into a completion request.
