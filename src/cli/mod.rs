@@ -38,6 +38,7 @@ macro_rules! eprintln {
     };
 }
 
+mod alerts;
 mod bisect;
 mod check;
 mod compare;
@@ -146,6 +147,7 @@ pub enum Command {
     Label(label::LabelArgs),
     Resolve(resolve::ResolveArgs),
     Experiment(experiment::ExperimentArgs),
+    Alerts(alerts::AlertsArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -228,6 +230,7 @@ pub fn main() -> ExitCode {
             Command::Label(a) => label::run(&mut ctx, a),
             Command::Resolve(a) => resolve::run(&mut ctx, a),
             Command::Experiment(a) => experiment::run(&mut ctx, a),
+            Command::Alerts(a) => alerts::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)
