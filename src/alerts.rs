@@ -589,8 +589,8 @@ pub enum AlertsError {
         #[source]
         source: AlertRuleError,
     },
-    /// A rule's label or version cannot be resolved.
-    #[error("alert `{rule}`: {source}")]
+    /// A rule's prompt or label cannot be found.
+    #[error("alert `{rule}` in ptrack.toml: {source}")]
     Lookup {
         /// The rule.
         rule: String,
@@ -609,7 +609,8 @@ impl Project {
         })
     }
 
-    /// The version each rule reads: a label resolved in `labels.toml` now.
+    /// The version each rule reads: a label resolved in `labels.toml` now. The prompt must
+    /// exist in `prompts/`.
     fn rule_version(
         &self,
         registry: &crate::project::Registry,
@@ -619,6 +620,8 @@ impl Project {
             rule: rule.name.clone(),
             source: Box::new(source),
         };
+        // A misspelt prompt has no runs, so the rule would never fire: say so instead.
+        registry.find(&rule.prompt).map_err(lookup)?;
         match &rule.version {
             None => Ok(None),
             Some(spec @ VersionSpec::Label(_)) => {

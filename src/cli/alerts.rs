@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::output::{Align, Table, dash};
-use ptrack::alerts::{AlertMetric, AlertState, AlertStatus};
+use ptrack::alerts::{AlertMetric, AlertState, AlertStatus, AlertsError};
 
 /// Evaluate the alert rules of ptrack.toml over the run logs; exit 1 when one fires
 #[derive(Debug, clap::Args)]
@@ -46,9 +46,7 @@ pub fn run(ctx: &mut Ctx, args: AlertsArgs) -> CliResult {
         let rules = project.prometheus_rules().map_err(CliError::from_source)?;
         return ctx.ui.write(&rules.to_yaml());
     }
-    let report = project
-        .evaluate_alerts(ctx.now)
-        .map_err(CliError::from_source)?;
+    let report = project.evaluate_alerts(ctx.now).map_err(alerts_error)?;
     if ctx.ui.json {
         ctx.ui.json(&report)?;
     } else if report.rules.is_empty() {
@@ -89,6 +87,19 @@ pub fn run(ctx: &mut Ctx, args: AlertsArgs) -> CliResult {
         return Err(CliError::problems(""));
     }
     Ok(())
+}
+
+/// A library error, with the hints a lookup error gets everywhere (the closest prompt name,
+/// the labels there are).
+fn alerts_error(e: AlertsError) -> CliError {
+    match e {
+        AlertsError::Lookup { rule, source } => {
+            let mut err = CliError::from(*source);
+            err.message = format!("alert `{rule}` in ptrack.toml: {}", err.message);
+            err
+        }
+        other => CliError::from_source(other),
+    }
 }
 
 /// The runs a rule reads: `p`, `p 1.1`, or `p:production (1.1)`.

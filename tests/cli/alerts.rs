@@ -29,16 +29,8 @@ fn project(rules: &str) -> TestEnv {
     env.prompt("p", "1.0", "goal: g\n", "text 1.0\n");
     env.prompt("p", "1.1", "goal: g\n", "text 1.1\n");
     env.write("labels.toml", "[p]\nproduction = \"1.0\"\n");
+    // Not in time order: `last` takes the latest runs by time, not the last lines.
     let mut lines = Vec::new();
-    for i in 0..20 {
-        lines.push(run_line(
-            i,
-            &format!("2026-11-22T10:{i:02}:00Z"),
-            "1.0",
-            true,
-            50,
-        ));
-    }
     for i in 0..10 {
         lines.push(run_line(
             100 + i,
@@ -49,6 +41,15 @@ fn project(rules: &str) -> TestEnv {
         ));
     }
     lines.push(run_line(999, "2026-11-25T00:00:00Z", "1.1", false, 10));
+    for i in 0..20 {
+        lines.push(run_line(
+            i,
+            &format!("2026-11-22T10:{i:02}:00Z"),
+            "1.0",
+            true,
+            50,
+        ));
+    }
     env.write("runs/p/2026-11.jsonl", lines.join("\n") + "\n");
     env.write("ptrack.toml", rules);
     env
@@ -280,12 +281,24 @@ fn a_bad_rule_is_an_error_naming_its_line() {
         "{}",
         r.snapshot()
     );
+    // A misspelt prompt would never fire: an error, with the closest name.
+    let r = fails("[[alerts]]\nprompt = \"pp\"\nwhen = \"quality < 5\"\nlast = 5\n");
+    assert!(
+        r.stderr
+            == "error: alert `pp_quality` in ptrack.toml: no prompt named `pp`\nhint: did you mean `p`?\n",
+        "{}",
+        r.snapshot()
+    );
+    let env = project("[[alerts]]\nprompt = \"pp\"\nwhen = \"quality < 5\"\nlast = 5\n");
+    assert_eq!(env.run(&["alerts", "--prometheus-rules"]).code, 2);
     // A label that labels.toml does not have is an error when the rules are evaluated.
     let r = fails(
         "[[alerts]]\nprompt = \"p\"\nlabel = \"staging\"\nwhen = \"quality < 5\"\nlast = 5\n",
     );
     assert!(
-        r.stderr.starts_with("error: alert `p_quality`: "),
+        r.stderr
+            .starts_with("error: alert `p_quality` in ptrack.toml: ")
+            && r.stderr.contains("hint: labels: latest, production"),
         "{}",
         r.snapshot()
     );
