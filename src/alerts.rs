@@ -246,7 +246,7 @@ impl std::str::FromStr for Condition {
             AlertMetric::SuccessRate if !(0.0..=1.0).contains(&threshold) => Err(format!(
                 "success_rate is a fraction from 0 to 1 (0.9 = 90%), got {threshold}"
             )),
-            AlertMetric::Quality if !(0.0..=10.0).contains(&threshold) => {
+            AlertMetric::Quality if !(1.0..=10.0).contains(&threshold) => {
                 Err(format!("quality is a score from 1 to 10, got {threshold}"))
             }
             AlertMetric::P95Ms | AlertMetric::CostPerRun if threshold < 0.0 => Err(format!(
@@ -926,6 +926,10 @@ mod tests {
         assert!(cond("p95_ms > -1").is_err());
         assert!(cond("p95_ms > inf").is_err());
         assert!(cond("quality < 11").is_err());
+        assert_eq!(
+            cond("quality < 0.5"),
+            Err("quality is a score from 1 to 10, got 0.5".to_string())
+        );
         assert!(cond("").is_err());
         assert!(cond("< 3").is_err());
     }

@@ -63,6 +63,8 @@ pub fn run(ctx: &mut Ctx, args: AlertsArgs) -> CliResult {
             ("VALUE", Align::Right),
             ("STATE", Align::Left),
         ])
+        // The state is what matters: on a narrow terminal the details go first.
+        .droppable(&["WINDOW", "RUNS", "PROMPT"])
         .shrinkable("RULE", 8);
         for s in &report.rules {
             // Table cells are escaped as added, so the state is words, not colors.

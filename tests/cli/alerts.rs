@@ -105,6 +105,12 @@ fn rules_fire_hold_or_lack_data_and_a_firing_rule_exits_1() {
     assert_eq!(r.code, 1, "{}", r.snapshot());
     insta::assert_snapshot!(r.snapshot());
 
+    // On a narrow terminal the rule names shorten, and no row wraps.
+    let narrow = env.run_in_columns(72, &["alerts"]);
+    assert_eq!(narrow.code, 1, "{}", narrow.snapshot());
+    narrow.assert_fits(72);
+    assert!(narrow.stdout.contains("FIRING"), "{}", narrow.snapshot());
+
     let r = env.run(&["alerts", "--json"]);
     assert_eq!(r.code, 1, "{}", r.snapshot());
     let v = r.json();
