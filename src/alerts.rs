@@ -575,6 +575,9 @@ pub struct AlertsReport {
     pub rules: Vec<AlertStatus>,
     /// How many fire.
     pub firing: usize,
+    /// Problems in the run logs, each once (bad lines are skipped, never counted).
+    #[serde(skip)]
+    pub diagnostics: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// Why the rules could not be evaluated.
@@ -643,6 +646,7 @@ impl Project {
         let rules = self.alert_rules()?;
         let registry = self.load_prompts();
         let mut out = Vec::with_capacity(rules.len());
+        let mut diagnostics = Vec::new();
         for rule in &rules {
             let version = self.rule_version(&registry, rule)?;
             let filter = RunFilter {
@@ -657,7 +661,14 @@ impl Project {
                 },
                 until: None,
             };
-            let mut runs = self.runs(&filter).runs;
+            let set = self.runs(&filter);
+            for d in set.diagnostics {
+                // Rules on one prompt read the same logs: say each problem once.
+                if !diagnostics.contains(&d) {
+                    diagnostics.push(d);
+                }
+            }
+            let mut runs = set.runs;
             runs.retain(|r| r.ts <= now);
             if let AlertWindow::Last { runs: n } = rule.window {
                 runs.sort_by_key(|r| r.ts);
@@ -673,6 +684,7 @@ impl Project {
             now,
             rules: out,
             firing,
+            diagnostics,
         })
     }
 }

@@ -1,9 +1,9 @@
 //! `ptrack alerts`: evaluate the alert rules of ptrack.toml once, for cron or CI, or print
 //! them as Prometheus alerting rules.
 
-use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::output::{Align, Table, dash};
+use super::{Ctx, report_run_diagnostics};
 use ptrack::alerts::{AlertMetric, AlertState, AlertStatus, AlertsError};
 
 /// Evaluate the alert rules of ptrack.toml over the run logs; exit 1 when one fires
@@ -47,6 +47,7 @@ pub fn run(ctx: &mut Ctx, args: AlertsArgs) -> CliResult {
         return ctx.ui.write(&rules.to_yaml());
     }
     let report = project.evaluate_alerts(ctx.now).map_err(alerts_error)?;
+    report_run_diagnostics(ctx, &report.diagnostics);
     if ctx.ui.json {
         ctx.ui.json(&report)?;
     } else if report.rules.is_empty() {

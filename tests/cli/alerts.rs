@@ -330,6 +330,24 @@ fn unknown_keys_in_a_rule_are_warnings_that_check_reports() {
 }
 
 #[test]
+fn a_bad_log_line_is_reported_once_and_not_counted() {
+    let env = project(RULES);
+    let mut log = env.read("runs/p/2026-11.jsonl");
+    log.push_str("{\"id\": \"x\", \"success\": \"maybe\"}\n");
+    env.write("runs/p/2026-11.jsonl", log);
+    let r = env.run(&["alerts", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert_eq!(rule(&r.json(), "three_days")["runs"], 30);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.snapshot());
+    assert!(
+        lines[0].starts_with("error: runs/p/2026-11.jsonl:32: "),
+        "{}",
+        r.snapshot()
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let env = project(RULES);
     let r = env.run(&["alerts", "--prometheus-rules", "--json"]);
