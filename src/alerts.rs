@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::labels::VersionSpec;
 use crate::project::{LookupError, Project};
-use crate::runlog::{Metrics, RunFilter};
+use crate::runlog::{Metrics, RunFacts, RunFilter};
 use crate::version::Version;
 
 /// The upper bounds, in milliseconds, of the `ptrack_run_duration_ms_bucket` histogram (and
@@ -647,6 +647,8 @@ impl Project {
         let registry = self.load_prompts();
         let mut out = Vec::with_capacity(rules.len());
         let mut diagnostics = Vec::new();
+        let mut loaded: std::collections::BTreeMap<String, crate::runlog::RunSet> =
+            std::collections::BTreeMap::new();
         for rule in &rules {
             let version = self.rule_version(&registry, rule)?;
             let filter = RunFilter {
@@ -661,21 +663,34 @@ impl Project {
                 },
                 until: None,
             };
-            let set = self.runs(&filter);
-            for d in set.diagnostics {
-                // Rules on one prompt read the same logs: say each problem once.
-                if !diagnostics.contains(&d) {
-                    diagnostics.push(d);
+            // Each prompt's logs are read once, however many rules watch it.
+            let set = match loaded.entry(rule.prompt.clone()) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let set = self.runs(&RunFilter {
+                        prompt: Some(rule.prompt.clone()),
+                        ..RunFilter::default()
+                    });
+                    for d in &set.diagnostics {
+                        // A log outside runs/<prompt>/ is read for every prompt: say it once.
+                        if !diagnostics.contains(d) {
+                            diagnostics.push(d.clone());
+                        }
+                    }
+                    e.insert(set)
                 }
-            }
-            let mut runs = set.runs;
-            runs.retain(|r| r.ts <= now);
+            };
+            let mut runs: Vec<&RunFacts> = set
+                .runs
+                .iter()
+                .filter(|r| filter.matches(r) && r.ts <= now)
+                .collect();
             if let AlertWindow::Last { runs: n } = rule.window {
                 runs.sort_by_key(|r| r.ts);
                 let skip = runs.len().saturating_sub(n);
                 runs.drain(..skip);
             }
-            let mut m = Metrics::compute(&runs);
+            let mut m = Metrics::compute(runs.iter().copied());
             m.price(self.config());
             out.push(status(rule, version, &m));
         }
