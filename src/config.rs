@@ -27,6 +27,10 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// Limits on what ptrack reads from a project.
     pub limits: Limits,
+    /// Alert rules, the `[[alerts]]` tables (checked by [`crate::alerts::rules_of`]).
+    pub alerts: Vec<crate::alerts::AlertRuleConfig>,
+    /// Where alert notifications go.
+    pub notify: crate::alerts::Notify,
 }
 
 /// The `[limits]` section: bounds on untrusted input, so a cloned project cannot make a
@@ -239,7 +243,15 @@ pub enum ConfigError {
 }
 
 /// The keys each part of `ptrack.toml` knows.
-const TOP: &[&str] = &["defaults", "report", "providers", "prices", "limits"];
+const TOP: &[&str] = &[
+    "defaults",
+    "report",
+    "providers",
+    "prices",
+    "limits",
+    "alerts",
+    "notify",
+];
 const DEFAULTS: &[&str] = &[
     "model",
     "provider",
@@ -265,6 +277,10 @@ const REPORT: &[&str] = &[
 ];
 const PROVIDER: &[&str] = &["base_url", "api_key_env", "timeout_secs"];
 const LIMITS: &[&str] = &["max_prompt_bytes"];
+const ALERT: &[&str] = &[
+    "name", "prompt", "version", "label", "when", "window", "last", "min_runs",
+];
+const NOTIFY: &[&str] = &["webhook"];
 
 impl Config {
     /// Read `path`; a missing file gives the defaults. The diagnostics are warnings about
@@ -304,6 +320,7 @@ impl Config {
 
     /// Parse the text of a `ptrack.toml`.
     pub fn parse(text: &str, display_path: &Path) -> Result<Config, ConfigError> {
+        check_alerts_shape(text, display_path)?;
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: display_path.to_path_buf(),
             line: e.span().map(|s| line_of_offset(text, s.start)),
@@ -354,8 +371,67 @@ impl Config {
                 ),
                 message: format!("[report] {message}"),
             })?;
+        crate::alerts::rules_of(&config.alerts).map_err(|e| ConfigError::Invalid {
+            path: display_path.to_path_buf(),
+            line: alert_line(text, e.index, e.field),
+            message: e.to_string(),
+        })?;
+        if let Some(url) = &config.notify.webhook {
+            crate::alerts::check_webhook(url).map_err(|message| ConfigError::Invalid {
+                path: display_path.to_path_buf(),
+                line: toml_line(text, &["notify", "webhook"]),
+                message: format!("[notify] {message}"),
+            })?;
+        }
         Ok(config)
     }
+}
+
+/// The line of `[[alerts]]` table `index` (its key `field`, else its header).
+fn alert_line(text: &str, index: usize, field: Option<&str>) -> Option<usize> {
+    let doc = text.parse::<toml_edit::Document<String>>().ok()?;
+    let table = doc.get("alerts")?.as_array_of_tables()?.get(index)?;
+    let span = field
+        .and_then(|f| table.key(f))
+        .and_then(|k| k.span())
+        .or_else(|| table.span())?;
+    Some(line_of_offset(text, span.start))
+}
+
+/// The line of the key at `path` (`["notify", "webhook"]`).
+fn toml_line(text: &str, path: &[&str]) -> Option<usize> {
+    let doc = text.parse::<toml_edit::Document<String>>().ok()?;
+    let (last, tables) = path.split_last()?;
+    let mut table = doc.as_table();
+    for t in tables {
+        table = table.get(t)?.as_table()?;
+    }
+    let span = table.key(last)?.span()?;
+    Some(line_of_offset(text, span.start))
+}
+
+/// `[alerts]` written as a table (the webhook's old place in the design) rather than the
+/// `[[alerts]]` rules: say where each goes instead of a serde type error.
+fn check_alerts_shape(text: &str, display_path: &Path) -> Result<(), ConfigError> {
+    let Ok(doc) = text.parse::<toml_edit::Document<String>>() else {
+        return Ok(());
+    };
+    let Some(item) = doc.get("alerts") else {
+        return Ok(());
+    };
+    if item.is_array_of_tables() {
+        return Ok(());
+    }
+    let line = doc
+        .as_table()
+        .key("alerts")
+        .and_then(|k| k.span())
+        .map(|s| line_of_offset(text, s.start));
+    Err(ConfigError::Invalid {
+        path: display_path.to_path_buf(),
+        line,
+        message: "alert rules are `[[alerts]]` tables (one per rule); a webhook goes in `[notify] webhook = \"…\"`".to_string(),
+    })
 }
 
 /// A warning for every key `ptrack.toml` does not know, with its line and the closest known key.
@@ -401,6 +477,17 @@ fn unknown_keys(text: &str, display_path: &Path) -> Vec<Diagnostic> {
     ] {
         if let Some(t) = root.get(name).and_then(toml_edit::Item::as_table) {
             check(t, known, name);
+        }
+    }
+    if let Some(t) = root.get("notify").and_then(toml_edit::Item::as_table) {
+        check(t, NOTIFY, "notify");
+    }
+    if let Some(rules) = root
+        .get("alerts")
+        .and_then(toml_edit::Item::as_array_of_tables)
+    {
+        for t in rules.iter() {
+            check(t, ALERT, "[alerts]");
         }
     }
     if let Some(providers) = root.get("providers").and_then(toml_edit::Item::as_table) {
@@ -455,7 +542,7 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers, prices, limits)",
+                "ptrack.toml:8: warning: unknown key `extra` (ignored; known keys: defaults, report, providers, prices, limits, alerts, notify)",
                 "ptrack.toml:2: warning: unknown key `modle` in [defaults], did you mean `model`?",
                 "ptrack.toml:5: warning: unknown key `base_ur` in [providers.openai], did you mean `base_url`?",
             ]
@@ -528,6 +615,51 @@ mod tests {
         )
         .expect_err("negative");
         assert!(err.to_string().contains("[prices] m"), "{err}");
+    }
+
+    #[test]
+    fn alert_rules_are_checked_with_the_line_of_the_bad_key() {
+        let ok = "[[alerts]]\nprompt = \"p\"\nwhen = \"success_rate < 0.9\"\nwindow = \"1h\"\nwhen_ = 1\n\n[notify]\nwebhook = \"https://hooks.example.com/a\"\nretries = 3\n";
+        let c = Config::parse(ok, Path::new("ptrack.toml")).expect("valid");
+        assert_eq!(c.alerts.len(), 1);
+        let msgs: Vec<String> = unknown_keys(ok, Path::new("ptrack.toml"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "ptrack.toml:9: warning: unknown key `retries` in [notify] (ignored; known keys: webhook)",
+                "ptrack.toml:5: warning: unknown key `when_` in [[alerts]], did you mean `when`?",
+            ]
+        );
+        let err = |text: &str| {
+            Config::parse(text, Path::new("ptrack.toml"))
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert_eq!(
+            err(
+                "[[alerts]]\nprompt = \"p\"\nwhen = \"success_rate < 0.9\"\nwindow = \"1h\"\n\n[[alerts]]\nprompt = \"p\"\nwhen = \"p95 > 3\"\nlast = 10\n"
+            ),
+            "ptrack.toml:8: [[alerts]] #2: when: unknown metric `p95`; known: success_rate, p95_ms, quality, cost_per_run"
+        );
+        assert_eq!(
+            err("[[alerts]]\nprompt = \"p\"\nwindow = \"1h\"\n"),
+            "ptrack.toml:1: [[alerts]] #1: a rule needs `when`, such as `when = \"success_rate < 0.9\"`"
+        );
+        assert_eq!(
+            err("[notify]\nwebhook = \"ftp://x\"\n"),
+            "ptrack.toml:2: [notify] webhook must be an http:// or https:// URL, got \"ftp://x\""
+        );
+        assert_eq!(
+            err("[alerts]\nwebhook = \"https://x\"\n"),
+            "ptrack.toml:1: alert rules are `[[alerts]]` tables (one per rule); a webhook goes in `[notify] webhook = \"…\"`"
+        );
+        assert!(
+            err("[[alerts]]\nprompt = \"p\"\nwhen = \"quality < 5\"\nlast = \"ten\"\n")
+                .starts_with("ptrack.toml:4: "),
+        );
     }
 
     #[test]

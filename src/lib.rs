@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod chart;
 pub mod config;
 pub mod create;

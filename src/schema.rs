@@ -14,6 +14,7 @@ use schemars::{JsonSchema, Schema};
 /// `ollama` and `openai` formats print the provider's request body.
 pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     let mut out = vec![
+        ("alerts", schema::<crate::alerts::AlertsReport>()),
         ("check", schema::<crate::query::CheckReport>()),
         ("compare", schema::<crate::query::CompareModel>()),
         ("create", schema::<crate::create::Created>()),

@@ -38,6 +38,7 @@ macro_rules! eprintln {
     };
 }
 
+mod alerts;
 mod bisect;
 mod check;
 mod compare;
@@ -149,6 +150,7 @@ pub enum Command {
     Experiment(experiment::ExperimentArgs),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
+    Alerts(alerts::AlertsArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -242,6 +244,7 @@ pub fn main() -> ExitCode {
                 completions::man(&mut buf)?;
                 ctx.ui.write_exact(&String::from_utf8_lossy(&buf))
             }
+            Command::Alerts(a) => alerts::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -1,5 +1,6 @@
 //! End-to-end tests: run the real `ptrack` binary in temporary projects.
 
+mod alerts;
 mod common;
 mod core;
 mod crash;
