@@ -641,6 +641,25 @@ impl Project {
         }
     }
 
+    /// What `check` says about the alert rules: each rule whose prompt or label does not
+    /// exist (it would never fire).
+    pub fn alert_diagnostics(
+        &self,
+        registry: &crate::project::Registry,
+    ) -> Vec<crate::diagnostic::Diagnostic> {
+        let Ok(rules) = self.alert_rules() else {
+            return Vec::new();
+        };
+        rules
+            .iter()
+            .filter_map(|r| self.rule_version(registry, r).err())
+            .map(|e| {
+                crate::diagnostic::Diagnostic::error("ptrack.toml", None, e.to_string())
+                    .with_field("alerts")
+            })
+            .collect()
+    }
+
     /// Evaluate every alert rule over the runs logged up to `now`.
     pub fn evaluate_alerts(&self, now: DateTime<Utc>) -> Result<AlertsReport, AlertsError> {
         let rules = self.alert_rules()?;

@@ -123,6 +123,7 @@ impl Project {
         }
         diags.extend(self.labels().check(&registry));
         diags.extend(self.experiments().check(&registry));
+        diags.extend(self.alert_diagnostics(&registry));
         for id in &runs.orphan_ratings {
             diags.push(
                 Diagnostic::warning(

@@ -416,3 +416,24 @@ fn prometheus_rules_are_a_valid_rules_file_over_the_metrics_series() {
         "ptrack_alert_firing{rule=\"last_twenty\",prompt=\"p\"} == 1"
     );
 }
+
+#[test]
+fn check_reports_a_rule_whose_prompt_or_label_does_not_exist() {
+    let env = project(
+        "[[alerts]]\nname = \"typo\"\nprompt = \"pp\"\nwhen = \"success_rate < 0.9\"\nlast = 10\n\n[[alerts]]\nname = \"nolabel\"\nprompt = \"p\"\nlabel = \"canary\"\nwhen = \"success_rate < 0.9\"\nlast = 10\n",
+    );
+    let r = env.run(&["check"]);
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(
+        r.stdout
+            .contains("ptrack.toml: alert `typo` in ptrack.toml: no prompt named `pp`"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        r.stdout
+            .contains("alert `nolabel` in ptrack.toml: prompt `p` has no label `canary`"),
+        "{}",
+        r.snapshot()
+    );
+}
