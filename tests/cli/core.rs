@@ -892,13 +892,30 @@ fn create_on_a_terminal_asks_each_attribute_re_asks_invalid_ones_and_starts_from
         return;
     };
     assert_eq!(code, 0, "{screen}");
-    for line in [
-        "name (lower-case letters, digits, _ and -): error: invalid prompt name `Summ Arize`",
-        "model (e.g. llama3.1:8b) [qwen2.5:7b]: temperature (0 to 2) [none]: error: temperature must be between 0 and 2, got 7",
-        "tags (comma-separated) [none]: created prompts/summ/1.0.md",
+    // Each question, each error and the result; not their exact interleaving, which depends
+    // on when the terminal echoes the typed input on a loaded machine.
+    for part in [
+        "name (lower-case letters, digits, _ and -): ",
+        "error: invalid prompt name `Summ Arize`",
+        "model (e.g. llama3.1:8b) [qwen2.5:7b]: ",
+        "temperature (0 to 2) [none]: ",
+        "error: temperature must be between 0 and 2, got 7",
+        "tags (comma-separated) [none]: ",
+        "created prompts/summ/1.0.md",
     ] {
-        assert!(screen.contains(line), "{line:?} in:\n{screen}");
+        assert!(screen.contains(part), "{part:?} in:\n{screen}");
     }
+    let asked = |q: &str| screen.matches(q).count();
+    assert_eq!(
+        asked("name (lower-case letters"),
+        2,
+        "the bad name is asked again:\n{screen}"
+    );
+    assert_eq!(
+        asked("temperature (0 to 2)"),
+        2,
+        "the bad temperature too:\n{screen}"
+    );
     let show = env.run(&["show", "summ", "--json"]).json();
     assert_eq!(show["meta"]["goal"], "Summarize a text");
     assert_eq!(show["meta"]["model"], "qwen2.5:7b");
