@@ -137,3 +137,91 @@ fn check_format_github_prints_annotations() {
         r.snapshot()
     );
 }
+
+/// The real `pre-commit` (from PyPI), as a command and its first arguments: in CI it must be
+/// there (`.ci/run` installs it).
+fn pre_commit() -> Option<Vec<String>> {
+    for cmd in [vec!["pre-commit"], vec!["python3", "-m", "pre_commit"]] {
+        let found = std::process::Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if found {
+            return Some(cmd.iter().map(|s| s.to_string()).collect());
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "pre-commit is not installed; in CI the pre-commit test must run"
+    );
+    eprintln!("SKIPPED: pre-commit is not installed (pip install pre-commit)");
+    None
+}
+
+#[test]
+fn the_pre_commit_hook_blocks_a_bad_prompt_and_passes_a_good_one() {
+    let Some(pre_commit) = pre_commit() else {
+        return;
+    };
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let env = TestEnv::init();
+    env.write(
+        ".pre-commit-config.yaml",
+        format!(
+            "repos:\n  - repo: {}\n    rev: {head}\n    hooks:\n      - id: ptrack-check\n",
+            repo.display()
+        ),
+    );
+    let bin_dir = assert_cmd::cargo::cargo_bin("ptrack")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(&pre_commit[0])
+            .args(&pre_commit[1..])
+            .args(args)
+            .current_dir(env.root())
+            .env("PATH", &path)
+            .env("PRE_COMMIT_HOME", env.config.path().join("pre-commit"))
+            .env("HOME", env.root())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Ada Tester")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada Tester")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .output()
+            .expect("pre-commit runs")
+    };
+    // A bad prompt file: the hook fails and names it.
+    env.prompt("p", "1.0", "goal: g\ntemperature: 7\n", "hi\n");
+    env.git(&["add", "-A"]);
+    let out = run(&["run", "--all-files"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("prompts/p/1.0.md:3: temperature must be between 0 and 2"),
+        "{text}"
+    );
+    // Fixed: it passes.
+    env.prompt("p", "1.0", "goal: g\ntemperature: 0.7\n", "hi\n");
+    env.git(&["add", "-A"]);
+    let out = run(&["run", "--all-files"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ptrack check") && text.contains("Passed"),
+        "{text}"
+    );
+}
