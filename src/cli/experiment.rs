@@ -42,8 +42,11 @@ pub fn run(ctx: &mut Ctx, args: ExperimentArgs) -> CliResult {
     let project = ctx.project()?;
     let Some(name) = &args.name else {
         let all = project.experiments();
-        for d in &all.diagnostics {
-            ctx.ui.warn(&d.to_string());
+        if !all.diagnostics.is_empty() {
+            return Err(
+                CliError::from_source(ExperimentError::Invalid(all.diagnostics))
+                    .with_hint("fix experiments.toml; `ptrack check` lists every problem"),
+            );
         }
         if ctx.ui.json {
             return ctx.ui.json(&all.list);

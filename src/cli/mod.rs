@@ -314,6 +314,16 @@ pub fn named_version(
     Ok((name.to_string(), Some(v)))
 }
 
+/// Say so when experiments.toml has errors: an experiment it cannot read assigns no one, so
+/// units get the label's version until the file is fixed.
+pub fn warn_broken_experiments(ctx: &Ctx, project: &ptrack::Project) {
+    for d in &project.experiments().diagnostics {
+        ctx.ui.warn(&format!(
+            "{d} (experiments with errors assign no variant; the label's version is served)"
+        ));
+    }
+}
+
 /// Where requests go, for the commands that send prompts (`run`, `eval`, `bisect`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {

@@ -43,6 +43,7 @@ pub fn run(ctx: &mut Ctx, args: ResolveArgs) -> CliResult {
         return Err(CliError::new("--unit must not be empty"));
     }
     let r = project.resolve_for(name, label, args.unit.as_deref(), ctx.now)?;
+    super::warn_broken_experiments(ctx, &project);
     if r.experiment.is_some() && args.unit.is_none() {
         ctx.ui.warn(&format!(
             "experiment `{}` is running on {}:{}; pass --unit to be assigned a variant (serving the label's version)",

@@ -100,6 +100,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     }
     if let Some(unit) = &args.unit {
         let r = project.resolve_for(&name, label.as_deref(), Some(unit), ctx.now)?;
+        super::warn_broken_experiments(ctx, &project);
         match (&r.experiment, &r.variant, &r.unit) {
             (Some(exp), Some(variant), Some(stored)) => {
                 version = Some(variant.clone());

@@ -285,3 +285,25 @@ fn report_lists_the_running_experiments_a_pull_request_touches() {
         r.stdout
     );
 }
+
+#[test]
+fn a_broken_experiments_file_is_said_not_silently_ignored() {
+    let env = project("[brief\nprompt = \"p\"\n");
+    let r = env.run(&["experiment"]);
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("experiments.toml:1: invalid experiments file"),
+        "{}",
+        r.snapshot()
+    );
+    let r = env.run(&["resolve", "p:production", "--unit", "u1"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert_eq!(r.stdout, "1.1\n");
+    assert!(
+        r.stderr
+            .contains("experiments with errors assign no variant; the label's version is served"),
+        "{}",
+        r.snapshot()
+    );
+}
