@@ -28,7 +28,7 @@
 //!
 //! # Prometheus series
 //!
-//! [`prometheus_rules`] writes the same rules as a Prometheus alerting-rules file over the series
+//! [`Project::prometheus_rules`](crate::project::Project::prometheus_rules) writes the same rules as a Prometheus alerting-rules file over the series
 //! `ptrack serve` exposes at `/metrics`:
 //!
 //! | series | type | labels | meaning |
