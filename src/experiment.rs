@@ -28,7 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, line_of_offset};
 use crate::version::Version;
 
 /// The file that holds the experiments, relative to the project root.
@@ -198,14 +198,6 @@ const KEYS: &[&str] = &[
     "hash_units",
 ];
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// A date (`2026-11-01`, midnight UTC) or an RFC 3339 time.
 fn parse_time(v: &toml::Value) -> Option<DateTime<Utc>> {
     let s = match v {
@@ -231,14 +223,14 @@ impl Experiments {
                 Err(e) => {
                     out.diagnostics.push(Diagnostic::error(
                         path,
-                        e.span().map(|s| line_of(text, s.start)),
+                        e.span().map(|s| line_of_offset(text, s.start)),
                         format!("invalid experiments file: {}", e.message()),
                     ));
                     return out;
                 }
             };
         for (name, table) in raw {
-            let line = line_of(text, name.span().start);
+            let line = line_of_offset(text, name.span().start);
             let name = name.into_inner();
             let mut bad = |m: String| {
                 out.diagnostics
@@ -377,26 +369,11 @@ impl Experiments {
     /// cloned project: a regular file inside the project, up to 1 MiB.
     pub fn load(root: &Path) -> Experiments {
         let path = Path::new(EXPERIMENTS_FILE);
-        match crate::safe_fs::read_inside(
-            root,
-            path,
-            crate::safe_fs::DEFAULT_FILE_LIMIT,
-            "experiments.toml",
-        ) {
-            Ok(bytes) => match std::str::from_utf8(&bytes) {
-                Ok(t) => Experiments::parse(t.strip_prefix('\u{feff}').unwrap_or(t), path),
-                Err(_) => Experiments {
-                    diagnostics: vec![Diagnostic::error(path, None, "not valid UTF-8")],
-                    ..Experiments::default()
-                },
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Experiments::default(),
-            Err(e) => Experiments {
-                diagnostics: vec![Diagnostic::error(
-                    path,
-                    None,
-                    format!("cannot read file: {e}"),
-                )],
+        match crate::project::read_project_text(root, path, "experiments.toml") {
+            Ok(Some(text)) => Experiments::parse(&text, path),
+            Ok(None) => Experiments::default(),
+            Err(d) => Experiments {
+                diagnostics: vec![d],
                 ..Experiments::default()
             },
         }

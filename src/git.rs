@@ -189,35 +189,51 @@ impl Repo {
         Ok((crate::project::load_registry(&source), self.short(oid)))
     }
 
-    /// The labels (`labels.toml`) as they were at `rev`; none when the file did not exist.
-    pub fn labels_at(&self, rev: &str) -> Result<crate::labels::Labels, GitError> {
+    /// The text of the project file `rel` at `rev` (read as prompt files are: a regular file,
+    /// within the size limit); None when it did not exist, or the diagnostic saying why it
+    /// cannot be read.
+    fn project_text_at(
+        &self,
+        rev: &str,
+        rel: &Path,
+    ) -> Result<Option<Result<String, crate::Diagnostic>>, GitError> {
         use crate::project::PromptSource;
         let oid = self.resolve(rev)?;
         let source = self.source_at(oid)?;
-        let path = Path::new(crate::labels::LABELS_FILE);
-        Ok(match source.read(path) {
-            Ok(bytes) => crate::labels::Labels::parse_bytes(&bytes, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::labels::Labels::default(),
-            Err(e) => crate::labels::Labels::unreadable(crate::Diagnostic::error(
-                path,
+        Ok(match source.read(rel) {
+            Ok(bytes) => Some(crate::project::project_text(bytes, rel)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(crate::Diagnostic::error(
+                rel,
                 None,
                 format!("cannot read file at {rev}: {e}"),
-            )),
+            ))),
+        })
+    }
+
+    /// The labels (`labels.toml`) as they were at `rev`; none when the file did not exist.
+    pub fn labels_at(&self, rev: &str) -> Result<crate::labels::Labels, GitError> {
+        use crate::labels::{LABELS_FILE, Labels};
+        let path = Path::new(LABELS_FILE);
+        Ok(match self.project_text_at(rev, path)? {
+            Some(Ok(text)) => Labels::parse(&text, path),
+            Some(Err(d)) => Labels::unreadable(d),
+            None => Labels::default(),
         })
     }
 
     /// The experiments (`experiments.toml`) as they were at `rev`; none when the file did not
     /// exist.
     pub fn experiments_at(&self, rev: &str) -> Result<crate::experiment::Experiments, GitError> {
-        use crate::project::PromptSource;
-        let oid = self.resolve(rev)?;
-        let source = self.source_at(oid)?;
-        let path = Path::new(crate::experiment::EXPERIMENTS_FILE);
-        Ok(match source.read(path) {
-            Ok(bytes) => {
-                crate::experiment::Experiments::parse(&String::from_utf8_lossy(&bytes), path)
-            }
-            Err(_) => crate::experiment::Experiments::default(),
+        use crate::experiment::{EXPERIMENTS_FILE, Experiments};
+        let path = Path::new(EXPERIMENTS_FILE);
+        Ok(match self.project_text_at(rev, path)? {
+            Some(Ok(text)) => Experiments::parse(&text, path),
+            Some(Err(d)) => Experiments {
+                diagnostics: vec![d],
+                ..Experiments::default()
+            },
+            None => Experiments::default(),
         })
     }
 

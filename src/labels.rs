@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, line_of_offset};
 use crate::version::Version;
 
 /// The file that holds the labels, relative to the project root.
@@ -76,14 +76,6 @@ pub fn check_label_name(label: &str) -> Result<(), LabelNameError> {
     Ok(())
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 impl Labels {
     /// Parse the text of `labels.toml`; `path` is how diagnostics name it.
     pub fn parse(text: &str, path: &Path) -> Labels {
@@ -92,7 +84,7 @@ impl Labels {
         let raw: BTreeMap<Spanned<String>, Spanned<toml::Value>> = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
-                let line = e.span().map(|s| line_of(text, s.start));
+                let line = e.span().map(|s| line_of_offset(text, s.start));
                 labels.diagnostics.push(Diagnostic::error(
                     path,
                     line,
@@ -102,7 +94,7 @@ impl Labels {
             }
         };
         for (prompt, table) in raw {
-            let prompt_line = line_of(text, prompt.span().start);
+            let prompt_line = line_of_offset(text, prompt.span().start);
             let prompt = prompt.into_inner();
             if !crate::prompt::is_valid_name(&prompt) {
                 labels.diagnostics.push(Diagnostic::error(
@@ -153,38 +145,14 @@ impl Labels {
         labels
     }
 
-    /// Parse the bytes of `labels.toml` (UTF-8, an initial BOM skipped).
-    pub fn parse_bytes(bytes: &[u8], path: &Path) -> Labels {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Labels::parse(text.strip_prefix('\u{feff}').unwrap_or(text), path),
-            Err(e) => Labels::unreadable(Diagnostic::error(
-                path,
-                None,
-                format!(
-                    "not valid UTF-8 (bad byte at offset {}); save it as UTF-8",
-                    e.valid_up_to()
-                ),
-            )),
-        }
-    }
-
     /// Read `root/labels.toml` (a missing file: no labels). The file is read like every other
     /// file of a cloned project: only a regular file inside the project, up to 1 MiB.
     pub fn load(root: &Path) -> Labels {
         let path = Path::new(LABELS_FILE);
-        match crate::safe_fs::read_inside(
-            root,
-            path,
-            crate::safe_fs::DEFAULT_FILE_LIMIT,
-            "labels.toml",
-        ) {
-            Ok(bytes) => Labels::parse_bytes(&bytes, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Labels::default(),
-            Err(e) => Labels::unreadable(Diagnostic::error(
-                path,
-                None,
-                format!("cannot read file: {e}"),
-            )),
+        match crate::project::read_project_text(root, path, "labels.toml") {
+            Ok(Some(text)) => Labels::parse(&text, path),
+            Ok(None) => Labels::default(),
+            Err(d) => Labels::unreadable(d),
         }
     }
 

@@ -144,6 +144,43 @@ impl Prompt {
     }
 }
 
+/// The text of a small project file read from `rel` (an initial BOM skipped), or the
+/// diagnostic for bytes that are not UTF-8.
+pub(crate) fn project_text(bytes: Vec<u8>, rel: &Path) -> Result<String, Diagnostic> {
+    match String::from_utf8(bytes) {
+        Ok(t) => Ok(match t.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => t,
+        }),
+        Err(e) => Err(Diagnostic::error(
+            rel,
+            None,
+            format!(
+                "not valid UTF-8 (bad byte at offset {}); save it as UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        )),
+    }
+}
+
+/// The text of `root/rel` (`labels.toml`, `experiments.toml`), read like every file of a
+/// cloned project: a regular file inside it, at most 1 MiB. None when there is no such file.
+pub(crate) fn read_project_text(
+    root: &Path,
+    rel: &Path,
+    what: &'static str,
+) -> Result<Option<String>, Diagnostic> {
+    match crate::safe_fs::read_inside(root, rel, crate::safe_fs::DEFAULT_FILE_LIMIT, what) {
+        Ok(bytes) => project_text(bytes, rel).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Diagnostic::error(
+            rel,
+            None,
+            format!("cannot read file: {e}"),
+        )),
+    }
+}
+
 /// Why a prompt or one of its versions could not be found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LookupError {
