@@ -314,6 +314,16 @@ pub fn named_version(
     Ok((name.to_string(), Some(v)))
 }
 
+/// The label a command was asked for (`--label L`, or `NAME:LABEL` but not `NAME:VERSION`),
+/// which the runs it records carry.
+pub fn asked_label(name: Option<&str>, label: Option<&str>) -> Option<String> {
+    label.map(str::to_string).or_else(|| {
+        name.and_then(|n| n.split_once(':'))
+            .map(|(_, l)| l.to_string())
+            .filter(|l| l.parse::<Version>().is_err())
+    })
+}
+
 /// Say so when experiments.toml has errors: an experiment it cannot read assigns no one, so
 /// units get the label's version until the file is fixed.
 pub fn warn_broken_experiments(ctx: &Ctx, project: &ptrack::Project) {

@@ -118,13 +118,7 @@ pub fn run(ctx: &mut Ctx, args: RecordArgs) -> CliResult {
     let version = registry.resolve(&name, version.as_ref())?;
     // What was served: the label asked for, and the experiment's variant and unit.
     let mut extra = serde_json::Map::new();
-    let label = args.label.clone().or_else(|| {
-        args.name
-            .as_deref()
-            .and_then(|n| n.split_once(':'))
-            .map(|(_, l)| l.to_string())
-            .filter(|l| l.parse::<Version>().is_err())
-    });
+    let label = super::asked_label(args.name.as_deref(), args.label.as_deref());
     if let Some(l) = label {
         extra.insert("label".into(), Value::String(l));
     }

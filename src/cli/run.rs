@@ -87,12 +87,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
     )?;
     // The label asked for (not a version number), which runs record, and an experiment's
     // variant for --unit.
-    let label = args.label.clone().or_else(|| {
-        args.name
-            .split_once(':')
-            .map(|(_, l)| l.to_string())
-            .filter(|l| l.parse::<Version>().is_err())
-    });
+    let label = super::asked_label(Some(&args.name), args.label.as_deref());
     let mut served = serde_json::Map::new();
     let mut version = version;
     if let Some(l) = &label {
