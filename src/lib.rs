@@ -38,6 +38,7 @@ pub mod experiment;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod json;
 pub mod labels;
 pub mod markdown;
 pub mod metrics;
@@ -52,6 +53,8 @@ pub mod runlog;
 pub mod safe_fs;
 #[cfg(feature = "schema")]
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod stats;
 pub mod templates;
 pub mod trust;

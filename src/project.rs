@@ -262,6 +262,28 @@ pub enum LookupError {
     },
 }
 
+/// Why `NAME:LABEL`, `--version` or `--label` name no version ([`Project::named_version`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NamedVersionError {
+    /// `NAME:X` names the version and a version or label was given besides.
+    #[error("`{name}:{inline}` already names the version")]
+    Twice {
+        /// The prompt.
+        name: String,
+        /// What follows the colon.
+        inline: String,
+    },
+    /// What follows the colon is neither a version nor a label name.
+    #[error("{0}")]
+    Spec(String),
+    /// The label given is not a label name.
+    #[error("{0}")]
+    Label(String),
+    /// The prompt, version or label cannot be found.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}
+
 impl LookupError {
     /// The error for a version whose file has errors.
     pub fn invalid(name: &str, bad: &InvalidVersion) -> LookupError {
@@ -491,6 +513,55 @@ impl Project {
                 labels.resolve_in(prompt, label).map(Some)
             }
         }
+    }
+
+    /// The version `spec` names for prompt `name`, as a number: a label's version, or the
+    /// latest valid version for `latest`.
+    pub fn version_of_spec(
+        &self,
+        registry: &Registry,
+        name: &str,
+        spec: &crate::labels::VersionSpec,
+    ) -> Result<Version, LookupError> {
+        match self.resolve_spec(registry, name, Some(spec))? {
+            Some(v) => Ok(v),
+            None => Ok(registry.resolve(name, None)?.version.clone()),
+        }
+    }
+
+    /// The prompt and version a caller names: `NAME`, `NAME:LABEL` or `NAME:VERSION`, or a
+    /// separate `version` or `label`. A label (and `latest`) becomes the version number it names,
+    /// so a filter means one version; with neither, the version is None (the caller's default).
+    pub fn named_version(
+        &self,
+        registry: &Registry,
+        name: &str,
+        version: Option<&Version>,
+        label: Option<&str>,
+    ) -> Result<(String, Option<Version>), NamedVersionError> {
+        use crate::labels::{LabelNameError, VersionSpec, check_label_name};
+        let (name, inline) = match name.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (name, None),
+        };
+        let spec = match (inline, version, label) {
+            (Some(i), Some(_), _) | (Some(i), _, Some(_)) => {
+                return Err(NamedVersionError::Twice {
+                    name: name.to_string(),
+                    inline: i.to_string(),
+                });
+            }
+            (Some(i), None, None) => i
+                .parse::<VersionSpec>()
+                .map_err(|e| NamedVersionError::Spec(e.to_string()))?,
+            (None, _, Some(l)) => match check_label_name(l) {
+                Ok(()) | Err(LabelNameError::Latest) => VersionSpec::Label(l.to_string()),
+                Err(e) => return Err(NamedVersionError::Label(e.to_string())),
+            },
+            (None, v, None) => return Ok((name.to_string(), v.cloned())),
+        };
+        let v = self.version_of_spec(registry, name, &spec)?;
+        Ok((name.to_string(), Some(v)))
     }
 
     /// Version `spec` of `name` (the latest when None), as [`Registry::resolve`] gives it.

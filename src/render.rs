@@ -252,6 +252,56 @@ pub struct Rendered {
     pub text: String,
 }
 
+/// What `render` gives: the text, or the request body of a provider's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderFormat {
+    /// The rendered text ([`Rendered`]).
+    Text,
+    /// The JSON body for Ollama's /api/generate.
+    Ollama,
+    /// The JSON body for an OpenAI-compatible /v1/chat/completions.
+    Openai,
+}
+
+/// A rendered version in one [`RenderFormat`] (the `render --json` model).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum RenderOutput {
+    /// The text with its variables filled in.
+    Text(Rendered),
+    /// A provider's request body.
+    Request(Value),
+}
+
+impl crate::project::Project {
+    /// Version `v` rendered with `vars` in `format`; a request body names the version's model,
+    /// else the project's default model.
+    pub fn render_output(
+        &self,
+        v: &PromptVersion,
+        vars: &Map<String, Value>,
+        format: RenderFormat,
+    ) -> Result<RenderOutput, RenderError> {
+        let text = render(v, vars)?;
+        let model = || {
+            v.meta
+                .model
+                .clone()
+                .or_else(|| self.config().defaults.model.clone())
+                .unwrap_or_default()
+        };
+        Ok(match format {
+            RenderFormat::Text => RenderOutput::Text(Rendered {
+                prompt: v.name.clone(),
+                version: v.version.clone(),
+                text,
+            }),
+            RenderFormat::Ollama => RenderOutput::Request(ollama_body(v, &model(), &text)),
+            RenderFormat::Openai => RenderOutput::Request(openai_body(v, &model(), &text)),
+        })
+    }
+}
+
 /// A template problem for `check`: (1-based line in the file, message).
 pub type TemplateWarning = (usize, String);
 

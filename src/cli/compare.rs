@@ -43,10 +43,7 @@ pub fn run(ctx: &mut Ctx, args: CompareArgs) -> CliResult {
             (Some(a), Some(b)) => {
                 let registry = project.load_prompts();
                 let one = |spec: &VersionSpec| -> CliResult<Version> {
-                    match project.resolve_spec(&registry, &args.name, Some(spec))? {
-                        Some(v) => Ok(v),
-                        None => Ok(registry.resolve(&args.name, None)?.version.clone()),
-                    }
+                    Ok(project.version_of_spec(&registry, &args.name, spec)?)
                 };
                 Some((one(a)?, one(b)?))
             }

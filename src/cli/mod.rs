@@ -61,6 +61,7 @@ mod render;
 mod report;
 mod resolve;
 mod run;
+mod serve;
 mod show;
 mod trends;
 mod trust;
@@ -94,6 +95,7 @@ Examples:
   ptrack eval --base origin/main                 base vs head on the same cases, paired
   ptrack bisect coaching_system --good 2d1ec60
   ptrack trust                                   after review: let ptrack.toml choose where keys go
+  ptrack serve                                   the JSON API and /metrics on 127.0.0.1:7878
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -151,6 +153,7 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
     Alerts(alerts::AlertsArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -245,6 +248,7 @@ pub fn main() -> ExitCode {
                 ctx.ui.write_exact(&String::from_utf8_lossy(&buf))
             }
             Command::Alerts(a) => alerts::run(&mut ctx, a),
+            Command::Serve(a) => serve::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)
@@ -286,32 +290,17 @@ pub fn named_version(
     version: Option<&Version>,
     label: Option<&str>,
 ) -> error::CliResult<(String, Option<Version>)> {
-    use ptrack::labels::{LabelNameError, VersionSpec, check_label_name};
-    let (name, inline) = match name.split_once(':') {
-        Some((n, l)) => (n, Some(l)),
-        None => (name, None),
-    };
-    let spec = match (inline, version, label) {
-        (Some(i), Some(_), _) | (Some(i), _, Some(_)) => {
-            return Err(error::CliError::new(format!(
-                "`{name}:{i}` already names the version; drop --version and --label"
-            )));
-        }
-        (Some(i), None, None) => i
-            .parse::<VersionSpec>()
-            .map_err(|e| error::CliError::new(e.to_string()))?,
-        (None, _, Some(l)) => match check_label_name(l) {
-            Ok(()) | Err(LabelNameError::Latest) => VersionSpec::Label(l.to_string()),
-            Err(e) => return Err(error::CliError::new(format!("--label: {e}"))),
-        },
-        (None, v, None) => return Ok((name.to_string(), v.cloned())),
-    };
-    // `latest` too becomes a number, so a filter (`performance NAME:latest`) means one version.
-    let v = match project.resolve_spec(registry, name, Some(&spec))? {
-        Some(v) => v,
-        None => registry.resolve(name, None)?.version.clone(),
-    };
-    Ok((name.to_string(), Some(v)))
+    use ptrack::project::NamedVersionError;
+    project
+        .named_version(registry, name, version, label)
+        .map_err(|e| match e {
+            NamedVersionError::Twice { .. } => {
+                error::CliError::new(format!("{e}; drop --version and --label"))
+            }
+            NamedVersionError::Label(m) => error::CliError::new(format!("--label: {m}")),
+            NamedVersionError::Spec(m) => error::CliError::new(m),
+            NamedVersionError::Lookup(l) => l.into(),
+        })
 }
 
 /// The label a command was asked for (`--label L`, or `NAME:LABEL` but not `NAME:VERSION`),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::Ctx;
 use super::error::{CliError, CliResult};
 use ptrack::Version;
-use ptrack::render::{ollama_body, openai_body, render};
+use ptrack::render::{RenderFormat, RenderOutput};
 
 /// Render a prompt version with its variables (text, or the request body for a model server)
 #[derive(Debug, clap::Args)]
@@ -96,21 +96,13 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> CliResult {
     )?;
     let v = registry.resolve(&name, version.as_ref())?;
     let vars = args.vars.load(&ctx.start_dir)?;
-    let text = render(v, &vars)?;
-    let model = v
-        .meta
-        .model
-        .clone()
-        .or_else(|| project.config().defaults.model.clone())
-        .unwrap_or_default();
-    match (args.format, ctx.ui.json) {
-        (Format::Text, false) => ctx.ui.write_text(&text),
-        (Format::Text, true) => ctx.ui.json(&ptrack::render::Rendered {
-            prompt: v.name.clone(),
-            version: v.version.clone(),
-            text,
-        }),
-        (Format::Ollama, _) => ctx.ui.json(&ollama_body(v, &model, &text)),
-        (Format::Openai, _) => ctx.ui.json(&openai_body(v, &model, &text)),
+    let format = match args.format {
+        Format::Text => RenderFormat::Text,
+        Format::Ollama => RenderFormat::Ollama,
+        Format::Openai => RenderFormat::Openai,
+    };
+    match project.render_output(v, &vars, format)? {
+        RenderOutput::Text(r) if !ctx.ui.json => ctx.ui.write_text(&r.text),
+        out => ctx.ui.json(&out),
     }
 }

@@ -87,7 +87,13 @@ impl TestEnv {
 
     /// The ptrack command, in the project folder, with a pinned clock and no color.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("ptrack").expect("binary built");
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`TestEnv::cmd`] as a `std::process::Command`, for a process that runs beside the test
+    /// (`ptrack serve`).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ptrack"));
         c.current_dir(self.root())
             .env("PTRACK_NOW", NOW)
             .env("HOME", self.root())

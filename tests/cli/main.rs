@@ -14,3 +14,4 @@ mod hostile_prompts;
 mod labels;
 mod runs;
 mod schema;
+mod serve;
