@@ -668,6 +668,16 @@ impl<'p> Recorder<'p> {
         Ok(record.id.clone())
     }
 
+    /// Where the run with this id, waiting to be written, will go (the `record --json` model).
+    pub fn recorded(&self, id: &str) -> Option<Recorded> {
+        self.pending.iter().find_map(|(path, records)| {
+            records.iter().any(|r| r.id == id).then(|| Recorded {
+                id: id.to_string(),
+                path: path.clone(),
+            })
+        })
+    }
+
     /// Whether a run with this id is waiting to be written.
     pub fn has_id(&self, id: &str) -> bool {
         self.ids.contains_key(id)

@@ -69,7 +69,7 @@ mod trust;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use ptrack::{Diagnostic, Project, Version};
@@ -397,18 +397,7 @@ impl From<ProviderArg> for ptrack::Provider {
 
 /// Parse a `--since`/`--until` value: a date (`2026-11-01`) or an RFC 3339 time.
 pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!(
-                "expected a date like 2026-11-01 or a time like 2026-11-01T09:00:00Z, got {s:?}"
-            )
-        })
+    ptrack::query::parse_when(s)
 }
 
 /// The window flags shared by the metric commands.

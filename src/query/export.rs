@@ -102,13 +102,7 @@ impl Project {
         };
         let runs_dir = self.runs_dir();
         let display = std::path::Path::new("runs");
-        // Pass 1: the latest rating of each run (small: one entry per rated run).
-        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
-        let diagnostics = scan(&runs_dir, display, &filter, |_, _, _, ev| {
-            if let Event::Rating(r) = ev {
-                ratings.offer(r.run_id.clone(), r);
-            }
-        });
+        let (ratings, diagnostics) = latest_ratings(&runs_dir, display, &filter);
         // Pass 2: stream every run (the first copy of each id) with its rating applied.
         let mut sink = Sink::start(format, out)?;
         let mut seen = HashSet::new();
@@ -121,26 +115,9 @@ impl Project {
             if !seen.insert(run.id.clone()) {
                 return;
             }
-            let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else {
-                return;
-            };
-            if let Some(r) = ratings.get(&run.id) {
-                obj.insert("quality_score".into(), json_number(r.quality_score));
-                // A rating without feedback keeps the run's; an empty one clears it.
-                match r.feedback.as_deref() {
-                    None => {}
-                    Some("") => {
-                        obj.remove("feedback");
-                    }
-                    Some(f) => {
-                        obj.insert("feedback".into(), Value::String(f.to_string()));
-                    }
-                }
+            if let Some(obj) = export_row(line, &run, &ratings) {
+                result = sink.row(obj);
             }
-            if obj.get("output_length").is_none_or(Value::is_null) {
-                obj.insert("output_length".into(), Value::from(run.output_length));
-            }
-            result = sink.row(obj);
         });
         result?;
         let count = sink.finish()?;
@@ -149,6 +126,51 @@ impl Project {
             diagnostics,
         })
     }
+}
+
+/// The latest rating of each run in the logs `filter` reads (ratings are never filtered by
+/// time: a late rating still applies), and the logs' problems.
+pub(crate) fn latest_ratings(
+    runs_dir: &std::path::Path,
+    display: &std::path::Path,
+    filter: &RunFilter,
+) -> (LatestRatings<String, Rating>, Vec<Diagnostic>) {
+    let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
+    let diagnostics = scan(runs_dir, display, filter, |_, _, _, ev| {
+        if let Event::Rating(r) = ev {
+            ratings.offer(r.run_id.clone(), r);
+        }
+    });
+    (ratings, diagnostics)
+}
+
+/// A run as `export` gives it: its line's fields with its latest rating applied and
+/// `output_length` filled in. None when the line is not an object (the reader skipped it).
+pub(crate) fn export_row(
+    line: &str,
+    run: &crate::runlog::RunFacts,
+    ratings: &LatestRatings<String, Rating>,
+) -> Option<Map<String, Value>> {
+    let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else {
+        return None;
+    };
+    if let Some(r) = ratings.get(&run.id) {
+        obj.insert("quality_score".into(), json_number(r.quality_score));
+        // A rating without feedback keeps the run's; an empty one clears it.
+        match r.feedback.as_deref() {
+            None => {}
+            Some("") => {
+                obj.remove("feedback");
+            }
+            Some(f) => {
+                obj.insert("feedback".into(), Value::String(f.to_string()));
+            }
+        }
+    }
+    if obj.get("output_length").is_none_or(Value::is_null) {
+        obj.insert("output_length".into(), Value::from(run.output_length));
+    }
+    Some(obj)
 }
 
 /// Where exported runs go, in one of the formats.

@@ -12,6 +12,7 @@
 //! | [`Project::trends`](crate::Project::trends) | [`TrendsModel`] |
 //! | [`Project::check`](crate::Project::check) | [`CheckReport`] |
 //! | [`Project::export`](crate::Project::export) | rows written to a writer |
+//! | [`Project::runs_page`](crate::Project::runs_page) | [`RunsPage`] |
 //! | `Project::history` (feature `git`) | `History` |
 
 pub mod check;
@@ -23,12 +24,13 @@ pub mod list;
 pub mod performance;
 #[cfg(feature = "git")]
 pub mod report;
+pub mod runs;
 pub mod show;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod trends;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 pub use check::{CheckError, CheckQuery, CheckReport};
 pub use compare::{CompareModel, CompareQuery, VersionRow};
@@ -39,6 +41,7 @@ pub use list::{ListRow, Listing};
 pub use performance::{Performance, PerformanceQuery};
 #[cfg(feature = "git")]
 pub use report::{ReportError, ReportOutcome, ReportQuery};
+pub use runs::{RunsError, RunsPage, RunsQuery};
 pub use show::{LastOutput, ShowModel};
 pub use trends::{TrendsModel, TrendsQuery};
 
@@ -63,4 +66,20 @@ impl Window {
         };
         (since, self.until)
     }
+}
+
+/// A time as people give one: a date (`2026-11-01`, its midnight UTC) or an RFC 3339 time.
+pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "expected a date like 2026-11-01 or a time like 2026-11-01T09:00:00Z, got {s:?}"
+            )
+        })
 }

@@ -503,6 +503,65 @@ fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
     })
 }
 
+/// How many execution times fall in each bucket of
+/// [`DURATION_BUCKETS_MS`](crate::alerts::DURATION_BUCKETS_MS), for the `/metrics` histogram.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct DurationHistogram {
+    /// Times at or under each bound, each counted in the first bucket it fits (not
+    /// cumulative); one more count at the end for the times over the last bound.
+    pub counts: Vec<u64>,
+    /// The sum of the times.
+    pub sum: f64,
+}
+
+impl DurationHistogram {
+    /// The histogram of `times`.
+    pub fn of(times: &[f64]) -> DurationHistogram {
+        let bounds = crate::alerts::DURATION_BUCKETS_MS;
+        let mut counts = vec![0; bounds.len() + 1];
+        for &t in times {
+            let i = bounds.partition_point(|&b| b < t);
+            counts[i] += 1;
+        }
+        DurationHistogram {
+            counts,
+            sum: times.iter().sum(),
+        }
+    }
+
+    /// Times counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// The duration histogram of one version of one prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct VersionHistogram {
+    /// Prompt name.
+    pub prompt: String,
+    /// Version.
+    pub version: Version,
+    /// Its runs' execution times.
+    pub histogram: DurationHistogram,
+}
+
+/// The duration histograms of `runs`, per prompt and version (as [`performance`] groups them).
+pub fn histograms(runs: &[RunFacts]) -> Vec<VersionHistogram> {
+    let mut out = Vec::new();
+    for (prompt, versions) in group_runs(runs) {
+        for (version, rs) in versions {
+            let times: Vec<f64> = rs.iter().map(|r| r.execution_time_ms).collect();
+            out.push(VersionHistogram {
+                prompt: prompt.clone(),
+                version,
+                histogram: DurationHistogram::of(&times),
+            });
+        }
+    }
+    out
+}
+
 /// Metrics of one version of one prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -577,6 +636,18 @@ pub fn performance(runs: &[RunFacts]) -> Vec<PromptMetrics> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_buckets_count_each_time_once_with_the_bound_inclusive() {
+        // Prometheus' `le`: a time equal to a bound is in that bound's bucket.
+        let h = DurationHistogram::of(&[10.0, 50.0, 50.5, 120000.0, 500000.0]);
+        assert_eq!(h.counts.len(), crate::alerts::DURATION_BUCKETS_MS.len() + 1);
+        assert_eq!(&h.counts[..3], &[2, 1, 0]);
+        assert_eq!(h.counts[h.counts.len() - 2], 1);
+        assert_eq!(h.counts[h.counts.len() - 1], 1);
+        assert_eq!(h.count(), 5);
+        assert_eq!(h.sum, 620110.5);
+    }
 
     /// A run of prompt `p` on 2026-11-`day` at noon, for unit tests.
     pub(crate) fn run(

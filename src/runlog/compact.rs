@@ -396,6 +396,9 @@ pub struct FastPerformance {
     pub diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser had to handle (escapes in key fields, offsets, bad lines).
     pub fallback_lines: usize,
+    /// The execution times per prompt and version, bucketed for `/metrics`.
+    #[serde(default)]
+    pub histograms: Vec<super::aggregate::VersionHistogram>,
 }
 
 /// Aggregate every run under `runs_dir` passing `filter`, per prompt and version, with up to
@@ -479,6 +482,17 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
         return None;
     }
     drop(ids);
+    let mut histograms = Vec::new();
+    for (prompt, versions) in &by_prompt {
+        for (version, b) in versions {
+            histograms.push(super::aggregate::VersionHistogram {
+                prompt: prompt.clone(),
+                version: version.clone(),
+                histogram: super::aggregate::DurationHistogram::of(&b.times),
+            });
+        }
+    }
+    histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
     let prompts = by_prompt
         .into_iter()
         .map(|(prompt, mut versions)| {
@@ -508,6 +522,7 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
         prompts,
         diagnostics: all.diagnostics,
         fallback_lines: all.fallbacks,
+        histograms,
     })
 }
 
@@ -524,6 +539,7 @@ pub fn performance_or_simple(
             prompts: super::aggregate::performance(&runs.runs),
             diagnostics: runs.diagnostics,
             fallback_lines: 0,
+            histograms: super::aggregate::histograms(&runs.runs),
         }
     })
 }

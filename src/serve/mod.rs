@@ -264,10 +264,12 @@ pub fn json_response<T: Serialize + ?Sized>(value: &T) -> Response {
 }
 
 /// The whole server: every route module, the token check, the timeout and the headers.
+///
+/// A module of HTML pages joins with one more `.merge(pages::routes())` here: its handlers take
+/// `State<AppState>` and build their pages from the same library calls as [`api`].
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
-        .merge(metrics::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))

@@ -26,7 +26,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-6 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-7 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
