@@ -166,9 +166,13 @@ pub fn svg_lines(
         .copied()
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
-    let hi = bounds.1.unwrap_or(if data_max > lo { data_max } else { lo + 1.0 });
+    let hi = bounds
+        .1
+        .unwrap_or(if data_max > lo { data_max } else { lo + 1.0 });
     let hi_label = axis_label(hi, unit);
-    let left = (6.0 + text_width(&hi_label, FONT_SIZE) + 8.0).ceil().max(40.0);
+    let left = (6.0 + text_width(&hi_label, FONT_SIZE) + 8.0)
+        .ceil()
+        .max(40.0);
     let right = 16.0;
     let n = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
     let x = |i: usize| {
@@ -263,7 +267,7 @@ pub fn svg_sparkline(values: &[Option<f64>], label: &str) -> String {
         if let Some(v) = v.filter(|v| *v > 0.0 && hi > 0.0) {
             let bh = (h - 2.0) * v / hi + 1.0;
             bars.push_str(&format!(
-                r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="#1f77b4"/>"#,
+                r##"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="#1f77b4"/>"##,
                 i as f64 * bw,
                 h - bh,
                 (bw - 1.0).max(1.0),
@@ -365,6 +369,9 @@ mod tests {
     fn a_sparkline_has_one_bar_per_positive_value() {
         let svg = svg_sparkline(&[Some(1.0), None, Some(0.0), Some(4.0)], "30 days");
         assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
-        assert!(svg.contains(r#"height="23.00""#), "the largest fills the height: {svg}");
+        assert!(
+            svg.contains(r#"height="23.00""#),
+            "the largest fills the height: {svg}"
+        );
     }
 }

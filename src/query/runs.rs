@@ -41,6 +41,8 @@ pub struct RunsQuery {
     pub limit: usize,
     /// Where the page starts: the `next_cursor` of the page before.
     pub cursor: Option<String>,
+    /// Only the runs of this eval batch (its id, the runs' `eval` field).
+    pub eval: Option<String>,
 }
 
 impl Default for RunsQuery {
@@ -54,6 +56,7 @@ impl Default for RunsQuery {
             text: None,
             limit: 100,
             cursor: None,
+            eval: None,
         }
     }
 }
@@ -185,6 +188,11 @@ impl Project {
             let Some(obj) = export_row(line, &run, &ratings) else {
                 return;
             };
+            if let Some(e) = &query.eval
+                && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
+            {
+                return;
+            }
             if let Some(n) = &needle {
                 let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
                 if !output.to_lowercase().contains(n.as_str()) {

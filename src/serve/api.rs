@@ -230,6 +230,11 @@ pub fn table() -> Vec<ApiRoute> {
                     description: "The next_cursor of the page before",
                     kind: "string",
                 },
+                Param {
+                    name: "eval",
+                    description: "Only the runs of this eval batch (its id)",
+                    kind: "string",
+                },
             ],
             body: None,
             handler: |m| on(m, list_runs),
@@ -692,8 +697,10 @@ async fn list_runs(State(state): State<AppState>, q: RawQuery) -> Result<Respons
             .map_err(|_| format!("expected a whole number, got {s:?}"))
     })?;
     let cursor = params.text("cursor");
+    let eval = params.text("eval").filter(|e| !e.is_empty());
     params.finish()?;
     let query = RunsQuery {
+        eval,
         prompt,
         version,
         since,

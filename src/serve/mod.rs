@@ -14,6 +14,7 @@ pub mod api;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod pages;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -270,6 +271,7 @@ pub fn json_response<T: Serialize + ?Sized>(value: &T) -> Response {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(pages::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -306,7 +308,8 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
     let Some(expected) = config.token.as_deref().filter(|t| !t.is_empty()) else {
         return next.run(req).await;
     };
-    if !is_write(req.method()) && !config.token_for_reads {
+    if (!is_write(req.method()) && !config.token_for_reads) || pages::is_form_path(req.uri().path())
+    {
         return next.run(req).await;
     }
     let given = req

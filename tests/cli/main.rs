@@ -4,6 +4,7 @@ mod alerts;
 mod common;
 mod core;
 mod crash;
+mod dashboard;
 mod ecosystem;
 mod escape;
 mod exec;
