@@ -61,6 +61,7 @@ mod render;
 mod report;
 mod resolve;
 mod run;
+mod schema;
 mod show;
 mod trends;
 mod trust;
@@ -151,6 +152,7 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
     Alerts(alerts::AlertsArgs),
+    Schema(schema::SchemaArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -245,6 +247,7 @@ pub fn main() -> ExitCode {
                 ctx.ui.write_exact(&String::from_utf8_lossy(&buf))
             }
             Command::Alerts(a) => alerts::run(&mut ctx, a),
+            Command::Schema(a) => schema::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)
