@@ -68,6 +68,7 @@ pub const PROMETHEUS_FOR: &str = "5m";
 
 /// One `[[alerts]]` table as written in `ptrack.toml` (checked by [`AlertRule::from_config`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct AlertRuleConfig {
     /// The rule's name (default `PROMPT_METRIC`).
@@ -90,6 +91,7 @@ pub struct AlertRuleConfig {
 
 /// The `[notify]` section: where the server sends alert notifications.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Notify {
     /// An http(s) URL that receives a JSON POST when a rule starts or stops firing.

@@ -15,6 +15,7 @@ use crate::prompt::Provider;
 
 /// The parsed `ptrack.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Config {
     /// Defaults for new versions (`create`) and for versions that leave a key out.
@@ -36,10 +37,12 @@ pub struct Config {
 /// The `[limits]` section: bounds on untrusted input, so a cloned project cannot make a
 /// command read without end.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Limits {
     /// The largest prompt file ptrack reads, in bytes (default 1 MiB); a larger one is an
     /// error naming the file.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_prompt_bytes: Option<u64>,
 }
 
@@ -53,11 +56,14 @@ impl Limits {
 
 /// What a model costs, in any currency (USD by convention), per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Price {
     /// Per million prompt (input) tokens.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0)))]
     pub input_per_mtok: f64,
     /// Per million completion (output) tokens.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0)))]
     pub output_per_mtok: f64,
 }
 
@@ -108,6 +114,7 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 
 /// The `[defaults]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Defaults {
     /// Model for new versions and for versions that name none.
@@ -115,19 +122,62 @@ pub struct Defaults {
     /// Provider for new versions and for versions that name none.
     pub provider: Option<Provider>,
     /// File format `create` writes: `md` or `toml`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["md", "toml"])))]
     pub format: Option<String>,
     /// Temperature for new versions.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 2.0)))]
     pub temperature: Option<f64>,
     /// Token limit for new versions.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub token_limit: Option<u64>,
     /// Top-k for new versions.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub top_k: Option<u64>,
     /// Top-p for new versions.
+    #[cfg_attr(feature = "schema", schemars(extend("exclusiveMinimum" = 0, "maximum" = 1)))]
     pub top_p: Option<f64>,
+}
+
+impl Defaults {
+    /// Check the values as a version's front matter is checked; the error names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(f) = &self.format
+            && f != "md"
+            && f != "toml"
+        {
+            return Err((
+                "format",
+                format!("format must be `md` or `toml`, got {f:?}"),
+            ));
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            return Err((
+                "temperature",
+                format!("temperature must be between 0 and 2, got {t}"),
+            ));
+        }
+        if let Some(p) = self.top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err((
+                "top_p",
+                format!("top_p must be greater than 0 and at most 1, got {p}"),
+            ));
+        }
+        for (key, n) in [("token_limit", self.token_limit), ("top_k", self.top_k)] {
+            if n == Some(0) {
+                return Err((key, format!("{key} must be a positive integer, got 0")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `[providers.NAME]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ProviderSettings {
     /// Base URL of the server's API.
@@ -140,28 +190,35 @@ pub struct ProviderSettings {
 
 /// The `[report]` section: gates that make `ptrack report` exit 1 when crossed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Gates {
     /// Metric gates apply only to versions with at least this many runs (default 1).
     pub min_runs: Option<usize>,
     /// Lowest success rate a changed version may have, as a fraction (0.9 = 90%).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub min_success_rate: Option<f64>,
     /// Largest increase of p95 time against the previous version, in percent.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0)))]
     pub max_p95_regression_pct: Option<f64>,
     /// Lowest mean quality (over rated runs) a changed version may have.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1.0, max = 10.0)))]
     pub min_quality: Option<f64>,
     /// Fail when a version file that already has runs was edited in place.
     pub forbid_in_place_edits: Option<bool>,
     /// Lowest pass rate of a changed version in its latest eval, as a fraction.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub min_pass_rate: Option<f64>,
     /// Most pairs that passed on the base and fail on the head in the latest eval.
     pub max_new_failures: Option<usize>,
     /// Largest drop of the eval pass rate from base to head, in percentage points.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0)))]
     pub max_pass_rate_drop_pts: Option<f64>,
     /// A comparison gate (p95 regression, pass rate drop) fails only when the change is
     /// significant at p < 0.05.
     pub significant_only: Option<bool>,
     /// Largest increase of the cost per run against the previous version, in percent.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0)))]
     pub max_cost_increase_pct: Option<f64>,
     /// A gate that could not be checked (too few runs, no rated runs, no eval) fails instead
     /// of being reported as "not checked" (default false).
@@ -359,6 +416,14 @@ impl Config {
                 message: "[limits] max_prompt_bytes must be a number of bytes > 0".to_string(),
             });
         }
+        config
+            .defaults
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: display_path.to_path_buf(),
+                line: toml_line(text, &["defaults", key]),
+                message: format!("[defaults] {message}"),
+            })?;
         config
             .report
             .validate()

@@ -600,6 +600,7 @@ fn render_template(
         top_k => new.top_k,
         top_p => new.top_p,
         created_at => if yaml { created_at.to_string() } else { quote(created_at, false) },
+        schema => templates::front_matter_schema_hint(root),
     };
     // The template may come from a cloned project: bound its work like a prompt's.
     let mut env = minijinja::Environment::new();

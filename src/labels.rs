@@ -17,7 +17,7 @@
 //! tables are kept).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, line_of_offset};
 use crate::version::Version;
@@ -551,7 +551,7 @@ impl crate::project::Project {
             },
         };
         if new_text != text {
-            write_beside(self.root(), rel, new_text.as_bytes())?;
+            crate::safe_fs::replace_inside(self.root(), rel, new_text.as_bytes())?;
         }
         Ok(LabelMove {
             prompt: name.to_string(),
@@ -560,28 +560,6 @@ impl crate::project::Project {
             to,
         })
     }
-}
-
-/// Replace `root/rel` with `data` through a new file beside it and a rename, never writing
-/// through a link (a linked `labels.toml` is refused).
-fn write_beside(root: &Path, rel: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let path = crate::safe_fs::check_inside(root, rel)?;
-    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(crate::safe_fs::Refusal::WriteThroughLink {
-            link: rel.to_path_buf(),
-        }
-        .into());
-    }
-    let tmp_rel = PathBuf::from(format!("{}.tmp{}", rel.display(), std::process::id()));
-    let _ = std::fs::remove_file(root.join(&tmp_rel));
-    let mut f = crate::safe_fs::create_new_inside(root, &tmp_rel)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(root.join(&tmp_rel), &path).inspect_err(|_| {
-        let _ = std::fs::remove_file(root.join(&tmp_rel));
-    })
 }
 
 #[cfg(test)]

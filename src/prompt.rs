@@ -229,6 +229,37 @@ pub fn parse_prompt_file(path: &Path, name: &str, version: &Version, bytes: &[u8
     }
 }
 
+/// The front matter of a version file as a JSON object, as ptrack reads it before checking
+/// the keys (for `.toml` files the whole table; TOML dates become RFC 3339 text). This is what
+/// the front matter JSON Schema (`ptrack schema front-matter`) describes. `None` when the
+/// file is not UTF-8 or its front matter does not parse; the diagnostics say why.
+pub fn front_matter_value(
+    path: &Path,
+    bytes: &[u8],
+) -> (Option<serde_json::Map<String, Value>>, Vec<Diagnostic>) {
+    let mut p = Parser {
+        path,
+        diags: Vec::new(),
+    };
+    let map = (|| {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let sections = if path.extension().is_some_and(|e| e == "toml") {
+            Sections {
+                format: SourceFormat::Toml,
+                matter: text,
+                matter_line: 1,
+                body: "",
+                body_line: 1,
+            }
+        } else {
+            p.split_front_matter(text)?
+        };
+        p.parse_matter(&sections)
+    })();
+    (map.map(|m| m.into_iter().collect()), p.diags)
+}
+
 struct Parser<'a> {
     path: &'a Path,
     diags: Vec<Diagnostic>,

@@ -367,6 +367,28 @@ pub fn create_new_inside(root: &Path, rel: &Path) -> io::Result<File> {
     open_inside(root, rel, OpenOptions::new().write(true).create_new(true))
 }
 
+/// Replace `root/rel` with `data` through a new file beside it and a rename, never writing
+/// through a link (a linked file is refused).
+pub fn replace_inside(root: &Path, rel: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let path = check_inside(root, rel)?;
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Refusal::WriteThroughLink {
+            link: rel.to_path_buf(),
+        }
+        .into());
+    }
+    let tmp_rel = PathBuf::from(format!("{}.tmp{}", rel.display(), std::process::id()));
+    let _ = std::fs::remove_file(root.join(&tmp_rel));
+    let mut f = create_new_inside(root, &tmp_rel)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(root.join(&tmp_rel), &path).inspect_err(|_| {
+        let _ = std::fs::remove_file(root.join(&tmp_rel));
+    })
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

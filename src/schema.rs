@@ -5,6 +5,9 @@
 //! are committed under `docs/json/<command>.schema.json`
 //! (`cargo run --example json-schemas` writes them; a test fails when they are stale).
 
+mod input;
+pub use input::file_schemas;
+
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 

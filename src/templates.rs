@@ -35,6 +35,17 @@ pub const GITATTRIBUTES: Template = Template {
     text: include_str!("../templates/gitattributes"),
 };
 
+/// Where `init` and `ptrack schema --write` put the JSON Schemas of the front matter, a run
+/// line and `ptrack.toml`, for editors (the version files and ptrack.toml point at them).
+pub const SCHEMA_DIR: &str = ".ptrack/schemas";
+
+/// The path from a version file (`prompts/NAME/VERSION.md`) to the front matter schema, when
+/// the project at `root` has one.
+pub fn front_matter_schema_hint(root: &Path) -> Option<String> {
+    let rel = format!("{SCHEMA_DIR}/front-matter.schema.json");
+    root.join(&rel).is_file().then(|| format!("../../{rel}"))
+}
+
 /// Every built-in template.
 pub const ALL: &[Template] = &[PROMPT_MD, PROMPT_TOML, PTRACK_TOML, GITATTRIBUTES];
 
@@ -74,7 +85,8 @@ pub struct InitReport {
 }
 
 /// Scaffold a project in `root`: `ptrack.toml`, `prompts/`, `runs/`, `templates/`,
-/// `.gitattributes` and `.ptrack/.gitignore`. Nothing that exists is overwritten.
+/// `.gitattributes`, `.ptrack/.gitignore` and (feature `schema`) the editor schemas in
+/// [`SCHEMA_DIR`]. Nothing that exists is overwritten.
 pub fn init(root: &Path) -> Result<InitReport, (std::path::PathBuf, std::io::Error)> {
     let mut report = InitReport {
         root: root.to_path_buf(),
@@ -96,15 +108,33 @@ pub fn init(root: &Path) -> Result<InitReport, (std::path::PathBuf, std::io::Err
             report.created.push(format!("{dir}/"));
         }
     }
-    let files: [(&str, &str); 6] = [
-        ("ptrack.toml", PTRACK_TOML.text),
-        (".gitattributes", GITATTRIBUTES.text),
-        ("runs/.gitkeep", ""),
-        (".ptrack/.gitignore", "*\n"),
-        ("templates/prompt.md", PROMPT_MD.text),
-        ("templates/prompt.toml", PROMPT_TOML.text),
+    #[allow(unused_mut)]
+    let mut ptrack_toml = PTRACK_TOML.text.to_string();
+    #[allow(unused_mut)]
+    let mut files: Vec<(String, String)> = Vec::new();
+    #[cfg(feature = "schema")]
+    {
+        // Taplo (Even Better TOML) reads `#:schema` on a file's first line.
+        ptrack_toml = format!("#:schema ./{SCHEMA_DIR}/config.schema.json\n{ptrack_toml}");
+        for (name, schema) in crate::schema::file_schemas() {
+            files.push((
+                format!("{SCHEMA_DIR}/{name}.schema.json"),
+                crate::schema::to_file_text(&schema),
+            ));
+        }
+    }
+    let mut all: Vec<(String, String)> = vec![
+        ("ptrack.toml".into(), ptrack_toml),
+        (".gitattributes".into(), GITATTRIBUTES.text.into()),
+        ("runs/.gitkeep".into(), String::new()),
+        // The cache is local; the schemas are for everyone who clones the project.
+        (".ptrack/.gitignore".into(), "/cache/\n".into()),
+        ("templates/prompt.md".into(), PROMPT_MD.text.into()),
+        ("templates/prompt.toml".into(), PROMPT_TOML.text.into()),
     ];
-    for (rel, text) in files {
+    all.extend(files);
+    for (rel, text) in &all {
+        let rel = rel.as_str();
         let p = root.join(rel);
         // create_new: never overwrite, even if the file appears between check and write; and
         // never write through a link or into a folder linked out of the project.

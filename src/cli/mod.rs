@@ -61,6 +61,7 @@ mod render;
 mod report;
 mod resolve;
 mod run;
+mod schema;
 mod serve;
 mod show;
 mod trends;
@@ -154,6 +155,7 @@ pub enum Command {
     Man(completions::ManArgs),
     Alerts(alerts::AlertsArgs),
     Serve(serve::ServeArgs),
+    Schema(schema::SchemaArgs),
 }
 
 /// Everything a command needs from the environment, resolved once.
@@ -249,6 +251,7 @@ pub fn main() -> ExitCode {
             }
             Command::Alerts(a) => alerts::run(&mut ctx, a),
             Command::Serve(a) => serve::run(&mut ctx, a),
+            Command::Schema(a) => schema::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

@@ -258,7 +258,10 @@ fn init_json_lists_created_then_kept() {
         "runs/.gitkeep",
         ".ptrack/.gitignore",
         "templates/prompt.md",
-        "templates/prompt.toml"
+        "templates/prompt.toml",
+        ".ptrack/schemas/config.schema.json",
+        ".ptrack/schemas/front-matter.schema.json",
+        ".ptrack/schemas/run.schema.json"
     ]);
     let r = env.run(&["init", "--json"]);
     assert_eq!(r.code, 0, "{}", r.snapshot());

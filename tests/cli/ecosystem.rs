@@ -225,3 +225,78 @@ fn the_pre_commit_hook_blocks_a_bad_prompt_and_passes_a_good_one() {
         "{text}"
     );
 }
+
+/// Taplo, the TOML toolkit behind the Even Better TOML editor extension (npm `@taplo/cli`):
+/// `PTRACK_TEST_TAPLO` or `taplo` on PATH. In CI it must be there (.ci/run installs it).
+fn taplo() -> Option<String> {
+    let candidates = std::env::var("PTRACK_TEST_TAPLO")
+        .ok()
+        .into_iter()
+        .chain(["taplo".to_string()]);
+    for cmd in candidates {
+        let ok = std::process::Command::new(&cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(cmd);
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "taplo is not installed; in CI the editor schema test must run"
+    );
+    eprintln!("SKIPPED: taplo is not installed (npm install @taplo/cli)");
+    None
+}
+
+#[test]
+fn an_editor_checks_ptrack_toml_and_toml_versions_through_the_init_schema_hints() {
+    let Some(taplo) = taplo() else {
+        return;
+    };
+    let env = TestEnv::init();
+    let r = env.run(&[
+        "create", "p", "--goal", "g", "--model", "m", "--format", "toml",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let lint = |rel: &str| {
+        std::process::Command::new(&taplo)
+            .args(["lint", rel])
+            .current_dir(env.root())
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("taplo runs")
+    };
+    // What init and create wrote passes.
+    for rel in ["ptrack.toml", "prompts/p/1.0.toml"] {
+        let out = lint(rel);
+        assert!(
+            out.status.success(),
+            "{rel}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A value out of range is caught by the editor's checker, with its line, as `check` does.
+    let config = env
+        .read("ptrack.toml")
+        .replace("# min_success_rate = 0.9", "min_success_rate = 1.5");
+    std::fs::write(env.path("ptrack.toml"), config).expect("write");
+    let out = lint("ptrack.toml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("1.5 is greater than the maximum of 1"),
+        "{err}"
+    );
+    let version = env
+        .read("prompts/p/1.0.toml")
+        .replace("goal = \"g\"", "goal = \"g\"\ntemperature = 7");
+    std::fs::write(env.path("prompts/p/1.0.toml"), version).expect("write");
+    let out = lint("prompts/p/1.0.toml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("7 is greater than the maximum of 2"), "{err}");
+    let r = env.run(&["check"]);
+    assert_eq!(r.code, 1, "check agrees: {}", r.snapshot());
+}
