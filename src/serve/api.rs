@@ -791,7 +791,10 @@ async fn post_runs(State(state): State<AppState>, body: Body) -> Result<Response
                     .map_err(|e| rejected(e, &at(i)))?;
                 ids.push(id);
             }
-            let single = (!batch).then(|| recorder.recorded(&ids[0])).flatten();
+            let single = ids
+                .first()
+                .filter(|_| !batch)
+                .and_then(|id| recorder.recorded(id));
             recorder
                 .write()
                 .map_err(|e| ApiError::internal(format!("the runs were not written: {e}")))?;
