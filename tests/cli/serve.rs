@@ -461,7 +461,19 @@ fn every_read_route_answers_the_bytes_of_its_command() {
 fn bad_reads_get_the_status_and_the_field_at_fault() {
     let env = project_with_runs();
     let server = Server::start(&env, &[]);
-    let cases: [(&str, u16, &str, Option<&str>); 14] = [
+    let cases: [(&str, u16, &str, Option<&str>); 16] = [
+        (
+            "/api/prompts/%FF",
+            400,
+            "Invalid URL: Invalid UTF-8 in `name`",
+            None,
+        ),
+        (
+            "/api/runs/%FF",
+            400,
+            "Invalid URL: Invalid UTF-8 in `id`",
+            None,
+        ),
         (
             "/api/prompts/nope",
             404,
