@@ -20,7 +20,8 @@ Rules are [[alerts]] tables in ptrack.toml:
   min_runs = 30                   # fewer runs in the window: not enough data, never firing
 
 Without version or label a rule reads every version of the prompt together. A window ends now
-(PTRACK_NOW when set). The webhook the server will notify is `[notify] webhook = \"https://…\"`.
+(PTRACK_NOW when set). `ptrack serve` evaluates them as runs arrive, and notifies
+`[notify] webhook = \"https://…\"` when a rule starts or stops firing.
 
 --prometheus-rules prints the rules as a Prometheus alerting-rules file over the series
 `ptrack serve` exposes at /metrics (see the README, \"Alerts\").

@@ -43,7 +43,7 @@ pub struct ServeArgs {
     /// Largest request body, in bytes (a larger one gets 413)
     #[arg(long, value_name = "N", default_value_t = ptrack::serve::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Longest a request may take, with its body, before it gets 408 (30s, 2m)
+    /// Longest a client may take to send a request's headers, and its body (408) (30s, 2m)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// How often to evaluate the alert rules of ptrack.toml (also after every post)

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
@@ -427,6 +428,21 @@ fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> 
         .collect()
 }
 
+/// The one parameter of a route's path, percent-decoded; a JSON 400 when it cannot be
+/// (invalid UTF-8), like every other error.
+struct Segment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(s)) => Ok(Segment(s)),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
 /// The status a lookup error answers with.
 fn lookup_error(e: LookupError) -> ApiError {
     let status = match &e {
@@ -490,7 +506,7 @@ async fn list_prompts(State(state): State<AppState>, q: RawQuery) -> Result<Resp
 
 async fn show_prompt(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     let mut params = Params::parse(q.0)?;
@@ -508,7 +524,7 @@ async fn show_prompt(
 
 async fn performance(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     let mut params = Params::parse(q.0)?;
@@ -538,7 +554,7 @@ async fn performance(
 
 async fn trends(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     let mut params = Params::parse(q.0)?;
@@ -569,7 +585,7 @@ async fn trends(
 
 async fn compare(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     use crate::labels::VersionSpec;
@@ -644,7 +660,7 @@ async fn render(
 
 async fn render_get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
 ) -> Result<Response, ApiError> {
     let mut params = Params::parse(q.0)?;
@@ -658,7 +674,7 @@ async fn render_get(
 
 async fn render_post(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segment(name): Segment,
     q: RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -730,7 +746,7 @@ async fn list_runs(State(state): State<AppState>, q: RawQuery) -> Result<Respons
 
 async fn get_run(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<Response, ApiError> {
     let run = state
         .with_project(move |p| {
@@ -798,7 +814,10 @@ async fn post_runs(State(state): State<AppState>, body: Body) -> Result<Response
                     .map_err(|e| rejected(e, &at(i)))?;
                 ids.push(id);
             }
-            let single = (!batch).then(|| recorder.recorded(&ids[0])).flatten();
+            let single = ids
+                .first()
+                .filter(|_| !batch)
+                .and_then(|id| recorder.recorded(id));
             recorder
                 .write()
                 .map_err(|e| ApiError::internal(format!("the runs were not written: {e}")))?;
@@ -845,7 +864,7 @@ fn rejected(e: RejectedRun, at: &str) -> ApiError {
 
 async fn post_rating(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(&state, body).await?;

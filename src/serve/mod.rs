@@ -7,8 +7,9 @@
 //! block, so they run on tokio's blocking pool.
 //!
 //! [`router`] joins the route modules: each gives a `Router<AppState>`, so a module of pages is
-//! one more `.merge(…)`. Around all of them: the token check ([`ServeConfig::token`]), a timeout
-//! per request, and the security headers of every response.
+//! one more `.merge(…)`. Around all of them: the token check ([`ServeConfig::token`]) and the
+//! security headers of every response. Slow clients are cut off by a time limit on reading the
+//! headers (hyper's) and the body ([`read_body`]).
 
 pub mod api;
 pub mod metrics;
@@ -52,7 +53,8 @@ pub struct ServeConfig {
     pub token_for_reads: bool,
     /// The largest request body, in bytes; a larger one gets 413.
     pub max_body_bytes: usize,
-    /// How long one request may take, from its first byte to its answer; a slower one gets 408.
+    /// How long a client may take to send a request's headers (the connection is closed past
+    /// it) and its body (408 past it).
     pub request_timeout: Duration,
     /// How often the alert rules are evaluated (they are after every post as well).
     pub alert_interval: Duration,
@@ -275,7 +277,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -332,21 +333,6 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
-async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.config().request_timeout;
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request took longer than {} s; send it whole and faster",
-                limit.as_secs_f64()
-            ),
-        )
-        .into_response(),
-    }
-}
-
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
@@ -365,21 +351,32 @@ async fn security_headers(req: Request, next: Next) -> Response {
     r
 }
 
-/// The body of `req`, whole, within the configured size: 413 past it, before anything is
-/// done with it (a client that stops halfway gets nothing written).
+/// The body of `req`, whole, within the configured size and time: 413 past the size, 408 past
+/// the time, before anything is done with it (a client that stops halfway gets nothing
+/// written). Only the reading is timed: once a request is read and checked, its work is never
+/// cut off halfway, so an answer never says "timed out" for runs that were written.
 pub async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let max = state.config().max_body_bytes;
+    let limit = state.config().request_timeout;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than the limit of {max} bytes (--max-body-bytes)"),
         )
     };
-    match http_body_util::Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!(
+    let read = http_body_util::Limited::new(body, max).collect();
+    match tokio::time::timeout(limit, read).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body took longer than {} s to arrive (--request-timeout)",
+                limit.as_secs_f64()
+            ),
+        )),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
             "cannot read the request body: {e}"
         ))),
     }

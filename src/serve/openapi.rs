@@ -126,6 +126,20 @@ fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
+/// `get_api_prompts_name_performance` for `GET /api/prompts/{name}/performance`.
+fn operation_id(r: &ApiRoute) -> String {
+    let mut id = r.method.as_str().to_lowercase();
+    for word in r
+        .path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        id.push('_');
+        id.push_str(word);
+    }
+    id
+}
+
 fn operation(r: &ApiRoute) -> Value {
     let mut params: Vec<Value> = r
         .path
@@ -176,7 +190,7 @@ fn operation(r: &ApiRoute) -> Value {
     });
     let mut op = json!({
         "summary": r.summary,
-        "operationId": format!("{} {}", r.method, r.path),
+        "operationId": operation_id(r),
         "parameters": params,
         "responses": {status: ok, "4XX": error}
     });
@@ -217,6 +231,10 @@ mod tests {
             assert!(op.is_object(), "{r:?} is not in the document");
             assert_eq!(op["summary"], r.summary);
         }
+        let mut ids: Vec<String> = table().iter().map(operation_id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), table().len(), "operation ids are unique");
         let documented: usize = doc["paths"]
             .as_object()
             .expect("paths")

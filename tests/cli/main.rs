@@ -13,6 +13,7 @@ mod git;
 mod hostile_logs;
 mod hostile_prompts;
 mod labels;
+mod load;
 mod runs;
 mod schema;
 mod serve;

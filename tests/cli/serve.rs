@@ -461,7 +461,19 @@ fn every_read_route_answers_the_bytes_of_its_command() {
 fn bad_reads_get_the_status_and_the_field_at_fault() {
     let env = project_with_runs();
     let server = Server::start(&env, &[]);
-    let cases: [(&str, u16, &str, Option<&str>); 14] = [
+    let cases: [(&str, u16, &str, Option<&str>); 16] = [
+        (
+            "/api/prompts/%FF",
+            400,
+            "Invalid URL: Invalid UTF-8 in `name`",
+            None,
+        ),
+        (
+            "/api/runs/%FF",
+            400,
+            "Invalid URL: Invalid UTF-8 in `id`",
+            None,
+        ),
         (
             "/api/prompts/nope",
             404,
@@ -1291,4 +1303,22 @@ fn a_rule_that_starts_or_stops_firing_is_posted_to_the_webhook_with_retries() {
     assert_eq!(resolved["event"], "resolved");
     assert_eq!(resolved["alert"]["state"], "ok");
     assert_eq!(resolved["alert"]["value"], 1.0);
+}
+
+#[test]
+fn concurrent_posts_lose_nothing() {
+    let env = project();
+    let server = Server::start(&env, &[]);
+    // 16 clients at once, arrays and single runs: the bounded version of `cargo bench --bench serve`.
+    let load = crate::load::post_runs(server.addr, 4000, 16, 40);
+    assert!(load.posts > 100, "{} posts", load.posts);
+    crate::load::check_exactly_once(&load, &env.path("runs"));
+    eprintln!(
+        "{} runs in {} posts in {:.2} s (a debug build; `cargo bench --bench serve` measures)",
+        load.ids.len(),
+        load.posts,
+        load.elapsed.as_secs_f64()
+    );
+    let listed = server.get("/api/prompts").json();
+    assert_eq!(listed[0]["runs"], 4000);
 }
