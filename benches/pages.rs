@@ -20,14 +20,18 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
             std::fs::write(
                 &path,
-                format!("---\ngoal: Answer, take {v}.\nmodel: llama3.1:8b\n---\nAnswer {{{{ q }}}} ({v}).\n"),
+                format!(
+                    "---\ngoal: Answer, take {v}.\nmodel: llama3.1:8b\n---\nAnswer {{{{ q }}}} ({v}).\n"
+                ),
             )?;
         }
     }
     let now = chrono::Utc::now().timestamp_millis();
     let span = 90 * 86_400_000i64;
-    let mut files: std::collections::BTreeMap<std::path::PathBuf, std::io::BufWriter<std::fs::File>> =
-        Default::default();
+    let mut files: std::collections::BTreeMap<
+        std::path::PathBuf,
+        std::io::BufWriter<std::fs::File>,
+    > = Default::default();
     let mut bytes = 0u64;
     let mut x = 42u64;
     for i in 0..runs {
@@ -36,8 +40,9 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
         x ^= x << 17;
         let p = (x % PROMPTS as u64) as usize;
         let v = ((x >> 8) % 2) as usize;
-        let ts = chrono::DateTime::from_timestamp_millis(now - span + i as i64 * span / runs as i64)
-            .unwrap_or_default();
+        let ts =
+            chrono::DateTime::from_timestamp_millis(now - span + i as i64 * span / runs as i64)
+                .unwrap_or_default();
         let line = format!(
             "{{\"id\":\"{i:08x}-0000-7000-8000-{:012x}\",\"ts\":\"{}\",\"prompt\":\"prompt_{p}\",\"version\":\"1.{v}\",\"model\":\"llama3.1:8b\",\"input\":{{\"q\":\"question {i}\"}},\"output\":\"an answer of some length to question number {i}, with a next step\",\"execution_time_ms\":{:.1},\"token_count\":{},\"success\":{}}}\n",
             x & 0xffff_ffff_ffff,
@@ -50,7 +55,10 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
         let path = ptrack::runlog::log_path(&dir.join("runs"), &format!("prompt_{p}"), &ts);
         if !files.contains_key(&path) {
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
-            files.insert(path.clone(), std::io::BufWriter::new(std::fs::File::create(&path)?));
+            files.insert(
+                path.clone(),
+                std::io::BufWriter::new(std::fs::File::create(&path)?),
+            );
         }
         if let Some(w) = files.get_mut(&path) {
             w.write_all(line.as_bytes())?;
@@ -66,7 +74,10 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
 fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Duration)> {
     let t = Instant::now();
     let mut s = TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let status = String::from_utf8_lossy(&raw[..raw.len().min(12)])
@@ -79,15 +90,30 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Duration)> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runs = 1_000_000usize;
+    let mut keep: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--runs" {
-            runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(runs);
+        match a.as_str() {
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(runs),
+            // Generate the project into DIR and keep it (to time commands on it).
+            "--keep" => keep = args.next().map(Into::into),
+            _ => {}
         }
     }
-    let dir = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let dir = match &keep {
+        Some(k) => {
+            std::fs::create_dir_all(k)?;
+            tempfile::TempDir::new_in(k)?.keep()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let dir = &dir;
     let t = Instant::now();
-    let bytes = generate(dir.path(), runs)?;
+    let bytes = generate(dir, runs)?;
+    if keep.is_some() {
+        println!("pages: the project is in {}", dir.display());
+    }
     println!(
         "pages: {runs} runs ({:.0} MB) generated in {:.1} s",
         bytes as f64 / 1e6,
@@ -95,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_ptrack"))
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()?;

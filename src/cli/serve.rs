@@ -7,7 +7,7 @@ use super::Ctx;
 use super::error::{CliError, CliResult};
 use ptrack::serve::{AppState, ServeConfig, ServeError};
 
-/// Serve the project over HTTP: a JSON API, Prometheus /metrics and alerts
+/// Serve the project over HTTP: a dashboard, a JSON API, Prometheus /metrics and alerts
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Every request reads the files as they are now: new versions, new runs and a `git checkout` show
