@@ -49,7 +49,7 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
             ptrack::runlog::format_ts(&ts),
             200.0 + (x >> 20) as f64 % 1500.0,
             60 + (x >> 30) % 200,
-            (x >> 40) % 14 != 0,
+            !(x >> 40).is_multiple_of(14),
         );
         bytes += line.len() as u64;
         let path = ptrack::runlog::log_path(&dir.join("runs"), &format!("prompt_{p}"), &ts);
