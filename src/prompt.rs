@@ -243,18 +243,7 @@ pub fn front_matter_value(
     };
     let map = (|| {
         let text = std::str::from_utf8(bytes).ok()?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let sections = if path.extension().is_some_and(|e| e == "toml") {
-            Sections {
-                format: SourceFormat::Toml,
-                matter: text,
-                matter_line: 1,
-                body: "",
-                body_line: 1,
-            }
-        } else {
-            p.split_front_matter(text)?
-        };
+        let sections = p.sections(text)?;
         p.parse_matter(&sections)
     })();
     (map.map(|m| m.into_iter().collect()), p.diags)
@@ -310,19 +299,7 @@ impl Parser<'_> {
                 return None;
             }
         };
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let is_toml_file = self.path.extension().is_some_and(|e| e == "toml");
-        let sections = if is_toml_file {
-            Sections {
-                format: SourceFormat::Toml,
-                matter: text,
-                matter_line: 1,
-                body: "",
-                body_line: 1,
-            }
-        } else {
-            self.split_front_matter(text)?
-        };
+        let sections = self.sections(text)?;
         let table = self.parse_matter(&sections)?;
         let lines = KeyLines::new(sections.matter, sections.format);
         let key_line = |key: &str| lines.get(key).map(|l| l + sections.matter_line - 1);
@@ -471,6 +448,22 @@ impl Parser<'_> {
             text_line,
             blob_sha: blob_sha(bytes),
         })
+    }
+
+    /// The front matter and body of a file's text (a leading BOM skipped): a `.toml` version
+    /// is all front matter.
+    fn sections<'t>(&mut self, text: &'t str) -> Option<Sections<'t>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if self.path.extension().is_some_and(|e| e == "toml") {
+            return Some(Sections {
+                format: SourceFormat::Toml,
+                matter: text,
+                matter_line: 1,
+                body: "",
+                body_line: 1,
+            });
+        }
+        self.split_front_matter(text)
     }
 
     fn split_front_matter<'t>(&mut self, text: &'t str) -> Option<Sections<'t>> {

@@ -93,7 +93,14 @@ pub enum RunsError {
 type Key = (DateTime<Utc>, String);
 
 /// A run on its way into a page, ordered by its key alone (ids are unique in a page).
-struct Entry(Key, Map<String, Value>);
+struct Entry(Key, Row);
+
+/// A page's run: parsed already (a filter needed its fields), or its line, parsed only if it
+/// stays in the page (most runs that enter the heap while the logs are read leave it again).
+enum Row {
+    Parsed(Map<String, Value>),
+    Line(String, crate::runlog::RunFacts),
+}
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -185,28 +192,36 @@ impl Project {
             {
                 return;
             }
-            let Some(obj) = export_row(line, &run, &ratings) else {
-                return;
-            };
-            if let Some(e) = &query.eval
-                && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
-            {
-                return;
-            }
-            if let Some(n) = &needle {
-                let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
-                if !output.to_lowercase().contains(n.as_str()) {
+            let row = if needle.is_some() || query.eval.is_some() {
+                let Some(obj) = export_row(line, &run, &ratings) else {
+                    return;
+                };
+                if let Some(e) = &query.eval
+                    && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
+                {
                     return;
                 }
-            }
-            newest.push(Reverse(Entry(key, obj)));
+                if let Some(n) = &needle {
+                    let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
+                    if !output.to_lowercase().contains(n.as_str()) {
+                        return;
+                    }
+                }
+                Row::Parsed(obj)
+            } else {
+                Row::Line(line.to_string(), run)
+            };
+            newest.push(Reverse(Entry(key, row)));
             if newest.len() > query.limit + 1 {
                 newest.pop();
             }
         });
         let mut page: Vec<(Key, Map<String, Value>)> = newest
             .into_iter()
-            .map(|Reverse(Entry(k, obj))| (k, obj))
+            .filter_map(|Reverse(Entry(k, row))| match row {
+                Row::Parsed(obj) => Some((k, obj)),
+                Row::Line(line, run) => export_row(&line, &run, &ratings).map(|obj| (k, obj)),
+            })
             .collect();
         page.sort_by(|a, b| b.0.cmp(&a.0));
         let more = page.len() > query.limit;

@@ -234,10 +234,11 @@ fn taplo() -> Option<String> {
         .into_iter()
         .chain(["taplo".to_string()]);
     for cmd in candidates {
+        // `taplo --version` prints its version and exits 1 (0.9.0, from @taplo/cli 0.7.0).
         let ok = std::process::Command::new(&cmd)
             .arg("--version")
             .output()
-            .is_ok_and(|o| o.status.success());
+            .is_ok_and(|o| o.stdout.starts_with(b"taplo "));
         if ok {
             return Some(cmd);
         }
@@ -297,6 +298,13 @@ fn an_editor_checks_ptrack_toml_and_toml_versions_through_the_init_schema_hints(
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("7 is greater than the maximum of 2"), "{err}");
+    // `check` refuses the same value (a bad ptrack.toml stops every command: exit 2).
     let r = env.run(&["check"]);
-    assert_eq!(r.code, 1, "check agrees: {}", r.snapshot());
+    assert_eq!(r.code, 2, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("min_success_rate must be a fraction from 0 to 1"),
+        "{}",
+        r.snapshot()
+    );
 }
