@@ -302,6 +302,7 @@ mod tests {
             p95_ms: Some(p95),
             quality_mean: None,
             quality_n: 0,
+            cost_per_run: None,
         }
     }
 

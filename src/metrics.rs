@@ -242,14 +242,38 @@ pub fn compare(
     a: (&Version, &[&RunFacts]),
     b: (&Version, &[&RunFacts]),
 ) -> Comparison {
-    let ma = Metrics::compute(a.1.iter().copied());
-    let mb = Metrics::compute(b.1.iter().copied());
-    let times = |rs: &[&RunFacts]| rs.iter().map(|r| r.execution_time_ms).collect::<Vec<f64>>();
-    let quality = |rs: &[&RunFacts]| {
-        rs.iter()
-            .filter_map(|r| r.quality_score)
-            .collect::<Vec<f64>>()
-    };
+    compare_sides(prompt, (a.0, Side::of(a.1)), (b.0, Side::of(b.1)))
+}
+
+/// One side of a comparison: its metrics and the per-run values the tests need.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// The side's metrics (unpriced).
+    pub metrics: Metrics,
+    /// Execution times, in run order.
+    pub times: Vec<f64>,
+    /// Quality scores of the rated runs, in run order.
+    pub quality: Vec<f64>,
+    /// The distinct concurrencies (unrecorded = 1), ascending.
+    pub concurrencies: Vec<u64>,
+}
+
+impl Side {
+    /// The side made of `runs`.
+    pub fn of(runs: &[&RunFacts]) -> Side {
+        Side {
+            metrics: Metrics::compute(runs.iter().copied()),
+            times: runs.iter().map(|r| r.execution_time_ms).collect(),
+            quality: runs.iter().filter_map(|r| r.quality_score).collect(),
+            concurrencies: concurrencies(runs),
+        }
+    }
+}
+
+/// Version `b` against version `a`, from their sides.
+pub fn compare_sides(prompt: &str, a: (&Version, Side), b: (&Version, Side)) -> Comparison {
+    let (sa, sb) = (a.1, b.1);
+    let (ma, mb) = (sa.metrics, sb.metrics);
     let diff = |x: Option<f64>, y: Option<f64>| Some(y? - x?);
     Comparison {
         success_delta_pts: diff(ma.success_rate, mb.success_rate).map(|d| d * 100.0),
@@ -262,12 +286,12 @@ pub fn compare(
         p50_delta_ms: diff(ma.time_ms.map(|t| t.p50), mb.time_ms.map(|t| t.p50)),
         mean_time_delta_ms: diff(ma.time_ms.map(|t| t.mean), mb.time_ms.map(|t| t.mean)),
         p95_delta_ms: diff(ma.time_ms.map(|t| t.p95), mb.time_ms.map(|t| t.p95)),
-        time_test: stats::welch_t_test(&times(b.1), &times(a.1)),
+        time_test: stats::welch_t_test(&sb.times, &sa.times),
         quality_delta: diff(ma.quality_mean, mb.quality_mean),
-        quality_test: stats::welch_t_test(&quality(b.1), &quality(a.1)),
+        quality_test: stats::welch_t_test(&sb.quality, &sa.quality),
         cost_per_run_delta: None,
         concurrency_differs: {
-            let (ca, cb) = (concurrencies(a.1), concurrencies(b.1));
+            let (ca, cb) = (sa.concurrencies, sb.concurrencies);
             (!ca.is_empty() && !cb.is_empty() && ca != cb)
                 .then_some(ConcurrencyDiffers { a: ca, b: cb })
         },
@@ -332,6 +356,9 @@ pub struct TrendRow {
     pub quality_mean: Option<f64>,
     /// Rated runs.
     pub quality_n: usize,
+    /// The mean cost per run at `[prices]`; absent when a run of the bucket cannot be priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_run: Option<f64>,
 }
 
 /// Trends of one prompt's runs from `from` to `to` (inclusive days).
@@ -347,41 +374,129 @@ pub struct Trends {
     pub by_version: Vec<TrendRow>,
 }
 
-/// Bucket `runs` from day `from` to day `to`.
-pub fn trends(runs: &[&RunFacts], bucket: Bucket, from: NaiveDate, to: NaiveDate) -> Trends {
-    let mut overall: BTreeMap<NaiveDate, Vec<&RunFacts>> = BTreeMap::new();
-    let mut start = bucket.start_of(from);
-    while start <= to {
-        overall.insert(start, Vec::new());
-        start += bucket.step();
-    }
-    let mut by_version: BTreeMap<(NaiveDate, Version), Vec<&RunFacts>> = BTreeMap::new();
-    for r in runs {
+/// Bucket `runs` from day `from` to day `to`, pricing each bucket at `config`'s `[prices]`.
+/// A bucket of all versions holds their runs version by version (in version order, then
+/// log order), as `performance`'s figures for all versions do; runs dated after `to` get
+/// buckets of their own.
+pub fn trends(
+    runs: &[&RunFacts],
+    bucket: Bucket,
+    from: NaiveDate,
+    to: NaiveDate,
+    config: &crate::config::Config,
+) -> Trends {
+    let mut sorted: Vec<&RunFacts> = runs.to_vec();
+    sorted.sort_by_cached_key(|r| version_order(&r.version));
+    let mut overall: BTreeMap<NaiveDate, TrendCell> = empty_buckets(bucket, from, to);
+    let mut by_version: BTreeMap<(NaiveDate, Version), TrendCell> = BTreeMap::new();
+    for r in &sorted {
         let b = bucket.start_of(r.ts.date_naive());
-        overall.entry(b).or_default().push(r);
+        let quality = r.quality_score;
+        let spend = (r.model.as_deref(), r.prompt_tokens, r.completion_tokens);
+        overall
+            .entry(b)
+            .or_default()
+            .push(r.execution_time_ms, r.success, quality, spend);
         if let Ok(v) = r.version.parse::<Version>() {
-            by_version.entry((b, v)).or_default().push(r);
+            by_version.entry((b, v)).or_default().push(
+                r.execution_time_ms,
+                r.success,
+                quality,
+                spend,
+            );
         }
     }
-    let row = |start: NaiveDate, version: Option<Version>, rs: &[&RunFacts]| {
-        let m = Metrics::compute(rs.iter().copied());
+    trends_of_cells(bucket, overall, by_version, config)
+}
+
+/// How versions order in a bucket of all versions: by number, then the texts that are not
+/// versions, by text.
+pub(crate) fn version_order(text: &str) -> (Option<Version>, bool, String) {
+    match text.parse::<Version>() {
+        Ok(v) => (Some(v), false, String::new()),
+        Err(_) => (None, true, text.to_string()),
+    }
+}
+
+/// Every bucket from `from` to `to`, empty.
+pub(crate) fn empty_buckets(
+    bucket: Bucket,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> BTreeMap<NaiveDate, TrendCell> {
+    let mut out = BTreeMap::new();
+    let mut start = bucket.start_of(from);
+    while start <= to {
+        out.insert(start, TrendCell::default());
+        start += bucket.step();
+    }
+    out
+}
+
+/// The runs of one trend bucket, as its row needs them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrendCell {
+    pub(crate) times: Vec<f64>,
+    pub(crate) quality: Vec<f64>,
+    pub(crate) successes: usize,
+    pub(crate) spend: crate::runlog::aggregate::TokenSpend,
+}
+
+impl TrendCell {
+    fn push(
+        &mut self,
+        time: f64,
+        success: bool,
+        quality: Option<f64>,
+        spend: (Option<&str>, Option<u64>, Option<u64>),
+    ) {
+        self.times.push(time);
+        self.successes += usize::from(success);
+        if let Some(q) = quality {
+            self.quality.push(q);
+        }
+        self.spend.push(spend.0, spend.1, spend.2);
+    }
+
+    fn row(
+        mut self,
+        start: NaiveDate,
+        version: Option<Version>,
+        config: &crate::config::Config,
+    ) -> TrendRow {
+        let n = self.times.len();
+        let q = stats::quantiles(&mut self.times, &[0.5, 0.95]);
+        let cost = if n > 0 { self.spend.cost(config) } else { None };
         TrendRow {
             start,
             version,
-            runs: m.runs,
-            success_rate: m.success_rate,
-            p50_ms: m.time_ms.map(|t| t.p50),
-            p95_ms: m.time_ms.map(|t| t.p95),
-            quality_mean: m.quality_mean,
-            quality_n: m.quality_n,
+            runs: n,
+            success_rate: (n > 0).then(|| self.successes as f64 / n as f64),
+            p50_ms: q.as_ref().map(|q| q[0]),
+            p95_ms: q.as_ref().map(|q| q[1]),
+            quality_mean: stats::mean(&self.quality),
+            quality_n: self.quality.len(),
+            cost_per_run: cost.map(|c| c / n as f64),
         }
-    };
+    }
+}
+
+/// The trends of buckets filled already.
+pub(crate) fn trends_of_cells(
+    bucket: Bucket,
+    overall: BTreeMap<NaiveDate, TrendCell>,
+    by_version: BTreeMap<(NaiveDate, Version), TrendCell>,
+    config: &crate::config::Config,
+) -> Trends {
     Trends {
         bucket,
-        overall: overall.iter().map(|(s, rs)| row(*s, None, rs)).collect(),
+        overall: overall
+            .into_iter()
+            .map(|(s, c)| c.row(s, None, config))
+            .collect(),
         by_version: by_version
-            .iter()
-            .map(|((s, v), rs)| row(*s, Some(v.clone()), rs))
+            .into_iter()
+            .map(|((s, v), c)| c.row(s, Some(v), config))
             .collect(),
     }
 }
@@ -401,7 +516,13 @@ mod tests {
         let refs: Vec<&RunFacts> = runs.iter().collect();
         let from = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
         let to = NaiveDate::from_ymd_opt(2026, 11, 14).expect("date");
-        let t = trends(&refs, Bucket::Week, from, to);
+        let t = trends(
+            &refs,
+            Bucket::Week,
+            from,
+            to,
+            &crate::config::Config::default(),
+        );
         // 2026-11-01 is a Sunday: weeks start Oct 26, Nov 2, Nov 9.
         let starts: Vec<String> = t.overall.iter().map(|r| r.start.to_string()).collect();
         assert_eq!(starts, ["2026-10-26", "2026-11-02", "2026-11-09"]);

@@ -590,6 +590,17 @@ impl Project {
     pub fn runs(&self, filter: &RunFilter) -> RunSet {
         RunSet::load(&self.runs_dir(), Path::new("runs"), filter)
     }
+
+    /// The compact columns of the logs `filter` may hold, through the project's cache.
+    pub fn run_columns(&self, filter: &RunFilter) -> crate::runlog::compact::RunColumns {
+        crate::runlog::compact::RunColumns::read(
+            &self.runs_dir(),
+            Path::new("runs"),
+            Some(self.root()),
+            filter,
+            crate::runlog::default_threads(),
+        )
+    }
 }
 
 /// Where prompt files are read from: the working tree, or a git tree at some revision.

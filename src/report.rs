@@ -461,7 +461,13 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         }
         let all: Vec<&RunFacts> = runs.values().flatten().copied().collect();
         let to = input.now.date_naive();
-        let weekly = trends(&all, Bucket::Week, to - Duration::days(7 * 7), to);
+        let weekly = trends(
+            &all,
+            Bucket::Week,
+            to - Duration::days(7 * 7),
+            to,
+            input.config,
+        );
         let trend: Vec<TrendRow> = weekly.overall.into_iter().filter(|r| r.runs > 0).collect();
         let trend_by_version = weekly.by_version;
         // A current-state section with no diff, no comparison and no chart would be a bare heading.

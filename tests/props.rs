@@ -358,7 +358,7 @@ proptest! {
             })
             .collect();
         let refs: Vec<&RunFacts> = facts.iter().collect();
-        let t = trends(&refs, bucket, from, to);
+        let t = trends(&refs, bucket, from, to, &ptrack::Config::default());
         // The reference bucket of a run: whole days from origin, down to the bucket's start.
         let bucket_of = |secs: i64| first_start + (secs / 86_400 - first_start).div_euclid(width) * width;
         let day = |d: i64| {

@@ -23,7 +23,7 @@ use crate::project::{LookupError, Project};
 #[cfg(feature = "git")]
 use crate::project::{PromptSource, load_registry};
 use crate::prompt::PromptVersion;
-use crate::runlog::{Event, RunFilter, scan};
+use crate::runlog::{Event, RunFilter, scan, scan_lines_where};
 use crate::stats::{self, Wilcoxon};
 use crate::version::Version;
 
@@ -352,11 +352,23 @@ impl Project {
     pub fn eval_batches(&self) -> Vec<PairedSummary> {
         let mut events: Vec<EventLine> = Vec::new();
         let mut runs: HashMap<String, RunLine> = HashMap::new();
-        scan(
+        // Only eval records and the runs of batches matter: lines holding neither word are
+        // skipped unparsed (a `\u` escape could spell one, so such lines are read).
+        let words = [
+            memchr::memmem::Finder::new(b"\"eval\""),
+            memchr::memmem::Finder::new(b"\"request_sha\""),
+            memchr::memmem::Finder::new(b"\\u"),
+        ];
+        let lines = scan_lines_where(
             &self.runs_dir(),
             Path::new("runs"),
             &RunFilter::default(),
-            |_, _, line, ev| match ev {
+            crate::runlog::default_threads(),
+            |raw| words.iter().any(|w| w.find(raw).is_some()),
+        );
+        for (line, ev) in &lines {
+            let line = line.as_str();
+            match ev {
                 Event::Eval(_) => {
                     if let Ok(e) = serde_json::from_str::<EventLine>(line) {
                         events.push(e);
@@ -364,7 +376,7 @@ impl Project {
                 }
                 Event::Run(r) if line.contains("\"request_sha\"") => {
                     let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
-                        return;
+                        continue;
                     };
                     runs.entry(r.id.clone()).or_insert(RunLine {
                         eval: o.get("eval").and_then(Value::as_str).map(str::to_string),
@@ -382,8 +394,8 @@ impl Project {
                     });
                 }
                 _ => {}
-            },
-        );
+            }
+        }
         events.sort_by_key(|e| e.ts);
         events
             .into_iter()

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::metrics::{ComparisonView, Deltas, compare};
+use std::collections::BTreeMap;
+
+use crate::metrics::{ComparisonView, Deltas, Side, compare_sides};
 use crate::project::{LookupError, Project};
-use crate::runlog::{Metrics, RunFacts, RunFilter, VersionMetrics, group_runs};
+use crate::runlog::{RunFilter, VersionMetrics, group_runs};
 use crate::version::Version;
 
 /// What to compare.
@@ -54,18 +56,40 @@ impl Project {
     pub fn compare(&self, query: &CompareQuery) -> Result<CompareModel, LookupError> {
         let registry = self.load_prompts();
         let prompt = registry.find(&query.prompt)?;
-        let runs = self.runs(&RunFilter {
+        let filter = RunFilter {
             prompt: Some(prompt.name.clone()),
             version: None,
             since: query.since,
             until: query.until,
-        });
-        let mut groups = group_runs(&runs.runs)
-            .remove(&prompt.name)
-            .unwrap_or_default();
+        };
+        // The compact columns (through the cache) when no time window applies; the simple
+        // reader for a window, or when ids repeat.
+        let fast = if filter.since.is_none() && filter.until.is_none() {
+            let columns = self.run_columns(&filter);
+            columns
+                .sides(&prompt.name)
+                .map(|sides| (sides.into_iter().collect(), columns.diagnostics))
+        } else {
+            None
+        };
+        let (mut groups, diagnostics): (BTreeMap<Version, Side>, _) = match fast {
+            Some(f) => f,
+            None => {
+                let runs = self.runs(&filter);
+                let groups = group_runs(&runs.runs)
+                    .remove(&prompt.name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(v, rs)| (v, Side::of(&rs)))
+                    .collect();
+                (groups, runs.diagnostics)
+            }
+        };
         // Versions with files but no runs still show, with zero runs.
         for v in &prompt.versions {
-            groups.entry(v.version.clone()).or_default();
+            groups
+                .entry(v.version.clone())
+                .or_insert_with(|| Side::of(&[]));
         }
         let pairs: Vec<(Version, Version)> = match &query.versions {
             Some((a, b)) => {
@@ -85,20 +109,19 @@ impl Project {
                     .collect()
             }
         };
-        let empty: Vec<&RunFacts> = Vec::new();
-        let get = |v: &Version| groups.get(v).unwrap_or(&empty).as_slice();
         let config = self.config();
         let comparisons = pairs
             .iter()
             .map(|(a, b)| {
-                compare(&prompt.name, (a, get(a)), (b, get(b)))
+                let side = |v: &Version| groups.get(v).cloned().unwrap_or_else(|| Side::of(&[]));
+                compare_sides(&prompt.name, (a, side(a)), (b, side(b)))
                     .priced(config)
                     .into()
             })
             .collect();
         let mut versions: Vec<VersionRow> = Vec::new();
-        for (v, rs) in &groups {
-            let mut metrics = Metrics::compute(rs.iter().copied());
+        for (v, side) in groups {
+            let mut metrics = side.metrics;
             metrics.price(config);
             let delta = versions
                 .last()
@@ -106,7 +129,7 @@ impl Project {
             versions.push(VersionRow {
                 metrics: VersionMetrics {
                     prompt: prompt.name.clone(),
-                    version: v.clone(),
+                    version: v,
                     metrics,
                 },
                 delta,
@@ -116,7 +139,7 @@ impl Project {
             prompt: prompt.name.clone(),
             versions,
             comparisons,
-            diagnostics: runs.diagnostics,
+            diagnostics,
         })
     }
 }

@@ -14,7 +14,11 @@ use serde_json::{Map, Value};
 
 use crate::diagnostic::Diagnostic;
 use crate::project::{LookupError, Project, check_name};
-use crate::runlog::{Event, RunFilter, scan};
+use crate::runlog::aggregate::LatestRatings;
+use crate::runlog::parse::fast::{Scanned, scan_line};
+use crate::runlog::parse::{line_diagnostic, utf8_diagnostic};
+use crate::runlog::scan::{for_each_line, logs, unreadable};
+use crate::runlog::{Event, Rating, RunFilter, parse_event, parse_line, scan};
 use crate::version::Version;
 
 use super::export::{export_row, latest_ratings};
@@ -92,15 +96,13 @@ pub enum RunsError {
 /// Where a page stops: the time and id of its last run, in order of (time, id).
 type Key = (DateTime<Utc>, String);
 
-/// A run on its way into a page, ordered by its key alone (ids are unique in a page).
-struct Entry(Key, Row);
+/// A run on its way into a page, with its line, ordered by its key alone (ids are unique in
+/// a page). The line is parsed only if it stays in the page (most runs that enter the heap
+/// while the logs are read leave it again).
+struct Entry(Key, String);
 
-/// A page's run: parsed already (a filter needed its fields), or its line, parsed only if it
-/// stays in the page (most runs that enter the heap while the logs are read leave it again).
-enum Row {
-    Parsed(Map<String, Value>),
-    Line(String, crate::runlog::RunFacts),
-}
+/// A run's id, time, prompt, version and success, borrowed from its line.
+type RunKey<'a> = (&'a [u8], DateTime<Utc>, &'a str, &'a str, bool);
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -169,31 +171,63 @@ impl Project {
         };
         let runs_dir = self.runs_dir();
         let display = std::path::Path::new("runs");
-        let (ratings, diagnostics) = latest_ratings(&runs_dir, display, &filter);
         let needle = query.text.as_ref().map(|t| t.to_lowercase());
+        let needle_finder = needle
+            .as_ref()
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned());
+        let eval_finder = query
+            .eval
+            .as_ref()
+            .map(|e| memchr::memmem::Finder::new(e.as_bytes()).into_owned());
         // The `limit + 1` newest runs before the cursor (one more tells whether a page follows).
         let mut newest: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
-        let mut seen = HashSet::new();
-        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
-            let Event::Run(run) = ev else { return };
+        let mut seen: HashSet<Box<[u8]>, foldhash::fast::FixedState> = HashSet::default();
+        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
+        let mut diagnostics = Vec::new();
+        let mut lower = Vec::new();
+        let before = before.as_ref().map(|(ts, id)| (*ts, id.as_str()));
+        let mut consider = |(id, ts, prompt, version, success): RunKey<'_>, raw: &[u8]| {
+            let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
+                && filter.version_matches(version)
+                && filter.since.is_none_or(|s| ts >= s)
+                && filter.until.is_none_or(|u| ts < u);
             // The first copy of an id is the run, as every reader counts it.
-            if !seen.insert(run.id.clone()) {
+            if !passes || seen.contains(id) {
                 return;
             }
-            if query.success.is_some_and(|s| s != run.success) {
+            seen.insert(id.into());
+            if query.success.is_some_and(|s| s != success) {
                 return;
             }
-            let key = (run.ts, run.id.clone());
-            if before.as_ref().is_some_and(|b| key >= *b) {
+            let Ok(id) = std::str::from_utf8(id) else {
+                return;
+            };
+            if before.is_some_and(|b| (ts, id) >= b) {
                 return;
             }
             if newest.len() > query.limit
-                && newest.peek().is_some_and(|Reverse(Entry(k, _))| key <= *k)
+                && newest
+                    .peek()
+                    .is_some_and(|Reverse(Entry(k, _))| (ts, id) <= (k.0, k.1.as_str()))
             {
                 return;
             }
-            let row = if needle.is_some() || query.eval.is_some() {
-                let Some(obj) = export_row(line, &run, &ratings) else {
+            if needle.is_some() || query.eval.is_some() {
+                // A line of plain ASCII without escapes holds its output and eval id as they
+                // are: one that does not contain them cannot match, and is not parsed.
+                if !raw.iter().any(|&b| b == b'\\' || !b.is_ascii()) {
+                    if eval_finder.as_ref().is_some_and(|f| f.find(raw).is_none()) {
+                        return;
+                    }
+                    if let Some(f) = &needle_finder {
+                        lower.clear();
+                        lower.extend(raw.iter().map(u8::to_ascii_lowercase));
+                        if f.find(&lower).is_none() {
+                            return;
+                        }
+                    }
+                }
+                let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(raw) else {
                     return;
                 };
                 if let Some(e) = &query.eval
@@ -207,20 +241,56 @@ impl Project {
                         return;
                     }
                 }
-                Row::Parsed(obj)
-            } else {
-                Row::Line(line.to_string(), run)
+            }
+            let Ok(line) = String::from_utf8(raw.to_vec()) else {
+                return;
             };
-            newest.push(Reverse(Entry(key, row)));
+            newest.push(Reverse(Entry((ts, id.to_string()), line)));
             if newest.len() > query.limit + 1 {
                 newest.pop();
             }
-        });
+        };
+        // One pass over the logs: the fast scanner reads each line's key fields in place;
+        // only ratings, lines it hands back and runs that stay in the page are parsed whole.
+        for log in logs(&runs_dir, display, &filter) {
+            let shown = log.shown.clone();
+            let read = for_each_line(&log, |line_no, complete, raw| {
+                let run = match scan_line(raw) {
+                    Ok(Scanned::Run(r)) => Some((r.id, r.ts, r.prompt, r.version, r.success)),
+                    Ok(Scanned::Rating { .. }) => None,
+                    Err(_) => None,
+                };
+                let Some((id, ts, prompt, version, success)) = run else {
+                    // A rating, or a line the fast scanner leaves to the parser.
+                    let text = match std::str::from_utf8(raw) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            diagnostics.push(utf8_diagnostic(&shown, line_no, complete, e));
+                            return;
+                        }
+                    };
+                    match parse_line(text) {
+                        Ok(Event::Rating(r)) => ratings.offer(r.run_id.clone(), r),
+                        Ok(Event::Run(r)) => consider(
+                            (r.id.as_bytes(), r.ts, &r.prompt, &r.version, r.success),
+                            raw,
+                        ),
+                        Ok(Event::Eval(_)) => {}
+                        Err(e) => diagnostics.push(line_diagnostic(&shown, line_no, complete, e)),
+                    }
+                    return;
+                };
+                consider((id, ts, prompt, version, success), raw);
+            });
+            if let Err(e) = read {
+                diagnostics.push(unreadable(&shown, &e));
+            }
+        }
         let mut page: Vec<(Key, Map<String, Value>)> = newest
             .into_iter()
-            .filter_map(|Reverse(Entry(k, row))| match row {
-                Row::Parsed(obj) => Some((k, obj)),
-                Row::Line(line, run) => export_row(&line, &run, &ratings).map(|obj| (k, obj)),
+            .filter_map(|Reverse(Entry(k, line))| match parse_event(&line) {
+                Ok(Event::Run(run)) => export_row(&line, &run, &ratings).map(|obj| (k, obj)),
+                _ => None,
             })
             .collect();
         page.sort_by(|a, b| b.0.cmp(&a.0));
@@ -340,6 +410,141 @@ mod tests {
             }),
             Err(RunsError::Limit(0))
         ));
+    }
+
+    /// The runs `query` selects, by the plain reading: every valid line parsed, the first copy
+    /// of an id kept, the latest rating applied, filtered, newest first.
+    fn reference(project: &Project, query: &RunsQuery) -> Vec<Map<String, Value>> {
+        let filter = RunFilter {
+            prompt: query.prompt.clone(),
+            version: query.version.as_ref().map(ToString::to_string),
+            since: query.since,
+            until: query.until,
+        };
+        let runs_dir = project.runs_dir();
+        let display = std::path::Path::new("runs");
+        let (ratings, _) = latest_ratings(&runs_dir, display, &filter);
+        let mut seen = HashSet::new();
+        let mut rows: Vec<(Key, Map<String, Value>)> = Vec::new();
+        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
+            let Event::Run(run) = ev else { return };
+            if !seen.insert(run.id.clone()) || query.success.is_some_and(|s| s != run.success) {
+                return;
+            }
+            let Some(obj) = export_row(line, &run, &ratings) else {
+                return;
+            };
+            if let Some(e) = &query.eval
+                && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
+            {
+                return;
+            }
+            if let Some(t) = &query.text {
+                let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
+                if !output.to_lowercase().contains(&t.to_lowercase()) {
+                    return;
+                }
+            }
+            rows.push(((run.ts, run.id.clone()), obj));
+        });
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        rows.into_iter().map(|(_, o)| o).collect()
+    }
+
+    #[test]
+    fn pages_equal_the_plain_reading_on_varied_lines() {
+        let outputs = [
+            "Plain ANSWER text",
+            "escaped \\u0041NSWER and a \\\"quote\\\"",
+            "new\\nline answer",
+            "KELVIN \u{212a}ey and caf\u{e9} Answer",
+            "no match here",
+            "",
+        ];
+        let mut lines = Vec::new();
+        for i in 0..240 {
+            let output = outputs[i % outputs.len()];
+            let eval = match i % 7 {
+                0 => r#","eval":"batch-1""#.to_string(),
+                1 => r#","eval":"b\u0061tch-1""#.to_string(),
+                2 => r#","eval":"batch-2""#.to_string(),
+                _ => String::new(),
+            };
+            lines.push(format!(
+                r#"{{"id":"r{:03}","ts":"2026-11-{:02}T{:02}:00:00Z","prompt":"{}","version":"1.{}","execution_time_ms":{},"success":{},"output":"{output}"{eval}}}"#,
+                i % 200,
+                i % 27 + 1,
+                i % 24,
+                ["p", "q"][i % 2],
+                i % 3,
+                i * 13 % 700,
+                i % 4 != 0,
+            ));
+            if i % 11 == 0 {
+                lines.push(format!(
+                    r#"{{"type":"rating","id":"rt{i}","ts":"2026-11-28T0{}:00:00Z","run_id":"r{:03}","quality_score":{},"feedback":"rated {i}"}}"#,
+                    i % 10,
+                    (i * 7) % 200,
+                    i % 10 + 1
+                ));
+            }
+            if i % 50 == 3 {
+                lines.push("{not json".to_string());
+            }
+        }
+        let (_dir, project) = project_with_runs(&["p", "q"], &lines);
+        let since = DateTime::parse_from_rfc3339("2026-11-05T00:00:00Z")
+            .expect("ts")
+            .with_timezone(&Utc);
+        let queries = [
+            RunsQuery::default(),
+            RunsQuery {
+                prompt: Some("q".into()),
+                success: Some(true),
+                ..RunsQuery::default()
+            },
+            RunsQuery {
+                version: Some("1.1".parse().expect("version")),
+                since: Some(since),
+                ..RunsQuery::default()
+            },
+            RunsQuery {
+                text: Some("answer".into()),
+                ..RunsQuery::default()
+            },
+            RunsQuery {
+                text: Some("key".into()),
+                ..RunsQuery::default()
+            },
+            RunsQuery {
+                text: Some("CAFÉ".into()),
+                ..RunsQuery::default()
+            },
+            RunsQuery {
+                eval: Some("batch-1".into()),
+                ..RunsQuery::default()
+            },
+        ];
+        for base in queries {
+            let want = reference(&project, &base);
+            assert!(!want.is_empty(), "{base:?} selects some runs");
+            for limit in [7, 1000] {
+                let mut query = RunsQuery {
+                    limit,
+                    ..base.clone()
+                };
+                let mut got = Vec::new();
+                loop {
+                    let page = project.runs_page(&query).expect("page");
+                    got.extend(page.runs);
+                    match page.next_cursor {
+                        Some(c) => query.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                assert_eq!(got, want, "{base:?} limit {limit}");
+            }
+        }
     }
 
     #[test]

@@ -58,19 +58,40 @@ impl Project {
         let prompt = registry.find(&query.prompt)?;
         let to = query.now.date_naive();
         let from = to - chrono::Duration::days(i64::from(query.days.saturating_sub(1)));
-        let runs = self.runs(&RunFilter {
+        let filter = RunFilter {
             prompt: Some(prompt.name.clone()),
             version: query.version.as_ref().map(ToString::to_string),
             since: from.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
             until: None,
-        });
-        let refs: Vec<_> = runs.runs.iter().collect();
+        };
+        let config = self.config();
+        // The compact columns (through the cache) give the same figures; the simple reader
+        // decides when ids repeat.
+        let columns = self.run_columns(&filter);
+        let fast = columns.trends(
+            &prompt.name,
+            filter.version.as_deref(),
+            query.bucket,
+            (from, to),
+            config,
+        );
+        let (trends, diagnostics) = match fast {
+            Some(t) => (t, columns.diagnostics),
+            None => {
+                let runs = self.runs(&filter);
+                let refs: Vec<_> = runs.runs.iter().collect();
+                (
+                    trends(&refs, query.bucket, from, to, config),
+                    runs.diagnostics,
+                )
+            }
+        };
         Ok(TrendsModel {
             prompt: prompt.name.clone(),
             from,
             to,
-            trends: trends(&refs, query.bucket, from, to),
-            diagnostics: runs.diagnostics,
+            trends,
+            diagnostics,
         })
     }
 }

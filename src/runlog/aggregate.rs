@@ -287,8 +287,11 @@ impl TokenSpend {
         if self.unsplit > 0 || self.by_model.is_empty() {
             return None;
         }
-        self.by_model
-            .iter()
+        // Summed in model order, so the same runs cost the same read in any order.
+        let mut models: Vec<&(String, u64, u64, u64)> = self.by_model.iter().collect();
+        models.sort_by(|a, b| a.0.cmp(&b.0));
+        models
+            .into_iter()
             .map(|(m, p, c, _)| config.price_of(m).map(|price| price.cost(*p, *c)))
             .sum()
     }

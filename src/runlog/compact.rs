@@ -52,6 +52,12 @@ struct Group {
     tokens_n: u64,
     length_sum: u64,
     spend: TokenSpend,
+    /// The UTC day of each run (days from the common era), for trends.
+    days: Vec<i32>,
+    /// Token spend by UTC day, for the cost of trend buckets.
+    spend_days: std::collections::BTreeMap<i32, TokenSpend>,
+    /// The distinct concurrencies runs were recorded at (1 when not recorded).
+    concurrency: std::collections::BTreeSet<u64>,
 }
 
 /// The latest rating of a run.
@@ -139,9 +145,17 @@ impl Partial {
         quality: Option<f64>,
         feedback: bool,
         spend: (Option<&str>, Option<u64>, Option<u64>),
+        concurrency: Option<u64>,
     ) {
         let g = self.group(prompt, version);
         g.spend.push(spend.0, spend.1, spend.2);
+        let day = chrono::Datelike::num_days_from_ce(&ts.date_naive());
+        g.days.push(day);
+        g.spend_days
+            .entry(day)
+            .or_default()
+            .push(spend.0, spend.1, spend.2);
+        g.concurrency.insert(concurrency.unwrap_or(1));
         let index = g.times.len();
         g.ids.push(id_hash(id));
         g.times.push(time);
@@ -219,6 +233,7 @@ impl Partial {
                             r.quality,
                             r.feedback,
                             (r.model, r.prompt_tokens, r.completion_tokens),
+                            r.concurrency,
                         );
                     }
                 }
@@ -253,6 +268,7 @@ impl Partial {
                         r.quality_score,
                         r.has_feedback,
                         (r.model.as_deref(), r.prompt_tokens, r.completion_tokens),
+                        r.concurrency,
                     );
                 }
             }
@@ -380,6 +396,11 @@ impl std::ops::AddAssign for Partial {
             target.tokens_n += g.tokens_n;
             target.length_sum = target.length_sum.saturating_add(g.length_sum);
             target.spend += &g.spend;
+            target.days.extend(g.days);
+            for (day, spend) in &g.spend_days {
+                *target.spend_days.entry(*day).or_default() += spend;
+            }
+            target.concurrency.extend(g.concurrency);
         }
         self.ratings += other.ratings;
         self.diagnostics.extend(other.diagnostics);
@@ -453,13 +474,7 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
             } else {
                 ratings.get(&g.ids[i])
             };
-            let quality = match (rating, g.quality[i]) {
-                (Some(r), _) => Some(r.quality),
-                (None, 0) => None,
-                (None, FRACTIONAL) => g.fractional.get(&i).copied(),
-                (None, q) => Some(f64::from(q)),
-            };
-            if let Some(q) = quality {
+            if let Some(q) = quality_of(&g, i, &ratings) {
                 b.quality.push(q);
             }
             b.successes += usize::from(g.flags[i] & SUCCESS != 0);
@@ -524,6 +539,222 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
         fallback_lines: all.fallbacks,
         histograms,
     })
+}
+
+/// The quality of run `i` of `g`: its latest rating, else the score it was logged with.
+fn quality_of(g: &Group, i: usize, ratings: &LatestRatings<u64, Rated, FastState>) -> Option<f64> {
+    let rating = if ratings.is_empty() {
+        None
+    } else {
+        ratings.get(&g.ids[i])
+    };
+    match (rating, g.quality[i]) {
+        (Some(r), _) => Some(r.quality),
+        (None, 0) => None,
+        (None, FRACTIONAL) => g.fractional.get(&i).copied(),
+        (None, q) => Some(f64::from(q)),
+    }
+}
+
+/// The compact data of the runs in a set of logs, for the queries that need more than
+/// [`performance`]'s totals: trends by day and the per-run values of a comparison. Built
+/// through the cache when one is given, so a warm query reads no run log.
+#[derive(Debug, Default)]
+pub struct RunColumns {
+    all: Partial,
+    /// Problems found while reading, as the simple reader reports them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RunColumns {
+    /// Read every log `filter` may hold (only [`RunFilter::may_hold`] applies here: each
+    /// query filters the runs itself), through the cache of the project at `cache_root` when
+    /// given and usable.
+    pub fn read(
+        runs_dir: &Path,
+        display_root: &Path,
+        cache_root: Option<&Path>,
+        filter: &RunFilter,
+        threads: usize,
+    ) -> RunColumns {
+        let files = logs(runs_dir, display_root, filter);
+        let cache_dir = cache_root.and_then(|root| {
+            crate::safe_fs::create_dirs_inside(root, Path::new(cache::CACHE_DIR), true).ok()
+        });
+        let mut all = match cache_dir {
+            Some(dir) => cache::gather(&files, &dir, threads).0,
+            None => {
+                let none = RunFilter::default();
+                let mut all = Partial::default();
+                for part in fan_out(&files, threads, |share| {
+                    let mut p = Partial::default();
+                    let mut buf = Vec::new();
+                    for log in share {
+                        p.file(&log.path, &log.shown, &none, &mut buf);
+                    }
+                    p
+                }) {
+                    all += part;
+                }
+                all
+            }
+        };
+        let diagnostics = std::mem::take(&mut all.diagnostics);
+        RunColumns { all, diagnostics }
+    }
+
+    /// The groups of `prompt` whose version passes `version` (compared by number), in
+    /// version order (texts that are not versions last); None when two texts of one version
+    /// (`1.01` and `1.1`) both have runs, which only the simple path orders right.
+    fn groups_of(&self, prompt: &str, version: Option<&str>) -> Option<Vec<&Group>> {
+        let filter = RunFilter {
+            version: version.map(str::to_string),
+            ..RunFilter::default()
+        };
+        let mut groups: Vec<&Group> = self
+            .all
+            .groups
+            .iter()
+            .filter(|g| g.prompt == prompt && filter.version_matches(&g.version))
+            .collect();
+        groups.sort_by_cached_key(|g| crate::metrics::version_order(&g.version));
+        let parsed: Vec<Version> = groups
+            .iter()
+            .filter_map(|g| g.version.parse::<Version>().ok())
+            .collect();
+        if parsed.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        Some(groups)
+    }
+
+    /// Whether two of the runs `keep` selects share an id hash (the simple path then decides
+    /// which copy counts).
+    fn repeats<'a>(groups: &[&'a Group], keep: impl Fn(&'a Group, usize) -> bool) -> bool {
+        let mut ids: Vec<u64> = Vec::new();
+        for g in groups {
+            ids.extend((0..g.ids.len()).filter(|&i| keep(g, i)).map(|i| g.ids[i]));
+        }
+        ids.sort_unstable();
+        ids.windows(2).any(|w| w[0] == w[1])
+    }
+
+    /// The trends of `prompt`'s runs on or after day `from` (runs of `version` only, when
+    /// given), as [`crate::metrics::trends`] gives them for the runs the simple reader
+    /// finds; None when the simple path must decide (repeated ids, two texts of a version).
+    pub fn trends(
+        &self,
+        prompt: &str,
+        version: Option<&str>,
+        bucket: crate::metrics::Bucket,
+        (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+        config: &crate::config::Config,
+    ) -> Option<crate::metrics::Trends> {
+        use crate::metrics::{TrendCell, empty_buckets, trends_of_cells};
+        let groups = self.groups_of(prompt, version)?;
+        let from_day = chrono::Datelike::num_days_from_ce(&from);
+        if Self::repeats(&groups, |g, i| g.days[i] >= from_day) {
+            return None;
+        }
+        let ratings = &self.all.ratings;
+        let mut overall = empty_buckets(bucket, from, to);
+        let mut by_version: std::collections::BTreeMap<(chrono::NaiveDate, Version), TrendCell> =
+            Default::default();
+        for g in groups {
+            let version = g.version.parse::<Version>().ok();
+            // This group's runs by bucket, in log order; then added after the groups before.
+            let mut cells: std::collections::BTreeMap<chrono::NaiveDate, TrendCell> =
+                Default::default();
+            let mut start_of_day: std::collections::HashMap<i32, chrono::NaiveDate> =
+                Default::default();
+            for i in 0..g.times.len() {
+                let day = g.days[i];
+                if day < from_day {
+                    continue;
+                }
+                let start = *start_of_day.entry(day).or_insert_with(|| {
+                    chrono::NaiveDate::from_num_days_from_ce_opt(day)
+                        .map_or(from, |d| bucket.start_of(d))
+                });
+                let cell = cells.entry(start).or_default();
+                cell.times.push(g.times[i]);
+                cell.successes += usize::from(g.flags[i] & SUCCESS != 0);
+                if let Some(q) = quality_of(g, i, ratings) {
+                    cell.quality.push(q);
+                }
+            }
+            // Spend is kept by day: each bucket takes the spend of its days.
+            for (day, spend) in g.spend_days.range(from_day..) {
+                let start = chrono::NaiveDate::from_num_days_from_ce_opt(*day)
+                    .map_or(from, |d| bucket.start_of(d));
+                if let Some(cell) = cells.get_mut(&start) {
+                    cell.spend += spend;
+                }
+            }
+            for (start, cell) in cells {
+                let all = overall.entry(start).or_default();
+                all.times.extend_from_slice(&cell.times);
+                all.quality.extend_from_slice(&cell.quality);
+                all.successes += cell.successes;
+                all.spend += &cell.spend;
+                if let Some(v) = &version {
+                    by_version.insert((start, v.clone()), cell);
+                }
+            }
+        }
+        Some(trends_of_cells(bucket, overall, by_version, config))
+    }
+
+    /// Each version of `prompt` with runs, oldest first, as one side of a comparison
+    /// (metrics unpriced); None when the simple path must decide (repeated ids, two texts of
+    /// a version). Runs whose version is not a version number are left out, as
+    /// [`crate::runlog::group_runs`] leaves them.
+    pub fn sides(&self, prompt: &str) -> Option<Vec<(Version, crate::metrics::Side)>> {
+        let groups: Vec<&Group> = self
+            .groups_of(prompt, None)?
+            .into_iter()
+            .filter(|g| g.version.parse::<Version>().is_ok())
+            .collect();
+        if Self::repeats(&groups, |_, _| true) {
+            return None;
+        }
+        let ratings = &self.all.ratings;
+        let mut out = Vec::new();
+        for g in groups {
+            let Ok(version) = g.version.parse::<Version>() else {
+                continue;
+            };
+            let mut b = MetricsBuilder {
+                tokens_sum: g.tokens_sum,
+                tokens_n: g.tokens_n,
+                length_sum: g.length_sum,
+                spend: g.spend.clone(),
+                first: g.first,
+                last: g.last,
+                times: g.times.clone(),
+                ..MetricsBuilder::default()
+            };
+            for i in 0..g.times.len() {
+                if let Some(q) = quality_of(g, i, ratings) {
+                    b.quality.push(q);
+                }
+                b.successes += usize::from(g.flags[i] & SUCCESS != 0);
+                let feedback = ratings.get(&g.ids[i]).and_then(|r| r.feedback);
+                b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
+            }
+            let quality = b.quality.clone();
+            out.push((
+                version,
+                crate::metrics::Side {
+                    metrics: b.finish(),
+                    times: g.times.clone(),
+                    quality,
+                    concurrencies: g.concurrency.iter().copied().collect(),
+                },
+            ));
+        }
+        Some(out)
+    }
 }
 
 /// Per-prompt, per-version metrics by the fast reader, or by the simple one when ids repeat.
@@ -755,6 +986,206 @@ mod tests {
         let (fast, slow, _) = both(dir.path(), &filter, 2);
         assert_eq!(fast.prompts, slow);
         assert!(!slow.is_empty(), "the filter keeps some runs");
+    }
+
+    /// Trends and comparison sides from the columns, and from the simple reader's runs.
+    fn trends_both(
+        dir: &Path,
+        cache_root: Option<&Path>,
+        prompt: &str,
+        version: Option<&str>,
+        bucket: crate::metrics::Bucket,
+        (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+        config: &crate::config::Config,
+    ) -> (crate::metrics::Trends, crate::metrics::Trends) {
+        let filter = RunFilter {
+            prompt: Some(prompt.into()),
+            version: version.map(str::to_string),
+            since: from.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+            until: None,
+        };
+        let columns = RunColumns::read(dir, Path::new("runs"), cache_root, &filter, 2);
+        let fast = columns
+            .trends(prompt, version, bucket, (from, to), config)
+            .expect("no repeated ids");
+        let slow = RunSet::load(dir, Path::new("runs"), &filter);
+        let refs: Vec<&crate::runlog::RunFacts> = slow.runs.iter().collect();
+        (
+            fast,
+            crate::metrics::trends(&refs, bucket, from, to, config),
+        )
+    }
+
+    fn priced() -> crate::config::Config {
+        let mut config = crate::config::Config::default();
+        for (m, i, o) in [("m0", 0.15, 0.6), ("m1", 3.0, 15.0), ("m2", 0.07, 0.3)] {
+            config.prices.insert(
+                m.into(),
+                crate::config::Price {
+                    input_per_mtok: i,
+                    output_per_mtok: o,
+                },
+            );
+        }
+        config
+    }
+
+    #[test]
+    fn trends_and_comparison_sides_from_columns_equal_the_simple_path() {
+        use crate::metrics::Bucket;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lines = varied(3000);
+        let (a, b) = lines.split_at(lines.len() / 2);
+        write(dir.path(), "coach/2026-10.jsonl", &(a.join("\n") + "\n"));
+        write(
+            dir.path(),
+            "coach/2026-11.jsonl",
+            &(b.join("\r\n") + "\r\n{\"id\":\"torn\",\"ts\""),
+        );
+        // A log outside any prompt's folder may hold any prompt's runs.
+        write(
+            dir.path(),
+            "other.jsonl",
+            &(b[..600]
+                .iter()
+                .map(|l| l.replace("\"id\":\"", "\"id\":\"other-"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"),
+        );
+        // Runs priced in full, so buckets have a cost: one model or several in a bucket.
+        let mut priced_lines = Vec::new();
+        for i in 0..400 {
+            priced_lines.push(format!(
+                "{{\"id\":\"pr-{i}\",\"ts\":\"2026-11-{:02}T{:02}:00:00Z\",\"prompt\":\"priced\",\"version\":\"1.{}\",\"execution_time_ms\":{}.{},\"success\":{},\"model\":\"m{}\",\"prompt_tokens\":{},\"completion_tokens\":{},\"quality_score\":{}}}",
+                i % 28 + 1,
+                i % 24,
+                i % 3,
+                100 + i * 7 % 900,
+                i % 10,
+                i % 5 != 0,
+                i * 7 % 3,
+                100 + i % 37,
+                20 + i % 11,
+                i % 10 + 1
+            ));
+        }
+        write(
+            dir.path(),
+            "priced/2026-11.jsonl",
+            &(priced_lines.join("\n") + "\n"),
+        );
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
+        let config = priced();
+        let cache = tempfile::tempdir().expect("cache");
+        for cache_root in [None, Some(cache.path()), Some(cache.path())] {
+            for (prompt, version, bucket, from, to) in [
+                ("coach", None, Bucket::Day, "2026-11-01", "2026-11-30"),
+                ("coach", None, Bucket::Week, "2026-10-01", "2026-11-30"),
+                (
+                    "coach",
+                    Some("1.1"),
+                    Bucket::Day,
+                    "2026-11-10",
+                    "2026-11-20",
+                ),
+                ("classify", None, Bucket::Day, "2026-11-05", "2026-11-30"),
+                ("priced", None, Bucket::Day, "2026-11-01", "2026-11-30"),
+                ("priced", None, Bucket::Week, "2026-10-20", "2026-11-30"),
+                (
+                    "priced",
+                    Some("1.2"),
+                    Bucket::Day,
+                    "2026-11-01",
+                    "2026-11-15",
+                ),
+            ] {
+                let (fast, slow) = trends_both(
+                    dir.path(),
+                    cache_root,
+                    prompt,
+                    version,
+                    bucket,
+                    (day(from), day(to)),
+                    &config,
+                );
+                assert_eq!(fast, slow, "{prompt} {version:?} {bucket:?} {from}");
+                assert!(slow.overall.iter().any(|r| r.runs > 0), "{prompt} has runs");
+                if prompt == "priced" {
+                    assert!(
+                        slow.overall.iter().any(|r| r.cost_per_run.is_some()),
+                        "buckets are priced"
+                    );
+                }
+            }
+            for prompt in ["coach", "notes", "priced"] {
+                let filter = RunFilter {
+                    prompt: Some(prompt.into()),
+                    ..RunFilter::default()
+                };
+                let columns =
+                    RunColumns::read(dir.path(), Path::new("runs"), cache_root, &filter, 2);
+                let fast = columns.sides(prompt).expect("no repeated ids");
+                let slow = RunSet::load(dir.path(), Path::new("runs"), &filter);
+                let slow: Vec<(Version, crate::metrics::Side)> =
+                    crate::runlog::group_runs(&slow.runs)
+                        .remove(prompt)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(v, rs)| (v, crate::metrics::Side::of(&rs)))
+                        .collect();
+                assert_eq!(fast.len(), slow.len(), "{prompt}");
+                assert!(!slow.is_empty());
+                for ((fv, f), (sv, s)) in fast.iter().zip(&slow) {
+                    assert_eq!(fv, sv);
+                    assert_eq!(f.metrics, s.metrics, "{prompt} {fv}");
+                    assert_eq!(f.times, s.times, "{prompt} {fv}");
+                    assert_eq!(f.quality, s.quality, "{prompt} {fv}");
+                    assert_eq!(f.concurrencies, s.concurrencies, "{prompt} {fv}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_ids_leave_trends_and_sides_to_the_simple_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let line = r#"{"id":"same","ts":"2026-11-02T10:00:00Z","prompt":"coach","version":"1.0","success":true,"execution_time_ms":5}"#;
+        write(
+            dir.path(),
+            "coach/2026-11.jsonl",
+            &format!("{line}\n{line}\n"),
+        );
+        let filter = RunFilter {
+            prompt: Some("coach".into()),
+            ..RunFilter::default()
+        };
+        let columns = RunColumns::read(dir.path(), Path::new("runs"), None, &filter, 1);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("day");
+        let config = crate::config::Config::default();
+        assert!(
+            columns
+                .trends(
+                    "coach",
+                    None,
+                    crate::metrics::Bucket::Day,
+                    (day, day),
+                    &config
+                )
+                .is_none()
+        );
+        assert!(columns.sides("coach").is_none());
+        // Two texts of one version: only the simple path orders their runs.
+        let other = line
+            .replace("\"same\"", "\"other\"")
+            .replace("\"1.0\"", "\"1.00\"");
+        write(
+            dir.path(),
+            "coach/2026-11.jsonl",
+            &format!("{line}\n{other}\n"),
+        );
+        let columns = RunColumns::read(dir.path(), Path::new("runs"), None, &filter, 1);
+        assert!(columns.sides("coach").is_none());
     }
 
     #[test]

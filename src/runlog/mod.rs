@@ -30,7 +30,10 @@ pub use aggregate::{
 };
 pub use compact::cache;
 pub use parse::{LineError, check_score, parse_event, parse_line};
-pub use scan::{RunFilter, default_threads, log_files, scan, scan_bytes, scan_events, scan_reader};
+pub use scan::{
+    RunFilter, default_threads, log_files, scan, scan_bytes, scan_events, scan_lines_where,
+    scan_reader,
+};
 pub use schema::{
     EvalRef, Event, FIELDS, FORMAT_VERSION, Rating, RatingEvent, RunFacts, RunRecord, format_ts,
     json_number, new_id, rating_tiebreak,

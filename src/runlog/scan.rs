@@ -284,13 +284,104 @@ where
 
 /// Parse the lines of one log, streaming: memory holds one line at a time.
 pub fn scan_reader<R, F>(
+    reader: R,
+    shown: &Path,
+    diags: &mut Vec<Diagnostic>,
+    visit: F,
+) -> std::io::Result<()>
+where
+    R: std::io::BufRead,
+    F: FnMut(usize, &str, Event),
+{
+    scan_reader_where(reader, shown, diags, |_| true, visit)
+}
+
+/// The valid lines of every log `filter` may hold that `keep` accepts by their raw bytes
+/// (lines it refuses are neither parsed nor checked), with their events, in log order; read
+/// on up to `threads` threads. For a reader that wants a few lines of many: `keep` must
+/// accept every line that could be one of them.
+pub fn scan_lines_where<K>(
+    runs_dir: &Path,
+    display_root: &Path,
+    filter: &RunFilter,
+    threads: usize,
+    keep: K,
+) -> Vec<(String, Event)>
+where
+    K: Fn(&[u8]) -> bool + Sync,
+{
+    let files = logs(runs_dir, display_root, filter);
+    fan_out(&files, threads, |share| {
+        let mut out = Vec::new();
+        let mut diags = Vec::new();
+        for log in share {
+            let _ = log.open().and_then(|f| {
+                scan_reader_where(
+                    std::io::BufReader::with_capacity(1 << 16, f),
+                    &log.shown,
+                    &mut diags,
+                    &keep,
+                    |_, line, ev| {
+                        let passes = match &ev {
+                            Event::Run(r) => filter.matches(r),
+                            Event::Rating(_) | Event::Eval(_) => true,
+                        };
+                        if passes {
+                            out.push((line.to_string(), ev));
+                        }
+                    },
+                )
+            });
+        }
+        out
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Call `visit` with each line of `log` that is not blank: its number, whether it ended with a
+/// line end, and its bytes without the line end (and without a byte order mark on line 1).
+/// Streaming: memory holds one line at a time.
+pub(crate) fn for_each_line<F>(log: &LogFile, mut visit: F) -> std::io::Result<()>
+where
+    F: FnMut(usize, bool, &[u8]),
+{
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 18, log.open()?);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let complete = buf.last() == Some(&b'\n');
+        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let raw = if line_no == 1 {
+            raw.strip_prefix(BOM).unwrap_or(raw)
+        } else {
+            raw
+        };
+        if !raw.iter().all(u8::is_ascii_whitespace) {
+            visit(line_no, complete, raw);
+        }
+    }
+}
+
+/// [`scan_reader`] for the lines `keep` accepts by their raw bytes.
+fn scan_reader_where<R, K, F>(
     mut reader: R,
     shown: &Path,
     diags: &mut Vec<Diagnostic>,
+    keep: K,
     mut visit: F,
 ) -> std::io::Result<()>
 where
     R: std::io::BufRead,
+    K: Fn(&[u8]) -> bool,
     F: FnMut(usize, &str, Event),
 {
     let mut buf = Vec::new();
@@ -310,7 +401,7 @@ where
         } else {
             raw
         };
-        if raw.iter().all(u8::is_ascii_whitespace) {
+        if raw.iter().all(u8::is_ascii_whitespace) || !keep(raw) {
             continue;
         }
         // simdutf8 checks valid lines fast; std says where an invalid one goes wrong.

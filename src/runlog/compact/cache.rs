@@ -26,7 +26,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-7 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-8 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -53,7 +53,7 @@ impl std::ops::AddAssign for CacheStats {
 
 /// How a file looked when it was cached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct FileState {
+pub(super) struct FileState {
     rel: String,
     len: u64,
     mtime_ns: i128,
@@ -98,6 +98,8 @@ struct GroupHeader {
     tokens_n: u64,
     length_sum: u64,
     spend: crate::runlog::aggregate::TokenSpend,
+    spend_days: Vec<(i32, crate::runlog::aggregate::TokenSpend)>,
+    concurrency: Vec<u64>,
 }
 
 fn hash_bytes(b: &[u8]) -> u64 {
@@ -178,6 +180,8 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
                 tokens_n: g.tokens_n,
                 length_sum: g.length_sum,
                 spend: g.spend.clone(),
+                spend_days: g.spend_days.iter().map(|(d, s)| (*d, s.clone())).collect(),
+                concurrency: g.concurrency.iter().copied().collect(),
             })
             .collect(),
     };
@@ -194,6 +198,9 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
         }
         body.extend_from_slice(&g.flags);
         body.extend_from_slice(&g.quality);
+        for d in &g.days {
+            body.extend_from_slice(&d.to_le_bytes());
+        }
     }
     let mut file = Vec::with_capacity(MAGIC.len() + 8 + body.len());
     file.extend_from_slice(MAGIC.as_bytes());
@@ -274,6 +281,10 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             .collect();
         let flags = take(n)?.to_vec();
         let quality = take(n)?.to_vec();
+        let days = take(n.checked_mul(4)?)?
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
         let i = p.groups.len();
         p.index
             .entry(gh.prompt.clone())
@@ -293,6 +304,9 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             tokens_n: gh.tokens_n,
             length_sum: gh.length_sum,
             spend: gh.spend,
+            days,
+            spend_days: gh.spend_days.into_iter().collect(),
+            concurrency: gh.concurrency.into_iter().collect(),
         });
     }
     data.is_empty().then_some((header.state, p))
@@ -379,6 +393,37 @@ fn through_cache(
         }
     }
     (p, None)
+}
+
+/// Read `files` through the cache in `cache_dir` on up to `threads` threads: their merged
+/// data, what the cache did, and each file's state (None for a file that was not cached).
+pub(super) fn gather(
+    files: &[LogFile],
+    cache_dir: &Path,
+    threads: usize,
+) -> (Partial, CacheStats, Vec<Option<FileState>>) {
+    type Part = (Partial, CacheStats, Vec<Option<FileState>>);
+    let parts: Vec<Part> = fan_out(files, threads, |share| {
+        let mut all = Partial::default();
+        let mut stats = CacheStats::default();
+        let mut buf = Vec::new();
+        let mut states = Vec::new();
+        for log in share {
+            let (p, state) = through_cache(log, cache_dir, &mut buf, &mut stats);
+            all += p;
+            states.push(state);
+        }
+        (all, stats, states)
+    });
+    let mut all = Partial::default();
+    let mut stats = CacheStats::default();
+    let mut states: Vec<Option<FileState>> = Vec::new();
+    for (p, s, st) in parts {
+        all += p;
+        states.extend(st);
+        stats += s;
+    }
+    (all, stats, states)
 }
 
 /// The last result, with the state of every log it was computed from.
@@ -475,27 +520,7 @@ fn cached_in(
         };
         return Some((result, stats));
     }
-    type Part = (Partial, CacheStats, Vec<Option<FileState>>);
-    let parts: Vec<Part> = fan_out(&files, threads, |share| {
-        let mut all = Partial::default();
-        let mut stats = CacheStats::default();
-        let mut buf = Vec::new();
-        let mut states = Vec::new();
-        for log in share {
-            let (p, state) = through_cache(log, cache_dir, &mut buf, &mut stats);
-            all += p;
-            states.push(state);
-        }
-        (all, stats, states)
-    });
-    let mut all = Partial::default();
-    let mut stats = CacheStats::default();
-    let mut states: Vec<Option<FileState>> = Vec::new();
-    for (p, s, st) in parts {
-        all += p;
-        states.extend(st);
-        stats += s;
-    }
+    let (all, stats, states) = gather(&files, cache_dir, threads);
     // Entries of logs that are gone.
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
         let live: std::collections::HashSet<PathBuf> = files
