@@ -136,6 +136,10 @@ fn axis_label(v: f64, unit: &str) -> String {
         format!("{:.1}k", v / 1000.0)
     } else if v >= 100.0 || v == v.round() {
         format!("{v:.0}")
+    } else if v.abs() < 0.1 {
+        // Small figures (a cost per run) keep two significant digits.
+        let places = (-v.abs().log10()).ceil() as usize + 1;
+        format!("{v:.places$}")
     } else {
         format!("{v:.2}")
     };
@@ -290,6 +294,14 @@ mod tests {
     fn sparkline_scales_and_leaves_gaps() {
         assert_eq!(sparkline(&[Some(0.0), None, Some(5.0), Some(10.0)]), "▁ ▅█");
         assert_eq!(sparkline(&[Some(2.0), Some(2.0)]), "▄▄");
+    }
+
+    #[test]
+    fn axis_labels_keep_small_figures_readable() {
+        assert_eq!(axis_label(0.00012, ""), "0.00012");
+        assert_eq!(axis_label(0.05, ""), "0.050");
+        assert_eq!(axis_label(0.5, "ms"), "0.50 ms");
+        assert_eq!(axis_label(12_500.0, "ms"), "12.5k ms");
     }
 
     fn row(day: u32, p50: f64, p95: f64) -> TrendRow {

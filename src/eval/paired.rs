@@ -350,6 +350,11 @@ impl Project {
     /// Every recorded eval batch, read back whole (reused answers from the runs they name),
     /// oldest first.
     pub fn eval_batches(&self) -> Vec<PairedSummary> {
+        // The cache knows which logs hold eval records: without one, there is nothing to read.
+        let columns = self.run_columns(&RunFilter::default());
+        if !columns.logs.iter().any(|s| s.evals) {
+            return Vec::new();
+        }
         let mut events: Vec<EventLine> = Vec::new();
         let mut runs: HashMap<String, RunLine> = HashMap::new();
         // Only eval records and the runs of batches matter: lines holding neither word are

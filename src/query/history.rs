@@ -1,7 +1,7 @@
 //! `history`: the commits that touched a prompt, newest first, with the figures of the runs
 //! recorded against exactly each changed file's text (runs whose `prompt_sha` is its blob).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -86,7 +86,6 @@ impl Project {
                 registry.find(&query.prompt)?;
             }
         }
-        let runs = self.runs(&RunFilter::default());
         let folder = |p: &std::path::Path| -> String {
             p.strip_prefix("prompts")
                 .ok()
@@ -103,22 +102,39 @@ impl Project {
                 names.insert(folder(old));
             }
         }
-        let mut by_sha: HashMap<&str, Vec<&RunFacts>> = HashMap::new();
-        for r in runs.runs.iter().filter(|r| names.contains(&r.prompt)) {
-            if let Some(sha) = &r.prompt_sha {
-                by_sha.entry(sha.as_str()).or_default().push(r);
+        let wanted: HashSet<&str> = entries
+            .iter()
+            .flat_map(|e| &e.changes)
+            .filter_map(|c| c.blob.as_deref())
+            .collect();
+        // The compact columns (through the cache) give the same figures; the simple reader
+        // decides when ids repeat or a text ran under two versions.
+        let columns = self.run_columns(&RunFilter::default());
+        let (by_blob, diagnostics) = match columns.blob_metrics(&names, &wanted) {
+            Some(m) => (m, columns.diagnostics),
+            None => {
+                let runs = self.runs(&RunFilter::default());
+                let mut by_sha: HashMap<&str, Vec<&RunFacts>> = HashMap::new();
+                for r in runs.runs.iter().filter(|r| names.contains(&r.prompt)) {
+                    if let Some(sha) = &r.prompt_sha {
+                        by_sha.entry(sha.as_str()).or_default().push(r);
+                    }
+                }
+                let m = by_sha
+                    .into_iter()
+                    .filter(|(sha, _)| wanted.contains(sha))
+                    .map(|(sha, rs)| (sha.to_string(), Metrics::compute(rs.iter().copied())))
+                    .collect();
+                (m, runs.diagnostics)
             }
-        }
+        };
         let rows = entries
             .into_iter()
             .map(|entry| {
                 let metrics = entry
                     .changes
                     .iter()
-                    .map(|c| {
-                        let runs = c.blob.as_deref().and_then(|b| by_sha.get(b))?;
-                        Some(Metrics::compute(runs.iter().copied()))
-                    })
+                    .map(|c| c.blob.as_deref().and_then(|b| by_blob.get(b)).cloned())
                     .collect();
                 HistoryRow { entry, metrics }
             })
@@ -127,7 +143,7 @@ impl Project {
             rows,
             no_commits: repo.head().is_none(),
             shallow,
-            diagnostics: runs.diagnostics,
+            diagnostics,
         })
     }
 }

@@ -147,6 +147,121 @@ fn decode_cursor(cursor: &str) -> Option<Key> {
     Some((ts, id.to_string()))
 }
 
+/// A line's event, for lines the fast scanner leaves to the parser.
+fn parse_raw(raw: &[u8]) -> Result<Event, RawLineError> {
+    let text = std::str::from_utf8(raw).map_err(RawLineError::Utf8)?;
+    parse_line(text).map_err(RawLineError::Line)
+}
+
+/// Why a line is not an event.
+enum RawLineError {
+    Utf8(std::str::Utf8Error),
+    Line(crate::runlog::LineError),
+}
+
+impl RawLineError {
+    fn diagnostic(self, shown: &std::path::Path, line_no: usize, complete: bool) -> Diagnostic {
+        match self {
+            RawLineError::Utf8(e) => utf8_diagnostic(shown, line_no, complete, e),
+            RawLineError::Line(e) => line_diagnostic(shown, line_no, complete, e),
+        }
+    }
+}
+
+/// The runs of a page, picked while the logs are read.
+struct Picker<'q> {
+    query: &'q RunsQuery,
+    filter: &'q RunFilter,
+    before: Option<(DateTime<Utc>, &'q str)>,
+    needle: Option<String>,
+    needle_finder: Option<memchr::memmem::Finder<'static>>,
+    eval_finder: Option<memchr::memmem::Finder<'static>>,
+    /// The `limit + 1` newest runs before the cursor (one more tells whether a page follows).
+    newest: BinaryHeap<Reverse<Entry>>,
+    /// The ids seen, when an id may repeat (the first copy is the run).
+    seen: Option<HashSet<Box<[u8]>, foldhash::fast::FixedState>>,
+    lower: Vec<u8>,
+}
+
+impl Picker<'_> {
+    /// Take the run of line `raw` into the page if it belongs there.
+    fn consider(&mut self, (id, ts, prompt, version, success): RunKey<'_>, raw: &[u8]) {
+        let (query, filter) = (self.query, self.filter);
+        let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
+            && filter.version_matches(version)
+            && filter.since.is_none_or(|s| ts >= s)
+            && filter.until.is_none_or(|u| ts < u);
+        if !passes {
+            return;
+        }
+        // The first copy of an id is the run, as every reader counts it.
+        if let Some(seen) = &mut self.seen {
+            if seen.contains(id) {
+                return;
+            }
+            seen.insert(id.into());
+        }
+        if query.success.is_some_and(|s| s != success) {
+            return;
+        }
+        let Ok(id) = std::str::from_utf8(id) else {
+            return;
+        };
+        if self.before.is_some_and(|b| (ts, id) >= b) {
+            return;
+        }
+        if self.newest.len() > query.limit
+            && self
+                .newest
+                .peek()
+                .is_some_and(|Reverse(Entry(k, _))| (ts, id) <= (k.0, k.1.as_str()))
+        {
+            return;
+        }
+        if self.needle.is_some() || query.eval.is_some() {
+            // A line of plain ASCII without escapes holds its output and eval id as they are:
+            // one that does not contain them cannot match, and is not parsed.
+            if !raw.iter().any(|&b| b == b'\\' || !b.is_ascii()) {
+                if self
+                    .eval_finder
+                    .as_ref()
+                    .is_some_and(|f| f.find(raw).is_none())
+                {
+                    return;
+                }
+                if let Some(f) = &self.needle_finder {
+                    self.lower.clear();
+                    self.lower.extend(raw.iter().map(u8::to_ascii_lowercase));
+                    if f.find(&self.lower).is_none() {
+                        return;
+                    }
+                }
+            }
+            let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(raw) else {
+                return;
+            };
+            if let Some(e) = &query.eval
+                && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
+            {
+                return;
+            }
+            if let Some(n) = &self.needle {
+                let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
+                if !output.to_lowercase().contains(n.as_str()) {
+                    return;
+                }
+            }
+        }
+        let Ok(line) = String::from_utf8(raw.to_vec()) else {
+            return;
+        };
+        self.newest.push(Reverse(Entry((ts, id.to_string()), line)));
+        if self.newest.len() > query.limit + 1 {
+            self.newest.pop();
+        }
+    }
+}
+
 impl Project {
     /// One page of the runs `query` selects, newest first (by time, then id).
     pub fn runs_page(&self, query: &RunsQuery) -> Result<RunsPage, RunsError> {
@@ -172,120 +287,105 @@ impl Project {
         let runs_dir = self.runs_dir();
         let display = std::path::Path::new("runs");
         let needle = query.text.as_ref().map(|t| t.to_lowercase());
-        let needle_finder = needle
-            .as_ref()
-            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned());
-        let eval_finder = query
-            .eval
-            .as_ref()
-            .map(|e| memchr::memmem::Finder::new(e.as_bytes()).into_owned());
-        // The `limit + 1` newest runs before the cursor (one more tells whether a page follows).
-        let mut newest: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
-        let mut seen: HashSet<Box<[u8]>, foldhash::fast::FixedState> = HashSet::default();
-        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
-        let mut diagnostics = Vec::new();
-        let mut lower = Vec::new();
-        let before = before.as_ref().map(|(ts, id)| (*ts, id.as_str()));
-        let mut consider = |(id, ts, prompt, version, success): RunKey<'_>, raw: &[u8]| {
-            let passes = filter.prompt.as_ref().is_none_or(|p| p == prompt)
-                && filter.version_matches(version)
-                && filter.since.is_none_or(|s| ts >= s)
-                && filter.until.is_none_or(|u| ts < u);
-            // The first copy of an id is the run, as every reader counts it.
-            if !passes || seen.contains(id) {
-                return;
-            }
-            seen.insert(id.into());
-            if query.success.is_some_and(|s| s != success) {
-                return;
-            }
-            let Ok(id) = std::str::from_utf8(id) else {
-                return;
-            };
-            if before.is_some_and(|b| (ts, id) >= b) {
-                return;
-            }
-            if newest.len() > query.limit
-                && newest
-                    .peek()
-                    .is_some_and(|Reverse(Entry(k, _))| (ts, id) <= (k.0, k.1.as_str()))
-            {
-                return;
-            }
-            if needle.is_some() || query.eval.is_some() {
-                // A line of plain ASCII without escapes holds its output and eval id as they
-                // are: one that does not contain them cannot match, and is not parsed.
-                if !raw.iter().any(|&b| b == b'\\' || !b.is_ascii()) {
-                    if eval_finder.as_ref().is_some_and(|f| f.find(raw).is_none()) {
-                        return;
-                    }
-                    if let Some(f) = &needle_finder {
-                        lower.clear();
-                        lower.extend(raw.iter().map(u8::to_ascii_lowercase));
-                        if f.find(&lower).is_none() {
-                            return;
-                        }
-                    }
-                }
-                let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(raw) else {
-                    return;
-                };
-                if let Some(e) = &query.eval
-                    && obj.get("eval").and_then(Value::as_str) != Some(e.as_str())
-                {
-                    return;
-                }
-                if let Some(n) = &needle {
-                    let output = obj.get("output").and_then(Value::as_str).unwrap_or("");
-                    if !output.to_lowercase().contains(n.as_str()) {
-                        return;
-                    }
-                }
-            }
-            let Ok(line) = String::from_utf8(raw.to_vec()) else {
-                return;
-            };
-            newest.push(Reverse(Entry((ts, id.to_string()), line)));
-            if newest.len() > query.limit + 1 {
-                newest.pop();
-            }
+        let mut pick = Picker {
+            query,
+            filter: &filter,
+            before: before.as_ref().map(|(ts, id)| (*ts, id.as_str())),
+            needle_finder: needle
+                .as_ref()
+                .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned()),
+            needle,
+            eval_finder: query
+                .eval
+                .as_ref()
+                .map(|e| memchr::memmem::Finder::new(e.as_bytes()).into_owned()),
+            newest: BinaryHeap::new(),
+            seen: None,
+            lower: Vec::new(),
         };
-        // One pass over the logs: the fast scanner reads each line's key fields in place;
-        // only ratings, lines it hands back and runs that stay in the page are parsed whole.
-        for log in logs(&runs_dir, display, &filter) {
-            let shown = log.shown.clone();
-            let read = for_each_line(&log, |line_no, complete, raw| {
-                let run = match scan_line(raw) {
-                    Ok(Scanned::Run(r)) => Some((r.id, r.ts, r.prompt, r.version, r.success)),
-                    Ok(Scanned::Rating { .. }) => None,
-                    Err(_) => None,
-                };
-                let Some((id, ts, prompt, version, success)) = run else {
-                    // A rating, or a line the fast scanner leaves to the parser.
-                    let text = match std::str::from_utf8(raw) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            diagnostics.push(utf8_diagnostic(&shown, line_no, complete, e));
+        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
+        // What each log holds in brief, through the cache: when no id repeats, the logs are
+        // read newest first and reading stops once no older log can reach the page; only the
+        // logs that hold ratings are read for them.
+        let columns = self.run_columns(&filter);
+        let diagnostics = if columns.has_repeated_ids() {
+            // The first copy of an id is the run: read every log in order, ratings on the way.
+            pick.seen = Some(HashSet::default());
+            let mut diagnostics = Vec::new();
+            for log in logs(&runs_dir, display, &filter) {
+                let read = for_each_line(&log, |line_no, complete, raw| {
+                    match scan_line(raw) {
+                        Ok(Scanned::Run(r)) => {
+                            pick.consider((r.id, r.ts, r.prompt, r.version, r.success), raw);
                             return;
                         }
-                    };
-                    match parse_line(text) {
+                        Ok(Scanned::Rating { .. }) | Err(_) => {}
+                    }
+                    // A rating, or a line the fast scanner leaves to the parser.
+                    match parse_raw(raw) {
                         Ok(Event::Rating(r)) => ratings.offer(r.run_id.clone(), r),
-                        Ok(Event::Run(r)) => consider(
+                        Ok(Event::Run(r)) => pick.consider(
                             (r.id.as_bytes(), r.ts, &r.prompt, &r.version, r.success),
                             raw,
                         ),
                         Ok(Event::Eval(_)) => {}
-                        Err(e) => diagnostics.push(line_diagnostic(&shown, line_no, complete, e)),
+                        Err(e) => diagnostics.push(e.diagnostic(&log.shown, line_no, complete)),
                     }
-                    return;
-                };
-                consider((id, ts, prompt, version, success), raw);
-            });
-            if let Err(e) = read {
-                diagnostics.push(unreadable(&shown, &e));
+                });
+                if let Err(e) = read {
+                    diagnostics.push(unreadable(&log.shown, &e));
+                }
             }
-        }
+            diagnostics
+        } else {
+            for summary in columns.logs.iter().filter(|s| s.ratings) {
+                let _ = for_each_line(&summary.log, |_, _, raw| {
+                    if let Ok(Scanned::Rating { .. }) | Err(_) = scan_line(raw)
+                        && let Ok(Event::Rating(r)) = parse_raw(raw)
+                    {
+                        ratings.offer(r.run_id.clone(), r);
+                    }
+                });
+            }
+            let mut order: Vec<_> = columns
+                .logs
+                .iter()
+                .filter_map(|s| s.span.map(|span| (span, &s.log)))
+                .collect();
+            order.sort_by_key(|(span, _)| Reverse(span.1));
+            for ((first, last), log) in order {
+                // Every run of this log is at or after the cursor: none can be on the page.
+                if pick.before.is_some_and(|(ts, _)| first > ts) {
+                    continue;
+                }
+                // The page is full and every run of this log (and of the logs after it) is
+                // older than its oldest run.
+                if pick.newest.len() > query.limit
+                    && pick
+                        .newest
+                        .peek()
+                        .is_some_and(|Reverse(Entry(k, _))| last < k.0)
+                {
+                    break;
+                }
+                let _ = for_each_line(log, |_, _, raw| match scan_line(raw) {
+                    Ok(Scanned::Run(r)) => {
+                        pick.consider((r.id, r.ts, r.prompt, r.version, r.success), raw)
+                    }
+                    Ok(Scanned::Rating { .. }) => {}
+                    Err(_) => {
+                        if let Ok(Event::Run(r)) = parse_raw(raw) {
+                            pick.consider(
+                                (r.id.as_bytes(), r.ts, &r.prompt, &r.version, r.success),
+                                raw,
+                            );
+                        }
+                    }
+                });
+            }
+            columns.diagnostics
+        };
+        let newest = pick.newest;
         let mut page: Vec<(Key, Map<String, Value>)> = newest
             .into_iter()
             .filter_map(|Reverse(Entry(k, line))| match parse_event(&line) {
@@ -461,6 +561,12 @@ mod tests {
             "no match here",
             "",
         ];
+        for unique in [false, true] {
+            pages_equal_the_plain_reading(&outputs, unique);
+        }
+    }
+
+    fn pages_equal_the_plain_reading(outputs: &[&str], unique: bool) {
         let mut lines = Vec::new();
         for i in 0..240 {
             let output = outputs[i % outputs.len()];
@@ -472,7 +578,7 @@ mod tests {
             };
             lines.push(format!(
                 r#"{{"id":"r{:03}","ts":"2026-11-{:02}T{:02}:00:00Z","prompt":"{}","version":"1.{}","execution_time_ms":{},"success":{},"output":"{output}"{eval}}}"#,
-                i % 200,
+                if unique { i } else { i % 200 },
                 i % 27 + 1,
                 i % 24,
                 ["p", "q"][i % 2],
@@ -492,7 +598,24 @@ mod tests {
                 lines.push("{not json".to_string());
             }
         }
-        let (_dir, project) = project_with_runs(&["p", "q"], &lines);
+        let (dir, project) = project_with_runs(&["p", "q"], &lines);
+        // Logs whose times overlap: every other line of p's log in a second log.
+        let log = dir.path().join("runs/p/2026-11.jsonl");
+        let text = std::fs::read_to_string(&log).expect("log");
+        let (mut a, mut b) = (String::new(), String::new());
+        for (i, line) in text.lines().enumerate() {
+            let half = if i % 2 == 0 { &mut a } else { &mut b };
+            half.push_str(line);
+            half.push('\n');
+        }
+        std::fs::write(&log, a).expect("write");
+        std::fs::write(dir.path().join("runs/p/2026-12.jsonl"), b).expect("write");
+        assert_eq!(
+            project
+                .run_columns(&RunFilter::default())
+                .has_repeated_ids(),
+            !unique
+        );
         let since = DateTime::parse_from_rfc3339("2026-11-05T00:00:00Z")
             .expect("ts")
             .with_timezone(&Utc);
@@ -525,9 +648,15 @@ mod tests {
                 ..RunsQuery::default()
             },
         ];
+        let mut rated = false;
         for base in queries {
             let want = reference(&project, &base);
             assert!(!want.is_empty(), "{base:?} selects some runs");
+            rated |= want.iter().any(|r| {
+                r.get("feedback")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| f.starts_with("rated"))
+            });
             for limit in [7, 1000] {
                 let mut query = RunsQuery {
                     limit,
@@ -542,9 +671,10 @@ mod tests {
                         None => break,
                     }
                 }
-                assert_eq!(got, want, "{base:?} limit {limit}");
+                assert_eq!(got, want, "{base:?} limit {limit} unique ids {unique}");
             }
         }
+        assert!(rated, "ratings reach the pages");
     }
 
     #[test]

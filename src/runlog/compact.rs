@@ -58,6 +58,48 @@ struct Group {
     spend_days: std::collections::BTreeMap<i32, TokenSpend>,
     /// The distinct concurrencies runs were recorded at (1 when not recorded).
     concurrency: std::collections::BTreeSet<u64>,
+    /// The prompt blobs runs name (`prompt_sha`), with the totals of their runs.
+    blobs: Vec<(String, BlobTotals)>,
+    /// Each run's index in `blobs`; [`NO_BLOB`] when it names none.
+    blob: Vec<u32>,
+}
+
+/// A run that names no prompt blob.
+const NO_BLOB: u32 = u32::MAX;
+
+/// The totals of one blob's runs in a group: what [`MetricsBuilder`] sums.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct BlobTotals {
+    tokens_sum: u64,
+    tokens_n: u64,
+    length_sum: u64,
+    spend: TokenSpend,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+}
+
+impl BlobTotals {
+    fn add(&mut self, o: &BlobTotals) {
+        self.tokens_sum = self.tokens_sum.saturating_add(o.tokens_sum);
+        self.tokens_n += o.tokens_n;
+        self.length_sum = self.length_sum.saturating_add(o.length_sum);
+        self.spend += &o.spend;
+        self.first = earliest(self.first, o.first);
+        self.last = latest(self.last, o.last);
+    }
+}
+
+impl Group {
+    /// The index of `sha` in `blobs`, added when new.
+    fn blob_index(&mut self, sha: &str) -> u32 {
+        match self.blobs.iter().position(|(b, _)| b == sha) {
+            Some(i) => i as u32,
+            None => {
+                self.blobs.push((sha.to_string(), BlobTotals::default()));
+                (self.blobs.len() - 1) as u32
+            }
+        }
+    }
 }
 
 /// The latest rating of a run.
@@ -94,6 +136,35 @@ struct Partial {
     diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser handled.
     fallbacks: usize,
+    /// Eval records (`{"type":"eval"}`) read.
+    evals: usize,
+}
+
+/// What one log holds, in brief: enough to tell which logs a query can skip.
+#[derive(Debug, Clone)]
+pub struct LogSummary {
+    /// The log.
+    pub log: super::scan::LogFile,
+    /// Its earliest and latest run (None without runs).
+    pub span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Whether it holds ratings.
+    pub ratings: bool,
+    /// Whether it holds eval records.
+    pub evals: bool,
+}
+
+impl Partial {
+    /// The summary of this one log's data.
+    fn summary(&self, log: &super::scan::LogFile) -> LogSummary {
+        let first = self.groups.iter().filter_map(|g| g.first).min();
+        let last = self.groups.iter().filter_map(|g| g.last).max();
+        LogSummary {
+            log: log.clone(),
+            span: first.zip(last),
+            ratings: !self.ratings.is_empty(),
+            evals: self.evals > 0,
+        }
+    }
 }
 
 /// Fast hashing with a fixed seed for the maps of the hot loop.
@@ -146,8 +217,25 @@ impl Partial {
         feedback: bool,
         spend: (Option<&str>, Option<u64>, Option<u64>),
         concurrency: Option<u64>,
+        sha: Option<&str>,
     ) {
         let g = self.group(prompt, version);
+        match sha {
+            Some(sha) => {
+                let b = g.blob_index(sha);
+                g.blob.push(b);
+                let t = &mut g.blobs[b as usize].1;
+                if let Some(n) = tokens {
+                    t.tokens_sum = t.tokens_sum.saturating_add(n);
+                    t.tokens_n += 1;
+                }
+                t.length_sum = t.length_sum.saturating_add(length);
+                t.spend.push(spend.0, spend.1, spend.2);
+                t.first = earliest(t.first, Some(ts));
+                t.last = latest(t.last, Some(ts));
+            }
+            None => g.blob.push(NO_BLOB),
+        }
         g.spend.push(spend.0, spend.1, spend.2);
         let day = chrono::Datelike::num_days_from_ce(&ts.date_naive());
         g.days.push(day);
@@ -234,6 +322,7 @@ impl Partial {
                             r.feedback,
                             (r.model, r.prompt_tokens, r.completion_tokens),
                             r.concurrency,
+                            r.prompt_sha.and_then(|b| std::str::from_utf8(b).ok()),
                         );
                     }
                 }
@@ -269,6 +358,7 @@ impl Partial {
                         r.has_feedback,
                         (r.model.as_deref(), r.prompt_tokens, r.completion_tokens),
                         r.concurrency,
+                        r.prompt_sha.as_deref(),
                     );
                 }
             }
@@ -278,7 +368,7 @@ impl Partial {
                 r.quality_score,
                 r.feedback.map(|f| !f.trim().is_empty()),
             ),
-            Ok(Event::Eval(_)) => {}
+            Ok(Event::Eval(_)) => self.evals += 1,
             Err(e) => {
                 let d = line_diagnostic(shown, line_no, complete, e);
                 self.diagnostics.push(d);
@@ -401,10 +491,26 @@ impl std::ops::AddAssign for Partial {
                 *target.spend_days.entry(*day).or_default() += spend;
             }
             target.concurrency.extend(g.concurrency);
+            // The other's blob indices, in this group's table.
+            let remap: Vec<u32> = g
+                .blobs
+                .iter()
+                .map(|(sha, totals)| {
+                    let i = target.blob_index(sha);
+                    target.blobs[i as usize].1.add(totals);
+                    i
+                })
+                .collect();
+            target.blob.extend(
+                g.blob
+                    .iter()
+                    .map(|&b| remap.get(b as usize).copied().unwrap_or(NO_BLOB)),
+            );
         }
         self.ratings += other.ratings;
         self.diagnostics.extend(other.diagnostics);
         self.fallbacks += other.fallbacks;
+        self.evals += other.evals;
     }
 }
 
@@ -564,6 +670,8 @@ pub struct RunColumns {
     all: Partial,
     /// Problems found while reading, as the simple reader reports them.
     pub diagnostics: Vec<Diagnostic>,
+    /// Each log read, in order, in brief.
+    pub logs: Vec<LogSummary>,
 }
 
 impl RunColumns {
@@ -581,26 +689,39 @@ impl RunColumns {
         let cache_dir = cache_root.and_then(|root| {
             crate::safe_fs::create_dirs_inside(root, Path::new(cache::CACHE_DIR), true).ok()
         });
-        let mut all = match cache_dir {
-            Some(dir) => cache::gather(&files, &dir, threads).0,
+        let (mut all, logs) = match cache_dir {
+            Some(dir) => {
+                let (all, _, _, logs) = cache::gather(&files, &dir, threads);
+                (all, logs)
+            }
             None => {
                 let none = RunFilter::default();
                 let mut all = Partial::default();
-                for part in fan_out(&files, threads, |share| {
-                    let mut p = Partial::default();
+                let mut logs = Vec::new();
+                for (part, summaries) in fan_out(&files, threads, |share| {
+                    let mut all = Partial::default();
+                    let mut summaries = Vec::new();
                     let mut buf = Vec::new();
                     for log in share {
+                        let mut p = Partial::default();
                         p.file(&log.path, &log.shown, &none, &mut buf);
+                        summaries.push(p.summary(log));
+                        all += p;
                     }
-                    p
+                    (all, summaries)
                 }) {
                     all += part;
+                    logs.extend(summaries);
                 }
-                all
+                (all, logs)
             }
         };
         let diagnostics = std::mem::take(&mut all.diagnostics);
-        RunColumns { all, diagnostics }
+        RunColumns {
+            all,
+            diagnostics,
+            logs,
+        }
     }
 
     /// The groups of `prompt` whose version passes `version` (compared by number), in
@@ -626,6 +747,13 @@ impl RunColumns {
             return None;
         }
         Some(groups)
+    }
+
+    /// Whether two runs of the logs read share an id hash (the first copy is then the run,
+    /// which only a reader in log order can tell).
+    pub fn has_repeated_ids(&self) -> bool {
+        let all: Vec<&Group> = self.all.groups.iter().collect();
+        Self::repeats(&all, |_, _| true)
     }
 
     /// Whether two of the runs `keep` selects share an id hash (the simple path then decides
@@ -703,6 +831,53 @@ impl RunColumns {
             }
         }
         Some(trends_of_cells(bucket, overall, by_version, config))
+    }
+
+    /// The metrics (unpriced) of the runs of each blob in `wanted` among the runs of the
+    /// prompts `names`, as [`Metrics::compute`] gives them for those runs in log order; None
+    /// when the simple path must decide (repeated ids anywhere, or a blob whose runs are in
+    /// more than one prompt version, whose log order only the simple path knows).
+    pub fn blob_metrics(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+        wanted: &std::collections::HashSet<&str>,
+    ) -> Option<HashMap<String, Metrics>> {
+        let all: Vec<&Group> = self.all.groups.iter().collect();
+        if Self::repeats(&all, |_, _| true) {
+            return None;
+        }
+        let ratings = &self.all.ratings;
+        let mut out: HashMap<String, Metrics> = HashMap::new();
+        for g in all.iter().filter(|g| names.contains(&g.prompt)) {
+            for (index, (sha, totals)) in g.blobs.iter().enumerate() {
+                if !wanted.contains(sha.as_str()) {
+                    continue;
+                }
+                if out.contains_key(sha) {
+                    return None;
+                }
+                let mut b = MetricsBuilder {
+                    tokens_sum: totals.tokens_sum,
+                    tokens_n: totals.tokens_n,
+                    length_sum: totals.length_sum,
+                    spend: totals.spend.clone(),
+                    first: totals.first,
+                    last: totals.last,
+                    ..MetricsBuilder::default()
+                };
+                for i in (0..g.times.len()).filter(|&i| g.blob[i] == index as u32) {
+                    b.times.push(g.times[i]);
+                    if let Some(q) = quality_of(g, i, ratings) {
+                        b.quality.push(q);
+                    }
+                    b.successes += usize::from(g.flags[i] & SUCCESS != 0);
+                    let feedback = ratings.get(&g.ids[i]).and_then(|r| r.feedback);
+                    b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
+                }
+                out.insert(sha.clone(), b.finish());
+            }
+        }
+        Some(out)
     }
 
     /// Each version of `prompt` with runs, oldest first, as one side of a comparison
@@ -1143,6 +1318,85 @@ mod tests {
                     assert_eq!(f.quality, s.quality, "{prompt} {fv}");
                     assert_eq!(f.concurrencies, s.concurrencies, "{prompt} {fv}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn blob_metrics_from_columns_equal_the_simple_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut lines = Vec::new();
+        for i in 0..900 {
+            let version = ["1.0", "1.1", "2.0"][i % 3];
+            let sha = match i % 5 {
+                4 => String::new(),
+                k => format!(r#","prompt_sha":"{version}-{}""#, k % 2),
+            };
+            let extra = match i % 4 {
+                0 => r#","model":"m1","prompt_tokens":120,"completion_tokens":30"#.to_string(),
+                1 => format!(
+                    r#","token_count":{},"output":"{}""#,
+                    i % 90,
+                    "x".repeat(i % 13)
+                ),
+                2 => format!(r#","quality_score":{}.5,"feedback":"f""#, i % 9 + 1),
+                _ => String::new(),
+            };
+            lines.push(format!(
+                r#"{{"id":"b-{i}","ts":"2026-11-{:02}T10:00:00Z","prompt":"{}","version":"{version}","execution_time_ms":{}.25,"success":{}{sha}{extra}}}"#,
+                i % 28 + 1,
+                ["coach", "old_coach"][i % 7 / 6],
+                i * 37 % 1000,
+                i % 6 != 0,
+            ));
+            if i % 19 == 0 {
+                lines.push(format!(
+                    r#"{{"type":"rating","id":"rt-{i}","ts":"2026-11-29T00:00:00Z","run_id":"b-{}","quality_score":{}}}"#,
+                    i / 2,
+                    i % 10 + 1
+                ));
+            }
+        }
+        write(
+            dir.path(),
+            "coach/2026-11.jsonl",
+            &(lines[..500].join("\n") + "\n"),
+        );
+        write(dir.path(), "misc.jsonl", &(lines[500..].join("\n") + "\n"));
+        let names: std::collections::BTreeSet<String> =
+            ["coach".to_string(), "old_coach".to_string()].into();
+        let shas: Vec<String> = ["1.0", "1.1", "2.0"]
+            .iter()
+            .flat_map(|v| [format!("{v}-0"), format!("{v}-1")])
+            .collect();
+        let wanted: std::collections::HashSet<&str> = shas.iter().map(String::as_str).collect();
+        let cache = tempfile::tempdir().expect("cache");
+        for cache_root in [None, Some(cache.path()), Some(cache.path())] {
+            let columns = RunColumns::read(
+                dir.path(),
+                Path::new("runs"),
+                cache_root,
+                &RunFilter::default(),
+                2,
+            );
+            let slow = RunSet::load(dir.path(), Path::new("runs"), &RunFilter::default());
+            // Runs of one text under two prompt names: only the simple path orders them.
+            assert!(columns.blob_metrics(&names, &wanted).is_none());
+            let one: std::collections::BTreeSet<String> = ["coach".to_string()].into();
+            let fast = columns
+                .blob_metrics(&one, &wanted)
+                .expect("one group per blob");
+            let mut one_sha: HashMap<&str, Vec<&crate::runlog::RunFacts>> = HashMap::new();
+            for r in slow.runs.iter().filter(|r| r.prompt == "coach") {
+                if let Some(sha) = &r.prompt_sha {
+                    one_sha.entry(sha.as_str()).or_default().push(r);
+                }
+            }
+            assert_eq!(fast.len(), 6);
+            for (sha, runs) in one_sha {
+                let want = crate::runlog::Metrics::compute(runs.iter().copied());
+                assert!(want.quality_n > 0 && want.tokens_total > 0 && want.runs > 50);
+                assert_eq!(fast.get(sha), Some(&want), "{sha}");
             }
         }
     }

@@ -611,8 +611,8 @@ async fn prompt_page(
     .await
 }
 
-/// The trends charts: time (p50, p95), success rate, runs and quality over all versions, and
-/// p95 and success rate per version.
+/// The trends charts: time (p50, p95), success rate, runs, quality and cost over all
+/// versions, and p95 and success rate per version.
 fn trend_charts(overall: &[TrendRow], by_version: &[TrendRow]) -> Vec<String> {
     let first = overall
         .first()
@@ -687,6 +687,14 @@ fn trend_charts(overall: &[TrendRow], by_version: &[TrendRow]) -> Vec<String> {
             "",
             (Some(1.0), Some(10.0)),
             &[series("quality", 4, col(&|r| r.quality_mean))],
+        ),
+        svg_lines(
+            "Cost per run (at [prices] in ptrack.toml)",
+            &first,
+            &last,
+            "",
+            (None, None),
+            &[series("cost per run", 1, col(&|r| r.cost_per_run))],
         ),
         svg_lines(
             "p95 time by version",

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{FastPerformance, FastState, Group, Partial, Rated, finish};
+use super::{FastPerformance, FastState, Group, LogSummary, Partial, Rated, finish};
 use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
@@ -71,6 +71,8 @@ pub(super) struct FileState {
 struct Header {
     state: FileState,
     fallbacks: usize,
+    #[serde(default)]
+    evals: usize,
     diagnostics: Vec<Diagnostic>,
     ratings: Vec<CachedRating>,
     groups: Vec<GroupHeader>,
@@ -100,6 +102,7 @@ struct GroupHeader {
     spend: crate::runlog::aggregate::TokenSpend,
     spend_days: Vec<(i32, crate::runlog::aggregate::TokenSpend)>,
     concurrency: Vec<u64>,
+    blobs: Vec<(String, super::BlobTotals)>,
 }
 
 fn hash_bytes(b: &[u8]) -> u64 {
@@ -160,6 +163,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
     let header = Header {
         state: state.clone(),
         fallbacks: p.fallbacks,
+        evals: p.evals,
         diagnostics: p.diagnostics.clone(),
         ratings: p
             .ratings
@@ -182,6 +186,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
                 spend: g.spend.clone(),
                 spend_days: g.spend_days.iter().map(|(d, s)| (*d, s.clone())).collect(),
                 concurrency: g.concurrency.iter().copied().collect(),
+                blobs: g.blobs.clone(),
             })
             .collect(),
     };
@@ -200,6 +205,9 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
         body.extend_from_slice(&g.quality);
         for d in &g.days {
             body.extend_from_slice(&d.to_le_bytes());
+        }
+        for b in &g.blob {
+            body.extend_from_slice(&b.to_le_bytes());
         }
     }
     let mut file = Vec::with_capacity(MAGIC.len() + 8 + body.len());
@@ -254,6 +262,7 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
     };
     let mut p = Partial {
         fallbacks: header.fallbacks,
+        evals: header.evals,
         diagnostics: header.diagnostics,
         ..Partial::default()
     };
@@ -285,6 +294,17 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
+        let blob: Vec<u32> = take(n.checked_mul(4)?)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        // An index past the table is a corrupt entry.
+        if blob
+            .iter()
+            .any(|&b| b != super::NO_BLOB && b as usize >= gh.blobs.len())
+        {
+            return None;
+        }
         let i = p.groups.len();
         p.index
             .entry(gh.prompt.clone())
@@ -307,6 +327,8 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             days,
             spend_days: gh.spend_days.into_iter().collect(),
             concurrency: gh.concurrency.into_iter().collect(),
+            blobs: gh.blobs,
+            blob,
         });
     }
     data.is_empty().then_some((header.state, p))
@@ -401,29 +423,33 @@ pub(super) fn gather(
     files: &[LogFile],
     cache_dir: &Path,
     threads: usize,
-) -> (Partial, CacheStats, Vec<Option<FileState>>) {
-    type Part = (Partial, CacheStats, Vec<Option<FileState>>);
+) -> (Partial, CacheStats, Vec<Option<FileState>>, Vec<LogSummary>) {
+    type Part = (Partial, CacheStats, Vec<Option<FileState>>, Vec<LogSummary>);
     let parts: Vec<Part> = fan_out(files, threads, |share| {
         let mut all = Partial::default();
         let mut stats = CacheStats::default();
         let mut buf = Vec::new();
         let mut states = Vec::new();
+        let mut summaries = Vec::new();
         for log in share {
             let (p, state) = through_cache(log, cache_dir, &mut buf, &mut stats);
+            summaries.push(p.summary(log));
             all += p;
             states.push(state);
         }
-        (all, stats, states)
+        (all, stats, states, summaries)
     });
     let mut all = Partial::default();
     let mut stats = CacheStats::default();
     let mut states: Vec<Option<FileState>> = Vec::new();
-    for (p, s, st) in parts {
+    let mut summaries = Vec::new();
+    for (p, s, st, sm) in parts {
         all += p;
         states.extend(st);
         stats += s;
+        summaries.extend(sm);
     }
-    (all, stats, states)
+    (all, stats, states, summaries)
 }
 
 /// The last result, with the state of every log it was computed from.
@@ -520,7 +546,7 @@ fn cached_in(
         };
         return Some((result, stats));
     }
-    let (all, stats, states) = gather(&files, cache_dir, threads);
+    let (all, stats, states, _) = gather(&files, cache_dir, threads);
     // Entries of logs that are gone.
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
         let live: std::collections::HashSet<PathBuf> = files
