@@ -13,18 +13,47 @@ use std::time::{Duration, Instant};
 
 const PROMPTS: usize = 4;
 
-fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
-    for p in 0..PROMPTS {
-        for v in 0..2 {
+/// The git blob id of `bytes` (what `git hash-object` prints).
+fn blob_id(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the project; returns the bytes of run logs and the id of the run in the middle.
+fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<(u64, String)> {
+    // Each version's blob id, which its runs record as `prompt_sha` (as `ptrack run` does).
+    let mut blobs = vec![[String::new(), String::new()]; PROMPTS];
+    for (p, ids) in blobs.iter_mut().enumerate() {
+        for (v, id) in ids.iter_mut().enumerate() {
             let path = dir.join(format!("prompts/prompt_{p}/1.{v}.md"));
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
-            std::fs::write(
-                &path,
-                format!(
-                    "---\ngoal: Answer, take {v}.\nmodel: llama3.1:8b\n---\nAnswer {{{{ q }}}} ({v}).\n"
-                ),
-            )?;
+            let text = format!(
+                "---\ngoal: Answer, take {v}.\nmodel: llama3.1:8b\n---\nAnswer {{{{ q }}}} ({v}).\n"
+            );
+            std::fs::write(&path, &text)?;
+            *id = blob_id(text.as_bytes());
         }
+    }
+    // The prompts in git, so the prompt page shows a history with each commit's runs.
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@example.com",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !(git(&["init", "-q"]) && git(&["add", "prompts"]) && git(&["commit", "-qm", "prompts"])) {
+        println!("pages: git is not available; the history section stays empty");
     }
     let now = chrono::Utc::now().timestamp_millis();
     let span = 90 * 86_400_000i64;
@@ -33,6 +62,7 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
         std::io::BufWriter<std::fs::File>,
     > = Default::default();
     let mut bytes = 0u64;
+    let mut middle = String::new();
     let mut x = 42u64;
     for i in 0..runs {
         x ^= x << 13;
@@ -44,14 +74,18 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
             chrono::DateTime::from_timestamp_millis(now - span + i as i64 * span / runs as i64)
                 .unwrap_or_default();
         let line = format!(
-            "{{\"id\":\"{i:08x}-0000-7000-8000-{:012x}\",\"ts\":\"{}\",\"prompt\":\"prompt_{p}\",\"version\":\"1.{v}\",\"model\":\"llama3.1:8b\",\"input\":{{\"q\":\"question {i}\"}},\"output\":\"an answer of some length to question number {i}, with a next step\",\"execution_time_ms\":{:.1},\"token_count\":{},\"success\":{}}}\n",
+            "{{\"id\":\"{i:08x}-0000-7000-8000-{:012x}\",\"ts\":\"{}\",\"prompt\":\"prompt_{p}\",\"version\":\"1.{v}\",\"prompt_sha\":\"{}\",\"model\":\"llama3.1:8b\",\"input\":{{\"q\":\"question {i}\"}},\"output\":\"an answer of some length to question number {i}, with a next step\",\"execution_time_ms\":{:.1},\"token_count\":{},\"success\":{}}}\n",
             x & 0xffff_ffff_ffff,
             ptrack::runlog::format_ts(&ts),
+            blobs[p][v],
             200.0 + (x >> 20) as f64 % 1500.0,
             60 + (x >> 30) % 200,
             !(x >> 40).is_multiple_of(14),
         );
         bytes += line.len() as u64;
+        if i == runs / 2 {
+            middle = line[7..43].to_string();
+        }
         let path = ptrack::runlog::log_path(&dir.join("runs"), &format!("prompt_{p}"), &ts);
         if !files.contains_key(&path) {
             std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
@@ -67,7 +101,7 @@ fn generate(dir: &std::path::Path, runs: usize) -> std::io::Result<u64> {
     for (_, mut w) in files {
         w.flush()?;
     }
-    Ok(bytes)
+    Ok((bytes, middle))
 }
 
 /// GET `path`; the status and the time to the last byte.
@@ -110,7 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let dir = &dir;
     let t = Instant::now();
-    let bytes = generate(dir, runs)?;
+    let (bytes, middle) = generate(dir, runs)?;
     if keep.is_some() {
         println!("pages: the project is in {}", dir.display());
     }
@@ -134,13 +168,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .strip_prefix("listening on http://")
         .ok_or_else(|| format!("unexpected first line {line:?}"))?
         .parse()?;
+    let run_page = format!("/runs/{middle}");
     let pages = [
         "/",
         "/prompts/prompt_0",
         "/prompts/prompt_0?days=7",
+        "/prompts/prompt_0/diff",
         "/runs",
         "/runs?prompt=prompt_1&success=false",
+        "/runs?text=number+4242",
+        run_page.as_str(),
         "/api/prompts",
+        "/api/runs?limit=100",
     ];
     for page in pages {
         let (status, cold) = get(addr, page)?;

@@ -18,10 +18,10 @@ use crate::runlog::aggregate::LatestRatings;
 use crate::runlog::parse::fast::{Scanned, scan_line};
 use crate::runlog::parse::{line_diagnostic, utf8_diagnostic};
 use crate::runlog::scan::{for_each_line, logs, unreadable};
-use crate::runlog::{Event, Rating, RunFilter, parse_event, parse_line, scan};
+use crate::runlog::{Event, Rating, RunFilter, parse_event, parse_line, scan_lines_where};
 use crate::version::Version;
 
-use super::export::{export_row, latest_ratings};
+use super::export::export_row;
 
 /// The most runs one page holds.
 pub const MAX_PAGE: usize = 1000;
@@ -410,24 +410,25 @@ impl Project {
 
     /// The run with id `id`, as `export` gives it; None when no run has it.
     pub fn run_by_id(&self, id: &str) -> Option<Map<String, Value>> {
-        let filter = RunFilter::default();
         let runs_dir = self.runs_dir();
         let display = std::path::Path::new("runs");
-        let mut found: Option<(String, crate::runlog::RunFacts)> = None;
-        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
-            if let Event::Run(run) = ev
-                && found.is_none()
-                && run.id == id
-            {
-                found = Some((line.to_string(), run));
+        // Only lines that hold the id as it is (or an escape that could spell it) are parsed.
+        let finder = memchr::memmem::Finder::new(id.as_bytes());
+        let may_name = |raw: &[u8]| finder.find(raw).is_some() || raw.contains(&b'\\');
+        let threads = crate::runlog::default_threads();
+        let lines = scan_lines_where(&runs_dir, display, &RunFilter::default(), threads, may_name);
+        // The first copy of an id is the run; its ratings are read as the list of all runs
+        // reads them.
+        let mut found = None;
+        let mut ratings: LatestRatings<String, Rating> = LatestRatings::default();
+        for (line, ev) in lines {
+            match ev {
+                Event::Run(run) if run.id == id && found.is_none() => found = Some((line, run)),
+                Event::Rating(r) if r.run_id == id => ratings.offer(r.run_id.clone(), r),
+                _ => {}
             }
-        });
+        }
         let (line, run) = found?;
-        let prompt_filter = RunFilter {
-            prompt: Some(run.prompt.clone()),
-            ..RunFilter::default()
-        };
-        let (ratings, _) = latest_ratings(&runs_dir, display, &prompt_filter);
         export_row(&line, &run, &ratings)
     }
 }
@@ -435,7 +436,9 @@ impl Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::export::latest_ratings;
     use crate::query::testing::{project_with_runs, run_line};
+    use crate::runlog::scan;
 
     fn ids(page: &RunsPage) -> Vec<&str> {
         page.runs
@@ -675,6 +678,11 @@ mod tests {
             }
         }
         assert!(rated, "ratings reach the pages");
+        // A run's own page: the same row, its rating applied.
+        for row in reference(&project, &RunsQuery::default()).iter().step_by(9) {
+            let id = row["id"].as_str().expect("id");
+            assert_eq!(project.run_by_id(id).as_ref(), Some(row), "{id}");
+        }
     }
 
     #[test]
