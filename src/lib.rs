@@ -29,6 +29,7 @@
 
 pub mod alerts;
 pub mod chart;
+pub mod chat;
 pub mod config;
 pub mod create;
 pub mod diagnostic;

@@ -159,8 +159,19 @@ pub struct PromptVersion {
     pub text: String,
     /// 1-based line where the text starts in the file.
     pub text_line: usize,
+    /// The text's messages, when it is a chat prompt (its first non-blank line is a role line
+    /// such as `system:`; see [`crate::chat`]); empty for a plain prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<crate::chat::MessageTemplate>,
     /// Git blob id of the file's bytes (what `git hash-object` prints).
     pub blob_sha: String,
+}
+
+impl PromptVersion {
+    /// Whether the text is a chat prompt of role messages.
+    pub fn is_chat(&self) -> bool {
+        !self.messages.is_empty()
+    }
 }
 
 /// The result of parsing one file: the version when it is usable, and every problem found.
@@ -431,12 +442,17 @@ impl Parser<'_> {
             },
             _ => (sections.body.to_string(), sections.body_line),
         };
+        let mut messages = Vec::new();
         if text.trim().is_empty() {
             self.error(
                 Some(text_line),
                 Some("prompt"),
                 "the prompt text is empty".to_string(),
             );
+        } else {
+            let (split, diags) = crate::chat::split(self.path, &text, text_line);
+            messages = split.unwrap_or_default();
+            self.diags.extend(diags);
         }
         Some(PromptVersion {
             name: name.to_string(),
@@ -446,6 +462,7 @@ impl Parser<'_> {
             meta,
             text,
             text_line,
+            messages,
             blob_sha: blob_sha(bytes),
         })
     }
