@@ -39,6 +39,7 @@ pub mod experiment;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod import;
 pub mod json;
 pub mod labels;
 pub mod markdown;

@@ -12,6 +12,7 @@ mod experiments;
 mod git;
 mod hostile_logs;
 mod hostile_prompts;
+mod import;
 mod labels;
 mod load;
 mod runs;
