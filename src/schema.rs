@@ -33,6 +33,10 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ),
         ("export", schema::<Vec<crate::runlog::RunRecord>>()),
         (
+            "import",
+            schema::<Vec<crate::import::foreign::ImportedFile>>(),
+        ),
+        (
             "import-legacy",
             schema::<crate::import::legacy::LegacyImport>(),
         ),
@@ -65,6 +69,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             "label-move" => "label NAME LABEL VERSION",
             "experiment-list" => "experiment",
             "import-legacy" => "import legacy",
+            "import" => "import prompty|dotprompt|github",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

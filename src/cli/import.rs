@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use super::Ctx;
 use super::error::{CliError, CliResult};
 use super::output::{self, Style};
+use ptrack::SourceFormat;
+use ptrack::import::foreign::import_file;
 use ptrack::import::legacy::{LegacyImport, VersionStatus, import_legacy};
 
 /// Import prompts and runs from another tool's files
@@ -12,7 +14,8 @@ use ptrack::import::legacy::{LegacyImport, VersionStatus, import_legacy};
 #[command(after_help = "\
 Examples:
   ptrack import legacy --dry-run           the plan for ./data, nothing written
-  ptrack import legacy ../old-app/data")]
+  ptrack import legacy ../old-app/data
+  ptrack import prompty basic.prompty      write prompts/basic/1.0.md from a Prompty file")]
 pub struct ImportArgs {
     #[command(subcommand)]
     pub command: ImportCommand,
@@ -21,6 +24,34 @@ pub struct ImportArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ImportCommand {
     Legacy(LegacyArgs),
+    Prompty(FileArgs),
+    Dotprompt(FileArgs),
+    Github(FileArgs),
+}
+
+/// Convert files of another format (Prompty .prompty, Dotprompt .prompt, GitHub Models
+/// .prompt.yml) to ptrack's own prompts/NAME/VERSION.md
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The prompt name comes from the file name (qa.prompty: qa), or from its folder when the file is
+named by a version (prompts/qa/1.0.prompty: qa 1.0); the version is the file's, else the one after
+the prompt's latest, else 1.0. An existing version is never overwritten. A GitHub Models file's
+testData and string evaluators become prompts/NAME/cases.jsonl.
+
+Examples:
+  ptrack import prompty basic.prompty
+  ptrack import dotprompt prompts/trip.prompt --name trip --version 2.0
+  ptrack import github .github/prompts/summarize.prompt.yml")]
+pub struct FileArgs {
+    /// The files to convert
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The prompt name (with one file)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The version to write (with one file)
+    #[arg(long, short = 'v', value_parser = super::parse_version)]
+    pub version: Option<ptrack::Version>,
 }
 
 /// Import the older tool's data folder: one version file per registry entry, one run per execution
@@ -46,6 +77,63 @@ pub struct LegacyArgs {
 pub fn run(ctx: &mut Ctx, args: ImportArgs) -> CliResult {
     match args.command {
         ImportCommand::Legacy(a) => legacy(ctx, a),
+        ImportCommand::Prompty(a) => files(ctx, a, SourceFormat::Prompty),
+        ImportCommand::Dotprompt(a) => files(ctx, a, SourceFormat::Dotprompt),
+        ImportCommand::Github(a) => files(ctx, a, SourceFormat::GithubModels),
+    }
+}
+
+fn files(ctx: &mut Ctx, args: FileArgs, format: SourceFormat) -> CliResult {
+    if args.files.len() > 1 && (args.name.is_some() || args.version.is_some()) {
+        return Err(CliError::new(
+            "--name and --version apply to one file; import the files one at a time",
+        ));
+    }
+    let project = ctx.project()?;
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for f in &args.files {
+        match import_file(
+            &project,
+            &ctx.start_dir.join(f),
+            f,
+            format,
+            args.name.as_deref(),
+            args.version.as_ref(),
+        ) {
+            Ok(i) => done.push(i),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if ctx.ui.json {
+        ctx.ui.json(&done)?;
+    } else {
+        for i in &done {
+            ctx.ui.line(&format!(
+                "{} {} ({} {}, from {})",
+                ctx.ui.paint("wrote", Style::Green),
+                i.path.display(),
+                i.prompt,
+                i.version,
+                i.source.display()
+            ))?;
+            if let Some(c) = &i.cases {
+                ctx.ui.line(&format!(
+                    "{} {} (its testData)",
+                    ctx.ui.paint("wrote", Style::Green),
+                    c.display()
+                ))?;
+            }
+        }
+    }
+    for i in &done {
+        for w in &i.warnings {
+            ctx.ui.warn(w);
+        }
+    }
+    match failed.len() {
+        0 => Ok(()),
+        _ => Err(CliError::new(failed.join("\n"))),
     }
 }
 

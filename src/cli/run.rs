@@ -133,6 +133,23 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             }
             load_cases(&default_cases, &shown, &vars)?
         }
+        // A file that holds its own test data (GitHub Models `testData`).
+        None if !ad_hoc && !version.embedded_cases.is_empty() => {
+            let text: String = version
+                .embedded_cases
+                .iter()
+                .map(|c| format!("{c}\n"))
+                .collect();
+            let shown = format!("{} testData", version.path.display());
+            if !ctx.ui.json {
+                ctx.ui.status(&format!(
+                    "using the testData of {} (--var runs one ad-hoc case; --no-cases skips it)",
+                    version.path.display()
+                ));
+            }
+            ptrack::eval::parse_cases(&text, &shown, &vars, None)
+                .map_err(|e| CliError::new(e.to_string()))?
+        }
         None => vec![Case {
             name: "#1".to_string(),
             vars,

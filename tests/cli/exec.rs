@@ -3376,3 +3376,71 @@ fn check_reports_empty_messages_unknown_roles_and_stray_role_lines() {
     ok(&env.run(&["render", "tool"]));
     ok(&env.run(&["render", "stray"]));
 }
+
+#[test]
+fn run_a_github_models_file_runs_its_test_data_as_cases() {
+    let env = TestEnv::init();
+    env.write("prompts/summarize/1.0.prompt.yml", crate::formats::GITHUB);
+    // Answers "Summary - …" for the fox, something else for the museum.
+    let server = FakeServer::start(|req| {
+        let b = req.json();
+        let user = b
+            .pointer("/messages/1/content")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let answer = if user.contains("fox") {
+            "Summary - a fox."
+        } else {
+            "A museum."
+        };
+        Reply::new(200, openai_answer(answer))
+    });
+    let base = format!("{}/v1", server.url());
+    let r = run_env(
+        &env,
+        &[],
+        &[
+            "run",
+            "summarize",
+            "--provider",
+            "openai",
+            "--base-url",
+            &base,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.snapshot());
+    assert!(
+        r.stderr
+            .contains("using the testData of prompts/summarize/1.0.prompt.yml"),
+        "{}",
+        r.stderr
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].json()["messages"][0]["role"], "system");
+    assert!(
+        reqs.iter().any(|q| q.json()["messages"][1]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("The quick brown fox jumped over the lazy dog."))),
+        "{reqs:#?}"
+    );
+    let text = env.read("runs/summarize/2026-11.jsonl");
+    let mut by_case: Vec<(String, bool)> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON");
+            (
+                v["case"].as_str().unwrap_or_default().to_string(),
+                v["success"] == true,
+            )
+        })
+        .collect();
+    by_case.sort();
+    assert_eq!(
+        by_case,
+        [
+            ("testData 1".to_string(), true),
+            ("testData 2".to_string(), false)
+        ]
+    );
+}

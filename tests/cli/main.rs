@@ -9,6 +9,7 @@ mod ecosystem;
 mod escape;
 mod exec;
 mod experiments;
+mod formats;
 mod git;
 mod hostile_logs;
 mod hostile_prompts;
