@@ -978,6 +978,36 @@ mod tests {
     }
 
     #[test]
+    fn hostile_files_are_diagnostics_never_panics() {
+        let v: Version = "1.0".parse().expect("version");
+        let bodies = [
+            "",
+            "---",
+            "---\n---\n",
+            "---\nmodel: [\n---\nx",
+            "---\n---\n{{",
+            "---\n---\n{{}}{{{}}}{{~}}{{#each}}{{/each}}{{role}}{{role \"x\"}}{{!--",
+            "---\n---\n{{#if a}}{{#each b}}{{/if}}{{/each}}{{else}}",
+            "---\ninputs: 7\nmodel: {id: 3, options: {temperature: x}}\nsample: []\n---\nuser:\n",
+            "---\ninput: {schema: 5, default: []}\nconfig: 9\n---\n\u{1b}]52;c;x\u{7}",
+            "messages: 5",
+            "messages:\n  - 7\n  - {role: user}\n  - {role: user, content: [1]}\ntestData: [1, {a: 2}]\nevaluators: [3, {string: 4}, {string: {contains: 5}}]\n",
+            "\u{feff}messages: [{role: system, content: \"{{ \"}]",
+        ];
+        for ext in ["prompty", "prompt", "prompt.yml"] {
+            let path = format!("prompts/p/1.0.{ext}");
+            for b in bodies {
+                let o = super::super::parse_prompt_file(Path::new(&path), "p", &v, b.as_bytes());
+                if let Some(version) = &o.version {
+                    let _ = crate::render::render_prompt(version, &Default::default());
+                }
+            }
+            let o = super::super::parse_prompt_file(Path::new(&path), "p", &v, b"\xff\xfe");
+            assert!(o.version.is_none());
+        }
+    }
+
+    #[test]
     fn key_lines_follow_nesting() {
         let y = "name: x\nmodel:\n  api: chat\n  parameters:\n    max_tokens: 5\ntemperature: 9\n";
         assert_eq!(
