@@ -258,18 +258,23 @@ impl Project {
         new: &NewVersion,
         created_at: &str,
     ) -> Result<String, CreateError> {
-        let bytes = crate::safe_fs::read_inside(
-            self.root(),
-            &src.path,
-            self.config().limits.prompt_bytes(),
-            crate::project::PROMPT_LIMIT_WHAT,
-        )
-        .map_err(|source| CreateError::Io {
-            action: "read",
-            path: src.path.clone(),
-            source,
-        })?;
-        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        // A version in another tool's format is copied as ptrack's own.
+        let mut text = if src.format.is_foreign() {
+            crate::prompt::to_ptrack_text(src)
+        } else {
+            let bytes = crate::safe_fs::read_inside(
+                self.root(),
+                &src.path,
+                self.config().limits.prompt_bytes(),
+                crate::project::PROMPT_LIMIT_WHAT,
+            )
+            .map_err(|source| CreateError::Io {
+                action: "read",
+                path: src.path.clone(),
+                source,
+            })?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
         let yaml = format == FileFormat::Md && text.starts_with("---");
         let mut failed = None;
         let mut set = |key: &str, value: Option<String>| {

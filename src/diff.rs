@@ -57,6 +57,86 @@ pub struct VersionDiff {
     pub lines_removed: usize,
     /// The text diff in unified format (empty when the text is the same).
     pub unified: String,
+    /// Which messages changed, when either side is a chat prompt (a plain text counts as one
+    /// user message); messages are matched by position.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageChange>,
+}
+
+/// How one message of a chat prompt changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MessageChange {
+    /// 1-based position of the message.
+    pub index: usize,
+    /// Its role before (None when added).
+    pub old_role: Option<crate::chat::Role>,
+    /// Its role after (None when removed).
+    pub new_role: Option<crate::chat::Role>,
+    /// Lines added to its text.
+    pub lines_added: usize,
+    /// Lines removed from its text.
+    pub lines_removed: usize,
+}
+
+impl MessageChange {
+    /// `message 2 (user): +1 −1 lines`, `message 3 (assistant): added`.
+    pub fn describe(&self) -> String {
+        let role = match (self.old_role, self.new_role) {
+            (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
+            (_, Some(r)) | (Some(r), None) => r.to_string(),
+            (None, None) => String::new(),
+        };
+        let what = match (self.old_role, self.new_role) {
+            (None, _) => "added".to_string(),
+            (_, None) => "removed".to_string(),
+            _ => format!("+{} −{} lines", self.lines_added, self.lines_removed),
+        };
+        format!("message {} ({role}): {what}", self.index)
+    }
+}
+
+/// The messages of a version as (role, text): a plain text is one user message.
+fn message_texts(v: &PromptVersion) -> Vec<(crate::chat::Role, &str)> {
+    if v.messages.is_empty() {
+        return vec![(crate::chat::Role::User, v.text.as_str())];
+    }
+    v.messages
+        .iter()
+        .map(|m| (m.role, m.text.as_str()))
+        .collect()
+}
+
+/// The messages that differ between `a` and `b`, by position; empty when neither is a chat.
+pub fn message_changes(a: &PromptVersion, b: &PromptVersion) -> Vec<MessageChange> {
+    if !a.is_chat() && !b.is_chat() {
+        return Vec::new();
+    }
+    let (old, new) = (message_texts(a), message_texts(b));
+    let mut out = Vec::new();
+    for i in 0..old.len().max(new.len()) {
+        let (o, n) = (old.get(i), new.get(i));
+        if o == n {
+            continue;
+        }
+        let (mut added, mut removed) = (0, 0);
+        let (ot, nt) = (o.map_or("", |o| o.1), n.map_or("", |n| n.1));
+        for change in line_diff(ot, nt).iter_all_changes() {
+            match change.tag() {
+                similar::ChangeTag::Insert => added += 1,
+                similar::ChangeTag::Delete => removed += 1,
+                similar::ChangeTag::Equal => {}
+            }
+        }
+        out.push(MessageChange {
+            index: i + 1,
+            old_role: o.map(|o| o.0),
+            new_role: n.map(|n| n.0),
+            lines_added: added,
+            lines_removed: removed,
+        });
+    }
+    out
 }
 
 /// The `diff --json` model: the prompt and what changed.
@@ -146,6 +226,7 @@ pub fn diff_versions(a: &PromptVersion, from: &str, b: &PromptVersion, to: &str)
         lines_added,
         lines_removed,
         unified,
+        messages: message_changes(a, b),
     }
 }
 
@@ -199,6 +280,35 @@ mod tests {
             d.unified,
             "--- a\n+++ b\n@@ -1,3 +1,3 @@\n same\n-fake\rreal\u{2028}x\r\n+fake\rREAL\u{2028}x\r\n end\n\\ No newline at end of file\n"
         );
+    }
+
+    #[test]
+    fn a_chat_diff_names_the_messages_that_changed() {
+        let a = version("---\ngoal: g\n---\nsystem:\nBe brief.\nuser:\nHi {{ who }}\n");
+        let b = version(
+            "---\ngoal: g\n---\nsystem:\nBe brief.\nuser:\nHello {{ who }}\nassistant:\nHi.\n",
+        );
+        let d = diff_versions(&a, "a", &b, "b");
+        let described: Vec<String> = d.messages.iter().map(MessageChange::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "message 2 (user): +1 −1 lines",
+                "message 3 (assistant): added"
+            ]
+        );
+        // A plain text against a chat: the plain text is one user message.
+        let plain = version("---\ngoal: g\n---\nHi {{ who }}\n");
+        let d = diff_versions(&plain, "a", &a, "b");
+        let described: Vec<String> = d.messages.iter().map(MessageChange::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "message 1 (user → system): +1 −1 lines",
+                "message 2 (user): added"
+            ]
+        );
+        assert!(diff_versions(&plain, "a", &plain, "b").messages.is_empty());
     }
 
     #[test]

@@ -437,7 +437,7 @@ impl Repo {
 }
 
 fn version_of(path: &Path) -> Option<String> {
-    let stem = path.file_stem()?.to_str()?;
+    let stem = crate::prompt::version_stem(path.file_name()?.to_str()?)?;
     stem.parse::<crate::version::Version>()
         .ok()
         .map(|v| v.to_string())

@@ -29,6 +29,7 @@
 
 pub mod alerts;
 pub mod chart;
+pub mod chat;
 pub mod config;
 pub mod create;
 pub mod diagnostic;
@@ -38,6 +39,7 @@ pub mod experiment;
 pub mod format;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod import;
 pub mod json;
 pub mod labels;
 pub mod markdown;

@@ -55,6 +55,13 @@ pub fn version_diff(d: &VersionDiff, collapsed: bool) -> String {
         }
         o.push('\n');
     }
+    if !d.messages.is_empty() {
+        o.push_str("Messages changed:\n\n");
+        for m in &d.messages {
+            let _ = writeln!(o, "- {}", m.describe());
+        }
+        o.push('\n');
+    }
     if d.unified.is_empty() {
         o.push_str("Prompt text unchanged.\n");
         if collapsed {

@@ -641,8 +641,8 @@ pub const PROMPT_LIMIT_WHAT: &str = "prompt files, `[limits] max_prompt_bytes` i
 /// The size limit for reading `rel`: `prompt_limit` for a prompt version file (`.md`,
 /// `.toml`); other files a source is asked for (a `cases.jsonl`) have their own readers' limits.
 pub fn size_limit(rel: &Path, prompt_limit: u64) -> u64 {
-    match rel.extension().and_then(|e| e.to_str()) {
-        Some("md" | "toml") => prompt_limit,
+    match rel.file_name().and_then(|e| e.to_str()) {
+        Some(f) if crate::prompt::version_stem(f).is_some() => prompt_limit,
         _ => u64::MAX,
     }
 }
@@ -784,9 +784,8 @@ fn load_versions(
     } in files
     {
         let rel = rel_dir.join(&file);
-        let path = Path::new(&file);
-        let ext = path.extension().and_then(|e| e.to_str());
-        if !matches!(ext, Some("md" | "toml")) || kind == EntryKind::Folder {
+        let stem = crate::prompt::version_stem(&file);
+        if stem.is_none() || kind == EntryKind::Folder {
             continue;
         }
         if !utf8 {
@@ -797,10 +796,7 @@ fn load_versions(
             ));
             continue;
         }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let stem = stem.unwrap_or_default();
         match stem.parse::<Version>() {
             Ok(v) => by_version.entry(v).or_default().push(rel),
             Err(_) if stem.eq_ignore_ascii_case("readme") => {}

@@ -31,6 +31,23 @@ pub const KNOWN_KEYS: &[&str] = &[
     "description",
     "name",
     "version",
+    "output_schema",
+    "output_format",
+    "response_format",
+    "stop",
+    "seed",
+    "authors",
+];
+
+/// Keys of other formats' attributes that a version carries (shown, compared, kept by
+/// `import`) without ptrack using them.
+const CARRIED_KEYS: &[&str] = &[
+    "output_schema",
+    "output_format",
+    "response_format",
+    "stop",
+    "seed",
+    "authors",
 ];
 
 /// How a version file is written.
@@ -44,6 +61,58 @@ pub enum SourceFormat {
     MarkdownToml,
     /// A `.toml` file with the text in `prompt`.
     Toml,
+    /// A Microsoft Prompty file (`.prompty`), read in place.
+    Prompty,
+    /// A Google Dotprompt file (`.prompt`), read in place.
+    Dotprompt,
+    /// A GitHub Models prompt file (`.prompt.yml`), read in place.
+    GithubModels,
+}
+
+/// The file name endings of version files, each with its format: ptrack's own, then the
+/// formats read in place.
+pub const VERSION_FILE_ENDINGS: &[&str] = &[
+    ".md",
+    ".toml",
+    ".prompty",
+    ".prompt",
+    ".prompt.yml",
+    ".prompt.yaml",
+];
+
+/// The version part of a version file's name (`1.2` of `1.2.md` or `1.2.prompt.yml`), or
+/// `None` when the name has none of the [`VERSION_FILE_ENDINGS`].
+///
+/// ```
+/// assert_eq!(ptrack::prompt::version_stem("1.2.prompt.yml"), Some("1.2"));
+/// assert_eq!(ptrack::prompt::version_stem("1.0.prompty"), Some("1.0"));
+/// assert_eq!(ptrack::prompt::version_stem("cases.jsonl"), None);
+/// ```
+pub fn version_stem(file_name: &str) -> Option<&str> {
+    // Longest ending first: `1.0.prompt.yml` is not `1.0.prompt` + `.yml`.
+    [
+        ".prompt.yaml",
+        ".prompt.yml",
+        ".prompty",
+        ".prompt",
+        ".toml",
+        ".md",
+    ]
+    .iter()
+    .find_map(|e| file_name.strip_suffix(e))
+}
+
+mod foreign;
+pub use foreign::{format_of as foreign_format_of, to_ptrack_text};
+
+impl SourceFormat {
+    /// Whether the file is in another tool's format (read in place, never written).
+    pub fn is_foreign(self) -> bool {
+        matches!(
+            self,
+            SourceFormat::Prompty | SourceFormat::Dotprompt | SourceFormat::GithubModels
+        )
+    }
 }
 
 /// The model server API a prompt is meant for.
@@ -159,8 +228,24 @@ pub struct PromptVersion {
     pub text: String,
     /// 1-based line where the text starts in the file.
     pub text_line: usize,
+    /// The text's messages, when it is a chat prompt (its first non-blank line is a role line
+    /// such as `system:`; see [`crate::chat`]); empty for a plain prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<crate::chat::MessageTemplate>,
+    /// Eval cases the file itself holds (a GitHub Models file's `testData` and string
+    /// `evaluators`), each an object of the `cases.jsonl` shape; used when the prompt has no
+    /// `cases.jsonl`.
+    #[serde(skip)]
+    pub embedded_cases: Vec<Value>,
     /// Git blob id of the file's bytes (what `git hash-object` prints).
     pub blob_sha: String,
+}
+
+impl PromptVersion {
+    /// Whether the text is a chat prompt of role messages.
+    pub fn is_chat(&self) -> bool {
+        !self.messages.is_empty()
+    }
 }
 
 /// The result of parsing one file: the version when it is usable, and every problem found.
@@ -221,7 +306,10 @@ pub fn parse_prompt_file(path: &Path, name: &str, version: &Version, bytes: &[u8
         path,
         diags: Vec::new(),
     };
-    let result = p.parse(name, version, bytes);
+    let result = match foreign::format_of(path) {
+        Some(format) => p.parse_foreign(format, name, version, bytes),
+        None => p.parse(name, version, bytes),
+    };
     p.diags.sort_by_key(|d| d.line);
     ParseOutcome {
         version: result.filter(|_| !p.diags.iter().any(Diagnostic::is_error)),
@@ -389,6 +477,9 @@ impl Parser<'_> {
                         );
                     }
                 }
+                k if CARRIED_KEYS.contains(&k) => {
+                    meta.extra.insert(key.clone(), value.clone());
+                }
                 "prompt" if sections.format == SourceFormat::Toml => match value {
                     Value::String(s) => prompt_text = Some((s.clone(), line.unwrap_or(1))),
                     other => self.error(
@@ -431,12 +522,17 @@ impl Parser<'_> {
             },
             _ => (sections.body.to_string(), sections.body_line),
         };
+        let mut messages = Vec::new();
         if text.trim().is_empty() {
             self.error(
                 Some(text_line),
                 Some("prompt"),
                 "the prompt text is empty".to_string(),
             );
+        } else {
+            let (split, diags) = crate::chat::split(self.path, &text, text_line);
+            messages = split.unwrap_or_default();
+            self.diags.extend(diags);
         }
         Some(PromptVersion {
             name: name.to_string(),
@@ -446,6 +542,8 @@ impl Parser<'_> {
             meta,
             text,
             text_line,
+            messages,
+            embedded_cases: Vec::new(),
             blob_sha: blob_sha(bytes),
         })
     }
@@ -516,7 +614,10 @@ impl Parser<'_> {
 
     fn parse_matter(&mut self, s: &Sections<'_>) -> Option<BTreeMap<String, Value>> {
         match s.format {
-            SourceFormat::MarkdownYaml => {
+            SourceFormat::MarkdownYaml
+            | SourceFormat::Prompty
+            | SourceFormat::Dotprompt
+            | SourceFormat::GithubModels => {
                 if s.matter.trim().is_empty() {
                     return Some(BTreeMap::new());
                 }

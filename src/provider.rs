@@ -92,13 +92,20 @@ pub enum ProviderError {
     },
 }
 
-/// The URL requests go to.
-pub fn request_url(endpoint: &Endpoint) -> String {
+/// The URL requests go to; for Ollama, `/api/chat` when `chat` (a chat prompt's messages)
+/// and `/api/generate` otherwise.
+pub fn request_url(endpoint: &Endpoint, chat: bool) -> String {
     let base = endpoint.base_url.trim_end_matches('/');
     match endpoint.provider {
+        Provider::Ollama if chat => format!("{base}/api/chat"),
         Provider::Ollama => format!("{base}/api/generate"),
         Provider::Openai => format!("{base}/chat/completions"),
     }
+}
+
+/// The URL `body` is sent to: a body with `messages` is a chat request.
+pub fn body_url(endpoint: &Endpoint, body: &Value) -> String {
+    request_url(endpoint, body.get("messages").is_some())
 }
 
 /// Send `body` (from [`crate::render::ollama_body`] or [`crate::render::openai_body`]) and
@@ -115,7 +122,7 @@ pub fn complete(
 
 #[cfg(feature = "providers")]
 fn send(endpoint: &Endpoint, body: &Value) -> Result<Completion, ProviderError> {
-    let url = request_url(endpoint);
+    let url = body_url(endpoint, body);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(endpoint.timeout))
         .http_status_as_error(false)
@@ -180,8 +187,10 @@ pub fn parse_answer(provider: Provider, json: &Value) -> Result<Completion, Stri
     let count = |v: &Value| v.as_u64();
     match provider {
         Provider::Ollama => {
+            // `/api/generate` answers in `response`, `/api/chat` in `message.content`.
             let output = json
                 .get("response")
+                .or_else(|| json.pointer("/message/content"))
                 .and_then(Value::as_str)
                 .ok_or("no `response` text in the Ollama answer")?;
             Ok(Completion {
@@ -257,6 +266,12 @@ mod tests {
         .expect("openai");
         assert_eq!((o.output.as_str(), o.total_tokens()), ("yo", Some(7)));
         assert!(parse_answer(Provider::Openai, &json!({"choices": []})).is_err());
+        let o = parse_answer(
+            Provider::Ollama,
+            &json!({"model": "m", "message": {"role": "assistant", "content": "chat"}, "done": true}),
+        )
+        .expect("ollama chat");
+        assert_eq!(o.output, "chat");
     }
 
     #[test]

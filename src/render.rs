@@ -11,6 +11,7 @@ use std::path::Path;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value, json};
 
+use crate::chat::{Message, Role};
 use crate::prompt::PromptVersion;
 
 /// Why a version could not be rendered.
@@ -89,24 +90,72 @@ fn environment() -> Environment<'static> {
     env
 }
 
-fn syntax_error(v: &PromptVersion, e: &minijinja::Error) -> RenderError {
+fn syntax_error(v: &PromptVersion, first_line: usize, e: &minijinja::Error) -> RenderError {
     RenderError::Syntax {
         path: v.path.display().to_string(),
-        line: v.text_line + e.line().unwrap_or(1) - 1,
+        line: first_line + e.line().unwrap_or(1) - 1,
         message: e.detail().unwrap_or(&e.kind().to_string()).to_string(),
+    }
+}
+
+/// The templates of a version with the file line each starts on: the whole text of a plain
+/// prompt, one per message of a chat prompt.
+fn templates(v: &PromptVersion) -> Vec<(&str, usize)> {
+    if v.messages.is_empty() {
+        vec![(v.text.as_str(), v.text_line)]
+    } else {
+        v.messages
+            .iter()
+            .map(|m| (m.text.as_str(), m.line))
+            .collect()
     }
 }
 
 /// The variables the text uses (top-level names), sorted.
 pub fn used_variables(v: &PromptVersion) -> Result<BTreeSet<String>, RenderError> {
     let env = environment();
-    let t = env
-        .template_from_str(&v.text)
-        .map_err(|e| syntax_error(v, &e))?;
-    Ok(t.undeclared_variables(false).into_iter().collect())
+    let mut out = BTreeSet::new();
+    for (text, line) in templates(v) {
+        let t = env
+            .template_from_str(text)
+            .map_err(|e| syntax_error(v, line, &e))?;
+        out.extend(t.undeclared_variables(false));
+    }
+    Ok(out)
 }
 
-/// Render `v` with `vars`; declared defaults fill what is not given.
+/// A rendered version: one text, or the messages of a chat prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderedPrompt {
+    /// A plain prompt's text.
+    Text(String),
+    /// A chat prompt's messages, in order.
+    Messages(Vec<Message>),
+}
+
+impl RenderedPrompt {
+    /// The messages a chat API is sent: a plain text is one user message.
+    pub fn messages(&self) -> Vec<Message> {
+        match self {
+            RenderedPrompt::Text(t) => vec![Message {
+                role: Role::User,
+                content: t.clone(),
+            }],
+            RenderedPrompt::Messages(m) => m.clone(),
+        }
+    }
+
+    /// The prompt as one text: a chat prompt written with its role lines.
+    pub fn text(&self) -> String {
+        match self {
+            RenderedPrompt::Text(t) => t.clone(),
+            RenderedPrompt::Messages(m) => crate::chat::to_text(m),
+        }
+    }
+}
+
+/// Render `v` with `vars`; declared defaults fill what is not given. A chat prompt comes back
+/// as its text with role lines (see [`render_prompt`] for the messages).
 ///
 /// ```
 /// # use std::path::Path;
@@ -116,16 +165,57 @@ pub fn used_variables(v: &PromptVersion) -> Result<BTreeSet<String>, RenderError
 /// assert_eq!(ptrack::render::render(&v, &Default::default()).unwrap(), "Hello there!\n");
 /// ```
 pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, RenderError> {
+    render_prompt(v, vars).map(|p| p.text())
+}
+
+/// Render `v` with `vars` into its text or, for a chat prompt, its messages (each message
+/// rendered on its own, so a value can never start a new message).
+pub fn render_prompt(
+    v: &PromptVersion,
+    vars: &Map<String, Value>,
+) -> Result<RenderedPrompt, RenderError> {
     let mut ctx = vars.clone();
     for (name, var) in &v.meta.variables {
         if let (false, Some(d)) = (ctx.contains_key(name), &var.default) {
             ctx.insert(name.clone(), Value::String(d.clone()));
         }
     }
+    if v.messages.is_empty() {
+        return render_one(v, &v.text, v.text_line, &ctx).map(RenderedPrompt::Text);
+    }
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for m in &v.messages {
+        let content = render_one(v, &m.text, m.line, &ctx)?;
+        total += content.len();
+        if total > MAX_RENDERED_BYTES {
+            return Err(RenderError::Limit {
+                path: v.path.display().to_string(),
+                what: format!(
+                    "the rendered text would be larger than {} MiB ({MAX_RENDERED_BYTES} bytes)",
+                    MAX_RENDERED_BYTES >> 20
+                ),
+            });
+        }
+        out.push(Message {
+            role: m.role,
+            content,
+        });
+    }
+    Ok(RenderedPrompt::Messages(out))
+}
+
+/// Render one template `text` of `v`, which starts on file line `first_line`, with `ctx`.
+fn render_one(
+    v: &PromptVersion,
+    text: &str,
+    first_line: usize,
+    ctx: &Map<String, Value>,
+) -> Result<String, RenderError> {
     let env = environment();
     let t = env
-        .template_from_str(&v.text)
-        .map_err(|e| syntax_error(v, &e))?;
+        .template_from_str(text)
+        .map_err(|e| syntax_error(v, first_line, &e))?;
     let mut out = Bounded {
         buf: Vec::new(),
         limit: MAX_RENDERED_BYTES,
@@ -133,7 +223,7 @@ pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, Re
     };
     let result = t
         .render_captured_to(
-            minijinja::Value::from(minijinja::value::Serde(&ctx)),
+            minijinja::Value::from(minijinja::value::Serde(ctx)),
             &mut out,
         )
         .map(|_| ());
@@ -161,17 +251,30 @@ pub fn render(v: &PromptVersion, vars: &Map<String, Value>) -> Result<String, Re
                 .filter(|n| !ctx.contains_key(n))
                 .collect();
             if missing.is_empty() {
-                Err(syntax_error(v, &e))
+                Err(syntax_error(v, first_line, &e))
             } else {
                 Err(RenderError::Missing(missing))
             }
         }
-        Err(e) => Err(syntax_error(v, &e)),
+        Err(e) => Err(syntax_error(v, first_line, &e)),
     }
 }
 
-/// The JSON body for Ollama's `/api/generate` (non-streaming).
-pub fn ollama_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
+/// The messages as request bodies carry them: `[{"role": …, "content": …}]`.
+fn messages_json(prompt: &RenderedPrompt) -> Value {
+    Value::Array(
+        prompt
+            .messages()
+            .into_iter()
+            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+            .collect(),
+    )
+}
+
+/// The JSON body for Ollama (non-streaming): `/api/generate` with `prompt` for a plain text,
+/// `/api/chat` with `messages` for a chat prompt ([`crate::provider::request_url`] picks the
+/// path from the body).
+pub fn ollama_body(v: &PromptVersion, model: &str, prompt: &RenderedPrompt) -> Value {
     let p = &v.meta.params;
     let mut options = Map::new();
     let mut put = |k: &str, val: Option<Value>| {
@@ -183,13 +286,20 @@ pub fn ollama_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
     put("top_k", p.top_k.map(Value::from));
     put("top_p", p.top_p.map(Value::from));
     put("num_predict", p.token_limit.map(Value::from));
-    json!({ "model": model, "prompt": prompt, "stream": false, "options": options })
+    match prompt {
+        RenderedPrompt::Text(text) => {
+            json!({ "model": model, "prompt": text, "stream": false, "options": options })
+        }
+        RenderedPrompt::Messages(_) => {
+            json!({ "model": model, "messages": messages_json(prompt), "stream": false, "options": options })
+        }
+    }
 }
 
 /// The JSON body for an OpenAI-compatible `/v1/chat/completions` (top_k has no equivalent).
-pub fn openai_body(v: &PromptVersion, model: &str, prompt: &str) -> Value {
+pub fn openai_body(v: &PromptVersion, model: &str, prompt: &RenderedPrompt) -> Value {
     let p = &v.meta.params;
-    let mut body = json!({ "model": model, "messages": [{ "role": "user", "content": prompt }] });
+    let mut body = json!({ "model": model, "messages": messages_json(prompt) });
     if let Some(obj) = body.as_object_mut() {
         if let Some(t) = p.temperature {
             obj.insert("temperature".into(), Value::from(t));
@@ -248,8 +358,11 @@ pub struct Rendered {
     pub prompt: String,
     /// The version.
     pub version: crate::version::Version,
-    /// The text with its variables filled in.
+    /// The text with its variables filled in (a chat prompt's with its role lines).
     pub text: String,
+    /// A chat prompt's messages with their variables filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Message>>,
 }
 
 /// What `render` gives: the text, or the request body of a provider's API.
@@ -282,7 +395,7 @@ impl crate::project::Project {
         vars: &Map<String, Value>,
         format: RenderFormat,
     ) -> Result<RenderOutput, RenderError> {
-        let text = render(v, vars)?;
+        let prompt = render_prompt(v, vars)?;
         let model = || {
             v.meta
                 .model
@@ -294,10 +407,14 @@ impl crate::project::Project {
             RenderFormat::Text => RenderOutput::Text(Rendered {
                 prompt: v.name.clone(),
                 version: v.version.clone(),
-                text,
+                text: prompt.text(),
+                messages: match &prompt {
+                    RenderedPrompt::Text(_) => None,
+                    RenderedPrompt::Messages(m) => Some(m.clone()),
+                },
             }),
-            RenderFormat::Ollama => RenderOutput::Request(ollama_body(v, &model(), &text)),
-            RenderFormat::Openai => RenderOutput::Request(openai_body(v, &model(), &text)),
+            RenderFormat::Ollama => RenderOutput::Request(ollama_body(v, &model(), &prompt)),
+            RenderFormat::Openai => RenderOutput::Request(openai_body(v, &model(), &prompt)),
         })
     }
 }
@@ -457,11 +574,11 @@ mod tests {
     fn bodies_follow_the_provider_apis() {
         let v = version("---\ntemperature: 0.2\ntop_k: 5\ntop_p: 0.9\ntoken_limit: 64\n---\nx\n");
         assert_eq!(
-            ollama_body(&v, "m", "hi"),
+            ollama_body(&v, "m", &RenderedPrompt::Text("hi".into())),
             json!({"model": "m", "prompt": "hi", "stream": false, "options": {"temperature": 0.2, "top_k": 5, "top_p": 0.9, "num_predict": 64}})
         );
         assert_eq!(
-            openai_body(&v, "m", "hi"),
+            openai_body(&v, "m", &RenderedPrompt::Text("hi".into())),
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "top_p": 0.9, "max_tokens": 64})
         );
     }

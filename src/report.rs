@@ -422,6 +422,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 let blank = PromptVersion {
                     text: String::new(),
                     meta: Default::default(),
+                    messages: Vec::new(),
                     ..(*v).clone()
                 };
                 diffs.push(diff_versions(&blank, "(none)", v, &label(v, "")));
@@ -1463,6 +1464,9 @@ pub fn render_text(r: &Report) -> String {
             }
             if !d.unified.is_empty() {
                 let _ = writeln!(o, "  text: +{} −{} lines", d.lines_added, d.lines_removed);
+            }
+            for m in &d.messages {
+                let _ = writeln!(o, "    {}", m.describe());
             }
         }
         for e in &s.evals {

@@ -32,6 +32,14 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             schema::<Vec<crate::experiment::Experiment>>(),
         ),
         ("export", schema::<Vec<crate::runlog::RunRecord>>()),
+        (
+            "import",
+            schema::<Vec<crate::import::foreign::ImportedFile>>(),
+        ),
+        (
+            "import-legacy",
+            schema::<crate::import::legacy::LegacyImport>(),
+        ),
         ("init", schema::<crate::templates::InitReport>()),
         ("label", schema::<crate::labels::LabelList>()),
         ("label-move", schema::<crate::labels::LabelMove>()),
@@ -60,6 +68,8 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             "trust-list" => "trust --list",
             "label-move" => "label NAME LABEL VERSION",
             "experiment-list" => "experiment",
+            "import-legacy" => "import legacy",
+            "import" => "import prompty|dotprompt|github",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

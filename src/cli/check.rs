@@ -92,7 +92,7 @@ fn hint(d: &Diagnostic) -> Option<String> {
         codes::IN_PLACE_EDIT => {
             // prompts/<name>/<version>.<ext>
             let name = d.path.parent()?.file_name()?.to_str()?;
-            let version = d.path.file_stem()?.to_str()?;
+            let version = ptrack::prompt::version_stem(d.path.file_name()?.to_str()?)?;
             Some(format!("ptrack create {name} --from {version}"))
         }
         _ => None,

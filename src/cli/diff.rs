@@ -300,6 +300,9 @@ fn render_text(ctx: &mut Ctx, d: &VersionDiff, old: &str, new: &str) -> CliResul
         "text: +{} −{} lines",
         d.lines_added, d.lines_removed
     ))?;
+    for m in &d.messages {
+        ctx.ui.line(&format!("  {}", m.describe()))?;
+    }
     if !ctx.ui.color {
         return ctx.ui.write(&d.unified);
     }

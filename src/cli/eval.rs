@@ -170,7 +170,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
             args.repeat,
             targets[1].1,
             targets[1].0.provider.as_str(),
-            request_url(&targets[1].0),
+            request_url(&targets[1].0, plan.head.prompt.is_chat()),
         ));
         let bar = if std::io::stderr().is_terminal() && !ctx.ui.json && pairs > 1 {
             let b = indicatif::ProgressBar::new(pairs as u64);

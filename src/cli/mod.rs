@@ -50,6 +50,7 @@ mod eval;
 mod experiment;
 mod export;
 mod history;
+mod import;
 mod init;
 mod label;
 mod list;
@@ -97,6 +98,7 @@ Examples:
   ptrack bisect coaching_system --good 2d1ec60
   ptrack trust                                   after review: let ptrack.toml choose where keys go
   ptrack serve                                   the JSON API and /metrics on 127.0.0.1:7878
+  ptrack import legacy data                      migrate the older tool's prompts and runs
 
 Exit codes: 0 ok, 1 problems found (check errors, a failed report gate), 2 usage or runtime error.";
 
@@ -151,6 +153,7 @@ pub enum Command {
     Label(label::LabelArgs),
     Resolve(resolve::ResolveArgs),
     Experiment(experiment::ExperimentArgs),
+    Import(import::ImportArgs),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
     Alerts(alerts::AlertsArgs),
@@ -239,6 +242,7 @@ pub fn main() -> ExitCode {
             Command::Label(a) => label::run(&mut ctx, a),
             Command::Resolve(a) => resolve::run(&mut ctx, a),
             Command::Experiment(a) => experiment::run(&mut ctx, a),
+            Command::Import(a) => import::run(&mut ctx, a),
             Command::Completions(a) => {
                 let mut buf = Vec::new();
                 completions::run(a, &mut buf)?;

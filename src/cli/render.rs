@@ -59,7 +59,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 pub enum Format {
     /// The rendered prompt text
     Text,
-    /// The JSON body for Ollama's /api/generate
+    /// The JSON body for Ollama (/api/generate, or /api/chat for a chat prompt)
     Ollama,
     /// The JSON body for /v1/chat/completions
     Openai,

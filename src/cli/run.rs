@@ -13,7 +13,7 @@ use ptrack::Version;
 use ptrack::eval::{Case, Execution, Failure, Judges, Outcome, Summary, load_cases, run_pool};
 use ptrack::prompt::Provider;
 use ptrack::provider::{Endpoint, request_url};
-use ptrack::render::render;
+use ptrack::render::{RenderedPrompt, render_prompt};
 
 /// Run a prompt version against a model server and record each execution
 #[derive(Debug, clap::Args)]
@@ -133,6 +133,23 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             }
             load_cases(&default_cases, &shown, &vars)?
         }
+        // A file that holds its own test data (GitHub Models `testData`).
+        None if !ad_hoc && !version.embedded_cases.is_empty() => {
+            let text: String = version
+                .embedded_cases
+                .iter()
+                .map(|c| format!("{c}\n"))
+                .collect();
+            let shown = format!("{} testData", version.path.display());
+            if !ctx.ui.json {
+                ctx.ui.status(&format!(
+                    "using the testData of {} (--var runs one ad-hoc case; --no-cases skips it)",
+                    version.path.display()
+                ));
+            }
+            ptrack::eval::parse_cases(&text, &shown, &vars, None)
+                .map_err(|e| CliError::new(e.to_string()))?
+        }
         None => vec![Case {
             name: "#1".to_string(),
             vars,
@@ -141,9 +158,9 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
         }],
     };
     // Render every case first: a missing variable stops before any request is sent.
-    let mut work: Vec<(Case, String)> = Vec::new();
+    let mut work: Vec<(Case, RenderedPrompt)> = Vec::new();
     for c in &cases {
-        let text = render(&version, &c.vars).map_err(|e| {
+        let text = render_prompt(&version, &c.vars).map_err(|e| {
             let mut err = CliError::from(e);
             if cases.len() > 1 {
                 err.message = format!("case {}: {}", c.name, err.message);
@@ -212,7 +229,7 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             version.version,
             model,
             endpoint.provider.as_str(),
-            request_url(&endpoint),
+            request_url(&endpoint, version.is_chat()),
             cases.len(),
             args.repeat,
             if concurrency > 1 {
@@ -222,13 +239,14 @@ pub fn run(ctx: &mut Ctx, args: RunArgs) -> CliResult {
             }
         ));
     }
-    let schedule: Vec<&(Case, String)> = (0..args.repeat).flat_map(|_| work.iter()).collect();
+    let schedule: Vec<&(Case, RenderedPrompt)> =
+        (0..args.repeat).flat_map(|_| work.iter()).collect();
     let mut extra = served;
     extra.insert("concurrency".into(), serde_json::Value::from(concurrency));
     // A failed attempt (the request never reached a model) stops the batch: every later
     // request would fail the same way, and none of them is a run of the prompt.
     let attempt_failed = AtomicBool::new(false);
-    let execute = |(case, text): &&(Case, String)| -> Option<Outcome> {
+    let execute = |(case, text): &&(Case, RenderedPrompt)| -> Option<Outcome> {
         if attempt_failed.load(Ordering::SeqCst) {
             return None;
         }

@@ -97,6 +97,14 @@ fn render(ctx: &mut Ctx, m: &ShowModel) -> CliResult {
     for (k, val) in &meta.extra {
         rows.push((k.as_str(), val.to_string()));
     }
+    if v.is_chat() {
+        let list: Vec<String> = v
+            .messages
+            .iter()
+            .map(|m| format!("{} (line {})", m.role, m.line))
+            .collect();
+        rows.push(("messages", list.join(", ")));
+    }
     rows.push(("versions", m.versions.join(", ")));
     rows.push(("blob", v.blob_sha.clone()));
     let r = &m.runs;

@@ -1002,7 +1002,7 @@ pub struct Reusable {
 /// requests with the same id would be answered from the same input.
 pub fn request_sha(endpoint: &Endpoint, model: &str, body: &Value) -> String {
     use sha2::Digest;
-    let url = crate::provider::request_url(endpoint);
+    let url = crate::provider::body_url(endpoint, body);
     let path = url
         .split_once("://")
         .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
@@ -1058,21 +1058,26 @@ pub struct Execution<'a> {
 }
 
 impl Execution<'_> {
-    /// The request body for `prompt_text` and its [`request_sha`].
-    pub fn request(&self, prompt_text: &str) -> (Value, String) {
+    /// The request body for `prompt` and its [`request_sha`].
+    pub fn request(&self, prompt: &crate::render::RenderedPrompt) -> (Value, String) {
         let body = match self.endpoint.provider {
-            Provider::Ollama => crate::render::ollama_body(self.version, self.model, prompt_text),
-            Provider::Openai => crate::render::openai_body(self.version, self.model, prompt_text),
+            Provider::Ollama => crate::render::ollama_body(self.version, self.model, prompt),
+            Provider::Openai => crate::render::openai_body(self.version, self.model, prompt),
         };
         let sha = request_sha(self.endpoint, self.model, &body);
         (body, sha)
     }
 
-    /// Send `prompt_text` (case `case` rendered), check the expectations, record the run with
+    /// Send `prompt` (case `case` rendered), check the expectations, record the run with
     /// `extra` fields added. A failed attempt ([`Failure::is_attempt`]) is not recorded.
     #[cfg(feature = "providers")]
-    pub fn execute(&self, case: &Case, prompt_text: &str, extra: Map<String, Value>) -> Outcome {
-        let (body, _) = self.request(prompt_text);
+    pub fn execute(
+        &self,
+        case: &Case,
+        prompt: &crate::render::RenderedPrompt,
+        extra: Map<String, Value>,
+    ) -> Outcome {
+        let (body, _) = self.request(prompt);
         self.execute_request(case, &body, extra, None, false)
     }
 
@@ -1269,7 +1274,7 @@ impl Execution<'_> {
             "expected".into(),
             case.expected.clone().map_or(Value::Null, Value::String),
         );
-        let text = crate::render::render(&t.version, &vars).map_err(|e| e.to_string())?;
+        let text = crate::render::render_prompt(&t.version, &vars).map_err(|e| e.to_string())?;
         let exec = Execution {
             project: self.project,
             version: &t.version,

@@ -1046,14 +1046,15 @@ pub fn run_batch<P: FnMut(&PairOutcome)>(
     for case in &plan.cases {
         let mut pair = Vec::new();
         for (((side, name), exec), _) in sides.iter().zip(&executions).zip(&targets) {
-            let text = crate::render::render(&side.prompt, &case.vars).map_err(|source| {
-                BatchError::Render {
-                    side: name.as_str(),
-                    version: side.version.clone(),
-                    case: case.name.clone(),
-                    source: Box::new(source),
-                }
-            })?;
+            let text =
+                crate::render::render_prompt(&side.prompt, &case.vars).map_err(|source| {
+                    BatchError::Render {
+                        side: name.as_str(),
+                        version: side.version.clone(),
+                        case: case.name.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
             pair.push(exec.request(&text));
         }
         let head = pair.pop().expect("two sides");
