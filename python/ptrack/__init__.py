@@ -17,7 +17,15 @@ import time
 from typing import Any, Dict, Optional
 
 from . import _native
-from ._errors import Error, InvalidRun, ProjectNotFound, PromptNotFound, RenderError, RunNotFound
+from ._errors import (
+    Error,
+    InvalidRun,
+    ProjectNotFound,
+    PromptNotFound,
+    RenderError,
+    RunLogWarning,
+    RunNotFound,
+)
 from ._native import PromptVersion
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "PromptNotFound",
     "PromptVersion",
     "RenderError",
+    "RunLogWarning",
     "RunNotFound",
     "Track",
 ]

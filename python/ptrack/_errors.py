@@ -23,3 +23,8 @@ class RunNotFound(Error, LookupError):
 
 class RenderError(Error):
     """A version could not be rendered: a variable is missing or the template is invalid."""
+
+
+class RunLogWarning(UserWarning):
+    """A run log line that was skipped (torn, invalid) or counted once (a repeated id): the
+    problem ``ptrack performance`` prints on stderr, with its file and line."""

@@ -195,6 +195,21 @@ fn to_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAn
     Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
 }
 
+/// Each problem found in the run logs as a `ptrack.RunLogWarning`, with the text the CLI prints
+/// after `warning: ` (or `error: `) on stderr.
+fn warn_run_diagnostics(py: Python<'_>, diagnostics: &[ptrack::Diagnostic]) -> PyResult<()> {
+    if diagnostics.is_empty() {
+        return Ok(());
+    }
+    let category = py.import("ptrack._errors")?.getattr("RunLogWarning")?;
+    let warnings = py.import("warnings")?;
+    for d in diagnostics {
+        let text = d.to_string().replacen(": warning: ", ": ", 1);
+        warnings.call_method1("warn", (text, &category, 2))?;
+    }
+    Ok(())
+}
+
 /// A time given as text (`2026-11-01`, RFC 3339) or as a `datetime`/`date`.
 fn when(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<DateTime<Utc>>> {
     let Some(obj) = obj else { return Ok(None) };
@@ -384,6 +399,12 @@ impl Project {
         }
         if let Some(extra) = extra {
             for (k, v) in dict_to_map(extra, "").map_err(Failure::InvalidRun)? {
+                // `version` is a parameter, so only `prompt` can come this way.
+                if k == "prompt" {
+                    return Err(PyValueError::new_err(
+                        "`prompt` is chosen by NAME; it cannot be an extra field",
+                    ));
+                }
                 obj.insert(k, v);
             }
         }
@@ -455,6 +476,7 @@ impl Project {
                 })
                 .map_err(lookup)
         })?;
+        warn_run_diagnostics(py, &model.diagnostics)?;
         to_python(py, &model)
     }
 
@@ -506,6 +528,7 @@ impl Project {
                 })
                 .map_err(lookup)
         })?;
+        warn_run_diagnostics(py, &model.diagnostics)?;
         to_python(py, &model)
     }
 
@@ -540,6 +563,7 @@ impl Project {
                 })
                 .map_err(lookup)
         })?;
+        warn_run_diagnostics(py, &model.diagnostics)?;
         to_python(py, &model)
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -104,3 +105,23 @@ def test_bad_arguments_are_value_errors_and_unknown_names_prompt_not_found(proje
         project.compare("coaching_system", "1.0", "canary")
     with pytest.raises(ptrack.PromptNotFound, match="no prompt named `nope`"):
         project.trends("nope")
+
+
+def test_bad_log_lines_are_warnings_as_the_cli_prints_them(project, project_dir, cli):
+    log = project_dir / "runs" / "coaching_system" / "2026-11.jsonl"
+    with log.open("a", encoding="utf-8") as f:
+        f.write('{"id": "torn", "ts": "2026-11-20T10:00:00Z", "prompt": "coach\n')
+    n = len(log.read_text(encoding="utf-8").splitlines())
+    with pytest.warns(ptrack.RunLogWarning) as record:
+        got = project.performance("coaching_system", version="1.1")
+    p = cli.run(project_dir, "performance", "coaching_system", "--version", "1.1", "--json")
+    assert got == json.loads(p.stdout)
+    messages = [str(w.message) for w in record]
+    assert any(f"runs/coaching_system/2026-11.jsonl:{n}" in m for m in messages), messages
+    # The CLI prints each one on stderr as `warning: <message>` or `error: <message>`.
+    for m in messages:
+        assert m in p.stderr
+    with pytest.warns(ptrack.RunLogWarning):
+        project.compare("coaching_system")
+    with pytest.warns(ptrack.RunLogWarning):
+        project.trends("coaching_system")

@@ -149,3 +149,10 @@ def test_rate_appends_a_rating_that_performance_counts(project, project_dir, cli
     with pytest.raises(ptrack.RunNotFound, match="no run with id zzzz"):
         project.rate("zzzz", 5)
     assert NOW.startswith(event["ts"][:10])
+
+
+def test_an_extra_field_cannot_name_another_prompt(project, project_dir):
+    before = log_lines(project_dir)
+    with pytest.raises(ValueError, match="`prompt` is chosen by NAME"):
+        project.record("coaching_system", execution_time_ms=1, success=True, prompt="task_classification")
+    assert log_lines(project_dir) == before
