@@ -80,6 +80,8 @@ pub struct NewVersion {
     pub top_p: Option<f64>,
     /// Tags (replacing the copied version's).
     pub tags: Option<Vec<String>>,
+    /// The prompt text, replacing the template's or the copied version's (`.md` files only).
+    pub text: Option<String>,
 }
 
 /// The version that was written.
@@ -214,6 +216,10 @@ impl Project {
         let rel = PathBuf::from("prompts")
             .join(name)
             .join(format!("{version}.{}", format.ext()));
+        let text = match &new.text {
+            Some(body) => replace_text(&rel, name, &version, format, &text, body)?,
+            None => text,
+        };
         let outcome = parse_prompt_file(&rel, name, &version, text.as_bytes());
         let errors: Vec<String> = outcome
             .diagnostics
@@ -630,6 +636,38 @@ fn render_template(
     Ok(text)
 }
 
+/// `file` (a version file's whole text) with its prompt text, after the front matter, replaced
+/// by `body`. Only a Markdown file's text can be replaced: a `.toml` file's text is a string
+/// in it.
+fn replace_text(
+    rel: &Path,
+    name: &str,
+    version: &Version,
+    format: FileFormat,
+    file: &str,
+    body: &str,
+) -> Result<String, CreateError> {
+    if format == FileFormat::Toml {
+        return Err(CreateError::Invalid(vec![
+            "a new version's text can be given for a .md file only".to_string(),
+        ]));
+    }
+    // Where the text starts, as every reader finds it; a file that does not parse is left as
+    // it is, for the validator to report.
+    let Some(parsed) = parse_prompt_file(rel, name, version, file.as_bytes()).version else {
+        return Ok(file.to_string());
+    };
+    let mut out: String = file
+        .split_inclusive('\n')
+        .take(parsed.text_line.saturating_sub(1))
+        .collect();
+    out.push_str(body);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// Tags as a YAML flow sequence or a TOML array.
 fn tags_literal(tags: &[String], yaml: bool) -> String {
     let items: Vec<String> = tags.iter().map(|t| quote(t, yaml)).collect();
@@ -921,6 +959,46 @@ mod tests {
         let (out, result) = dialog(&project, &given, "");
         assert_eq!(out, "");
         assert!(matches!(result, Err(CreateError::Lookup(_))), "{result:?}");
+    }
+
+    #[test]
+    fn a_given_text_replaces_the_template_text_and_a_copy_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project::open(dir.path()).expect("open");
+        let new = NewVersion {
+            name: "sum".into(),
+            goal: Some("Sum up".into()),
+            model: Some("m".into()),
+            text: Some("Sum up {{ input }} in one line".into()),
+            ..NewVersion::default()
+        };
+        project.create(&new, now()).expect("first");
+        let copy = NewVersion {
+            name: "sum".into(),
+            from: Some("1.0".parse().expect("v")),
+            text: Some("Two lines:\n{{ input }}\n".into()),
+            ..NewVersion::default()
+        };
+        project.create(&copy, now()).expect("copy");
+        let registry = project.load_prompts();
+        let first = registry
+            .resolve("sum", Some(&"1.0".parse().expect("v")))
+            .expect("1.0");
+        assert_eq!(first.text, "Sum up {{ input }} in one line\n");
+        assert_eq!(first.meta.goal.as_deref(), Some("Sum up"));
+        let second = registry.resolve("sum", None).expect("1.1");
+        assert_eq!(second.text, "Two lines:\n{{ input }}\n");
+        assert_eq!(second.meta.model.as_deref(), Some("m"));
+        let toml = NewVersion {
+            name: "other".into(),
+            format: Some(FileFormat::Toml),
+            ..new.clone()
+        };
+        let err = project.create(&toml, now()).expect_err("toml");
+        assert_eq!(
+            err.to_string(),
+            "the new version would be invalid: a new version's text can be given for a .md file only"
+        );
     }
 
     #[test]

@@ -224,6 +224,16 @@ pub enum VersionSpec {
     Label(String),
 }
 
+/// The label a caller asked for (`label`, or `NAME:LABEL` but not `NAME:VERSION`), which the
+/// runs it records carry.
+pub fn asked_label(name: Option<&str>, label: Option<&str>) -> Option<String> {
+    label.map(str::to_string).or_else(|| {
+        name.and_then(|n| n.split_once(':'))
+            .map(|(_, l)| l.to_string())
+            .filter(|l| l.parse::<Version>().is_err())
+    })
+}
+
 /// Why a text is neither a version nor a label name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

@@ -315,6 +315,36 @@ impl Project {
     }
 }
 
+/// Why a run object was not recorded by [`Project::record_object`].
+#[derive(Debug, thiserror::Error)]
+pub enum RecordObjectError {
+    /// The object was rejected, as `record --stdin` rejects a line.
+    #[error(transparent)]
+    Rejected(#[from] RejectedRun),
+    /// The log could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl Project {
+    /// Record one run object exactly as `record --stdin` records a line (its `prompt`, its
+    /// `version` or else the latest, experiment fields checked), in one locked append; returns
+    /// where it went. The Python package records through here.
+    pub fn record_object(
+        &self,
+        obj: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, RecordObjectError> {
+        let registry = self.load_prompts();
+        let mut recorder = Recorder::new(self);
+        let id = recorder.add_tagged(&registry, &self.experiments(), obj, None, None, now)?;
+        // Invariant: the recorder holds the run it just added.
+        let recorded = recorder.recorded(&id).expect("the run just added");
+        recorder.write()?;
+        Ok(recorded)
+    }
+}
+
 /// Where one recorded run went (the `record --json` model).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -668,6 +698,22 @@ impl<'p> Recorder<'p> {
         Ok(record.id.clone())
     }
 
+    /// One run object as `record --stdin` takes it: [`crate::experiment::tag_run`] checks and
+    /// completes its experiment fields, then [`Recorder::add_json`] adds it.
+    pub fn add_tagged(
+        &mut self,
+        registry: &crate::project::Registry,
+        experiments: &crate::experiment::Experiments,
+        mut obj: Map<String, Value>,
+        default_prompt: Option<&str>,
+        default_version: Option<&crate::version::Version>,
+        now: DateTime<Utc>,
+    ) -> Result<String, RejectedRun> {
+        crate::experiment::tag_run(experiments, &mut obj, default_prompt)
+            .map_err(RejectedRun::Invalid)?;
+        self.add_json(registry, obj, default_prompt, default_version, now)
+    }
+
     /// Where the run with this id, waiting to be written, will go (the `record --json` model).
     pub fn recorded(&self, id: &str) -> Option<Recorded> {
         self.pending.iter().find_map(|(path, records)| {
@@ -858,6 +904,50 @@ mod tests {
             )),
             Some("type")
         );
+    }
+
+    #[test]
+    fn a_run_object_is_recorded_as_a_stdin_line_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("prompts/p/1.0.md");
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, "---\ngoal: g\nmodel: m\n---\nHi\n").expect("write");
+        let project = Project::open(dir.path()).expect("project");
+        let obj = |v: Value| v.as_object().cloned().expect("object");
+        let got = project
+            .record_object(
+                obj(serde_json::json!({"prompt": "p", "execution_time_ms": 5, "id": "r1"})),
+                now(),
+            )
+            .expect("recorded");
+        assert_eq!(got.id, "r1");
+        assert_eq!(got.path, PathBuf::from("runs/p/2026-11.jsonl"));
+        let text = std::fs::read_to_string(dir.path().join(&got.path)).expect("log");
+        assert_eq!(text.lines().count(), 1);
+        let message = |v: Value| match project.record_object(obj(v), now()) {
+            Err(e) => e.to_string(),
+            Ok(r) => panic!("recorded {r:?}"),
+        };
+        assert_eq!(
+            message(
+                serde_json::json!({"prompt": "p", "execution_time_ms": 5, "quality_score": 11})
+            ),
+            "quality_score must be a number from 1 to 10, got 11"
+        );
+        assert_eq!(
+            message(serde_json::json!({"prompt": "p", "execution_time_ms": 5, "unit": "u"})),
+            "`unit` needs `experiment`, the experiment it belongs to"
+        );
+        assert_eq!(
+            message(serde_json::json!({"prompt": "p", "execution_time_ms": 5, "id": "r1"})),
+            "id \"r1\" is already the id of the run at runs/p/2026-11.jsonl:1"
+        );
+        assert_eq!(
+            message(serde_json::json!({"prompt": "q", "execution_time_ms": 5})),
+            "no prompt named `q`"
+        );
+        let text = std::fs::read_to_string(dir.path().join(&got.path)).expect("log");
+        assert_eq!(text.lines().count(), 1, "nothing rejected was written");
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub fn run(ctx: &mut Ctx, args: CreateArgs) -> CliResult {
         top_k: args.top_k,
         top_p: args.top_p,
         tags: None,
+        text: None,
     };
     let mut filled = given.clone();
     let defaults = &project.config().defaults;

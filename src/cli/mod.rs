@@ -313,11 +313,7 @@ pub fn named_version(
 /// The label a command was asked for (`--label L`, or `NAME:LABEL` but not `NAME:VERSION`),
 /// which the runs it records carry.
 pub fn asked_label(name: Option<&str>, label: Option<&str>) -> Option<String> {
-    label.map(str::to_string).or_else(|| {
-        name.and_then(|n| n.split_once(':'))
-            .map(|(_, l)| l.to_string())
-            .filter(|l| l.parse::<Version>().is_err())
-    })
+    ptrack::labels::asked_label(name, label)
 }
 
 /// Say so when experiments.toml has errors: an experiment it cannot read assigns no one, so

@@ -207,10 +207,16 @@ fn record_stdin(
         if text.is_empty() {
             continue;
         }
-        let result = json_object(text).and_then(|mut obj| {
-            ptrack::experiment::tag_run(&experiments, &mut obj, default_prompt)?;
+        let result = json_object(text).and_then(|obj| {
             recorder
-                .add_json(registry, obj, default_prompt, default_version, ctx.now)
+                .add_tagged(
+                    registry,
+                    &experiments,
+                    obj,
+                    default_prompt,
+                    default_version,
+                    ctx.now,
+                )
                 .map_err(|e| match e {
                     // Where the hint names a flag, say it in words a stdin line can act on.
                     RejectedRun::Lookup(l) => CliError::from(l).one_line(),
