@@ -237,6 +237,17 @@ impl Project {
                     let rel = Path::new("prompts").join(&prompt).join("cases.jsonl");
                     match head_source.read(&rel) {
                         Ok(t) => (t, rel),
+                        // A head version that holds its own test data (GitHub Models
+                        // `testData`) is evaluated on it, as `run` does.
+                        Err(_) if !head.prompt.embedded_cases.is_empty() => (
+                            head.prompt
+                                .embedded_cases
+                                .iter()
+                                .map(|c| format!("{c}\n"))
+                                .collect::<String>()
+                                .into_bytes(),
+                            PathBuf::from(format!("{} testData", head.prompt.path.display())),
+                        ),
                         Err(_) => return Err(PlanError::NoCases { prompt, path: rel }),
                     }
                 }

@@ -3378,6 +3378,35 @@ fn check_reports_empty_messages_unknown_roles_and_stray_role_lines() {
 }
 
 #[test]
+fn eval_of_github_models_versions_pairs_them_on_the_test_data() {
+    let env = TestEnv::init();
+    env.write("prompts/summarize/1.0.prompt.yml", crate::formats::GITHUB);
+    env.write(
+        "prompts/summarize/1.1.prompt.yml",
+        &crate::formats::GITHUB.replace("Your only job", "Your one job"),
+    );
+    let server = FakeServer::start(|_| Reply::new(200, openai_answer("Summary - short.")));
+    let base = format!("{}/v1", server.url());
+    let r = env.run(&[
+        "eval",
+        "summarize",
+        "--versions",
+        "1.0,1.1",
+        "--provider",
+        "openai",
+        "--base-url",
+        &base,
+        "--no-record",
+        "--json",
+    ]);
+    ok(&r);
+    let e = &r.json()["evals"][0];
+    assert_eq!((&e["cases"], &e["pairs"]), (&json!(2), &json!(2)), "{e:#}");
+    // Two cases, each sent to both sides.
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
 fn run_a_github_models_file_runs_its_test_data_as_cases() {
     let env = TestEnv::init();
     env.write("prompts/summarize/1.0.prompt.yml", crate::formats::GITHUB);
