@@ -3383,7 +3383,7 @@ fn eval_of_github_models_versions_pairs_them_on_the_test_data() {
     env.write("prompts/summarize/1.0.prompt.yml", crate::formats::GITHUB);
     env.write(
         "prompts/summarize/1.1.prompt.yml",
-        &crate::formats::GITHUB.replace("Your only job", "Your one job"),
+        crate::formats::GITHUB.replace("Your only job", "Your one job"),
     );
     let server = FakeServer::start(|_| Reply::new(200, openai_answer("Summary - short.")));
     let base = format!("{}/v1", server.url());
