@@ -1,5 +1,5 @@
-//! A prompt's text as a template: the variables it uses, `check`'s template warnings and a
-//! render (with fuel and an output limit). Any text gives a result or an error, never a panic.
+//! A prompt's text as a template: its messages, the variables it uses, `check`'s template
+//! warnings and a render (with fuel and an output limit). Any text gives a result or an error, never a panic.
 #![no_main]
 
 use std::path::PathBuf;
@@ -21,15 +21,20 @@ fuzz_target!(|data: &[u8]| {
             default: Some("there".to_string()),
         },
     );
+    // A text that starts with a role line is a chat prompt: its messages render one by one.
+    let path = PathBuf::from("prompts/p/1.0.md");
+    let (messages, _) = ptrack::chat::split(&path, text, 3);
     let v = PromptVersion {
         name: "p".to_string(),
         version: ptrack::Version::first(),
-        path: PathBuf::from("prompts/p/1.0.md"),
+        path,
         format: SourceFormat::MarkdownYaml,
         meta,
         text: text.to_string(),
         text_line: 3,
         blob_sha: String::new(),
+        messages: messages.unwrap_or_default(),
+        embedded_cases: Vec::new(),
     };
     let _ = used_variables(&v);
     let _ = template_warnings(&v);
