@@ -340,49 +340,24 @@ where
     .collect()
 }
 
-/// Call `visit` with each line of `log` that is not blank: its number, whether it ended with a
-/// line end, and its bytes without the line end (and without a byte order mark on line 1).
-/// Streaming: memory holds one line at a time.
-pub(crate) fn for_each_line<F>(log: &LogFile, mut visit: F) -> std::io::Result<()>
+/// Call `visit` with each line of `log` that is not blank (see [`each_line`]).
+pub(crate) fn for_each_line<F>(log: &LogFile, visit: F) -> std::io::Result<()>
 where
     F: FnMut(usize, bool, &[u8]),
 {
-    use std::io::BufRead;
-    let mut reader = std::io::BufReader::with_capacity(1 << 18, log.open()?);
-    let mut buf = Vec::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line_no += 1;
-        let complete = buf.last() == Some(&b'\n');
-        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let raw = if line_no == 1 {
-            raw.strip_prefix(BOM).unwrap_or(raw)
-        } else {
-            raw
-        };
-        if !raw.iter().all(u8::is_ascii_whitespace) {
-            visit(line_no, complete, raw);
-        }
-    }
+    each_line(
+        std::io::BufReader::with_capacity(1 << 18, log.open()?),
+        visit,
+    )
 }
 
-/// [`scan_reader`] for the lines `keep` accepts by their raw bytes.
-fn scan_reader_where<R, K, F>(
-    mut reader: R,
-    shown: &Path,
-    diags: &mut Vec<Diagnostic>,
-    keep: K,
-    mut visit: F,
-) -> std::io::Result<()>
+/// Call `visit` with each line `reader` gives that is not blank: its number, whether it ended
+/// with a line end, and its bytes without the line end (and without a byte order mark on
+/// line 1). Streaming: memory holds one line at a time.
+fn each_line<R, F>(mut reader: R, mut visit: F) -> std::io::Result<()>
 where
     R: std::io::BufRead,
-    K: Fn(&[u8]) -> bool,
-    F: FnMut(usize, &str, Event),
+    F: FnMut(usize, bool, &[u8]),
 {
     let mut buf = Vec::new();
     let mut line_no = 0;
@@ -401,22 +376,42 @@ where
         } else {
             raw
         };
-        if raw.iter().all(u8::is_ascii_whitespace) || !keep(raw) {
-            continue;
+        if !raw.iter().all(u8::is_ascii_whitespace) {
+            visit(line_no, complete, raw);
+        }
+    }
+}
+
+/// [`scan_reader`] for the lines `keep` accepts by their raw bytes.
+fn scan_reader_where<R, K, F>(
+    reader: R,
+    shown: &Path,
+    diags: &mut Vec<Diagnostic>,
+    keep: K,
+    mut visit: F,
+) -> std::io::Result<()>
+where
+    R: std::io::BufRead,
+    K: Fn(&[u8]) -> bool,
+    F: FnMut(usize, &str, Event),
+{
+    each_line(reader, |line_no, complete, raw| {
+        if !keep(raw) {
+            return;
         }
         // simdutf8 checks valid lines fast; std says where an invalid one goes wrong.
         let text = match simdutf8::basic::from_utf8(raw).or_else(|_| std::str::from_utf8(raw)) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(utf8_diagnostic(shown, line_no, complete, e));
-                continue;
+                return;
             }
         };
         match parse_event(text) {
             Ok(ev) => visit(line_no, text, ev),
             Err(e) => diags.push(line_diagnostic(shown, line_no, complete, e)),
         }
-    }
+    })
 }
 
 #[cfg(test)]
