@@ -122,17 +122,7 @@ pub fn import_file(
                     .unwrap_or_default(),
                 None => stem,
             };
-            raw.trim()
-                .to_lowercase()
-                .chars()
-                .map(|c| {
-                    if c.is_whitespace() || c == '.' {
-                        '_'
-                    } else {
-                        c
-                    }
-                })
-                .collect()
+            super::legacy::normalize_name(raw)
         }
     };
     if !is_valid_name(&name) {

@@ -171,7 +171,7 @@ fn is_entry(m: &Map<String, Value>) -> bool {
 }
 
 /// A prompt name as ptrack spells it: lower case, blanks and dots as `_`.
-fn normalize_name(raw: &str) -> String {
+pub(crate) fn normalize_name(raw: &str) -> String {
     raw.trim()
         .to_lowercase()
         .chars()
