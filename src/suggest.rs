@@ -164,6 +164,232 @@ pub enum SuggestError {
     Lookup(#[from] LookupError),
 }
 
+/// The name of the optimizer prompt: a project's own `prompts/ptrack_optimizer/` wins over the
+/// bundled one.
+pub const OPTIMIZER: &str = "ptrack_optimizer";
+
+/// The bundled optimizer prompt (version 1.0); copy it to `prompts/ptrack_optimizer/1.0.md` to
+/// change it.
+pub const BUNDLED_OPTIMIZER: &str = r#"---
+goal: Rewrite a prompt so that its failing eval cases pass, keeping what already works.
+temperature: 0.2
+variables:
+  prompt: {description: The prompt text to improve}
+  goal: {description: What the prompt is for}
+  params: {description: Its sampling parameters as JSON}
+  variables: {description: The variables the text may use}
+  failures: {description: Failing runs, each with case, input, output and failed expectations}
+  reasons: {description: What judges said about low-scored answers}
+  findings: {description: Suggestions drawn from the runs}
+---
+You improve prompts for a language model. Here is a prompt{% if goal %} whose goal is: {{ goal }}{% endif %}.
+
+<<<CURRENT
+{{ prompt }}
+CURRENT>>>
+
+Its sampling parameters: {{ params }}
+{% if variables %}It may use these template variables, written as {{ "{{ name }}" }}: {{ variables | join(", ") }}.
+{% endif %}{% if failures %}
+These runs failed:
+{% for f in failures %}- case {{ f.case }} with input {{ f.input }}: the answer was
+  {{ f.output }}
+  and these expectations failed: {{ f.failed | join("; ") }}
+{% endfor %}{% endif %}{% if reasons %}
+Judges said about low-scored answers:
+{% for r in reasons %}- {{ r }}
+{% endfor %}{% endif %}{% if findings %}
+What the runs show:
+{% for f in findings %}- {{ f }}
+{% endfor %}{% endif %}
+Write an improved prompt that fixes these failures and keeps every template variable the
+current one uses. Reply with the complete new prompt text only, between a line <<<PROMPT and
+a line PROMPT>>>, and nothing else.
+"#;
+
+/// Most failing runs sent to the optimizer (one per case).
+pub const MAX_REWRITE_FAILURES: usize = 5;
+
+/// Why an optimizer's answer is not a usable prompt.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RewriteError {
+    /// No `<<<PROMPT` … `PROMPT>>>` block.
+    #[error("the answer holds no prompt between a line <<<PROMPT and a line PROMPT>>>")]
+    NoBlock,
+    /// The block is empty.
+    #[error("the prompt between <<<PROMPT and PROMPT>>> is empty")]
+    Empty,
+    /// The same text as the version's.
+    #[error("the proposed prompt is the version's text unchanged")]
+    Unchanged,
+    /// Not a template that parses.
+    #[error("the proposed prompt is not a valid template: {0}")]
+    Template(String),
+    /// Uses variables the version does not declare.
+    #[error("the proposed prompt uses {0}, which the version does not declare")]
+    Undeclared(String),
+    /// Drops variables the version's text uses.
+    #[error("the proposed prompt drops {0}, which the version's text uses")]
+    Dropped(String),
+}
+
+/// The optimizer prompt: the latest valid version of the project's `ptrack_optimizer`, else
+/// the bundled one.
+pub fn optimizer(registry: &crate::project::Registry) -> Result<PromptVersion, LookupError> {
+    if let Some(p) = registry.get(OPTIMIZER) {
+        return p.resolve(None).cloned();
+    }
+    let path = Path::new("<bundled>").join(OPTIMIZER).join("1.0.md");
+    let outcome = crate::prompt::parse_prompt_file(
+        &path,
+        OPTIMIZER,
+        &Version::first(),
+        BUNDLED_OPTIMIZER.as_bytes(),
+    );
+    // The bundled text is fixed and a unit test parses it.
+    Ok(outcome
+        .version
+        .expect("the bundled optimizer prompt parses"))
+}
+
+/// The optimizer's variables for `version`: its text, goal, parameters and variables, its
+/// failing runs (the latest one of each case, at most [`MAX_REWRITE_FAILURES`]), the judges'
+/// reasons and the findings.
+pub fn rewrite_vars(
+    version: &PromptVersion,
+    runs: &[RunView],
+    findings: &[Finding],
+) -> Map<String, Value> {
+    let mut failures: Vec<Value> = Vec::new();
+    let mut cases: HashSet<&str> = HashSet::new();
+    let mut reasons: Vec<String> = Vec::new();
+    for r in runs.iter().rev() {
+        for f in r.expect_failed.iter().flatten() {
+            if let Some(why) = judge_reason(f)
+                && !reasons.iter().any(|x| x == why)
+                && reasons.len() < 10
+            {
+                reasons.push(why.to_string());
+            }
+        }
+        let Some(case) = r.case.as_deref() else {
+            continue;
+        };
+        if r.success || failures.len() >= MAX_REWRITE_FAILURES || !cases.insert(case) {
+            continue;
+        }
+        let output: String = r.output.chars().take(2000).collect();
+        failures.push(serde_json::json!({
+            "case": case,
+            "input": Value::Object(r.input.clone()).to_string(),
+            "output": output,
+            "failed": r.expect_failed.clone().unwrap_or_default(),
+        }));
+    }
+    let p = &version.meta.params;
+    let mut params = Map::new();
+    if let Some(t) = p.temperature {
+        params.insert("temperature".into(), crate::runlog::json_number(t));
+    }
+    if let Some(t) = p.token_limit {
+        params.insert("token_limit".into(), Value::from(t));
+    }
+    let mut vars = Map::new();
+    vars.insert("prompt".into(), Value::String(version.text.clone()));
+    vars.insert(
+        "goal".into(),
+        version.meta.goal.clone().map_or(Value::Null, Value::String),
+    );
+    vars.insert(
+        "params".into(),
+        Value::String(Value::Object(params).to_string()),
+    );
+    vars.insert(
+        "variables".into(),
+        Value::from(version.meta.variables.keys().cloned().collect::<Vec<_>>()),
+    );
+    vars.insert("failures".into(), Value::Array(failures));
+    vars.insert("reasons".into(), Value::from(reasons));
+    vars.insert(
+        "findings".into(),
+        Value::from(
+            findings
+                .iter()
+                .filter(|f| f.rule != Rule::UnlabelledBetter)
+                .map(|f| format!("{} → {}", f.finding, f.suggestion))
+                .collect::<Vec<_>>(),
+        ),
+    );
+    vars
+}
+
+/// The new prompt text in an optimizer's `answer`, checked against `version`: a template
+/// that parses, uses only declared variables and keeps every variable the old text uses.
+pub fn parse_rewrite(answer: &str, version: &PromptVersion) -> Result<String, RewriteError> {
+    let start = answer.find("<<<PROMPT").ok_or(RewriteError::NoBlock)?;
+    let rest = &answer[start + "<<<PROMPT".len()..];
+    let end = rest.find("PROMPT>>>").ok_or(RewriteError::NoBlock)?;
+    let text = rest[..end].trim_matches(['\n', '\r', ' ']).to_string();
+    if text.trim().is_empty() {
+        return Err(RewriteError::Empty);
+    }
+    if text.trim() == version.text.trim() {
+        return Err(RewriteError::Unchanged);
+    }
+    let mut proposed = version.clone();
+    proposed.text = format!("{text}\n");
+    proposed.messages = Vec::new();
+    let used = crate::render::used_variables(&proposed)
+        .map_err(|e| RewriteError::Template(e.to_string()))?;
+    let names = |v: Vec<&String>| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let undeclared: Vec<&String> = used
+        .iter()
+        .filter(|n| !version.meta.variables.contains_key(*n))
+        .collect();
+    if !undeclared.is_empty() {
+        return Err(RewriteError::Undeclared(names(undeclared)));
+    }
+    let before = crate::render::used_variables(version).unwrap_or_default();
+    let dropped: Vec<&String> = before.iter().filter(|n| !used.contains(*n)).collect();
+    if !dropped.is_empty() {
+        return Err(RewriteError::Dropped(names(dropped)));
+    }
+    Ok(format!("{text}\n"))
+}
+
+impl Project {
+    /// Write `text` as the next version of `version`'s prompt, a copy of `version` marked
+    /// `proposed_from` (and `proposed_eval`, the batch its failures came from); never over
+    /// an existing file.
+    pub fn write_proposal(
+        &self,
+        version: &PromptVersion,
+        text: &str,
+        eval: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::create::Created, crate::create::CreateError> {
+        let mut front = vec![("proposed_from".to_string(), version.version.to_string())];
+        if let Some(e) = eval {
+            front.push(("proposed_eval".to_string(), e.to_string()));
+        }
+        self.create(
+            &crate::create::NewVersion {
+                name: version.name.clone(),
+                from: Some(version.version.clone()),
+                text: Some(text.to_string()),
+                front,
+                ..crate::create::NewVersion::default()
+            },
+            now,
+        )
+    }
+}
+
 /// What the rules read of one run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunView {
@@ -187,6 +413,12 @@ pub struct RunView {
     pub expect_failed: Option<Vec<String>>,
     /// The eval case it ran.
     pub case: Option<String>,
+    /// Its input variables.
+    pub input: Map<String, Value>,
+    /// Its output.
+    pub output: String,
+    /// The eval batch it belongs to.
+    pub eval: Option<String>,
 }
 
 impl RunView {
@@ -220,6 +452,13 @@ impl RunView {
                     .collect()
             }),
             case: s("case"),
+            input: o
+                .get("input")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            output: s("output").unwrap_or_default(),
+            eval: s("eval"),
         }
     }
 }
@@ -1016,6 +1255,64 @@ mod tests {
             "About {{ topic }}",
         );
         assert!(template_findings(&clean).is_empty());
+    }
+
+    #[test]
+    fn the_bundled_optimizer_parses_and_renders() {
+        let o = optimizer(&crate::project::Registry::default()).expect("bundled");
+        assert_eq!(o.version.as_str(), "1.0");
+        let v = version("variables:\n  who: {description: w}\n", "Hi {{ who }}");
+        let runs = vec![RunView {
+            success: false,
+            case: Some("ada".into()),
+            output: "Hello".into(),
+            expect_failed: Some(vec![
+                "contains \"step\"".into(),
+                "judge g ≥ 7 (got 2: vague)".into(),
+            ]),
+            ..run(0)
+        }];
+        let vars = rewrite_vars(&v, &runs, &[]);
+        let text = crate::render::render_prompt(&o, &vars).expect("renders");
+        let text = format!("{text:?}");
+        for part in [
+            "Hi {{ who }}",
+            "case ada",
+            "contains \\\"step\\\"",
+            "- vague",
+            "<<<PROMPT",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+    }
+
+    #[test]
+    fn a_rewrite_must_be_a_usable_prompt() {
+        let v = version("variables:\n  who: {description: w}\n", "Hi {{ who }}");
+        let ok = parse_rewrite(
+            "Sure:\n<<<PROMPT\nGreet {{ who }} with one step.\nPROMPT>>>\n",
+            &v,
+        );
+        assert_eq!(ok, Ok("Greet {{ who }} with one step.\n".to_string()));
+        let bad = |answer: &str| parse_rewrite(answer, &v).expect_err(answer);
+        assert_eq!(bad("Greet {{ who }}"), RewriteError::NoBlock);
+        assert_eq!(bad("<<<PROMPT\n\nPROMPT>>>"), RewriteError::Empty);
+        assert_eq!(
+            bad("<<<PROMPT\nHi {{ who }}\nPROMPT>>>"),
+            RewriteError::Unchanged
+        );
+        assert!(matches!(
+            bad("<<<PROMPT\nHi {{ who \nPROMPT>>>"),
+            RewriteError::Template(_)
+        ));
+        assert_eq!(
+            bad("<<<PROMPT\nHi {{ who }} from {{ town }}\nPROMPT>>>"),
+            RewriteError::Undeclared("`town`".into())
+        );
+        assert_eq!(
+            bad("<<<PROMPT\nHi there\nPROMPT>>>"),
+            RewriteError::Dropped("`who`".into())
+        );
     }
 
     #[test]

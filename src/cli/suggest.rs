@@ -18,10 +18,20 @@ answers 1.5× the median length); judge reasons that repeat (at least 3 runs); `
 warnings; a newer version that beat production in a paired eval (McNemar p < 0.05) but is not
 labelled production.
 
+With --rewrite, the version's text, parameters, failing cases (their inputs, outputs and failed
+expectations), the judges' reasons and the findings go to the optimizer prompt (the project's
+prompts/ptrack_optimizer/ when it has one, else the bundled one), and its answer is written as
+the next version file (never over one), marked `proposed_from` (and `proposed_eval`, the eval
+batch of the version's latest failures) in its front matter. Then `eval NAME --versions OLD,NEW`
+runs both on the same cases and prints the comparison. Nothing is committed: review the file
+and the evidence, then open a pull request. An answer that is not a usable prompt is an error,
+and no file is written.
+
 Examples:
   ptrack suggest coaching_system
   ptrack suggest coaching_system --version 1.0 --json
-  ptrack suggest coaching_system:production")]
+  ptrack suggest coaching_system:production
+  ptrack suggest coaching_system --rewrite --provider openai --base-url http://127.0.0.1:8080/v1")]
 pub struct SuggestArgs {
     /// Prompt name (NAME:LABEL for a labelled version)
     #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
@@ -32,6 +42,14 @@ pub struct SuggestArgs {
     /// The version this label names from labels.toml, instead of --version
     #[arg(long, conflicts_with = "version")]
     pub label: Option<String>,
+    /// Ask the optimizer prompt for a rewrite, write it as the next version and eval it
+    #[arg(long)]
+    pub rewrite: bool,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
+    /// Seed of the eval's order of pairs (with --rewrite)
+    #[arg(long, value_name = "N", requires = "rewrite")]
+    pub seed: Option<u64>,
 }
 
 pub fn run(ctx: &mut Ctx, args: SuggestArgs) -> CliResult {
@@ -53,10 +71,109 @@ pub fn run(ctx: &mut Ctx, args: SuggestArgs) -> CliResult {
             SuggestError::Lookup(l) => CliError::from(l),
         })?;
     report_run_diagnostics(ctx, &model.diagnostics);
+    if args.rewrite {
+        return rewrite(ctx, &project, &registry, &model, &args);
+    }
     if ctx.ui.json {
         return ctx.ui.json(&model);
     }
     render(ctx, &model)
+}
+
+/// `--rewrite`: ask the optimizer, write its answer as the next version, eval it against the
+/// version on the same cases.
+fn rewrite(
+    ctx: &mut Ctx,
+    project: &ptrack::Project,
+    registry: &ptrack::Registry,
+    model: &SuggestModel,
+    args: &SuggestArgs,
+) -> CliResult {
+    use ptrack::suggest::{optimizer, parse_rewrite, rewrite_vars};
+    let version = registry.resolve(&model.prompt, Some(&model.version))?;
+    let (runs, _) = project.run_views(&model.prompt, &model.version);
+    let opt = optimizer(registry)?;
+    let vars = rewrite_vars(version, &runs, &model.findings);
+    let text = ptrack::render::render_prompt(&opt, &vars)?;
+    let overrides = args.server.overrides();
+    let env = |var: &str| std::env::var(var).ok();
+    let trust = super::trust::load(project)?;
+    let endpoint =
+        ptrack::provider::Endpoint::resolve(project.config(), &opt, &overrides, &env, &trust)?;
+    let opt_model = args
+        .server
+        .model
+        .clone()
+        .or_else(|| opt.meta.model.clone())
+        .or_else(|| version.meta.model.clone())
+        .or_else(|| project.config().defaults.model.clone())
+        .ok_or_else(|| {
+            CliError::new("the optimizer prompt names no model")
+                .with_hint("pass --model or set [defaults] model in ptrack.toml")
+        })?;
+    let body = match endpoint.provider {
+        ptrack::Provider::Ollama => ptrack::render::ollama_body(&opt, &opt_model, &text),
+        ptrack::Provider::Openai => ptrack::render::openai_body(&opt, &opt_model, &text),
+    };
+    ctx.ui.status(&format!(
+        "asking {} {} on {} ({}) for a rewrite of {} {}",
+        opt.name,
+        opt.version,
+        opt_model,
+        ptrack::provider::body_url(&endpoint, &body),
+        model.prompt,
+        model.version
+    ));
+    let (answer, _) = ptrack::provider::complete(&endpoint, &body);
+    let answer = answer.map_err(|e| {
+        CliError::new(format!("the optimizer request failed: {e}")).with_hint("nothing was written")
+    })?;
+    let new_text = parse_rewrite(&answer.output, version).map_err(|e| {
+        let start: String = answer.output.chars().take(300).collect();
+        CliError::new(format!(
+            "the optimizer's answer is not a usable prompt: {e}; nothing was written"
+        ))
+        .with_hint(format!("the answer began: {start:?}"))
+    })?;
+    let batch = runs
+        .iter()
+        .rev()
+        .find(|r| !r.success && r.eval.is_some())
+        .and_then(|r| r.eval.clone());
+    let created = project.write_proposal(version, &new_text, batch.as_deref(), ctx.now)?;
+    ctx.ui.status(&format!(
+        "wrote {} ({} {}, proposed from {}); evaluating it against {} on the same cases",
+        created.path.display(),
+        created.name,
+        created.version,
+        model.version,
+        model.version
+    ));
+    let spec = |v: &str| {
+        v.parse::<ptrack::labels::VersionSpec>()
+            .map_err(|e| CliError::new(e.to_string()))
+    };
+    super::eval::run(
+        ctx,
+        super::eval::EvalArgs {
+            names: vec![model.prompt.clone()],
+            base: None,
+            head: None,
+            versions: Some((spec(model.version.as_str())?, spec(&created.version)?)),
+            cases: None,
+            repeat: 1,
+            concurrency: 1,
+            server: args.server.clone(),
+            seed: args.seed,
+            fresh: false,
+            no_record: false,
+            gates: super::EvalGateArgs {
+                min_pass_rate: None,
+                max_new_failures: None,
+                max_pass_rate_drop_pts: None,
+            },
+        },
+    )
 }
 
 /// The findings as text, one numbered block each.

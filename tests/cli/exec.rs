@@ -668,15 +668,22 @@ fn run_openai_counts_usage_tokens_and_sends_the_bearer_key() {
     ok(&r);
     assert_eq!(r.stdout, "Hey!\n");
     let rec = only_run(&env);
-    assert_eq!(keys(&rec), RUN_FIELDS);
+    assert_eq!(keys(&rec), [RUN_FIELDS, &["finish_reason"]].concat());
     assert_eq!(
         (
             &rec["token_count"],
             &rec["prompt_tokens"],
             &rec["completion_tokens"],
             &rec["provider"],
+            &rec["finish_reason"],
         ),
-        (&json!(10), &json!(7), &json!(3), &json!("openai"))
+        (
+            &json!(10),
+            &json!(7),
+            &json!(3),
+            &json!("openai"),
+            &json!("stop")
+        )
     );
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);

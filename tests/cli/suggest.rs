@@ -275,3 +275,178 @@ fn suggest_does_not_move_a_label_on_too_few_pairs() {
         r.stdout
     );
 }
+
+#[test]
+fn run_records_the_finish_reason_that_truncated_reads() {
+    let env = TestEnv::init();
+    env.prompt("p", "1.0", FRONT, "Say hi to {{ who }}.\n");
+    let cases: String = (0..10)
+        .map(|i| format!("{{\"name\": \"c{i}\", \"vars\": {{\"who\": \"w{i}\"}}}}\n"))
+        .collect();
+    env.write("prompts/p/cases.jsonl", cases);
+    commit(&env);
+    // Ollama stops at the limit for w0 and w1 (`done_reason: length`), else at a stop.
+    let server = FakeServer::start(|req| {
+        let cut = req.prompt().contains("w0") || req.prompt().contains("w1");
+        let mut answer: Value = serde_json::from_str(&ollama_answer("Hi")).expect("json");
+        answer["done_reason"] = Value::from(if cut { "length" } else { "stop" });
+        Reply::new(200, answer.to_string())
+    });
+    let url = server.url();
+    let r = env.run(&["run", "p", "--provider", "ollama", "--base-url", &url]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let log = env.read("runs/p/2026-11.jsonl");
+    let reasons: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json line");
+            format!(
+                "{}={}",
+                v["case"].as_str().unwrap_or("?"),
+                v["finish_reason"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 10);
+    assert!(reasons.contains(&"c0=length".to_string()), "{reasons:?}");
+    assert!(reasons.contains(&"c5=stop".to_string()), "{reasons:?}");
+    let r = env.run(&["suggest", "p", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let v = r.json();
+    assert_eq!(findings(&v), ["truncated"], "{v:#}");
+    assert_eq!(v["findings"][0]["figures"]["share"], json!(0.2));
+}
+
+/// `p` 1.0 with six cases that want a next `step`, committed, and a server that plays both
+/// the optimizer (answering `optimizer` to a rewrite request) and the model (a next step only
+/// when the prompt asks for one).
+fn rewrite_project(optimizer: &'static str) -> (TestEnv, FakeServer) {
+    let (env, server) = {
+        let env = TestEnv::init();
+        env.prompt("p", "1.0", FRONT, "Say hi to {{ who }}.\n");
+        let cases: String = ["ada", "bo", "cy", "di", "ed", "flo"]
+            .iter()
+            .map(|w| {
+                format!("{{\"name\": \"{w}\", \"vars\": {{\"who\": \"{w}\"}}, \"expect\": [{{\"contains\": \"step\"}}]}}\n")
+            })
+            .collect();
+        env.write("prompts/p/cases.jsonl", cases);
+        commit(&env);
+        let server = FakeServer::start(move |req| {
+            let prompt = req.prompt();
+            let text = if prompt.contains("<<<CURRENT") {
+                optimizer
+            } else if prompt.contains("next step") {
+                "Hi! Next step: stretch."
+            } else {
+                "Hi!"
+            };
+            Reply::new(200, ollama_answer(text))
+        });
+        (env, server)
+    };
+    let url = server.url();
+    let r = env.run(&["run", "p", "--provider", "ollama", "--base-url", &url]);
+    assert_eq!(
+        r.code,
+        1,
+        "every case fails its expectation: {}",
+        r.snapshot()
+    );
+    (env, server)
+}
+
+#[test]
+fn rewrite_writes_the_next_version_and_shows_the_eval() {
+    let (env, server) = rewrite_project(
+        "Here it is:\n<<<PROMPT\nSay hi to {{ who }} and give one next step.\nPROMPT>>>\n",
+    );
+    let url = server.url();
+    let r = env.run(&[
+        "suggest",
+        "p",
+        "--rewrite",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &url,
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    // The optimizer saw the failing cases with their outputs and failed expectations.
+    let asked: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|q| q.prompt())
+        .filter(|p| p.contains("<<<CURRENT"))
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].contains("Say hi to {{ who }}."), "{}", asked[0]);
+    assert!(
+        asked[0]
+            .contains("the answer was\n  Hi!\n  and these expectations failed: contains \"step\""),
+        "{}",
+        asked[0]
+    );
+    let file = env.read("prompts/p/1.1.md");
+    assert!(file.contains("proposed_from: '1.0'"), "{file}");
+    assert!(
+        file.ends_with("---\nSay hi to {{ who }} and give one next step.\n"),
+        "{file}"
+    );
+    let e = &r.json()["evals"][0];
+    assert_eq!(
+        (&e["base"]["version"], &e["head"]["version"]),
+        (&json!("1.0"), &json!("1.1"))
+    );
+    assert_eq!(
+        (
+            &e["base_figures"]["pass_rate"],
+            &e["head_figures"]["pass_rate"],
+            &e["mcnemar"]["head_only"]
+        ),
+        (&json!(0.0), &json!(1.0), &json!(6))
+    );
+    assert!(
+        r.stderr.contains("wrote prompts/p/1.1.md"),
+        "{}",
+        r.snapshot()
+    );
+    // `check` accepts the proposal's front matter without a warning.
+    let c = env.run(&["check"]);
+    assert_eq!(c.code, 0, "{}", c.snapshot());
+    assert!(!c.stdout.contains("proposed"), "{}", c.snapshot());
+}
+
+#[test]
+fn rewrite_refuses_an_answer_that_is_not_a_prompt() {
+    for (answer, why) in [
+        ("I would rather not.", "no prompt between"),
+        ("<<<PROMPT\nSay hi to {{ name }}.\nPROMPT>>>", "uses `name`"),
+        ("<<<PROMPT\nSay hi.\nPROMPT>>>", "drops `who`"),
+    ] {
+        let (env, server) = rewrite_project(answer);
+        let url = server.url();
+        let r = env.run(&[
+            "suggest",
+            "p",
+            "--rewrite",
+            "--provider",
+            "ollama",
+            "--base-url",
+            &url,
+        ]);
+        assert_eq!(r.code, 2, "{}", r.snapshot());
+        assert!(
+            r.stderr
+                .contains("the optimizer's answer is not a usable prompt")
+                && r.stderr.contains(why),
+            "{why}: {}",
+            r.snapshot()
+        );
+        assert!(r.stderr.contains("nothing was written"), "{}", r.snapshot());
+        assert!(!env.path("prompts/p/1.1.md").exists(), "{answer}");
+    }
+}
