@@ -173,6 +173,7 @@ pub const OPTIMIZER: &str = "ptrack_optimizer";
 pub const BUNDLED_OPTIMIZER: &str = r#"---
 goal: Rewrite a prompt so that its failing eval cases pass, keeping what already works.
 temperature: 0.2
+token_limit: 1024
 variables:
   prompt: {description: The prompt text to improve}
   goal: {description: What the prompt is for}

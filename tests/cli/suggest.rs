@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{TestEnv, assert_schema};
-use crate::exec::{FakeServer, Reply, commit, ollama_answer};
+use crate::exec::{FakeServer, Reply, commit, ollama_answer, real_server};
 
 const FRONT: &str = "goal: Greet someone\nmodel: m1\ntemperature: 0.9\ntoken_limit: 400\nvariables:\n  who:\n    description: Who to greet\n";
 
@@ -448,5 +448,66 @@ fn rewrite_refuses_an_answer_that_is_not_a_prompt() {
         );
         assert!(r.stderr.contains("nothing was written"), "{}", r.snapshot());
         assert!(!env.path("prompts/p/1.1.md").exists(), "{answer}");
+    }
+}
+
+/// The rewrite loop against the real llama.cpp server: the tiny model either gives a usable
+/// prompt (then 1.1 is written and evaluated against 1.0 on the same cases) or it does not
+/// (then exit 2 says why and nothing is written); a failed request or anything else fails.
+#[test]
+fn real_model_suggest_rewrite() {
+    let Some(url) = real_server(
+        "PTRACK_TEST_OPENAI_URL",
+        "real_model_suggest_rewrite",
+        "scripts/llm-server.sh start",
+    ) else {
+        return;
+    };
+    let env = TestEnv::init();
+    let front = "goal: Greet someone\nmodel: smollm2\ntemperature: 0\ntoken_limit: 16\nvariables:\n  who: {}\n";
+    env.prompt("p", "1.0", front, "Say hello to {{ who }}.\n");
+    env.write(
+        "prompts/p/cases.jsonl",
+        "{\"name\": \"ada\", \"vars\": {\"who\": \"Ada\"}, \"expect\": [{\"contains\": \"zebra\"}]}\n",
+    );
+    commit(&env);
+    let server = [
+        "--provider",
+        "openai",
+        "--base-url",
+        url.as_str(),
+        "--timeout",
+        "120",
+    ];
+    let mut run = vec!["run", "p"];
+    run.extend(server);
+    let r = env.run(&run);
+    assert_eq!(r.code, 1, "the case cannot pass: {}", r.snapshot());
+    let mut args = vec!["suggest", "p", "--rewrite", "--seed", "1", "--json"];
+    args.extend(server);
+    let r = env.run(&args);
+    match r.code {
+        0 => {
+            let file = env.read("prompts/p/1.1.md");
+            assert!(file.contains("proposed_from: '1.0'"), "{file}");
+            assert!(file.contains("{{ who }}"), "{file}");
+            let e = &r.json()["evals"][0];
+            assert_eq!(
+                (&e["base"]["version"], &e["head"]["version"], &e["pairs"]),
+                (&json!("1.0"), &json!("1.1"), &json!(1)),
+                "{}",
+                r.stdout
+            );
+        }
+        2 => {
+            assert!(
+                r.stderr
+                    .contains("the optimizer's answer is not a usable prompt"),
+                "{}",
+                r.snapshot()
+            );
+            assert!(!env.path("prompts/p/1.1.md").exists());
+        }
+        _ => panic!("{}", r.snapshot()),
     }
 }
