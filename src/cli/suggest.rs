@@ -23,7 +23,9 @@ expectations), the judges' reasons and the findings go to the optimizer prompt (
 prompts/ptrack_optimizer/ when it has one, else the bundled one), and its answer is written as
 the next version file (never over one), marked `proposed_from` (and `proposed_eval`, the eval
 batch of the version's latest failures) in its front matter. Then `eval NAME --versions OLD,NEW`
-runs both on the same cases and prints the comparison. Nothing is committed: review the file
+runs both on the same cases and prints the comparison; --rounds N repeats the loop from the best
+candidate so far (a candidate wins when it passes significantly more pairs, McNemar p < 0.05).
+Nothing is committed: review the file
 and the evidence, then open a pull request. An answer that is not a usable prompt is an error,
 and no file is written.
 
@@ -31,7 +33,8 @@ Examples:
   ptrack suggest coaching_system
   ptrack suggest coaching_system --version 1.0 --json
   ptrack suggest coaching_system:production
-  ptrack suggest coaching_system --rewrite --provider openai --base-url http://127.0.0.1:8080/v1")]
+  ptrack suggest coaching_system --rewrite --provider openai --base-url http://127.0.0.1:8080/v1
+  ptrack suggest coaching_system --rewrite --rounds 3 --seed 1")]
 pub struct SuggestArgs {
     /// Prompt name (NAME:LABEL for a labelled version)
     #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::completions::prompt_names))]
@@ -50,6 +53,9 @@ pub struct SuggestArgs {
     /// Seed of the eval's order of pairs (with --rewrite)
     #[arg(long, value_name = "N", requires = "rewrite")]
     pub seed: Option<u64>,
+    /// Repeat the rewrite N times, each from the best candidate so far by the paired test
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "rewrite", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
 }
 
 pub fn run(ctx: &mut Ctx, args: SuggestArgs) -> CliResult {
@@ -81,7 +87,8 @@ pub fn run(ctx: &mut Ctx, args: SuggestArgs) -> CliResult {
 }
 
 /// `--rewrite`: ask the optimizer, write its answer as the next version, eval it against the
-/// version on the same cases.
+/// version on the same cases; with `--rounds N`, again from the best candidate so far (a
+/// candidate replaces it when it passes significantly more pairs: McNemar p < 0.05).
 fn rewrite(
     ctx: &mut Ctx,
     project: &ptrack::Project,
@@ -89,11 +96,101 @@ fn rewrite(
     model: &SuggestModel,
     args: &SuggestArgs,
 ) -> CliResult {
+    let mut best = registry
+        .resolve(&model.prompt, Some(&model.version))?
+        .clone();
+    let mut findings = model.findings.clone();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            ctx.ui.status(&format!(
+                "round {round} of {}: rewriting {} {}",
+                args.rounds, best.name, best.version
+            ));
+        }
+        let created = propose(ctx, project, &best, &findings, args)?;
+        let spec = |v: &str| {
+            v.parse::<ptrack::labels::VersionSpec>()
+                .map_err(|e| CliError::new(e.to_string()))
+        };
+        let summaries = super::eval::evaluate(
+            ctx,
+            &super::eval::EvalArgs {
+                names: vec![best.name.clone()],
+                base: None,
+                head: None,
+                versions: Some((spec(best.version.as_str())?, spec(&created.version)?)),
+                cases: None,
+                repeat: 1,
+                concurrency: 1,
+                server: args.server.clone(),
+                seed: args.seed,
+                fresh: false,
+                no_record: false,
+                gates: super::EvalGateArgs {
+                    min_pass_rate: None,
+                    max_new_failures: None,
+                    max_pass_rate_drop_pts: None,
+                },
+            },
+        )?;
+        let better = summaries.first().is_some_and(|s| {
+            s.mcnemar.head_only > s.mcnemar.base_only
+                && s.mcnemar
+                    .p_value
+                    .is_some_and(|p| p < ptrack::suggest::ALPHA)
+        });
+        if args.rounds == 1 {
+            break;
+        }
+        if better {
+            ctx.ui.status(&format!(
+                "{} {} passed significantly more pairs than {}: it is the best candidate so far",
+                best.name, created.version, best.version
+            ));
+            let registry = project.load_prompts();
+            let version: Version = created
+                .version
+                .parse()
+                .map_err(|e: ptrack::VersionError| CliError::new(e.to_string()))?;
+            best = registry.resolve(&best.name, Some(&version))?.clone();
+            findings = project
+                .suggest(&SuggestQuery {
+                    prompt: best.name.clone(),
+                    version: Some(best.version.clone()),
+                })
+                .map_err(|e| match e {
+                    SuggestError::Lookup(l) => CliError::from(l),
+                })?
+                .findings;
+        } else {
+            ctx.ui.status(&format!(
+                "{} {} is not significantly better than {}: keeping {}",
+                best.name, created.version, best.version, best.version
+            ));
+        }
+    }
+    if args.rounds > 1 {
+        ctx.ui.status(&format!(
+            "best candidate: {} {} (review it, then open a pull request)",
+            best.name, best.version
+        ));
+    }
+    Ok(())
+}
+
+/// Ask the optimizer for a rewrite of `version` and write it as the next version file.
+fn propose(
+    ctx: &mut Ctx,
+    project: &ptrack::Project,
+    version: &ptrack::PromptVersion,
+    findings: &[ptrack::suggest::Finding],
+    args: &SuggestArgs,
+) -> CliResult<ptrack::create::Created> {
     use ptrack::suggest::{optimizer, parse_rewrite, rewrite_vars};
-    let version = registry.resolve(&model.prompt, Some(&model.version))?;
-    let (runs, _) = project.run_views(&model.prompt, &model.version);
-    let opt = optimizer(registry)?;
-    let vars = rewrite_vars(version, &runs, &model.findings);
+    let registry = project.load_prompts();
+    let (runs, _) = project.run_views(&version.name, &version.version);
+    let opt = optimizer(&registry)?;
+    let vars = rewrite_vars(version, &runs, findings);
     let text = ptrack::render::render_prompt(&opt, &vars)?;
     let overrides = args.server.overrides();
     let env = |var: &str| std::env::var(var).ok();
@@ -121,8 +218,8 @@ fn rewrite(
         opt.version,
         opt_model,
         ptrack::provider::body_url(&endpoint, &body),
-        model.prompt,
-        model.version
+        version.name,
+        version.version
     ));
     let (answer, _) = ptrack::provider::complete(&endpoint, &body);
     let answer = answer.map_err(|e| {
@@ -146,34 +243,10 @@ fn rewrite(
         created.path.display(),
         created.name,
         created.version,
-        model.version,
-        model.version
+        version.version,
+        version.version
     ));
-    let spec = |v: &str| {
-        v.parse::<ptrack::labels::VersionSpec>()
-            .map_err(|e| CliError::new(e.to_string()))
-    };
-    super::eval::run(
-        ctx,
-        super::eval::EvalArgs {
-            names: vec![model.prompt.clone()],
-            base: None,
-            head: None,
-            versions: Some((spec(model.version.as_str())?, spec(&created.version)?)),
-            cases: None,
-            repeat: 1,
-            concurrency: 1,
-            server: args.server.clone(),
-            seed: args.seed,
-            fresh: false,
-            no_record: false,
-            gates: super::EvalGateArgs {
-                min_pass_rate: None,
-                max_new_failures: None,
-                max_pass_rate_drop_pts: None,
-            },
-        },
-    )
+    Ok(created)
 }
 
 /// The findings as text, one numbered block each.

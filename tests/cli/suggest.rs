@@ -511,3 +511,59 @@ fn real_model_suggest_rewrite() {
         _ => panic!("{}", r.snapshot()),
     }
 }
+
+#[test]
+fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
+    let (env, _) = rewrite_project("unused");
+    // Round 1 adds the next step (6 fixes); round 2 takes it out again (6 regressions).
+    let server = FakeServer::start(|req| {
+        let prompt = req.prompt();
+        let text = match prompt.split_once("CURRENT>>>") {
+            Some((current, _)) if current.contains("next step") => {
+                "<<<PROMPT\nSay hi to {{ who }} politely.\nPROMPT>>>"
+            }
+            Some(_) => "<<<PROMPT\nSay hi to {{ who }} and give one next step.\nPROMPT>>>",
+            None if prompt.contains("next step") => "Hi! Next step: stretch.",
+            None => "Hi!",
+        };
+        Reply::new(200, ollama_answer(text))
+    });
+    let url = server.url();
+    let r = env.run(&[
+        "suggest",
+        "p",
+        "--rewrite",
+        "--rounds",
+        "2",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &url,
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    assert!(
+        r.stderr.contains(
+            "p 1.1 passed significantly more pairs than 1.0: it is the best candidate so far"
+        ),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        r.stderr
+            .contains("p 1.2 is not significantly better than 1.1: keeping 1.1"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        r.stderr.contains("best candidate: p 1.1"),
+        "{}",
+        r.snapshot()
+    );
+    assert!(
+        env.read("prompts/p/1.2.md")
+            .contains("proposed_from: '1.1'")
+    );
+    assert!(env.read("prompts/p/1.2.md").contains("politely"));
+}
