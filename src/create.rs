@@ -82,6 +82,8 @@ pub struct NewVersion {
     pub tags: Option<Vec<String>>,
     /// The prompt text, replacing the template's or the copied version's (`.md` files only).
     pub text: Option<String>,
+    /// More front matter keys with string values, set on a copy (`proposed_from`, …).
+    pub front: Vec<(String, String)>,
 }
 
 /// The version that was written.
@@ -300,6 +302,9 @@ impl Project {
         set("top_k", new.top_k.map(|x| x.to_string()));
         set("top_p", new.top_p.map(|x| x.to_string()));
         set("tags", new.tags.as_deref().map(|t| tags_literal(t, yaml)));
+        for (key, value) in &new.front {
+            set(key, Some(quote(value, yaml)));
+        }
         set(
             "created_at",
             Some(if yaml {

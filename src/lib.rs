@@ -58,6 +58,7 @@ pub mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod stats;
+pub mod suggest;
 pub mod templates;
 pub mod trust;
 pub mod version;

@@ -37,6 +37,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "stop",
     "seed",
     "authors",
+    "proposed_from",
+    "proposed_eval",
 ];
 
 /// Keys of other formats' attributes that a version carries (shown, compared, kept by
@@ -48,6 +50,8 @@ const CARRIED_KEYS: &[&str] = &[
     "stop",
     "seed",
     "authors",
+    "proposed_from",
+    "proposed_eval",
 ];
 
 /// How a version file is written.

@@ -46,6 +46,9 @@ pub struct Completion {
     pub prompt_tokens: Option<u64>,
     /// Tokens generated, when the server reports them.
     pub completion_tokens: Option<u64>,
+    /// Why the server stopped generating, as it says (`stop`, `length`, …): OpenAI's
+    /// `choices[0].finish_reason`, Ollama's `done_reason`.
+    pub finish_reason: Option<String>,
 }
 
 impl Completion {
@@ -197,6 +200,7 @@ pub fn parse_answer(provider: Provider, json: &Value) -> Result<Completion, Stri
                 output: output.to_string(),
                 prompt_tokens: json.get("prompt_eval_count").and_then(count),
                 completion_tokens: json.get("eval_count").and_then(count),
+                finish_reason: reason(json.get("done_reason")),
             })
         }
         Provider::Openai => {
@@ -208,9 +212,16 @@ pub fn parse_answer(provider: Provider, json: &Value) -> Result<Completion, Stri
                 output: output.to_string(),
                 prompt_tokens: json.pointer("/usage/prompt_tokens").and_then(count),
                 completion_tokens: json.pointer("/usage/completion_tokens").and_then(count),
+                finish_reason: reason(json.pointer("/choices/0/finish_reason")),
             })
         }
     }
+}
+
+/// A finish reason as the server gave it: a short non-empty text, else nothing.
+fn reason(v: Option<&Value>) -> Option<String> {
+    let r = v?.as_str()?.trim();
+    (!r.is_empty() && r.len() <= 64).then(|| r.to_string())
 }
 
 /// Remove the API key from an error's text, wherever a server or library echoed it.
@@ -265,6 +276,19 @@ mod tests {
         )
         .expect("openai");
         assert_eq!((o.output.as_str(), o.total_tokens()), ("yo", Some(7)));
+        assert_eq!(o.finish_reason, None, "not given");
+        let o = parse_answer(
+            Provider::Openai,
+            &json!({"choices": [{"message": {"content": "cut"}, "finish_reason": "length"}]}),
+        )
+        .expect("openai");
+        assert_eq!(o.finish_reason.as_deref(), Some("length"));
+        let o = parse_answer(
+            Provider::Ollama,
+            &json!({"response": "cut", "done": true, "done_reason": "length"}),
+        )
+        .expect("ollama");
+        assert_eq!(o.finish_reason.as_deref(), Some("length"));
         assert!(parse_answer(Provider::Openai, &json!({"choices": []})).is_err());
         let o = parse_answer(
             Provider::Ollama,

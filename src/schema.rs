@@ -53,6 +53,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("report", schema::<crate::report::Report>()),
         ("run", schema::<crate::eval::Summary>()),
         ("show", schema::<crate::query::ShowModel>()),
+        ("suggest", schema::<crate::suggest::SuggestModel>()),
         ("trends", schema::<crate::query::TrendsModel>()),
         ("trust", schema::<crate::trust::TrustStatus>()),
         ("trust-list", schema::<Vec<crate::trust::TrustedProject>>()),

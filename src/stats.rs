@@ -34,6 +34,25 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
     m.is_finite().then_some(m)
 }
 
+/// Pearson's correlation coefficient of `x` and `y` (equal lengths); None for fewer than two
+/// pairs, unequal lengths, a non-finite value, or a constant side.
+///
+/// Equals `numpy.corrcoef(x, y)[0, 1]` (and `scipy.stats.pearsonr(x, y).statistic`).
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 || !all_finite(x) || !all_finite(y) {
+        return None;
+    }
+    let (mx, my) = (mean(x)?, mean(y)?);
+    let sxy = compensated_sum(x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)));
+    let sxx = compensated_sum(x.iter().map(|a| (a - mx) * (a - mx)));
+    let syy = compensated_sum(y.iter().map(|b| (b - my) * (b - my)));
+    if sxx <= 0.0 || syy <= 0.0 {
+        return None;
+    }
+    let r = (sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0);
+    r.is_finite().then_some(r)
+}
+
 /// Sample standard deviation (ddof=1); None when n < 2.
 ///
 /// Also `None` when any value is NaN or infinite or the variance overflows.
@@ -896,6 +915,23 @@ mod tests {
     use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
     const REL_TOL: f64 = 1e-9;
+
+    #[test]
+    fn pearson_matches_the_closed_form() {
+        // numpy.corrcoef([1, 2, 3, 4, 5], [2, 4, 5, 4, 5])[0, 1]: deviations (−2, −1, 0, 1, 2)
+        // and (−2, 0, 1, 0, 1) give 6 / √(10 · 6) = √0.6 = 0.7745966692414834 exactly.
+        let r = pearson(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.0, 5.0, 4.0, 5.0]).expect("r");
+        assert!((r - 0.6f64.sqrt()).abs() < 1e-15, "{r}");
+        let r = pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).expect("r");
+        assert!((r + 1.0).abs() < 1e-15, "{r}");
+        assert_eq!(
+            pearson(&[1.0, 2.0, 3.0], &[4.0, 4.0, 4.0]),
+            None,
+            "constant side"
+        );
+        assert_eq!(pearson(&[1.0], &[1.0]), None);
+        assert_eq!(pearson(&[1.0, 2.0], &[1.0]), None);
+    }
 
     const N2: &[f64] = &[1.0, 2.0];
     const N3: &[f64] = &[3.0, 1.0, 2.0];

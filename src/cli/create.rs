@@ -86,6 +86,7 @@ pub fn run(ctx: &mut Ctx, args: CreateArgs) -> CliResult {
         top_p: args.top_p,
         tags: None,
         text: None,
+        front: Vec::new(),
     };
     let mut filled = given.clone();
     let defaults = &project.config().defaults;

@@ -105,6 +105,42 @@ fn resolve_pair(
 }
 
 pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
+    let summaries = evaluate(ctx, &args)?;
+    let project = ctx.project()?;
+    // The eval gates of [report], or the flags: exit 1 when one fails.
+    let gates = project.config().report.overridden_by(&args.gates.gates());
+    gates.validate().map_err(CliError::new)?;
+    let failed: Vec<String> = summaries
+        .iter()
+        .flat_map(|s| ptrack::report::eval_gate_results(&gates, s))
+        .filter(|g| !g.passed)
+        .map(|g| {
+            ctx.ui.warn(&format!(
+                "gate {} failed for {} {}: {}",
+                g.gate,
+                g.prompt,
+                g.version.as_deref().unwrap_or(""),
+                g.detail
+            ));
+            format!(
+                "{} ({} {})",
+                g.gate,
+                g.prompt,
+                g.version.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(CliError::problems(format!(
+            "gate failed: {}",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Run the batches `args` asks for and print them; the gates are left to the caller.
+pub fn evaluate(ctx: &mut Ctx, args: &EvalArgs) -> CliResult<Vec<PairedSummary>> {
     let project = ctx.project()?;
     let plans = project
         .plan_eval(&PairedQuery {
@@ -239,36 +275,7 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
             "interrupted: the pairs done are kept",
         ));
     }
-    // The eval gates of [report], or the flags: exit 1 when one fails.
-    let gates = project.config().report.overridden_by(&args.gates.gates());
-    gates.validate().map_err(CliError::new)?;
-    let failed: Vec<String> = summaries
-        .iter()
-        .flat_map(|s| ptrack::report::eval_gate_results(&gates, s))
-        .filter(|g| !g.passed)
-        .map(|g| {
-            ctx.ui.warn(&format!(
-                "gate {} failed for {} {}: {}",
-                g.gate,
-                g.prompt,
-                g.version.as_deref().unwrap_or(""),
-                g.detail
-            ));
-            format!(
-                "{} ({} {})",
-                g.gate,
-                g.prompt,
-                g.version.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    if !failed.is_empty() {
-        return Err(CliError::problems(format!(
-            "gate failed: {}",
-            failed.join(", ")
-        )));
-    }
-    Ok(())
+    Ok(summaries)
 }
 
 fn plan_error(e: PlanError) -> CliError {

@@ -65,6 +65,7 @@ mod run;
 mod schema;
 mod serve;
 mod show;
+mod suggest;
 mod trends;
 mod trust;
 
@@ -96,6 +97,7 @@ Examples:
   ptrack run coaching_system --var user_message=\"Hi\"
   ptrack eval --base origin/main                 base vs head on the same cases, paired
   ptrack bisect coaching_system --good 2d1ec60
+  ptrack suggest coaching_system                 ranked suggestions from the runs and evals
   ptrack trust                                   after review: let ptrack.toml choose where keys go
   ptrack serve                                   the JSON API and /metrics on 127.0.0.1:7878
   ptrack import legacy data                      migrate the older tool's prompts and runs
@@ -149,6 +151,7 @@ pub enum Command {
     Run(run::RunArgs),
     Eval(eval::EvalArgs),
     Bisect(bisect::BisectArgs),
+    Suggest(suggest::SuggestArgs),
     Trust(trust::TrustArgs),
     Label(label::LabelArgs),
     Resolve(resolve::ResolveArgs),
@@ -256,6 +259,7 @@ pub fn main() -> ExitCode {
             Command::Alerts(a) => alerts::run(&mut ctx, a),
             Command::Serve(a) => serve::run(&mut ctx, a),
             Command::Schema(a) => schema::run(&mut ctx, a),
+            Command::Suggest(a) => suggest::run(&mut ctx, a),
         };
         let flushed = ctx.ui.flush();
         r.and(flushed)

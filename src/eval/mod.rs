@@ -1094,6 +1094,7 @@ impl Execution<'_> {
         record_attempts: bool,
     ) -> Outcome {
         let started = self.pinned_now.unwrap_or_else(chrono::Utc::now);
+        let mut finish_reason: Option<String> = None;
         let (output, ms, tokens, prompt_tokens, completion_tokens, mut error, mut failure) =
             match reuse {
                 Some(r) => (
@@ -1108,6 +1109,9 @@ impl Execution<'_> {
                 None => {
                     let (result, elapsed) = crate::provider::complete(self.endpoint, body);
                     let ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+                    if let Ok(c) = &result {
+                        finish_reason.clone_from(&c.finish_reason);
+                    }
                     match &result {
                         Ok(c) => (
                             c.output.clone(),
@@ -1190,6 +1194,9 @@ impl Execution<'_> {
             }
             if let Some(t) = completion_tokens {
                 extra.insert("completion_tokens".into(), Value::from(t));
+            }
+            if let Some(r) = &finish_reason {
+                extra.insert("finish_reason".into(), Value::String(r.clone()));
             }
             if !case.expect.is_empty() {
                 extra.insert("expect_failed".into(), Value::from(expect_failed.clone()));

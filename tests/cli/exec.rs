@@ -22,7 +22,7 @@ use crate::common::{Run, TestEnv, assert_schema};
 
 /// One request the fake server received.
 #[derive(Debug, Clone)]
-struct Request {
+pub(crate) struct Request {
     method: String,
     path: String,
     /// Header names in lower case, in the order received.
@@ -38,13 +38,13 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("request body is not JSON ({e}): {}", self.body))
     }
 
     /// The prompt text of an Ollama or OpenAI request.
-    fn prompt(&self) -> String {
+    pub(crate) fn prompt(&self) -> String {
         let b = self.json();
         b["prompt"]
             .as_str()
@@ -55,7 +55,7 @@ impl Request {
 }
 
 /// What the fake server answers.
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: String,
     /// Wait this long before answering.
@@ -63,7 +63,7 @@ struct Reply {
 }
 
 impl Reply {
-    fn new(status: u16, body: impl Into<String>) -> Reply {
+    pub(crate) fn new(status: u16, body: impl Into<String>) -> Reply {
         Reply {
             status,
             body: body.into(),
@@ -80,14 +80,14 @@ impl Reply {
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
 /// An HTTP/1.1 server on 127.0.0.1 with a thread per connection; it lives until the test ends.
-struct FakeServer {
+pub(crate) struct FakeServer {
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl FakeServer {
     /// Answer every request with `handler`.
-    fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> FakeServer {
+    pub(crate) fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -117,11 +117,11 @@ impl FakeServer {
         })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests.lock().expect("lock").clone()
     }
 }
@@ -183,14 +183,14 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
 }
 
 /// An Ollama `/api/generate` answer (non-streaming) with 12 + 5 tokens.
-fn ollama_answer(text: &str) -> String {
+pub(crate) fn ollama_answer(text: &str) -> String {
     json!({"model": "m1", "created_at": "2026-11-24T12:00:00Z", "response": text, "done": true,
            "prompt_eval_count": 12, "eval_count": 5})
     .to_string()
 }
 
 /// An OpenAI `/chat/completions` answer with 7 + 3 tokens.
-fn openai_answer(text: &str) -> String {
+pub(crate) fn openai_answer(text: &str) -> String {
     json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m1",
            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
            "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}})
@@ -259,7 +259,7 @@ fn project() -> TestEnv {
     env
 }
 
-fn commit(env: &TestEnv) {
+pub(crate) fn commit(env: &TestEnv) {
     env.git(&["add", "-A"]);
     env.git(&["commit", "-qm", "prompts"]);
 }
@@ -668,15 +668,22 @@ fn run_openai_counts_usage_tokens_and_sends_the_bearer_key() {
     ok(&r);
     assert_eq!(r.stdout, "Hey!\n");
     let rec = only_run(&env);
-    assert_eq!(keys(&rec), RUN_FIELDS);
+    assert_eq!(keys(&rec), [RUN_FIELDS, &["finish_reason"]].concat());
     assert_eq!(
         (
             &rec["token_count"],
             &rec["prompt_tokens"],
             &rec["completion_tokens"],
             &rec["provider"],
+            &rec["finish_reason"],
         ),
-        (&json!(10), &json!(7), &json!(3), &json!("openai"))
+        (
+            &json!(10),
+            &json!(7),
+            &json!(3),
+            &json!("openai"),
+            &json!("stop")
+        )
     );
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);
@@ -1698,7 +1705,7 @@ fn compare_works_on_runs_recorded_by_run() {
 
 /// The URL in `var`, or None after a loud SKIPPED line on stderr. In CI (`CI=true`, where
 /// `.ci/run` starts the server) a missing server fails the test instead of skipping it.
-fn real_server(var: &str, test: &str, how: &str) -> Option<String> {
+pub(crate) fn real_server(var: &str, test: &str, how: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {

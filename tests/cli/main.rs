@@ -19,3 +19,4 @@ mod load;
 mod runs;
 mod schema;
 mod serve;
+mod suggest;
