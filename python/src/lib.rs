@@ -668,6 +668,7 @@ impl Project {
             top_p,
             tags,
             text,
+            front: Vec::new(),
         };
         let created = py.detach(|| -> Result<_> {
             self.inner.create(&new, now()?).map_err(|e| match e {
