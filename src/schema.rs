@@ -54,6 +54,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
         ("run", schema::<crate::eval::Summary>()),
         ("show", schema::<crate::query::ShowModel>()),
         ("suggest", schema::<crate::suggest::SuggestModel>()),
+        ("suggest-rewrite", schema::<crate::suggest::RewriteModel>()),
         ("trends", schema::<crate::query::TrendsModel>()),
         ("trust", schema::<crate::trust::TrustStatus>()),
         ("trust-list", schema::<Vec<crate::trust::TrustedProject>>()),
@@ -71,6 +72,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             "experiment-list" => "experiment",
             "import-legacy" => "import legacy",
             "import" => "import prompty|dotprompt|github",
+            "suggest-rewrite" => "suggest --rewrite",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

@@ -156,6 +156,44 @@ pub struct SuggestModel {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// One round of `suggest --rewrite`: the version written and its eval against the best so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RewriteRound {
+    /// The round, from 1.
+    pub round: u32,
+    /// The version the optimizer rewrote.
+    pub from_version: String,
+    /// The proposed version that was written.
+    pub candidate: crate::create::Created,
+    /// Its paired eval: base is `from_version`, head the candidate.
+    pub eval: crate::eval::paired::PairedSummary,
+    /// Whether the candidate passed significantly more pairs (see [`is_better`]).
+    pub better: bool,
+}
+
+/// The `suggest --rewrite --json` model: every round and the best candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RewriteModel {
+    /// The prompt.
+    pub prompt: String,
+    /// The version the first round rewrote.
+    pub from_version: String,
+    /// The rounds, in order.
+    pub rounds: Vec<RewriteRound>,
+    /// The best version after the last round: a candidate replaces the best one only when
+    /// [`is_better`]; `from_version` when none did.
+    pub best_version: String,
+}
+
+/// Whether a candidate (the head of `eval`) beats the version it was rewritten from: more pairs
+/// pass on the head only than on the base only, and McNemar's exact test gives p < [`ALPHA`].
+pub fn is_better(eval: &crate::eval::paired::PairedSummary) -> bool {
+    eval.mcnemar.head_only > eval.mcnemar.base_only
+        && eval.mcnemar.p_value.is_some_and(|p| p < ALPHA)
+}
+
 /// Why suggestions cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SuggestError {

@@ -141,6 +141,28 @@ pub fn run(ctx: &mut Ctx, args: EvalArgs) -> CliResult {
 
 /// Run the batches `args` asks for and print them; the gates are left to the caller.
 pub fn evaluate(ctx: &mut Ctx, args: &EvalArgs) -> CliResult<Vec<PairedSummary>> {
+    let (summaries, interrupted) = run_batches(ctx, args)?;
+    if ctx.ui.json {
+        ctx.ui.json(&EvalModel { evals: &summaries })?;
+    } else {
+        for (i, s) in summaries.iter().enumerate() {
+            if i > 0 {
+                ctx.ui.line("")?;
+            }
+            print_summary(ctx, s)?;
+        }
+    }
+    if interrupted {
+        return Err(CliError::interrupted(
+            "interrupted: the pairs done are kept",
+        ));
+    }
+    Ok(summaries)
+}
+
+/// Run the batches `args` asks for without printing them: the summaries, and whether Ctrl-C
+/// stopped the run (the pairs done are recorded).
+pub fn run_batches(ctx: &mut Ctx, args: &EvalArgs) -> CliResult<(Vec<PairedSummary>, bool)> {
     let project = ctx.project()?;
     let plans = project
         .plan_eval(&PairedQuery {
@@ -260,22 +282,7 @@ pub fn evaluate(ctx: &mut Ctx, args: &EvalArgs) -> CliResult<Vec<PairedSummary>>
         }
     }
     let interrupted = stop.load(Ordering::SeqCst);
-    if ctx.ui.json {
-        ctx.ui.json(&EvalModel { evals: &summaries })?;
-    } else {
-        for (i, s) in summaries.iter().enumerate() {
-            if i > 0 {
-                ctx.ui.line("")?;
-            }
-            print_summary(ctx, s)?;
-        }
-    }
-    if interrupted {
-        return Err(CliError::interrupted(
-            "interrupted: the pairs done are kept",
-        ));
-    }
-    Ok(summaries)
+    Ok((summaries, interrupted))
 }
 
 fn plan_error(e: PlanError) -> CliError {
@@ -317,7 +324,7 @@ fn batch_error(e: BatchError) -> CliError {
     }
 }
 
-fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
+pub(super) fn print_summary(ctx: &mut Ctx, s: &PairedSummary) -> CliResult {
     ctx.ui.line(&ctx.ui.paint(
         &format!(
             "{} {} vs {}: {} case(s) × {} = {} pair(s), seed {}",

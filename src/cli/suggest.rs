@@ -100,6 +100,7 @@ fn rewrite(
         .resolve(&model.prompt, Some(&model.version))?
         .clone();
     let mut findings = model.findings.clone();
+    let mut rounds = Vec::new();
     for round in 1..=args.rounds {
         if args.rounds > 1 {
             ctx.ui.status(&format!(
@@ -112,62 +113,83 @@ fn rewrite(
             v.parse::<ptrack::labels::VersionSpec>()
                 .map_err(|e| CliError::new(e.to_string()))
         };
-        let summaries = super::eval::evaluate(
-            ctx,
-            &super::eval::EvalArgs {
-                names: vec![best.name.clone()],
-                base: None,
-                head: None,
-                versions: Some((spec(best.version.as_str())?, spec(&created.version)?)),
-                cases: None,
-                repeat: 1,
-                concurrency: 1,
-                server: args.server.clone(),
-                seed: args.seed,
-                fresh: false,
-                no_record: false,
-                gates: super::EvalGateArgs {
-                    min_pass_rate: None,
-                    max_new_failures: None,
-                    max_pass_rate_drop_pts: None,
-                },
+        let eval_args = super::eval::EvalArgs {
+            names: vec![best.name.clone()],
+            base: None,
+            head: None,
+            versions: Some((spec(best.version.as_str())?, spec(&created.version)?)),
+            cases: None,
+            repeat: 1,
+            concurrency: 1,
+            server: args.server.clone(),
+            seed: args.seed,
+            fresh: false,
+            no_record: false,
+            gates: super::EvalGateArgs {
+                min_pass_rate: None,
+                max_new_failures: None,
+                max_pass_rate_drop_pts: None,
             },
-        )?;
-        let better = summaries.first().is_some_and(|s| {
-            s.mcnemar.head_only > s.mcnemar.base_only
-                && s.mcnemar
-                    .p_value
-                    .is_some_and(|p| p < ptrack::suggest::ALPHA)
-        });
-        if args.rounds == 1 {
-            break;
+        };
+        let (summaries, interrupted) = super::eval::run_batches(ctx, &eval_args)?;
+        if !ctx.ui.json {
+            for s in &summaries {
+                super::eval::print_summary(ctx, s)?;
+            }
         }
-        if better {
-            ctx.ui.status(&format!(
-                "{} {} passed significantly more pairs than {}: it is the best candidate so far",
+        if interrupted {
+            return Err(CliError::interrupted(format!(
+                "interrupted: {} is written and the pairs done are kept",
+                created.path.display()
+            )));
+        }
+        let Some(eval) = summaries.into_iter().next() else {
+            return Err(CliError::new(format!(
+                "the eval of {} {} against {} gave no result",
                 best.name, created.version, best.version
-            ));
-            let registry = project.load_prompts();
-            let version: Version = created
-                .version
-                .parse()
-                .map_err(|e: ptrack::VersionError| CliError::new(e.to_string()))?;
-            best = registry.resolve(&best.name, Some(&version))?.clone();
-            findings = project
-                .suggest(&SuggestQuery {
-                    prompt: best.name.clone(),
-                    version: Some(best.version.clone()),
-                })
-                .map_err(|e| match e {
-                    SuggestError::Lookup(l) => CliError::from(l),
-                })?
-                .findings;
-        } else {
+            )));
+        };
+        let better = ptrack::suggest::is_better(&eval);
+        rounds.push(ptrack::suggest::RewriteRound {
+            round,
+            from_version: best.version.to_string(),
+            candidate: created.clone(),
+            eval,
+            better,
+        });
+        if better {
+            if args.rounds > 1 {
+                ctx.ui.status(&format!(
+                    "{} {} passed significantly more pairs than {}: it is the best candidate so far",
+                    best.name, created.version, best.version
+                ));
+            }
+            best = resolve_created(project, &best.name, &created)?;
+            if round < args.rounds {
+                findings = project
+                    .suggest(&SuggestQuery {
+                        prompt: best.name.clone(),
+                        version: Some(best.version.clone()),
+                    })
+                    .map_err(|e| match e {
+                        SuggestError::Lookup(l) => CliError::from(l),
+                    })?
+                    .findings;
+            }
+        } else if args.rounds > 1 {
             ctx.ui.status(&format!(
                 "{} {} is not significantly better than {}: keeping {}",
                 best.name, created.version, best.version, best.version
             ));
         }
+    }
+    if ctx.ui.json {
+        return ctx.ui.json(&ptrack::suggest::RewriteModel {
+            prompt: model.prompt.clone(),
+            from_version: model.version.to_string(),
+            rounds,
+            best_version: best.version.to_string(),
+        });
     }
     if args.rounds > 1 {
         ctx.ui.status(&format!(
@@ -176,6 +198,20 @@ fn rewrite(
         ));
     }
     Ok(())
+}
+
+/// The version `created` wrote, read back from the prompt files.
+fn resolve_created(
+    project: &ptrack::Project,
+    name: &str,
+    created: &ptrack::create::Created,
+) -> CliResult<ptrack::PromptVersion> {
+    let registry = project.load_prompts();
+    let version: Version = created
+        .version
+        .parse()
+        .map_err(|e: ptrack::VersionError| CliError::new(e.to_string()))?;
+    Ok(registry.resolve(name, Some(&version))?.clone())
 }
 
 /// Ask the optimizer for a rewrite of `version` and write it as the next version file.

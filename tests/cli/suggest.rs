@@ -396,7 +396,21 @@ fn rewrite_writes_the_next_version_and_shows_the_eval() {
         file.ends_with("---\nSay hi to {{ who }} and give one next step.\n"),
         "{file}"
     );
-    let e = &r.json()["evals"][0];
+    let doc = r.json();
+    assert_eq!(doc["rounds"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(
+        (
+            &doc["from_version"],
+            &doc["best_version"],
+            &doc["rounds"][0]["better"]
+        ),
+        (&json!("1.0"), &json!("1.1"), &json!(true))
+    );
+    assert_eq!(
+        doc["rounds"][0]["candidate"]["path"],
+        json!("prompts/p/1.1.md")
+    );
+    let e = &doc["rounds"][0]["eval"];
     assert_eq!(
         (&e["base"]["version"], &e["head"]["version"]),
         (&json!("1.0"), &json!("1.1"))
@@ -491,7 +505,7 @@ fn real_model_suggest_rewrite() {
             let file = env.read("prompts/p/1.1.md");
             assert!(file.contains("proposed_from: '1.0'"), "{file}");
             assert!(file.contains("{{ who }}"), "{file}");
-            let e = &r.json()["evals"][0];
+            let e = &r.json()["rounds"][0]["eval"];
             assert_eq!(
                 (&e["base"]["version"], &e["head"]["version"], &e["pairs"]),
                 (&json!("1.0"), &json!("1.1"), &json!(1)),
@@ -566,4 +580,79 @@ fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
             .contains("proposed_from: '1.1'")
     );
     assert!(env.read("prompts/p/1.2.md").contains("politely"));
+}
+
+/// With `--json`, every round's eval comes in one document, with the best candidate.
+#[test]
+fn rewrite_rounds_json_is_one_document() {
+    let (env, _) = rewrite_project("unused");
+    let server = FakeServer::start(|req| {
+        let prompt = req.prompt();
+        let text = match prompt.split_once("CURRENT>>>") {
+            Some((current, _)) if current.contains("next step") => {
+                "<<<PROMPT\nSay hi to {{ who }} politely.\nPROMPT>>>"
+            }
+            Some(_) => "<<<PROMPT\nSay hi to {{ who }} and give one next step.\nPROMPT>>>",
+            None if prompt.contains("next step") => "Hi! Next step: stretch.",
+            None => "Hi!",
+        };
+        Reply::new(200, ollama_answer(text))
+    });
+    let url = server.url();
+    let r = env.run(&[
+        "suggest",
+        "p",
+        "--rewrite",
+        "--rounds",
+        "2",
+        "--provider",
+        "ollama",
+        "--base-url",
+        &url,
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.snapshot());
+    let doc = r.json();
+    let rounds: Vec<_> = doc["rounds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x["round"].clone(),
+                        x["from_version"].clone(),
+                        x["candidate"]["version"].clone(),
+                        x["better"].clone(),
+                        x["eval"]["mcnemar"]["head_only"].clone(),
+                        x["eval"]["mcnemar"]["base_only"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        rounds,
+        vec![
+            (
+                json!(1),
+                json!("1.0"),
+                json!("1.1"),
+                json!(true),
+                json!(6),
+                json!(0)
+            ),
+            (
+                json!(2),
+                json!("1.1"),
+                json!("1.2"),
+                json!(false),
+                json!(0),
+                json!(6)
+            ),
+        ],
+        "{doc}"
+    );
+    assert_eq!(doc["best_version"], json!("1.1"));
 }
