@@ -63,7 +63,7 @@ rm -rf .ptrack
 read -r warm_wall warm_peak < <(measure "$PTRACK" performance --json)
 # Each round appends 1,000 new runs to one log, then queries: only the new bytes are read.
 log=$(find runs -name '*.jsonl' | sort | head -1)
-head -1000 "$log" >append.jsonl
+grep -v "\"type\":\"rating\"" "$log" | head -1000 >append.jsonl # runs only
 append_and_query() {
   awk -v k="$RANDOM$RANDOM" '{ sub(/"id":"/, "\"id\":\"app" k "-" NR "-"); print }' append.jsonl >>"$log"
   "$PTRACK" performance --json
@@ -71,13 +71,26 @@ append_and_query() {
 export -f append_and_query
 export PTRACK log
 read -r app_wall app_peak < <(measure bash -c append_and_query)
+# The same, timed by hyperfine (millisecond resolution, the append not counted) when installed.
+if command -v hyperfine >/dev/null; then
+  append_runs() {
+    awk -v k="$RANDOM$RANDOM" '{ sub(/"id":"/, "\"id\":\"app" k "-" NR "-"); print }' append.jsonl >>"$log"
+  }
+  export -f append_runs
+  hyperfine --runs "$REPEAT" --warmup 1 -N --export-json hf-warm.json "$PTRACK performance --json" >/dev/null 2>&1
+  hyperfine --runs "$REPEAT" --prepare "bash -c append_runs" -N --export-json hf-append.json \
+    "$PTRACK performance --json" >/dev/null 2>&1
+  median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
+  warm_wall=$(median hf-warm.json)
+  app_wall=$(median hf-append.json)
+fi
 echo "$RUNS runs, $size MB in $files files; median of $REPEAT; $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-34s | %8s | %11s |\n' "tool" "wall" "peak memory"
 printf '|%s|%s|%s|\n' "------------------------------------" "----------" "-------------"
 printf '| %-34s | %6.2f s | %8d MB |\n' "cat (the floor)" "$cat_wall" "$((cat_peak / 1024))"
 printf '| %-34s | %6.2f s | %8d MB |\n' "DuckDB CLI $(duckdb --version | cut -d' ' -f1), 2 threads" "$duck_wall" "$((duck_peak / 1024))"
 printf '| %-34s | %6.2f s | %8d MB |\n' "ptrack performance (no cache)" "$pt_wall" "$((pt_peak / 1024))"
-printf '| %-34s | %6.2f s | %8d MB |\n' "ptrack, cache warm, nothing new" "$warm_wall" "$((warm_peak / 1024))"
-printf '| %-34s | %6.2f s | %8d MB |\n' "ptrack, cache warm, +1,000 runs" "$app_wall" "$((app_peak / 1024))"
+printf '| %-34s | %6.3f s | %8d MB |\n' "ptrack, cache warm, nothing new" "$warm_wall" "$((warm_peak / 1024))"
+printf '| %-34s | %6.3f s | %8d MB |\n' "ptrack, cache warm, +1,000 runs" "$app_wall" "$((app_peak / 1024))"
 awk -v d="$duck_wall" -v p="$pt_wall" 'BEGIN { printf "ptrack (no cache) is %.2fx DuckDB\n", d / p }'
 echo "(the appended runs stay in $DIR; delete it to start over)"

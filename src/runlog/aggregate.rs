@@ -447,7 +447,7 @@ impl MetricsBuilder {
             tokens_mean: (self.tokens_n > 0).then(|| self.tokens_sum as f64 / self.tokens_n as f64),
             tokens_total: self.tokens_sum,
             output_length_mean: (n > 0).then(|| self.length_sum as f64 / n as f64),
-            quality_mean: stats::mean(&self.quality),
+            quality_mean: canonical_mean(&mut self.quality),
             quality_n: self.quality.len(),
             feedback_count: self.feedback,
             first_run: self.first,
@@ -491,7 +491,20 @@ pub(crate) fn latest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
+/// The mean of `xs` summed in ascending order, so that it does not depend on the order runs
+/// were read in (a cache that adds new runs to sorted old ones gives the same bits). Whole
+/// numbers (the usual 1–10 scores) sum exactly in any order and are not sorted.
+fn canonical_mean(xs: &mut [f64]) -> Option<f64> {
+    if !xs.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e12) {
+        xs.sort_unstable_by(f64::total_cmp);
+    }
+    stats::mean(xs)
+}
+
+/// Mean, extremes and percentiles of `times`, which it sorts (the mean is summed in that
+/// order, see [`canonical_mean`]).
 fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
+    times.sort_unstable_by(f64::total_cmp);
     let mean = stats::mean(times)?;
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     let max = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -518,12 +531,30 @@ pub struct DurationHistogram {
 }
 
 impl DurationHistogram {
-    /// The histogram of `times`.
+    /// The histogram of `times`; the sum adds them in ascending order (sorting a copy when
+    /// they are not), so it does not depend on the order runs were read in.
     pub fn of(times: &[f64]) -> DurationHistogram {
+        let sorted;
+        let times = if times.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+            times
+        } else {
+            let mut copy = times.to_vec();
+            copy.sort_unstable_by(f64::total_cmp);
+            sorted = copy;
+            &sorted
+        };
         let bounds = crate::alerts::DURATION_BUCKETS_MS;
         let mut counts = vec![0; bounds.len() + 1];
+        let mut i = 0;
         for &t in times {
-            let i = bounds.partition_point(|&b| b < t);
+            if t.is_nan() {
+                counts[0] += 1;
+                continue;
+            }
+            // Ascending times: the bucket only moves up.
+            while i < bounds.len() && bounds[i] < t {
+                i += 1;
+            }
             counts[i] += 1;
         }
         DurationHistogram {

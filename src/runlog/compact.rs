@@ -553,59 +553,223 @@ pub fn performance(
 
 /// Figures from the merged data of every file; `only_prompt` keeps one prompt's groups.
 /// None when two runs share an id.
-fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
+fn finish(all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
+    build(all, only_prompt).map(figures)
+}
+
+/// The builders of every version's figures, before they are computed: what the cache's
+/// snapshot keeps, so that runs appended later are added without reading the others again.
+#[derive(Debug, Default)]
+struct Built {
+    /// Per prompt: each version, its text in the logs, and its builder with the times sorted.
+    by_prompt: std::collections::BTreeMap<String, Vec<(Version, String, MetricsBuilder)>>,
+    /// The id hashes of every run counted, sorted.
+    ids: Vec<u64>,
+    /// The id hashes that have a rating, sorted.
+    rated: Vec<u64>,
+    /// Problems found while reading.
+    diagnostics: Vec<Diagnostic>,
+    /// Lines the simple parser handled.
+    fallbacks: usize,
+}
+
+/// The builders of `all`'s groups (`only_prompt`'s alone when given). None when two runs share
+/// an id or one version has two texts: the simple path decides those.
+fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
     if let Some(p) = only_prompt {
         all.groups.retain(|g| g.prompt == p);
     }
     let ratings = std::mem::take(&mut all.ratings);
-    let mut ids: Vec<u64> = Vec::new();
-    let mut by_prompt: std::collections::BTreeMap<String, Vec<(Version, MetricsBuilder)>> =
-        Default::default();
+    let mut built = Built {
+        rated: ratings
+            .iter_with_feedback_time()
+            .map(|(k, _, _)| *k)
+            .collect(),
+        diagnostics: std::mem::take(&mut all.diagnostics),
+        fallbacks: all.fallbacks,
+        ..Built::default()
+    };
+    built.rated.sort_unstable();
     for g in all.groups {
         let Ok(version) = g.version.parse::<Version>() else {
             continue;
         };
-        let mut b = MetricsBuilder {
-            tokens_sum: g.tokens_sum,
-            tokens_n: g.tokens_n,
-            length_sum: g.length_sum,
-            spend: g.spend.clone(),
-            first: g.first,
-            last: g.last,
-            ..MetricsBuilder::default()
-        };
-        for i in 0..g.times.len() {
-            let rating = if ratings.is_empty() {
-                None
-            } else {
-                ratings.get(&g.ids[i])
-            };
-            if let Some(q) = quality_of(&g, i, &ratings) {
-                b.quality.push(q);
-            }
-            b.successes += usize::from(g.flags[i] & SUCCESS != 0);
-            // A rating's feedback replaces the run's own; without one, the run's stands.
-            let feedback = rating.and_then(|r| r.feedback);
-            b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
-        }
+        let mut b = builder_of(&g, &ratings);
         b.times = g.times;
-        ids.extend(g.ids);
-        let versions = by_prompt.entry(g.prompt).or_default();
+        b.times.sort_unstable_by(f64::total_cmp);
+        built.ids.extend(g.ids);
+        let versions = built.by_prompt.entry(g.prompt).or_default();
         // Two texts of one version (`1.01` and `1.1`): the simple path merges them in run order.
-        if versions.iter().any(|(v, _)| *v == version) {
+        if versions.iter().any(|(v, _, _)| *v == version) {
             return None;
         }
-        versions.push((version, b));
+        versions.push((version, g.version, b));
     }
     // Duplicate ids: the simple path decides which copy counts.
-    ids.sort_unstable();
-    if ids.windows(2).any(|w| w[0] == w[1]) {
+    built.ids.sort_unstable();
+    if built.ids.windows(2).any(|w| w[0] == w[1]) {
         return None;
     }
-    drop(ids);
+    Some(built)
+}
+
+/// The builder of `g`'s figures but for its times.
+fn builder_of(g: &Group, ratings: &LatestRatings<u64, Rated, FastState>) -> MetricsBuilder {
+    let mut b = MetricsBuilder {
+        tokens_sum: g.tokens_sum,
+        tokens_n: g.tokens_n,
+        length_sum: g.length_sum,
+        spend: g.spend.clone(),
+        first: g.first,
+        last: g.last,
+        ..MetricsBuilder::default()
+    };
+    for i in 0..g.times.len() {
+        let rating = if ratings.is_empty() {
+            None
+        } else {
+            ratings.get(&g.ids[i])
+        };
+        if let Some(q) = quality_of(g, i, ratings) {
+            b.quality.push(q);
+        }
+        b.successes += usize::from(g.flags[i] & SUCCESS != 0);
+        // A rating's feedback replaces the run's own; without one, the run's stands.
+        let feedback = rating.and_then(|r| r.feedback);
+        b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
+    }
+    b
+}
+
+/// Add the runs of `new` (read from bytes appended to logs `built` was made from) to `built`.
+/// None when they cannot simply be added: a problem line, a rating, an id seen before or
+/// rated before, or a version's second text; the caller then reads through the cache again.
+fn add_appended(built: &mut Built, new: Partial, only_prompt: Option<&str>) -> Option<()> {
+    if !new.diagnostics.is_empty() || !new.ratings.is_empty() {
+        return None;
+    }
+    built.fallbacks += new.fallbacks;
+    let mut ids: Vec<u64> = Vec::new();
+    let empty = LatestRatings::default();
+    for g in new.groups {
+        if only_prompt.is_some_and(|p| p != g.prompt) {
+            continue;
+        }
+        let Ok(version) = g.version.parse::<Version>() else {
+            continue;
+        };
+        let mut b = builder_of(&g, &empty);
+        let mut times = g.times;
+        times.sort_unstable_by(f64::total_cmp);
+        ids.extend(g.ids);
+        let versions = built.by_prompt.entry(g.prompt).or_default();
+        match versions.iter_mut().find(|(v, _, _)| *v == version) {
+            Some((_, text, _)) if *text != g.version => return None,
+            Some((_, _, old)) => {
+                merge_into(&mut old.times, &times);
+                b.times = Vec::new();
+                *old += &b;
+            }
+            None => {
+                b.times = times;
+                versions.push((version, g.version, b));
+            }
+        }
+    }
+    ids.sort_unstable();
+    let seen =
+        |id: &u64| built.ids.binary_search(id).is_ok() || built.rated.binary_search(id).is_ok();
+    if ids.windows(2).any(|w| w[0] == w[1]) || ids.iter().any(seen) {
+        return None;
+    }
+    built.ids = merge_sorted_ids(&built.ids, &ids);
+    Some(())
+}
+
+/// The merge of two ascending sequences of times (in `f64::total_cmp` order).
+fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        // Without a branch on the comparison: the next value comes from either side.
+        let take_b = b[j].total_cmp(&a[i]).is_lt();
+        out.push(if take_b { b[j] } else { a[i] });
+        j += usize::from(take_b);
+        i += usize::from(!take_b);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Merge the ascending times `new` into the ascending times `into`, in place from the end
+/// (few new values into many: only the old values above the smallest new one move).
+fn merge_into(into: &mut Vec<f64>, new: &[f64]) {
+    let old = into.len();
+    into.extend_from_slice(new);
+    let (mut i, mut j, mut k) = (old, new.len(), into.len());
+    while j > 0 {
+        k -= 1;
+        if i > 0 && new[j - 1].total_cmp(&into[i - 1]).is_lt() {
+            into[k] = into[i - 1];
+            i -= 1;
+        } else {
+            into[k] = new[j - 1];
+            j -= 1;
+        }
+    }
+}
+
+/// The merge of ascending sequences of times, two by two.
+fn merge_many(runs: Vec<&[f64]>) -> Vec<f64> {
+    let mut level: Vec<Vec<f64>> = match runs.as_slice() {
+        [] => return Vec::new(),
+        [a] => return a.to_vec(),
+        _ => runs
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => merge_sorted(a, b),
+                [a] => a.to_vec(),
+                _ => Vec::new(),
+            })
+            .collect(),
+    };
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => merge_sorted(a, b),
+                [a] => a.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+    }
+    level.pop().unwrap_or_default()
+}
+
+/// The merge of two ascending sequences of id hashes.
+fn merge_sorted_ids(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if b[j] < a[i] {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// The figures of `built`: per version, and per prompt over all its versions.
+fn figures(built: Built) -> FastPerformance {
     let mut histograms = Vec::new();
-    for (prompt, versions) in &by_prompt {
-        for (version, b) in versions {
+    for (prompt, versions) in &built.by_prompt {
+        for (version, _, b) in versions {
             histograms.push(super::aggregate::VersionHistogram {
                 prompt: prompt.clone(),
                 version: version.clone(),
@@ -614,19 +778,29 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
         }
     }
     histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
-    let prompts = by_prompt
+    let prompts = built
+        .by_prompt
         .into_iter()
         .map(|(prompt, mut versions)| {
             versions.sort_by(|a, b| a.0.cmp(&b.0));
-            // "All versions" concatenates the versions' runs in version order, as the simple path does.
+            // "All versions" holds every version's runs (the simple path: in version order).
             let mut all = MetricsBuilder::default();
-            for (_, b) in &versions {
+            for (_, _, b) in &mut versions {
+                let times = std::mem::take(&mut b.times);
                 all += b;
+                b.times = times;
             }
+            // Each version's times are sorted: merged, they are all sorted.
+            all.times = merge_many(
+                versions
+                    .iter()
+                    .map(|(_, _, b)| b.times.as_slice())
+                    .collect(),
+            );
             let all: Metrics = all.finish();
             let versions = versions
                 .into_iter()
-                .map(|(version, b)| VersionMetrics {
+                .map(|(version, _, b)| VersionMetrics {
                     prompt: prompt.clone(),
                     version,
                     metrics: b.finish(),
@@ -639,12 +813,12 @@ fn finish(mut all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance
             }
         })
         .collect();
-    Some(FastPerformance {
+    FastPerformance {
         prompts,
-        diagnostics: all.diagnostics,
-        fallback_lines: all.fallbacks,
+        diagnostics: built.diagnostics,
+        fallback_lines: built.fallbacks,
         histograms,
-    })
+    }
 }
 
 /// The quality of run `i` of `g`: its latest rating, else the score it was logged with.
@@ -1109,6 +1283,41 @@ mod tests {
             }
         }
         lines
+    }
+
+    #[test]
+    fn merges_give_what_sorting_gives() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for (n, m) in [
+            (0, 0),
+            (0, 3),
+            (5, 0),
+            (1, 1),
+            (100, 7),
+            (7, 100),
+            (1000, 1000),
+        ] {
+            let mut a: Vec<f64> = (0..n).map(|_| f64::from(rng.u8(..)) / 4.0).collect();
+            let mut b: Vec<f64> = (0..m).map(|_| f64::from(rng.u8(..)) / 4.0).collect();
+            a.sort_unstable_by(f64::total_cmp);
+            b.sort_unstable_by(f64::total_cmp);
+            let mut want = [a.clone(), b.clone()].concat();
+            want.sort_unstable_by(f64::total_cmp);
+            assert_eq!(merge_sorted(&a, &b), want, "{n}+{m}");
+            let mut into = a.clone();
+            merge_into(&mut into, &b);
+            assert_eq!(into, want, "{n}+{m} in place");
+            let thirds = [&a[..n / 3], &a[n / 3..], &b[..]];
+            let mut parts: Vec<Vec<f64>> = thirds.iter().map(|p| p.to_vec()).collect();
+            parts.push(vec![-0.0, 0.0]);
+            let mut want: Vec<f64> = parts.concat();
+            want.sort_unstable_by(f64::total_cmp);
+            let got = merge_many(parts.iter().map(Vec::as_slice).collect());
+            assert_eq!(
+                got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

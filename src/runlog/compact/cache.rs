@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{FastPerformance, FastState, Group, LogSummary, Partial, Rated, finish};
+use super::{
+    Built, FastPerformance, FastState, Group, LogSummary, Partial, Rated, add_appended, build,
+    figures,
+};
 use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
@@ -40,6 +43,9 @@ pub struct CacheStats {
     pub read: usize,
     /// Bytes read from run logs.
     pub bytes_read: u64,
+    /// Whether the figures came from the snapshot of the last query plus the appended runs,
+    /// without reading the other logs' cache entries.
+    pub from_snapshot: bool,
 }
 
 impl std::ops::AddAssign for CacheStats {
@@ -48,6 +54,7 @@ impl std::ops::AddAssign for CacheStats {
         self.appended += o.appended;
         self.read += o.read;
         self.bytes_read += o.bytes_read;
+        self.from_snapshot |= o.from_snapshot;
     }
 }
 
@@ -231,6 +238,23 @@ fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// The whole cache file at `path` (never through a link).
+fn read_whole(path: &Path) -> Option<Vec<u8>> {
+    let mut f = crate::safe_fs::open_no_link(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?.saturating_add(1));
+    f.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// The part of a cache file's bytes after its magic line and checksum, when the checksum holds.
+fn checked_body(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_prefix(MAGIC.as_bytes())?;
+    let sum = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let body = rest.get(8..)?;
+    (hash_bytes(body) == sum).then_some(body)
 }
 
 /// The bytes of the cache file `path` after its magic line, when their checksum holds.
@@ -495,6 +519,258 @@ fn unchanged_result(
     same.then_some(index.result)
 }
 
+/// The snapshot file: every version's builder as of the logs' states in it, times sorted.
+const SNAPSHOT: &str = "figures.snapshot";
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    prompt: Option<String>,
+    files: Vec<FileState>,
+    fallbacks: usize,
+    diagnostics: Vec<Diagnostic>,
+    ids: usize,
+    rated: usize,
+    groups: Vec<SnapshotGroup>,
+}
+
+/// A version's builder but for its times and quality scores, which follow the header.
+#[derive(Serialize, Deserialize)]
+struct SnapshotGroup {
+    prompt: String,
+    version: String,
+    runs: usize,
+    scores: usize,
+    tokens_sum: u64,
+    tokens_n: u64,
+    length_sum: u64,
+    successes: usize,
+    feedback: usize,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    spend: crate::runlog::aggregate::TokenSpend,
+}
+
+/// Write `built` (made from `files` as they are now) as the snapshot.
+fn write_snapshot(
+    cache_dir: &Path,
+    prompt: Option<&str>,
+    files: Vec<FileState>,
+    built: &Built,
+) -> std::io::Result<()> {
+    let mut groups = Vec::new();
+    for (name, versions) in &built.by_prompt {
+        for (_, text, b) in versions {
+            groups.push(SnapshotGroup {
+                prompt: name.clone(),
+                version: text.clone(),
+                runs: b.times.len(),
+                scores: b.quality.len(),
+                tokens_sum: b.tokens_sum,
+                tokens_n: b.tokens_n,
+                length_sum: b.length_sum,
+                successes: b.successes,
+                feedback: b.feedback,
+                first: b.first,
+                last: b.last,
+                spend: b.spend.clone(),
+            });
+        }
+    }
+    let header = SnapshotHeader {
+        prompt: prompt.map(str::to_string),
+        files,
+        fallbacks: built.fallbacks,
+        diagnostics: built.diagnostics.clone(),
+        ids: built.ids.len(),
+        rated: built.rated.len(),
+        groups,
+    };
+    let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    let runs: usize = header.groups.iter().map(|g| g.runs + g.scores).sum();
+    // One buffer: the magic line, room for the checksum, then the body.
+    let start = MAGIC.len() + 8;
+    let mut file = Vec::with_capacity(
+        start + 8 + json.len() + 8 * (built.ids.len() + built.rated.len() + runs),
+    );
+    file.extend_from_slice(MAGIC.as_bytes());
+    file.extend_from_slice(&[0; 8]);
+    file.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    file.extend_from_slice(&json);
+    for id in built.ids.iter().chain(&built.rated) {
+        file.extend_from_slice(&id.to_le_bytes());
+    }
+    for versions in built.by_prompt.values() {
+        for (_, _, b) in versions {
+            for t in b.times.iter().chain(&b.quality) {
+                file.extend_from_slice(&t.to_le_bytes());
+            }
+        }
+    }
+    let sum = hash_bytes(&file[start..]);
+    file[MAGIC.len()..start].copy_from_slice(&sum.to_le_bytes());
+    replace_file(&cache_dir.join(SNAPSHOT), &file)
+}
+
+/// The snapshot's logs and builders, when it is intact and was made for `prompt`.
+fn read_snapshot(cache_dir: &Path, prompt: Option<&str>) -> Option<(Vec<FileState>, Built)> {
+    let bytes = read_whole(&cache_dir.join(SNAPSHOT))?;
+    let rest = checked_body(&bytes)?;
+    let len = usize::try_from(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
+    let header: SnapshotHeader =
+        serde_json::from_slice(rest.get(8..8usize.checked_add(len)?)?).ok()?;
+    if header.prompt.as_deref() != prompt {
+        return None;
+    }
+    let mut data = rest.get(8 + len..)?;
+    let mut words = |n: usize| -> Option<&[u8]> {
+        let bytes = data.get(..n.checked_mul(8)?)?;
+        data = &data[bytes.len()..];
+        Some(bytes)
+    };
+    let u64s = |b: &[u8]| -> Vec<u64> {
+        b.chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect()
+    };
+    let f64s = |b: &[u8]| -> Vec<f64> {
+        b.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect()
+    };
+    let mut built = Built {
+        ids: u64s(words(header.ids)?),
+        rated: u64s(words(header.rated)?),
+        diagnostics: header.diagnostics,
+        fallbacks: header.fallbacks,
+        ..Built::default()
+    };
+    for g in header.groups {
+        let times = f64s(words(g.runs)?);
+        let quality = f64s(words(g.scores)?);
+        let version = g.version.parse().ok()?;
+        let b = crate::runlog::aggregate::MetricsBuilder {
+            times,
+            quality,
+            tokens_sum: g.tokens_sum,
+            tokens_n: g.tokens_n,
+            length_sum: g.length_sum,
+            successes: g.successes,
+            feedback: g.feedback,
+            first: g.first,
+            last: g.last,
+            spend: g.spend,
+        };
+        built
+            .by_prompt
+            .entry(g.prompt)
+            .or_default()
+            .push((version, g.version, b));
+    }
+    data.is_empty().then_some((header.files, built))
+}
+
+/// The figures when every log is as the snapshot saw it or only grew: the snapshot's builders
+/// with the appended runs added, reading nothing but the appended bytes. None when anything
+/// else changed, or the appended lines hold what cannot simply be added (see
+/// [`add_appended`]); the snapshot and index are then rewritten for the new state.
+fn from_snapshot(
+    cache_dir: &Path,
+    prompt: Option<&str>,
+    files: &[LogFile],
+    buf: &mut Vec<u8>,
+) -> Option<(FastPerformance, CacheStats)> {
+    let (old_states, mut built) = read_snapshot(cache_dir, prompt)?;
+    if old_states.len() != files.len() {
+        return None;
+    }
+    let none = RunFilter::default();
+    let mut stats = CacheStats {
+        from_snapshot: true,
+        ..CacheStats::default()
+    };
+    let mut states = Vec::with_capacity(files.len());
+    let mut new = Partial::default();
+    for (old, log) in old_states.into_iter().zip(files) {
+        if old.rel != log.rel {
+            return None;
+        }
+        if old.unchanged(&log.path) {
+            stats.reused += 1;
+            states.push(old);
+            continue;
+        }
+        let (len, mtime_ns, inode) = stat(&log.path).ok()?;
+        let mut f = crate::safe_fs::open_no_link(&log.path).ok()?;
+        let grew = len > old.len
+            && old.inode == inode
+            && old.complete
+            && old.len >= EDGE
+            && hash_range(&mut f, 0, EDGE).ok()? == old.head
+            && hash_range(&mut f, old.len - EDGE, old.len).ok()? == old.tail
+            && hash_prefix(&mut f, old.len).ok()? == old.prefix;
+        if !grew {
+            return None;
+        }
+        stats.appended += 1;
+        stats.bytes_read += len - old.len;
+        let mut p = Partial::default();
+        let (lines, complete) =
+            p.file_from(&log.path, &log.shown, &none, buf, old.len, old.lines)?;
+        let state = FileState {
+            rel: log.rel.clone(),
+            len,
+            mtime_ns,
+            inode,
+            head: old.head,
+            tail: hash_range(&mut f, len - EDGE, len).ok()?,
+            prefix: hash_prefix(&mut f, len).ok()?,
+            lines,
+            complete,
+        };
+        // A log that changed while it was read: the slow path reads it again.
+        if stat(&log.path).ok()? != (len, mtime_ns, inode) {
+            return None;
+        }
+        new += p;
+        states.push(state);
+    }
+    add_appended(&mut built, new, prompt)?;
+    let _ = std::fs::remove_file(cache_dir.join("index.json"));
+    if write_snapshot(cache_dir, prompt, states.clone(), &built).is_err() {
+        let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
+    }
+    let result = figures(built);
+    write_index(cache_dir, prompt, states, &result);
+    Some((result, stats))
+}
+
+/// Write the index: `result` and the states of the logs it was computed from.
+fn write_index(
+    cache_dir: &Path,
+    prompt: Option<&str>,
+    files: Vec<FileState>,
+    result: &FastPerformance,
+) {
+    #[derive(Serialize)]
+    struct IndexRef<'a> {
+        prompt: Option<&'a str>,
+        files: Vec<FileState>,
+        result: &'a FastPerformance,
+    }
+    let index = IndexRef {
+        prompt,
+        files,
+        result,
+    };
+    if let Ok(json) = serde_json::to_vec(&index) {
+        let mut data = Vec::with_capacity(MAGIC.len() + 8 + json.len());
+        data.extend_from_slice(MAGIC.as_bytes());
+        data.extend_from_slice(&hash_bytes(&json).to_le_bytes());
+        data.extend_from_slice(&json);
+        let _ = replace_file(&cache_dir.join("index.json"), &data);
+    }
+}
+
 /// The cache folder of the project at `root`, relative to it.
 pub const CACHE_DIR: &str = ".ptrack/cache";
 
@@ -546,6 +822,11 @@ fn cached_in(
         };
         return Some((result, stats));
     }
+    let mut buf = Vec::new();
+    if let Some(done) = from_snapshot(cache_dir, prompt, &files, &mut buf) {
+        return Some(done);
+    }
+    let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
     let (all, stats, states, _) = gather(&files, cache_dir, threads);
     // Entries of logs that are gone.
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
@@ -564,22 +845,13 @@ fn cached_in(
         }
     }
     let _ = std::fs::remove_file(cache_dir.join("index.json"));
-    let result = finish(all, prompt)?;
-    if let Some(files) = states.into_iter().collect::<Option<Vec<FileState>>>() {
-        let index = Index {
-            prompt: prompt.map(str::to_string),
-            files,
-            result,
-        };
-        if let Ok(json) = serde_json::to_vec(&index) {
-            let mut data = Vec::with_capacity(MAGIC.len() + 8 + json.len());
-            data.extend_from_slice(MAGIC.as_bytes());
-            data.extend_from_slice(&hash_bytes(&json).to_le_bytes());
-            data.extend_from_slice(&json);
-            let _ = replace_file(&cache_dir.join("index.json"), &data);
-        }
-        return Some((index.result, stats));
-    }
+    let built = build(all, prompt)?;
+    let Some(files) = states.into_iter().collect::<Option<Vec<FileState>>>() else {
+        return Some((figures(built), stats));
+    };
+    let _ = write_snapshot(cache_dir, prompt, files.clone(), &built);
+    let result = figures(built);
+    write_index(cache_dir, prompt, files, &result);
     Some((result, stats))
 }
 
@@ -676,6 +948,117 @@ mod tests {
         );
     }
 
+    /// Runs of `prompt` 1.1 with times and scores that are not whole numbers, so that the
+    /// order they are summed in would show in the last bits.
+    fn fractional(range: std::ops::Range<usize>, prompt: &str, month: u32) -> String {
+        range
+            .map(|i| {
+                format!(
+                    "{{\"id\":\"f{i}\",\"ts\":\"2026-{month:02}-{:02}T10:00:00.000Z\",\"prompt\":\"{prompt}\",\"version\":\"1.1\",\"execution_time_ms\":{},\"success\":{},\"quality_score\":{}}}\n",
+                    i % 28 + 1,
+                    0.1 + (i * 7919 % 1013) as f64 / 3.0,
+                    i % 3 != 0,
+                    1.0 + (i % 17) as f64 / 7.0
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn appended_runs_are_added_to_the_snapshot_with_the_simple_readers_figures() {
+        let e = env();
+        // Version 1.1 of `a` spans two logs; appending to the earlier one puts the new runs
+        // in the middle of the version's runs in log order.
+        e.write("a/2026-10.jsonl", &fractional(1000..1400, "a", 10));
+        e.write("a/2026-12.jsonl", &fractional(2000..2300, "a", 12));
+        assert!(!e.query().from_snapshot, "the first query reads every log");
+        for (round, range) in [(0, 3000..3050), (1, 3050..3051), (2, 3051..3300)] {
+            let more =
+                fractional(range, "a", 10) + &lines(5000 + round * 10..5010 + round * 10, "a");
+            e.append("a/2026-10.jsonl", &more);
+            let stats = e.query();
+            assert!(stats.from_snapshot, "round {round}: {stats:?}");
+            assert_eq!((stats.read, stats.appended, stats.reused), (0, 1, 3));
+            assert_eq!(stats.bytes_read, more.len() as u64);
+        }
+        // Appends to two logs, one of them a new prompt's version.
+        e.append("b/2026-11.jsonl", &lines(6000..6020, "c"));
+        e.append("a/2026-12.jsonl", &fractional(7000..7010, "a", 12));
+        let stats = e.query();
+        assert!(stats.from_snapshot && stats.appended == 2, "{stats:?}");
+        // Nothing new: the index answers.
+        let stats = e.query();
+        assert_eq!((stats.reused, stats.from_snapshot), (4, false));
+    }
+
+    #[test]
+    fn appended_lines_that_cannot_simply_be_added_read_through_the_cache() {
+        let e = env();
+        e.query();
+        // A rating (of an old run), a bad line, and the second text of a version.
+        let rating = "{\"type\":\"rating\",\"run_id\":\"r3\",\"ts\":\"2026-11-20T00:00:00Z\",\"quality_score\":2.5}\n";
+        for (what, text) in [("rating", rating), ("bad line", "{\"id\": 1}\n")] {
+            e.append("a/2026-11.jsonl", text);
+            let stats = e.query();
+            assert!(!stats.from_snapshot, "{what}: {stats:?}");
+            assert_eq!((stats.read, stats.appended), (0, 1), "{what}");
+            // The snapshot was made again: plain runs after it are added to it.
+            e.append(
+                "a/2026-11.jsonl",
+                &lines(800 + what.len()..801 + what.len(), "a"),
+            );
+            assert!(e.query().from_snapshot, "{what}");
+        }
+        // A new run whose id was rated before: the rating applies to it.
+        e.append("a/2026-11.jsonl", &lines(900..901, "a"));
+        e.append("b/2026-11.jsonl", &rating.replace("r3", "r901"));
+        e.query();
+        e.append(
+            "a/2026-11.jsonl",
+            &line(902, "a", 5.0).replace("r902", "r901x"),
+        );
+        assert!(e.query().from_snapshot);
+        e.append("a/2026-11.jsonl", &rating.replace("r3", "r903"));
+        e.query();
+        let stats = {
+            e.append("a/2026-11.jsonl", &line(903, "a", 7.5));
+            e.query()
+        };
+        assert!(
+            !stats.from_snapshot,
+            "a run rated before it was logged: {stats:?}"
+        );
+        // A second text of version 1.1, and an id seen before: the simple reader decides.
+        for text in [
+            line(950, "a", 1.0).replace("\"1.2\"", "\"1.02\""),
+            line(0, "a", 1.0),
+        ] {
+            e.append("b/2026-11.jsonl", &text);
+            let got = performance_cached(&e.runs(), Path::new("runs"), e.dir.path(), None, 2)
+                .expect("the cache folder");
+            assert!(got.is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_or_missing_snapshot_is_made_again() {
+        let e = env();
+        e.query();
+        let snapshot = e.cache().join(SNAPSHOT);
+        let mut bytes = std::fs::read(&snapshot).expect("snapshot");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&snapshot, &bytes).expect("write");
+        e.append("a/2026-11.jsonl", &lines(700..710, "a"));
+        let stats = e.query();
+        assert!(!stats.from_snapshot && stats.appended == 1, "{stats:?}");
+        std::fs::remove_file(&snapshot).expect("rm");
+        e.append("a/2026-11.jsonl", &lines(710..720, "a"));
+        assert!(!e.query().from_snapshot);
+        e.append("a/2026-11.jsonl", &lines(720..730, "a"));
+        assert!(e.query().from_snapshot);
+    }
+
     #[test]
     fn every_other_change_reads_the_file_again() {
         let e = env();
@@ -758,11 +1141,11 @@ mod tests {
         let e = env();
         e.query();
         // Change the figures of a log so that the index is not used, then corrupt every entry
-        // past its magic line: a stored time or score, not the structure.
+        // and the snapshot past its magic line: a stored time or score, not the structure.
         e.append("b/2026-11.jsonl", &lines(700..701, "b"));
         for entry in std::fs::read_dir(e.cache()).expect("cache").flatten() {
             let p = entry.path();
-            if p.extension().is_some_and(|x| x == "bin") {
+            if p.extension().is_some_and(|x| x == "bin" || x == "snapshot") {
                 let mut b = std::fs::read(&p).expect("read");
                 let last = b.len() - 3;
                 b[last] ^= 0x40;
