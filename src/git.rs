@@ -2,7 +2,10 @@
 //!
 //! Everything goes through `git2` (libgit2); nothing shells out to `git`. History is one
 //! revision walk: a commit is looked at closely only when the tree id of the prompt's folder
-//! differs from its parent's, so long histories stay fast.
+//! differs from its parent's, and its changed files then come from comparing the entries of
+//! the prompt's folders; a tree diff with rename detection runs only when files may have been
+//! renamed (added and deleted in one commit) or the commit changed other folders too, so long
+//! histories stay fast.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -139,12 +142,10 @@ impl Repo {
 
     /// Short form of a commit id.
     pub fn short(&self, oid: git2::Oid) -> String {
-        self.repo
-            .find_object(oid, None)
-            .and_then(|o| o.short_id())
-            .ok()
-            .and_then(|b| b.as_str().ok().map(str::to_string))
-            .unwrap_or_else(|| oid.to_string()[..7].to_string())
+        match self.repo.find_object(oid, None) {
+            Ok(o) => short_id(&o),
+            Err(_) => oid.to_string()[..7].to_string(),
+        }
     }
 
     /// The merge base of HEAD with the default branch (`origin/HEAD`, else `main`, `master`,
@@ -329,7 +330,20 @@ impl Repo {
         &self,
         name: &str,
         limit: Option<usize>,
+        keep: impl FnMut(&mut HistoryEntry) -> bool,
+    ) -> Result<Vec<HistoryEntry>, GitError> {
+        self.walk_history(name, limit, keep, true)
+    }
+
+    /// The walk behind [`Repo::history_where`]. With `quick`, a commit's changes come from
+    /// comparing the prompt folders' trees when that gives what the tree diff gives (see
+    /// [`Repo::quick_changes`]); without it, always from the diff (tests compare the two).
+    fn walk_history(
+        &self,
+        name: &str,
+        limit: Option<usize>,
         mut keep: impl FnMut(&mut HistoryEntry) -> bool,
+        quick: bool,
     ) -> Result<Vec<HistoryEntry>, GitError> {
         let Some(head) = self.head() else {
             return Ok(Vec::new());
@@ -340,6 +354,11 @@ impl Repo {
         let prompts_dir = self.prefix.join("prompts");
         let mut names: BTreeSet<String> = BTreeSet::from([name.to_string()]);
         let boundary = self.shallow_boundary();
+        // A tree's `prompts/` folder, looked up once per tree rather than once per name.
+        let prompts_of = |t: &git2::Tree<'_>| -> Option<git2::Tree<'_>> {
+            let entry = t.get_path(&prompts_dir).ok()?;
+            self.repo.find_tree(entry.id()).ok()
+        };
         let mut out = Vec::new();
         for oid in walk {
             if limit.is_some_and(|l| out.len() >= l) {
@@ -349,78 +368,35 @@ impl Repo {
             let tree = commit.tree()?;
             let parents: Vec<git2::Tree<'_>> =
                 commit.parents().filter_map(|p| p.tree().ok()).collect();
+            let here = prompts_of(&tree);
+            let theirs: Vec<Option<git2::Tree<'_>>> = parents.iter().map(prompts_of).collect();
             let sub =
-                |t: &git2::Tree<'_>, n: &str| t.get_path(&prompts_dir.join(n)).ok().map(|e| e.id());
+                |t: Option<&git2::Tree<'_>>, n: &str| t.and_then(|t| t.get_name(n)).map(|e| e.id());
             let differs = |p: Option<&git2::Tree<'_>>| {
-                names
-                    .iter()
-                    .any(|n| sub(&tree, n) != p.and_then(|pt| sub(pt, n)))
+                names.iter().any(|n| sub(here.as_ref(), n) != sub(p, n))
             };
             // Like `git log PATH`: a merge counts only when it differs from every parent.
-            let touched = match parents.as_slice() {
+            let touched = match theirs.as_slice() {
                 [] => differs(None),
-                [p] => differs(Some(p)),
-                ps => ps.iter().all(|p| differs(Some(p))),
+                [p] => differs(p.as_ref()),
+                ps => ps.iter().all(|p| differs(p.as_ref())),
             };
             if !touched {
                 continue;
             }
-            let mut opts = git2::DiffOptions::new();
-            opts.pathspec(&prompts_dir);
-            let mut diff =
-                self.repo
-                    .diff_tree_to_tree(parents.first(), Some(&tree), Some(&mut opts))?;
-            diff.find_similar(Some(git2::DiffFindOptions::new().renames(true)))?;
-            let mut changes = Vec::new();
-            for delta in diff.deltas() {
-                let rel = |f: git2::DiffFile<'_>| -> Option<PathBuf> {
-                    f.path()?
-                        .strip_prefix(&self.prefix)
-                        .ok()
-                        .map(Path::to_path_buf)
-                };
-                let new_path = rel(delta.new_file());
-                let old_path = rel(delta.old_file());
-                let folder = |p: &Option<PathBuf>| {
-                    p.as_ref()
-                        .and_then(|p| p.strip_prefix("prompts").ok())
-                        .and_then(|p| p.components().next())
-                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                };
-                let (new_folder, old_folder) = (folder(&new_path), folder(&old_path));
-                let ours = |f: &Option<String>| f.as_ref().is_some_and(|f| names.contains(f));
-                if !ours(&new_folder) && !ours(&old_folder) {
-                    continue;
-                }
-                let status = match delta.status() {
-                    git2::Delta::Added | git2::Delta::Copied => ChangeKind::Added,
-                    git2::Delta::Deleted => ChangeKind::Deleted,
-                    git2::Delta::Renamed => ChangeKind::Renamed,
-                    _ => ChangeKind::Modified,
-                };
-                let (path, blob) = match status {
-                    ChangeKind::Deleted => (old_path.clone(), None),
-                    _ => (new_path.clone(), Some(delta.new_file().id().to_string())),
-                };
-                let Some(path) = path else { continue };
-                changes.push(FileChange {
-                    status,
-                    version: version_of(&path),
-                    old_path: (status == ChangeKind::Renamed)
-                        .then_some(old_path)
-                        .flatten(),
-                    path,
-                    blob,
-                });
-                if status == ChangeKind::Renamed
-                    && let Some(old) = old_folder
-                {
-                    names.insert(old);
-                }
-            }
+            let first = theirs.first().and_then(Option::as_ref);
+            let quick_changes = if quick {
+                self.quick_changes(first, here.as_ref(), &names)
+            } else {
+                None
+            };
+            let changes = match quick_changes {
+                Some(c) => c,
+                None => self.diff_changes(parents.first(), &tree, &mut names)?,
+            };
             let mut entry = HistoryEntry {
                 commit: commit.id().to_string(),
-                short: self.short(commit.id()),
+                short: short_id(commit.as_object()),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
                 author: author_name(&commit),
                 subject: subject(&commit),
@@ -434,6 +410,172 @@ impl Repo {
         }
         Ok(out)
     }
+
+    /// The changes to the files of the prompts `names` between two `prompts/` trees, found by
+    /// comparing their entries instead of a tree diff, when that is sure to give what
+    /// [`Repo::diff_changes`] gives: every entry of `prompts/` that changed is a folder of one
+    /// of `names`, the entries that changed in those folders are regular files with the same
+    /// mode on both sides, and files were not both added and deleted (so no rename can be
+    /// found). None: take the diff. Changes come in path order, as the diff's do.
+    fn quick_changes(
+        &self,
+        old: Option<&git2::Tree<'_>>,
+        new: Option<&git2::Tree<'_>>,
+        names: &BTreeSet<String>,
+    ) -> Option<Vec<FileChange>> {
+        let mut changes = Vec::new();
+        let (mut added, mut deleted) = (false, false);
+        for (a, b) in changed_entries(old, new) {
+            let folder = a.as_ref().or(b.as_ref())?.name().ok()?;
+            if !names.contains(folder) {
+                return None;
+            }
+            let subtree = |e: &Option<git2::TreeEntry<'_>>| -> Option<Option<git2::Tree<'_>>> {
+                match e {
+                    None => Some(None),
+                    Some(e) if e.kind() == Some(git2::ObjectType::Tree) => {
+                        self.repo.find_tree(e.id()).ok().map(Some)
+                    }
+                    Some(_) => None,
+                }
+            };
+            let (old_sub, new_sub) = (subtree(&a)?, subtree(&b)?);
+            for (x, y) in changed_entries(old_sub.as_ref(), new_sub.as_ref()) {
+                let regular = |e: &git2::TreeEntry<'_>| {
+                    e.kind() == Some(git2::ObjectType::Blob)
+                        && matches!(e.filemode(), 0o100644 | 0o100755)
+                };
+                let (status, e) = match (&x, &y) {
+                    (None, Some(y)) if regular(y) => (ChangeKind::Added, y),
+                    (Some(x), None) if regular(x) => (ChangeKind::Deleted, x),
+                    (Some(x), Some(y)) if regular(x) && x.filemode() == y.filemode() => {
+                        (ChangeKind::Modified, y)
+                    }
+                    _ => return None,
+                };
+                added |= status == ChangeKind::Added;
+                deleted |= status == ChangeKind::Deleted;
+                let path = Path::new("prompts").join(folder).join(e.name().ok()?);
+                changes.push(FileChange {
+                    status,
+                    version: version_of(&path),
+                    old_path: None,
+                    path,
+                    blob: (status != ChangeKind::Deleted).then(|| e.id().to_string()),
+                });
+            }
+        }
+        (!(added && deleted)).then_some(changes)
+    }
+
+    /// The changes to the files of the prompts `names` from `old` to `new` by a diff of
+    /// `prompts/` with rename detection; a renamed folder's old name joins `names`.
+    fn diff_changes(
+        &self,
+        old: Option<&git2::Tree<'_>>,
+        new: &git2::Tree<'_>,
+        names: &mut BTreeSet<String>,
+    ) -> Result<Vec<FileChange>, GitError> {
+        let mut opts = git2::DiffOptions::new();
+        opts.pathspec(self.prefix.join("prompts"));
+        let mut diff = self
+            .repo
+            .diff_tree_to_tree(old, Some(new), Some(&mut opts))?;
+        diff.find_similar(Some(git2::DiffFindOptions::new().renames(true)))?;
+        let mut changes = Vec::new();
+        for delta in diff.deltas() {
+            let rel = |f: git2::DiffFile<'_>| -> Option<PathBuf> {
+                f.path()?
+                    .strip_prefix(&self.prefix)
+                    .ok()
+                    .map(Path::to_path_buf)
+            };
+            let new_path = rel(delta.new_file());
+            let old_path = rel(delta.old_file());
+            let folder = |p: &Option<PathBuf>| {
+                p.as_ref()
+                    .and_then(|p| p.strip_prefix("prompts").ok())
+                    .and_then(|p| p.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            };
+            let (new_folder, old_folder) = (folder(&new_path), folder(&old_path));
+            let ours = |f: &Option<String>| f.as_ref().is_some_and(|f| names.contains(f));
+            if !ours(&new_folder) && !ours(&old_folder) {
+                continue;
+            }
+            let status = match delta.status() {
+                git2::Delta::Added | git2::Delta::Copied => ChangeKind::Added,
+                git2::Delta::Deleted => ChangeKind::Deleted,
+                git2::Delta::Renamed => ChangeKind::Renamed,
+                _ => ChangeKind::Modified,
+            };
+            let (path, blob) = match status {
+                ChangeKind::Deleted => (old_path.clone(), None),
+                _ => (new_path.clone(), Some(delta.new_file().id().to_string())),
+            };
+            let Some(path) = path else { continue };
+            changes.push(FileChange {
+                status,
+                version: version_of(&path),
+                old_path: (status == ChangeKind::Renamed)
+                    .then_some(old_path)
+                    .flatten(),
+                path,
+                blob,
+            });
+            if status == ChangeKind::Renamed
+                && let Some(old) = old_folder
+            {
+                names.insert(old);
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// The entries of two trees that differ (by id or mode), paired by name in git's tree order:
+/// (old, new), either side None when the entry is only on the other.
+fn changed_entries<'t>(
+    old: Option<&'t git2::Tree<'_>>,
+    new: Option<&'t git2::Tree<'_>>,
+) -> Vec<(Option<git2::TreeEntry<'t>>, Option<git2::TreeEntry<'t>>)> {
+    // Git sorts a tree's entries by name, a folder's name as if it ended in `/`.
+    fn key<'e>(e: &'e git2::TreeEntry<'_>) -> impl Iterator<Item = u8> + 'e {
+        let folder = e.kind() == Some(git2::ObjectType::Tree);
+        e.name_bytes().iter().copied().chain(folder.then_some(b'/'))
+    }
+    let mut a = old.into_iter().flat_map(git2::Tree::iter).peekable();
+    let mut b = new.into_iter().flat_map(git2::Tree::iter).peekable();
+    let mut out = Vec::new();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => key(x).cmp(key(y)),
+        };
+        match order {
+            std::cmp::Ordering::Less => out.push((a.next(), None)),
+            std::cmp::Ordering::Greater => out.push((None, b.next())),
+            std::cmp::Ordering::Equal => {
+                let (x, y) = (a.next(), b.next());
+                if x.as_ref().map(|e| (e.id(), e.filemode()))
+                    != y.as_ref().map(|e| (e.id(), e.filemode()))
+                {
+                    out.push((x, y));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Short form of an object's id: the shortest unique prefix, at least `core.abbrev` long.
+fn short_id(o: &git2::Object<'_>) -> String {
+    o.short_id()
+        .ok()
+        .and_then(|b| b.as_str().ok().map(str::to_string))
+        .unwrap_or_else(|| o.id().to_string()[..7].to_string())
 }
 
 fn version_of(path: &Path) -> Option<String> {
@@ -815,6 +957,183 @@ mod tests {
         assert_eq!(looked_at, 8);
         assert_eq!(r.history("p", Some(2)).expect("history").len(), 2);
         assert_eq!(r.history("p", None).expect("history").len(), 12);
+    }
+
+    /// Run git in `dir` with a fixed identity, at minute `at` of a fixed hour; its stdout.
+    fn git_at(dir: &Path, at: u32, args: &[&str]) -> String {
+        let date = format!("2026-11-01T10:{at:02}:00Z");
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn history_without_a_tree_diff_is_the_diffs_history_and_gits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let w = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        let long = |i: u32| {
+            format!(
+                "---\ngoal: g\n---\nA prompt text long enough to be found again after a rename, number {i}.\n"
+            )
+        };
+        // Each command a minute after the one before, so the walk's order is the story's.
+        let clock = std::cell::Cell::new(0);
+        let git = |root: &Path, args: &[&str]| {
+            clock.set(clock.get() + 1);
+            git_at(root, clock.get(), args)
+        };
+        let commit = |msg: &str| {
+            git(root, &["add", "-A"]);
+            git(root, &["commit", "-q", "-m", msg]);
+        };
+        git(root, &["init", "-q", "-b", "main"]);
+        w("prompts/coach/1.0.md", &long(0));
+        w("prompts/other/1.0.md", &long(1));
+        w("README.md", "r\n");
+        commit("add coach and other");
+        w("prompts/coach/1.0.md", &long(2));
+        commit("edit coach 1.0");
+        w("README.md", "r2\n");
+        commit("not the prompt");
+        w("prompts/coach/1.1.md", &long(3));
+        w("prompts/other/1.0.md", &long(4));
+        commit("add coach 1.1, edit other");
+        git(root, &["checkout", "-q", "-b", "side"]);
+        w("prompts/coach/1.1.md", &long(5));
+        commit("side: edit coach 1.1");
+        git(root, &["checkout", "-q", "main"]);
+        w("prompts/coach/1.0.md", &long(6));
+        commit("main: edit coach 1.0");
+        git(
+            root,
+            &["merge", "-q", "--no-ff", "-m", "merge side", "side"],
+        );
+        git(root, &["checkout", "-q", "-b", "quiet"]);
+        w("notes.txt", "n\n");
+        commit("quiet: not the prompt");
+        git(root, &["checkout", "-q", "main"]);
+        git(
+            root,
+            &["merge", "-q", "--no-ff", "-m", "merge quiet", "quiet"],
+        );
+        git(
+            root,
+            &["mv", "prompts/coach/1.1.md", "prompts/coach/2.0.md"],
+        );
+        commit("rename 1.1 to 2.0");
+        git(root, &["rm", "-q", "prompts/coach/1.0.md"]);
+        commit("delete 1.0");
+        git(
+            root,
+            &["update-index", "--chmod=+x", "prompts/coach/2.0.md"],
+        );
+        git(root, &["commit", "-q", "-m", "make 2.0 executable"]);
+        w("prompts/coach/notes/x.md", &long(12));
+        commit("a subfolder");
+        w("prompts/coach/2.0.md", &long(7));
+        w("prompts/coach/2.1.md", &long(8));
+        commit("edit 2.0, add 2.1");
+        git(
+            root,
+            &["mv", "prompts/other/1.0.md", "prompts/coach/3.0.md"],
+        );
+        commit("move other's file into coach");
+        w("prompts/third/1.0.md", &long(9));
+        w("prompts/coach/2.1.md", &long(10));
+        commit("add third, edit coach 2.1");
+        git(root, &["mv", "prompts/coach", "prompts/coaching"]);
+        commit("rename coach to coaching");
+        w("prompts/coaching/2.1.md", &long(11));
+        commit("edit coaching 2.1");
+        let r = Repo::open(root).expect("repo");
+        for name in ["coaching", "coach", "other", "third"] {
+            let quick = r.walk_history(name, None, |_| true, true).expect("quick");
+            let diffed = r.walk_history(name, None, |_| true, false).expect("diff");
+            assert_eq!(quick, diffed, "{name}");
+        }
+        // The changes are `git diff-tree -M` against the first parent, for the prompt's
+        // folders over its history (coach, coaching and other, whose file moved into coach).
+        let h = r.history("coaching", None).expect("history");
+        let subjects: Vec<&str> = h.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "edit coaching 2.1",
+                "rename coach to coaching",
+                "add third, edit coach 2.1",
+                "move other's file into coach",
+                "edit 2.0, add 2.1",
+                "a subfolder",
+                "make 2.0 executable",
+                "delete 1.0",
+                "rename 1.1 to 2.0",
+                "merge side",
+                "main: edit coach 1.0",
+                "side: edit coach 1.1",
+                "add coach 1.1, edit other",
+                "edit coach 1.0",
+                "add coach and other",
+            ]
+        );
+        let ours = ["coach", "coaching", "other"];
+        for e in &h {
+            let first_parent = format!("{}^", e.commit);
+            let mut args = vec!["diff-tree", "-r", "-M", "--name-status", "--no-commit-id"];
+            if e.subject == "add coach and other" {
+                args.extend(["--root", e.commit.as_str()]);
+            } else {
+                args.extend([first_parent.as_str(), e.commit.as_str()]);
+            }
+            args.extend(["--", "prompts"]);
+            let reference: Vec<String> = git(root, &args)
+                .lines()
+                .filter(|l| {
+                    l.split('\t')
+                        .skip(1)
+                        .any(|p| ours.iter().any(|f| p.starts_with(&format!("prompts/{f}/"))))
+                })
+                .map(|l| {
+                    let mut parts = l.split('\t');
+                    let status = &parts.next().expect("status")[..1];
+                    let paths: Vec<&str> = parts.collect();
+                    format!("{status} {}", paths.join(" "))
+                })
+                .collect();
+            let got: Vec<String> = e
+                .changes
+                .iter()
+                .map(|c| {
+                    let letter = match c.status {
+                        ChangeKind::Added => "A",
+                        ChangeKind::Modified => "M",
+                        ChangeKind::Renamed => "R",
+                        ChangeKind::Deleted => "D",
+                    };
+                    match &c.old_path {
+                        Some(old) => format!("{letter} {} {}", old.display(), c.path.display()),
+                        None => format!("{letter} {}", c.path.display()),
+                    }
+                })
+                .collect();
+            assert_eq!(got, reference, "{}", e.subject);
+        }
     }
 
     #[test]
