@@ -63,7 +63,7 @@ rm -rf .ptrack
 read -r warm_wall warm_peak < <(measure "$PTRACK" performance --json)
 # Each round appends 1,000 new runs to one log, then queries: only the new bytes are read.
 log=$(find runs -name '*.jsonl' | sort | head -1)
-grep -v "\"type\":\"rating\"" "$log" | head -1000 >append.jsonl # runs only
+awk '!/"type":"rating"/ && n++ < 1000' "$log" >append.jsonl # runs only
 append_and_query() {
   awk -v k="$RANDOM$RANDOM" '{ sub(/"id":"/, "\"id\":\"app" k "-" NR "-"); print }' append.jsonl >>"$log"
   "$PTRACK" performance --json
