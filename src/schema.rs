@@ -13,7 +13,7 @@ use schemars::{JsonSchema, Schema};
 
 /// Every command with `--json` output and its schema (JSON Schema draft 2020-12), by name.
 ///
-/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`, `label-move` is `label NAME LABEL VERSION`, `experiment-list` is `experiment` without a name. `render`'s schema covers its default text format; its
+/// `record-batch` is `record --stdin`, `trust-list` is `trust --list`, `label-move` is `label NAME LABEL VERSION`, `experiment-list` is `experiment` without a name, `export-parquet` is `export --format parquet`. `render`'s schema covers its default text format; its
 /// `ollama` and `openai` formats print the provider's request body.
 pub fn command_schemas() -> Vec<(&'static str, Schema)> {
     let mut out = vec![
@@ -32,6 +32,8 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             schema::<Vec<crate::experiment::Experiment>>(),
         ),
         ("export", schema::<Vec<crate::runlog::RunRecord>>()),
+        #[cfg(feature = "parquet")]
+        ("export-parquet", schema::<crate::query::ParquetExport>()),
         (
             "import",
             schema::<Vec<crate::import::foreign::ImportedFile>>(),
@@ -73,6 +75,7 @@ pub fn command_schemas() -> Vec<(&'static str, Schema)> {
             "import-legacy" => "import legacy",
             "import" => "import prompty|dotprompt|github",
             "suggest-rewrite" => "suggest --rewrite",
+            "export-parquet" => "export --format parquet",
             other => other,
         };
         schema.insert("title".into(), format!("ptrack {command} --json").into());

@@ -286,6 +286,10 @@ impl From<ptrack::query::ExportError> for CliError {
         match e {
             ptrack::query::ExportError::Write(io) => io.into(),
             ptrack::query::ExportError::Lookup(l) => l.into(),
+            e @ ptrack::query::ExportError::NotEmpty(_) => CliError::from_source(e)
+                .with_hint("export to a new or empty folder, or add --force to replace an earlier export there"),
+            e @ ptrack::query::ExportError::ForeignFile { .. } => CliError::from_source(e)
+                .with_hint("export to a new or empty folder; --force replaces only the files of an earlier export"),
             other => CliError::from_source(other),
         }
     }

@@ -1,5 +1,9 @@
 //! `export`: every run, each id once, with its latest rating applied, as JSON, JSON Lines or
-//! RFC 4180 CSV, written to any writer.
+//! RFC 4180 CSV, written to any writer, or as Parquet files in a folder ([`parquet`], feature
+//! `parquet`).
+
+#[cfg(feature = "parquet")]
+pub mod parquet;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -55,6 +59,38 @@ pub enum ExportError {
     /// The writer failed (a closed pipe, a full disk).
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+    /// A file or folder of the export cannot be made or written.
+    #[error("{}: {message}", path.display())]
+    Output {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The export folder holds files and replacing them was not asked for.
+    #[error("{}: the folder is not empty", .0.display())]
+    NotEmpty(std::path::PathBuf),
+    /// The export folder holds something that is not part of an earlier export.
+    #[error("{}: `{}` is not part of an earlier Parquet export, so the folder is not replaced", dir.display(), path.display())]
+    ForeignFile {
+        /// The export folder.
+        dir: std::path::PathBuf,
+        /// The entry, relative to the folder.
+        path: std::path::PathBuf,
+    },
+    /// A run's value does not fit its column.
+    #[error("run {id}: {field}: {message}")]
+    Value {
+        /// The run's id.
+        id: String,
+        /// The field.
+        field: &'static str,
+        /// Why it does not fit.
+        message: String,
+    },
+    /// The Parquet encoder refused (not an I/O error).
+    #[error("cannot write Parquet: {0}")]
+    Parquet(String),
 }
 
 impl From<serde_json::Error> for ExportError {

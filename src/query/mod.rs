@@ -12,6 +12,7 @@
 //! | [`Project::trends`](crate::Project::trends) | [`TrendsModel`] |
 //! | [`Project::check`](crate::Project::check) | [`CheckReport`] |
 //! | [`Project::export`](crate::Project::export) | rows written to a writer |
+//! | `Project::export_parquet` (feature `parquet`) | `ParquetExport` (files in a folder) |
 //! | [`Project::runs_page`](crate::Project::runs_page) | [`RunsPage`] |
 //! | `Project::history` (feature `git`) | `History` |
 
@@ -34,6 +35,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 pub use check::{CheckError, CheckQuery, CheckReport};
 pub use compare::{CompareModel, CompareQuery, VersionRow};
+#[cfg(feature = "parquet")]
+pub use export::parquet::{ParquetExport, ParquetFile, ParquetOptions, PartitionKey};
 pub use export::{ExportError, ExportFormat, ExportQuery, ExportSummary};
 #[cfg(feature = "git")]
 pub use history::{History, HistoryError, HistoryQuery, HistoryRow};

@@ -16,6 +16,7 @@ mod hostile_prompts;
 mod import;
 mod labels;
 mod load;
+mod parquet;
 mod runs;
 mod schema;
 mod serve;
