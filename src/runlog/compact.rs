@@ -1073,24 +1073,8 @@ impl RunColumns {
             let Ok(version) = g.version.parse::<Version>() else {
                 continue;
             };
-            let mut b = MetricsBuilder {
-                tokens_sum: g.tokens_sum,
-                tokens_n: g.tokens_n,
-                length_sum: g.length_sum,
-                spend: g.spend.clone(),
-                first: g.first,
-                last: g.last,
-                times: g.times.clone(),
-                ..MetricsBuilder::default()
-            };
-            for i in 0..g.times.len() {
-                if let Some(q) = quality_of(g, i, ratings) {
-                    b.quality.push(q);
-                }
-                b.successes += usize::from(g.flags[i] & SUCCESS != 0);
-                let feedback = ratings.get(&g.ids[i]).and_then(|r| r.feedback);
-                b.feedback += usize::from(feedback.unwrap_or(g.flags[i] & FEEDBACK != 0));
-            }
+            let mut b = builder_of(g, ratings);
+            b.times = g.times.clone();
             let quality = b.quality.clone();
             out.push((
                 version,

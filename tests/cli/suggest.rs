@@ -526,11 +526,10 @@ fn real_model_suggest_rewrite() {
     }
 }
 
-#[test]
-fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
-    let (env, _) = rewrite_project("unused");
-    // Round 1 adds the next step (6 fixes); round 2 takes it out again (6 regressions).
-    let server = FakeServer::start(|req| {
+/// An optimizer whose round 1 adds the next step (6 fixes) and round 2 takes it out again
+/// (6 regressions), and a model that names a next step when its prompt asks for one.
+fn rounds_server() -> FakeServer {
+    FakeServer::start(|req| {
         let prompt = req.prompt();
         let text = match prompt.split_once("CURRENT>>>") {
             Some((current, _)) if current.contains("next step") => {
@@ -541,7 +540,14 @@ fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
             None => "Hi!",
         };
         Reply::new(200, ollama_answer(text))
-    });
+    })
+}
+
+#[test]
+fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
+    let (env, _) = rewrite_project("unused");
+    // Round 1 adds the next step (6 fixes); round 2 takes it out again (6 regressions).
+    let server = rounds_server();
     let url = server.url();
     let r = env.run(&[
         "suggest",
@@ -586,18 +592,7 @@ fn rewrite_rounds_keep_the_best_candidate_by_the_paired_test() {
 #[test]
 fn rewrite_rounds_json_is_one_document() {
     let (env, _) = rewrite_project("unused");
-    let server = FakeServer::start(|req| {
-        let prompt = req.prompt();
-        let text = match prompt.split_once("CURRENT>>>") {
-            Some((current, _)) if current.contains("next step") => {
-                "<<<PROMPT\nSay hi to {{ who }} politely.\nPROMPT>>>"
-            }
-            Some(_) => "<<<PROMPT\nSay hi to {{ who }} and give one next step.\nPROMPT>>>",
-            None if prompt.contains("next step") => "Hi! Next step: stretch.",
-            None => "Hi!",
-        };
-        Reply::new(200, ollama_answer(text))
-    });
+    let server = rounds_server();
     let url = server.url();
     let r = env.run(&[
         "suggest",
