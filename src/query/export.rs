@@ -130,38 +130,50 @@ impl Project {
                 return Err(ExportError::UnknownPrompt(p.clone()));
             }
         }
-        let filter = RunFilter {
-            prompt: query.prompt.clone(),
-            version: None,
-            since: query.since,
-            until: query.until,
-        };
-        let runs_dir = self.runs_dir();
-        let display = std::path::Path::new("runs");
-        let (ratings, diagnostics) = latest_ratings(&runs_dir, display, &filter);
-        // Pass 2: stream every run (the first copy of each id) with its rating applied.
+        // Stream every run (the first copy of each id) with its rating applied.
         let mut sink = Sink::start(format, out)?;
-        let mut seen = HashSet::new();
-        let mut result: Result<(), ExportError> = Ok(());
-        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
-            if result.is_err() {
-                return;
-            }
-            let Event::Run(run) = ev else { return };
-            if !seen.insert(run.id.clone()) {
-                return;
-            }
-            if let Some(obj) = export_row(line, &run, &ratings) {
-                result = sink.row(obj);
-            }
-        });
-        result?;
+        let diagnostics = export_rows(self, query, |_, obj| sink.row(obj))?;
         let count = sink.finish()?;
         Ok(ExportSummary {
             runs: count,
             diagnostics,
         })
     }
+}
+
+/// Call `each` with every run `query` selects (the first copy of each id, in log order) and its
+/// export row, the latest rating applied; stops at the first error `each` returns. The logs'
+/// problems are returned, as every export format reports them.
+pub(crate) fn export_rows(
+    project: &Project,
+    query: &ExportQuery,
+    mut each: impl FnMut(&crate::runlog::RunFacts, Map<String, Value>) -> Result<(), ExportError>,
+) -> Result<Vec<Diagnostic>, ExportError> {
+    let filter = RunFilter {
+        prompt: query.prompt.clone(),
+        version: None,
+        since: query.since,
+        until: query.until,
+    };
+    let runs_dir = project.runs_dir();
+    let display = std::path::Path::new("runs");
+    // Pass 1: the ratings; pass 2: the runs.
+    let (ratings, diagnostics) = latest_ratings(&runs_dir, display, &filter);
+    let mut seen = HashSet::new();
+    let mut result: Result<(), ExportError> = Ok(());
+    let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
+        if result.is_err() {
+            return;
+        }
+        let Event::Run(run) = ev else { return };
+        if !seen.insert(run.id.clone()) {
+            return;
+        }
+        if let Some(obj) = export_row(line, &run, &ratings) {
+            result = each(&run, obj);
+        }
+    });
+    result.map(|()| diagnostics)
 }
 
 /// The latest rating of each run in the logs `filter` reads (ratings are never filtered by

@@ -21,9 +21,9 @@ use ::parquet::schema::types::Type;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{ExportError, ExportQuery, export_row, latest_ratings};
+use super::{ExportError, ExportQuery, export_rows};
 use crate::project::{Project, check_name};
-use crate::runlog::{Event, FIELDS, RunFacts, RunFilter, scan};
+use crate::runlog::{FIELDS, RunFacts};
 
 /// A key that splits a Parquet export into folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -590,30 +590,7 @@ impl Writer<'_> {
         project: &Project,
         query: &ExportQuery,
     ) -> Result<Written, ExportError> {
-        let filter = RunFilter {
-            prompt: query.prompt.clone(),
-            version: None,
-            since: query.since,
-            until: query.until,
-        };
-        let runs_dir = project.runs_dir();
-        let display = Path::new("runs");
-        let (ratings, diagnostics) = latest_ratings(&runs_dir, display, &filter);
-        let mut seen = HashSet::new();
-        let mut result: Result<(), ExportError> = Ok(());
-        let _ = scan(&runs_dir, display, &filter, |_, _, line, ev| {
-            if result.is_err() {
-                return;
-            }
-            let Event::Run(run) = ev else { return };
-            if !seen.insert(run.id.clone()) {
-                return;
-            }
-            if let Some(obj) = export_row(line, &run, &ratings) {
-                result = self.row(&run, obj);
-            }
-        });
-        result?;
+        let diagnostics = export_rows(project, query, |run, obj| self.row(run, obj))?;
         if self.keys.is_empty() && self.files.is_empty() {
             // One file even without runs, so a reader finds the columns.
             self.open(String::new())?;
