@@ -45,7 +45,7 @@ fi
 # The JVM and chdb write their own notes on stderr: kept in a log, shown when a check fails.
 log=$(mktemp "${TMPDIR:-/tmp}/ptrack-engines.XXXXXX.log")
 trap 'rm -f "$log"' EXIT
-if TZ=UTC "$venv/bin/python" scripts/check_engines.py --ptrack "$PTRACK" --engines "$ENGINES" 2>"$log" </dev/null; then
+if TZ=UTC SPARK_LOCAL_IP=127.0.0.1 "$venv/bin/python" scripts/check_engines.py --ptrack "$PTRACK" --engines "$ENGINES" 2>"$log" </dev/null; then
   exit 0
 fi
 echo "--- stderr of the engines (last 60 lines) ---" >&2
