@@ -38,7 +38,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c "import pyspark, chdb, pyarrow" >/dev/null 2>&1 ||
   [ "$("$venv/bin/python" -c "import pyspark, chdb; print(pyspark.__version__, chdb.__version__)")" != "$PYSPARK_VERSION $CHDB_VERSION" ]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir \
     "pyspark==$PYSPARK_VERSION" "chdb==$CHDB_VERSION" pyarrow </dev/null
 fi
 

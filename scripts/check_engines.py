@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import random
 import re
@@ -33,8 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 NOW = "2026-11-24T12:00:00Z"
 PROMPTS = ["alpha", "beta-2", "c_3"]
@@ -136,7 +138,9 @@ def make_project(root: Path, seed: int = 17) -> None:
             rating["feedback"] = "later ✓"
         logs.setdefault(f"{p}/2026-11.jsonl", []).append(json.dumps(rating, ensure_ascii=False))
     # One bad line: skipped with a warning.
-    logs["alpha/2026-10.jsonl"].append('{"id":"broken","ts":"2026-10-01T00:00:00Z","prompt":"alpha"')
+    logs["alpha/2026-10.jsonl"].append(
+        '{"id":"broken","ts":"2026-10-01T00:00:00Z","prompt":"alpha"'
+    )
     for rel, lines in logs.items():
         f = root / "runs" / rel
         f.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +158,7 @@ def ptrack(exe: str, root: Path, config: Path, *args: str) -> str:
         NO_COLOR="1",
     )
     env.pop("XDG_CONFIG_HOME", None)
-    r = subprocess.run([exe, *args], cwd=root, env=env, capture_output=True, text=True)
+    r = subprocess.run([exe, *args], check=False, cwd=root, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"error: ptrack {' '.join(args)} exited {r.returncode}:\n{r.stderr}")
     return r.stdout
@@ -162,7 +166,7 @@ def ptrack(exe: str, root: Path, config: Path, *args: str) -> str:
 
 def readme_sql(readme: str, marker: str, folder: Path) -> str:
     """The ```sql block after `marker`, with its folder `runs-pq` replaced by `folder`."""
-    m = re.search(re.escape(marker) + r"\s*```sql\n(.*?)```", readme, re.S)
+    m = re.search(re.escape(marker) + r"\s*```sql\n(.*?)```", readme, re.DOTALL)
     if not m:
         sys.exit(f"error: README.md has no ```sql block after {marker}")
     sql = m.group(1)
@@ -179,8 +183,8 @@ def utc_text(v: Any) -> Any:
     """Datetimes as RFC 3339 UTC text with microseconds; naive ones are UTC (TZ=UTC)."""
     if isinstance(v, dt.datetime):
         if v.tzinfo is None:
-            v = v.replace(tzinfo=dt.timezone.utc)
-        return v.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            v = v.replace(tzinfo=dt.UTC)
+        return v.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return v
 
 
@@ -222,13 +226,14 @@ ENGINES: dict[str, tuple[str, Callable[[str], list[Row]]]] = {
 
 def round14(x: float) -> float:
     """As ptrack::json::round_floats: 14 significant digits."""
-    return float(f"{x:.13e}") if x != 0 and x == x and abs(x) != float("inf") else x
+    return float(f"{x:.13e}") if x != 0 and math.isfinite(x) else x
 
 
 def metric(m: Row, key: str) -> Any:
+    v: Any = m
     for part in key.split("."):
-        m = m.get(part) if isinstance(m, dict) else None
-    return m
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
 
 
 def compare_row(m: Row, row: Row, what: str) -> list[str]:
@@ -253,12 +258,14 @@ def compare_row(m: Row, row: Row, what: str) -> list[str]:
             continue
         scale = max(abs(x), abs(y), sys.float_info.min)
         if abs(x - y) / scale > 1e-9:
-            bad.append(f"{what}: {col}: ptrack {x!r} vs SQL {y!r} (relative {abs(x - y) / scale:.2e})")
+            bad.append(
+                f"{what}: {col}: ptrack {x!r} vs SQL {y!r} (relative {abs(x - y) / scale:.2e})"
+            )
     for k in TIMES:
         a, b = m.get(k), row.get(k)
         try:
-            same = dt.datetime.fromisoformat(a) == dt.datetime.fromisoformat(b)
-        except (TypeError, ValueError):
+            same = dt.datetime.fromisoformat(str(a)) == dt.datetime.fromisoformat(str(b))
+        except ValueError:
             same = False
         if not same:
             bad.append(f"{what}: {k}: ptrack {a!r} vs SQL {b!r}")
@@ -268,7 +275,7 @@ def compare_row(m: Row, row: Row, what: str) -> list[str]:
 def compare(perf: Row, rows: list[Row]) -> tuple[int, list[str]]:
     """(rows checked, mismatches) of the SQL rows against every row of `performance --json`."""
     bad = []
-    by_key: dict[tuple[str, str | None], Row] = {}
+    by_key: dict[tuple[Any, Any], Row] = {}
     got_order = []
     for r in rows:
         key = (r.get("prompt"), r.get("version"))
@@ -336,7 +343,7 @@ def main() -> int:
         start = time.monotonic()
         try:
             n, bad = compare(perf, runner(sql))
-        except Exception as err:  # a query that does not run is a failure of its own
+        except Exception as err:  # noqa: BLE001 (a query that does not run is a failure too)
             n, bad = 0, [f"the query failed: {type(err).__name__}: {err}"]
         secs = time.monotonic() - start
         results.append((e, n, bad, secs))
