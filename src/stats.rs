@@ -34,6 +34,126 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
     m.is_finite().then_some(m)
 }
 
+/// An exact running sum of `f64` values: the order they are added in (or how partial sums
+/// are merged) never changes the result, which is the exactly rounded sum, as Python's
+/// `math.fsum` gives it. A cache that adds new values to the sum of old ones therefore gives
+/// the bits a reader summing everything at once gives.
+///
+/// Shewchuk's non-overlapping partials (the algorithm of `math.fsum`), kept for values
+/// scaled by 2⁻⁶⁴ (exact for every value above 2⁻⁹⁵⁸), so no finite sum of fewer than 2⁶⁴
+/// values overflows; the scale is undone after rounding.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ExactSum {
+    partials: Vec<f64>,
+    /// Whether a NaN or infinite value was added.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    nonfinite: bool,
+}
+
+const SUM_SCALE: f64 = 1.0 / 18_446_744_073_709_551_616.0; // 2^-64
+const SUM_UNSCALE: f64 = 18_446_744_073_709_551_616.0; // 2^64
+
+impl ExactSum {
+    /// The sum of `xs`.
+    pub fn of(xs: &[f64]) -> ExactSum {
+        let mut s = ExactSum::default();
+        for &x in xs {
+            s.add(x);
+        }
+        s
+    }
+
+    /// Add one value.
+    pub fn add(&mut self, x: f64) {
+        if !x.is_finite() {
+            self.nonfinite = true;
+            return;
+        }
+        self.add_scaled(x * SUM_SCALE);
+    }
+
+    fn add_scaled(&mut self, mut x: f64) {
+        let mut i = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                self.partials[i] = lo;
+                i += 1;
+            }
+            x = hi;
+        }
+        self.partials.truncate(i);
+        if x != 0.0 {
+            self.partials.push(x);
+        }
+    }
+
+    /// Add everything `other` holds.
+    pub fn merge(&mut self, other: &ExactSum) {
+        self.nonfinite |= other.nonfinite;
+        for &p in &other.partials {
+            self.add_scaled(p);
+        }
+    }
+
+    /// Whether every value added was finite.
+    pub fn is_finite(&self) -> bool {
+        !self.nonfinite
+    }
+
+    /// The scaled sum, exactly rounded (`math.fsum`'s final step, half-even across partials).
+    fn rounded_scaled(&self) -> f64 {
+        let p = &self.partials;
+        let Some(mut n) = p.len().checked_sub(1) else {
+            return 0.0;
+        };
+        let mut hi = p[n];
+        let mut lo = 0.0;
+        while n > 0 {
+            let x = hi;
+            n -= 1;
+            let y = p[n];
+            hi = x + y;
+            let yr = hi - x;
+            lo = y - yr;
+            if lo != 0.0 {
+                break;
+            }
+        }
+        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            let yr = x - hi;
+            if y == yr {
+                hi = x;
+            }
+        }
+        hi
+    }
+
+    /// The exactly rounded sum (infinite when it is beyond `f64`'s range); None when a value
+    /// added was not finite.
+    pub fn value(&self) -> Option<f64> {
+        self.is_finite()
+            .then(|| self.rounded_scaled() * SUM_UNSCALE)
+    }
+
+    /// The sum divided by `n`: the exactly rounded sum over `n` (None for `n == 0`, a value
+    /// that was not finite). It cannot overflow, as the mean lies within the values.
+    pub fn mean(&self, n: usize) -> Option<f64> {
+        if n == 0 || !self.is_finite() {
+            return None;
+        }
+        let m = self.rounded_scaled() / n as f64 * SUM_UNSCALE;
+        m.is_finite().then_some(m)
+    }
+}
+
 /// Pearson's correlation coefficient of `x` and `y` (equal lengths); None for fewer than two
 /// pairs, unequal lengths, a non-finite value, or a constant side.
 ///
@@ -107,6 +227,27 @@ pub fn quantiles(xs: &mut [f64], qs: &[f64]) -> Option<Vec<f64>> {
     } else {
         qs.iter().map(|&q| quantile(xs, q)).collect()
     }
+}
+
+/// [`quantiles`] of `n` ascending values read through `at(i)` (only the ones each quantile
+/// interpolates between): the same figures as sorting them all. The caller has checked they
+/// are finite.
+pub fn quantiles_by(n: usize, at: impl Fn(usize) -> f64, qs: &[f64]) -> Option<Vec<f64>> {
+    if n == 0 || !qs.iter().all(|&q| valid_q(q)) {
+        return None;
+    }
+    Some(
+        qs.iter()
+            .map(|&q| {
+                let (lo, gamma) = rank(n, q);
+                if lo + 1 < n {
+                    lerp(at(lo), at(lo + 1), gamma)
+                } else {
+                    at(n - 1)
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Result of [`welch_t_test`].
@@ -915,6 +1056,57 @@ mod tests {
     use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
     const REL_TOL: f64 = 1e-9;
+
+    #[test]
+    fn exact_sums_match_math_fsum_in_any_order() {
+        let cancel = [
+            1e16,
+            1.0,
+            -1e16,
+            0.1,
+            1e-3,
+            -0.1,
+            3.0e300,
+            1.5,
+            -3.0e300,
+            2.0f64.powi(-60),
+        ];
+        let huge = huge_a();
+        // math.fsum(LAT_A), math.fsum(HUGE_A), math.fsum(CANCEL)
+        for (xs, want) in [
+            (LAT_A, 549.60000000000002),
+            (huge.as_slice(), 1000605.79),
+            (&cancel[..], 2.5009999999999999),
+        ] {
+            let mut reversed = xs.to_vec();
+            reversed.reverse();
+            let mut halves = ExactSum::of(&xs[xs.len() / 2..]);
+            halves.merge(&ExactSum::of(&xs[..xs.len() / 2]));
+            for s in [ExactSum::of(xs), ExactSum::of(&reversed), halves] {
+                assert_eq!(s.value(), Some(want));
+                assert_eq!(s.mean(xs.len()), Some(want / xs.len() as f64));
+            }
+        }
+        // float(sum(Fraction(x) for x in BIGS) / 4): math.fsum overflows, the mean does not.
+        let bigs = [1.7e308, 1.7e308, -1.0e308, 5.5];
+        assert_eq!(ExactSum::of(&bigs).mean(4), Some(5.9999999999999997e+307));
+        assert_eq!(ExactSum::of(&bigs).value(), Some(f64::INFINITY));
+        assert_eq!(ExactSum::of(&[1.0, f64::NAN]).mean(2), None);
+        assert_eq!(ExactSum::of(&[]).mean(0), None);
+        assert_eq!(ExactSum::of(&[]).value(), Some(0.0));
+    }
+
+    #[test]
+    fn quantiles_by_rank_equal_quantiles_of_the_sorted_values() {
+        for xs in [N2, N3, N5, TIES, LAT_A, &big_a()[..]] {
+            let mut sorted = xs.to_vec();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let qs = [0.0, 0.01, 0.25, 0.5, 0.95, 0.99, 1.0];
+            let want = quantiles(&mut xs.to_vec(), &qs);
+            assert_eq!(quantiles_by(sorted.len(), |i| sorted[i], &qs), want);
+        }
+        assert_eq!(quantiles_by(0, |_| 0.0, &[0.5]), None);
+    }
 
     #[test]
     fn pearson_matches_the_closed_form() {

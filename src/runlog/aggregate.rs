@@ -2,7 +2,8 @@
 //! gives ([`Metrics`]), and [`RunSet`], the runs of a project with ratings and repeated ids
 //! resolved.
 //!
-//! Definitions (written once, here): success rate = successes / runs; percentiles by linear
+//! Definitions (written once, here): success rate = successes / runs; means = the exactly
+//! rounded sum ([`stats::ExactSum`]) over the count; percentiles by linear
 //! interpolation between closest ranks (numpy's default, type 7); quality mean over rated
 //! runs only, with their count beside it; the latest rating of a run replaces the score it
 //! was logged with, and the latest rating that gives feedback its feedback; a run id seen twice (e.g. after a `merge=union` merge) counts once, the
@@ -388,8 +389,10 @@ impl Metrics {
 pub struct MetricsBuilder {
     /// Execution times in run order.
     pub times: Vec<f64>,
-    /// Quality scores of rated runs, in run order.
-    pub quality: Vec<f64>,
+    /// The sum of the quality scores of rated runs.
+    pub quality_sum: stats::ExactSum,
+    /// Rated runs.
+    pub quality_n: usize,
     /// Sum of token counts.
     pub tokens_sum: u64,
     /// Runs with a token count.
@@ -406,6 +409,42 @@ pub struct MetricsBuilder {
     pub last: Option<DateTime<Utc>>,
     /// Tokens by model.
     pub spend: TokenSpend,
+    /// More times, kept sorted elsewhere (a cache file), counted with `times`.
+    pub base: Option<SortedBase>,
+}
+
+/// Sorted execution times kept outside a builder (by the cache), with their sum and histogram
+/// so that figures over them and a few more times need only a few of the values.
+#[derive(Debug, Clone)]
+pub struct SortedBase {
+    /// The values, ascending in `f64::total_cmp` order.
+    pub values: std::sync::Arc<dyn SortedValues>,
+    /// Their exact sum.
+    pub sum: stats::ExactSum,
+    /// Their [`DurationHistogram`] counts.
+    pub counts: Vec<u64>,
+}
+
+/// Ascending values that are read one at a time (from a file, checked as they are read).
+pub trait SortedValues: std::fmt::Debug + Send + Sync {
+    /// How many there are.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value at `i < len()`. A source that cannot read it returns 0.0 and remembers the
+    /// failure, which its owner checks before trusting figures made from it.
+    fn at(&self, i: usize) -> f64;
+}
+
+impl SortedValues for Vec<f64> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn at(&self, i: usize) -> f64 {
+        self.get(i).copied().unwrap_or(0.0)
+    }
 }
 
 impl MetricsBuilder {
@@ -428,7 +467,8 @@ impl MetricsBuilder {
         }
         self.length_sum = self.length_sum.saturating_add(length);
         if let Some(q) = quality {
-            self.quality.push(q);
+            self.quality_sum.add(q);
+            self.quality_n += 1;
         }
         self.successes += usize::from(success);
         self.feedback += usize::from(feedback);
@@ -436,19 +476,41 @@ impl MetricsBuilder {
         self.last = latest(self.last, Some(ts));
     }
 
+    /// Runs counted.
+    pub fn runs(&self) -> usize {
+        self.times.len() + self.base.as_ref().map_or(0, |b| b.values.len())
+    }
+
+    /// The [`DurationHistogram`] of the times (sorting them when they are not).
+    pub fn histogram(&mut self) -> DurationHistogram {
+        if !self.times.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+            self.times.sort_unstable_by(f64::total_cmp);
+        }
+        let mut h = DurationHistogram::of(&self.times);
+        if let Some(base) = &self.base {
+            for (c, b) in h.counts.iter_mut().zip(&base.counts) {
+                *c += b;
+            }
+            let mut sum = stats::ExactSum::of(&self.times);
+            sum.merge(&base.sum);
+            h.sum = sum.value().unwrap_or(f64::NAN);
+        }
+        h
+    }
+
     /// The metrics.
     pub fn finish(mut self) -> Metrics {
-        let n = self.times.len();
+        let n = self.runs();
         Metrics {
             runs: n,
             successes: self.successes,
             success_rate: (n > 0).then(|| self.successes as f64 / n as f64),
-            time_ms: time_summary(&mut self.times),
+            time_ms: time_summary(&mut self.times, self.base.as_ref()),
             tokens_mean: (self.tokens_n > 0).then(|| self.tokens_sum as f64 / self.tokens_n as f64),
             tokens_total: self.tokens_sum,
             output_length_mean: (n > 0).then(|| self.length_sum as f64 / n as f64),
-            quality_mean: canonical_mean(&mut self.quality),
-            quality_n: self.quality.len(),
+            quality_mean: self.quality_sum.mean(self.quality_n),
+            quality_n: self.quality_n,
             feedback_count: self.feedback,
             first_run: self.first,
             last_run: self.last,
@@ -460,10 +522,13 @@ impl MetricsBuilder {
 }
 
 impl std::ops::AddAssign<&MetricsBuilder> for MetricsBuilder {
-    /// Append `other`'s runs after this one's (percentiles see the times in that order).
+    /// Append `other`'s runs after this one's, but for its [`SortedBase`], which stays
+    /// behind (a builder holds one; whoever merges builders with bases gives the result its
+    /// own).
     fn add_assign(&mut self, other: &MetricsBuilder) {
         self.times.extend_from_slice(&other.times);
-        self.quality.extend_from_slice(&other.quality);
+        self.quality_sum.merge(&other.quality_sum);
+        self.quality_n += other.quality_n;
         self.tokens_sum = self.tokens_sum.saturating_add(other.tokens_sum);
         self.tokens_n += other.tokens_n;
         self.length_sum = self.length_sum.saturating_add(other.length_sum);
@@ -491,32 +556,68 @@ pub(crate) fn latest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-/// The mean of `xs` summed in ascending order, so that it does not depend on the order runs
-/// were read in (a cache that adds new runs to sorted old ones gives the same bits). Whole
-/// numbers (the usual 1–10 scores) sum exactly in any order and are not sorted.
-fn canonical_mean(xs: &mut [f64]) -> Option<f64> {
-    if !xs.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e12) {
-        xs.sort_unstable_by(f64::total_cmp);
-    }
-    stats::mean(xs)
-}
-
-/// Mean, extremes and percentiles of `times`, which it sorts (the mean is summed in that
-/// order, see [`canonical_mean`]).
-fn time_summary(times: &mut [f64]) -> Option<TimeSummary> {
+/// Mean, extremes and percentiles of `times` (which it sorts) and `base`'s times together.
+/// The mean is the exact sum over the count ([`stats::ExactSum`]), so no reader's order
+/// changes its bits; percentiles select the wanted ranks from the two sorted sequences.
+fn time_summary(times: &mut [f64], base: Option<&SortedBase>) -> Option<TimeSummary> {
     times.sort_unstable_by(f64::total_cmp);
-    let mean = stats::mean(times)?;
-    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let q = stats::quantiles(times, &[0.5, 0.95, 0.99])?;
+    let mut sum = stats::ExactSum::of(times);
+    let empty: Vec<f64> = Vec::new();
+    let base_values: &dyn SortedValues = match base {
+        Some(b) => {
+            sum.merge(&b.sum);
+            b.values.as_ref()
+        }
+        None => &empty,
+    };
+    let n = times.len() + base_values.len();
+    let mean = sum.mean(n)?;
+    let at = |k: usize| kth_of_two(times, base_values, k);
+    let q = stats::quantiles_by(n, at, &[0.5, 0.95, 0.99])?;
     Some(TimeSummary {
         mean,
         p50: q[0],
         p95: q[1],
         p99: q[2],
-        min,
-        max,
+        min: at(0),
+        max: at(n - 1),
     })
+}
+
+/// The `k`-th smallest (from 0) of the union of the ascending `a` and `b` (`k` < both
+/// lengths together), in `f64::total_cmp` order, reading O(log) values of each.
+fn kth_of_two(a: &[f64], b: &dyn SortedValues, k: usize) -> f64 {
+    let (na, nb) = (a.len(), b.len());
+    // Take `i` values from `a` and `k + 1 - i` from `b`: find the smallest valid `i`.
+    let need = k + 1;
+    let (mut lo, mut hi) = (need.saturating_sub(nb), need.min(na));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        let j = need - i;
+        // Too few from `a` when a[i] (the next from `a`) is below b[j-1] (the last from `b`).
+        if j > 0 && a[i].total_cmp(&b.at(j - 1)).is_lt() {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let i = lo;
+    let j = need - i;
+    match (
+        i.checked_sub(1).map(|x| a[x]),
+        j.checked_sub(1).map(|y| b.at(y)),
+    ) {
+        (Some(x), Some(y)) => {
+            if x.total_cmp(&y).is_ge() {
+                x
+            } else {
+                y
+            }
+        }
+        (Some(x), None) => x,
+        (None, Some(y)) => y,
+        (None, None) => f64::NAN,
+    }
 }
 
 /// How many execution times fall in each bucket of
@@ -559,7 +660,9 @@ impl DurationHistogram {
         }
         DurationHistogram {
             counts,
-            sum: times.iter().sum(),
+            sum: stats::ExactSum::of(times)
+                .value()
+                .unwrap_or_else(|| times.iter().sum()),
         }
     }
 
@@ -670,6 +773,55 @@ pub fn performance(runs: &[RunFacts]) -> Vec<PromptMetrics> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn figures_over_sorted_base_values_and_new_ones_equal_figures_over_all_of_them() {
+        // A small linear congruential generator: the same values every run, with ties.
+        let mut state: u64 = 7;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) % 2000) as f64 / 8.0 - 5.0
+        };
+        for (n_base, n_new) in [
+            (0, 1),
+            (1, 0),
+            (1, 1),
+            (2, 3),
+            (100, 1),
+            (1, 100),
+            (257, 64),
+        ] {
+            let base: Vec<f64> = (0..n_base).map(|_| next()).collect();
+            let new: Vec<f64> = (0..n_new).map(|_| next()).collect();
+            let mut sorted_base = base.clone();
+            sorted_base.sort_unstable_by(f64::total_cmp);
+            let mut all = [base.as_slice(), new.as_slice()].concat();
+            all.sort_unstable_by(f64::total_cmp);
+            let mut sorted_new = new.clone();
+            sorted_new.sort_unstable_by(f64::total_cmp);
+            for (k, want) in all.iter().enumerate() {
+                let got = kth_of_two(&sorted_new, &sorted_base, k);
+                assert_eq!(got, *want, "{n_base}+{n_new} k={k}");
+            }
+            let with_base = MetricsBuilder {
+                times: new.clone(),
+                base: Some(SortedBase {
+                    values: std::sync::Arc::new(sorted_base.clone()),
+                    sum: stats::ExactSum::of(&sorted_base),
+                    counts: DurationHistogram::of(&sorted_base).counts,
+                }),
+                ..MetricsBuilder::default()
+            };
+            let plain = MetricsBuilder {
+                times: [base.as_slice(), new.as_slice()].concat(),
+                ..MetricsBuilder::default()
+            };
+            assert_eq!(with_base.clone().histogram(), plain.clone().histogram());
+            assert_eq!(with_base.finish(), plain.finish(), "{n_base}+{n_new}");
+        }
+    }
 
     #[test]
     fn histogram_buckets_count_each_time_once_with_the_bound_inclusive() {

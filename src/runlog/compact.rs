@@ -17,8 +17,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::aggregate::{
-    LatestRatings, Metrics, MetricsBuilder, PromptMetrics, Timed, TokenSpend, VersionMetrics,
-    earliest, latest,
+    LatestRatings, Metrics, MetricsBuilder, PromptMetrics, SortedBase, Timed, TokenSpend,
+    VersionMetrics, earliest, latest,
 };
 use super::parse::fast::{Scan, Scanned, scan_line};
 use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
@@ -138,6 +138,9 @@ struct Partial {
     fallbacks: usize,
     /// Eval records (`{"type":"eval"}`) read.
     evals: usize,
+    /// Keep only what `performance` needs: no run's day or prompt blob (8 bytes a run less),
+    /// which trends and the cache's entries need.
+    lean: bool,
 }
 
 /// What one log holds, in brief: enough to tell which logs a query can skip.
@@ -219,30 +222,9 @@ impl Partial {
         concurrency: Option<u64>,
         sha: Option<&str>,
     ) {
+        let lean = self.lean;
         let g = self.group(prompt, version);
-        match sha {
-            Some(sha) => {
-                let b = g.blob_index(sha);
-                g.blob.push(b);
-                let t = &mut g.blobs[b as usize].1;
-                if let Some(n) = tokens {
-                    t.tokens_sum = t.tokens_sum.saturating_add(n);
-                    t.tokens_n += 1;
-                }
-                t.length_sum = t.length_sum.saturating_add(length);
-                t.spend.push(spend.0, spend.1, spend.2);
-                t.first = earliest(t.first, Some(ts));
-                t.last = latest(t.last, Some(ts));
-            }
-            None => g.blob.push(NO_BLOB),
-        }
         g.spend.push(spend.0, spend.1, spend.2);
-        let day = chrono::Datelike::num_days_from_ce(&ts.date_naive());
-        g.days.push(day);
-        g.spend_days
-            .entry(day)
-            .or_default()
-            .push(spend.0, spend.1, spend.2);
         g.concurrency.insert(concurrency.unwrap_or(1));
         let index = g.times.len();
         g.ids.push(id_hash(id));
@@ -264,6 +246,31 @@ impl Partial {
             g.tokens_n += 1;
         }
         g.length_sum = g.length_sum.saturating_add(length);
+        if lean {
+            return;
+        }
+        match sha {
+            Some(sha) => {
+                let b = g.blob_index(sha);
+                g.blob.push(b);
+                let t = &mut g.blobs[b as usize].1;
+                if let Some(n) = tokens {
+                    t.tokens_sum = t.tokens_sum.saturating_add(n);
+                    t.tokens_n += 1;
+                }
+                t.length_sum = t.length_sum.saturating_add(length);
+                t.spend.push(spend.0, spend.1, spend.2);
+                t.first = earliest(t.first, Some(ts));
+                t.last = latest(t.last, Some(ts));
+            }
+            None => g.blob.push(NO_BLOB),
+        }
+        let day = chrono::Datelike::num_days_from_ce(&ts.date_naive());
+        g.days.push(day);
+        g.spend_days
+            .entry(day)
+            .or_default()
+            .push(spend.0, spend.1, spend.2);
     }
 
     fn add_rating(
@@ -472,7 +479,19 @@ impl std::ops::AddAssign for Partial {
     fn add_assign(&mut self, other: Partial) {
         for g in other.groups {
             let target = self.group(&g.prompt, &g.version);
+            if target.times.is_empty() && target.blobs.is_empty() && target.spend_days.is_empty() {
+                // Nothing here yet: take the other's columns as they are.
+                *target = g;
+                continue;
+            }
             let offset = target.times.len();
+            let n = g.times.len();
+            target.ids.reserve_exact(n);
+            target.times.reserve_exact(n);
+            target.flags.reserve_exact(n);
+            target.quality.reserve_exact(n);
+            target.days.reserve_exact(g.days.len());
+            target.blob.reserve_exact(g.blob.len());
             target.ids.extend(g.ids);
             target.times.extend(g.times);
             target.first = earliest(target.first, g.first);
@@ -539,7 +558,10 @@ pub fn performance(
     let files = logs(runs_dir, display_root, filter);
     let mut all = Partial::default();
     for part in fan_out(&files, threads, |share| {
-        let mut p = Partial::default();
+        let mut p = Partial {
+            lean: true,
+            ..Partial::default()
+        };
         let mut buf = Vec::new();
         for log in share {
             p.file(&log.path, &log.shown, filter, &mut buf);
@@ -563,14 +585,52 @@ fn finish(all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
 struct Built {
     /// Per prompt: each version, its text in the logs, and its builder with the times sorted.
     by_prompt: std::collections::BTreeMap<String, Vec<(Version, String, MetricsBuilder)>>,
-    /// The id hashes of every run counted, sorted.
-    ids: Vec<u64>,
-    /// The id hashes that have a rating, sorted.
-    rated: Vec<u64>,
+    /// Per prompt, the sorted times of all its versions kept in the snapshot, when its
+    /// versions' builders have [`SortedBase`]s.
+    all_base: std::collections::BTreeMap<String, SortedBase>,
+    /// The id hashes of every run counted.
+    ids: Ids,
+    /// The id hashes that have a rating.
+    rated: Ids,
     /// Problems found while reading.
     diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser handled.
     fallbacks: usize,
+}
+
+/// Ascending 64-bit values read one at a time (from a cache file, checked as they are read).
+trait SortedWords: std::fmt::Debug + Send + Sync {
+    fn len(&self) -> usize;
+    /// The value at `i < len()`; a source that cannot read it returns 0 and remembers that.
+    fn at(&self, i: usize) -> u64;
+}
+
+/// A sorted set of id hashes: the ones in `own` and, when there is one, in `base`.
+#[derive(Debug, Default)]
+struct Ids {
+    base: Option<std::sync::Arc<dyn SortedWords>>,
+    own: Vec<u64>,
+}
+
+impl Ids {
+    fn contains(&self, id: u64) -> bool {
+        if self.own.binary_search(&id).is_ok() {
+            return true;
+        }
+        let Some(base) = &self.base else {
+            return false;
+        };
+        let (mut lo, mut hi) = (0, base.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match base.at(mid).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
 }
 
 /// The builders of `all`'s groups (`only_prompt`'s alone when given). None when two runs share
@@ -581,15 +641,22 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
     }
     let ratings = std::mem::take(&mut all.ratings);
     let mut built = Built {
-        rated: ratings
-            .iter_with_feedback_time()
-            .map(|(k, _, _)| *k)
-            .collect(),
+        rated: Ids {
+            base: None,
+            own: ratings
+                .iter_with_feedback_time()
+                .map(|(k, _, _)| *k)
+                .collect(),
+        },
         diagnostics: std::mem::take(&mut all.diagnostics),
         fallbacks: all.fallbacks,
         ..Built::default()
     };
-    built.rated.sort_unstable();
+    built.rated.own.sort_unstable();
+    built
+        .ids
+        .own
+        .reserve_exact(all.groups.iter().map(|g| g.ids.len()).sum());
     for g in all.groups {
         let Ok(version) = g.version.parse::<Version>() else {
             continue;
@@ -597,7 +664,7 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
         let mut b = builder_of(&g, &ratings);
         b.times = g.times;
         b.times.sort_unstable_by(f64::total_cmp);
-        built.ids.extend(g.ids);
+        built.ids.own.extend(g.ids);
         let versions = built.by_prompt.entry(g.prompt).or_default();
         // Two texts of one version (`1.01` and `1.1`): the simple path merges them in run order.
         if versions.iter().any(|(v, _, _)| *v == version) {
@@ -606,8 +673,8 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
         versions.push((version, g.version, b));
     }
     // Duplicate ids: the simple path decides which copy counts.
-    built.ids.sort_unstable();
-    if built.ids.windows(2).any(|w| w[0] == w[1]) {
+    built.ids.own.sort_unstable();
+    if built.ids.own.windows(2).any(|w| w[0] == w[1]) {
         return None;
     }
     Some(built)
@@ -631,7 +698,8 @@ fn builder_of(g: &Group, ratings: &LatestRatings<u64, Rated, FastState>) -> Metr
             ratings.get(&g.ids[i])
         };
         if let Some(q) = quality_of(g, i, ratings) {
-            b.quality.push(q);
+            b.quality_sum.add(q);
+            b.quality_n += 1;
         }
         b.successes += usize::from(g.flags[i] & SUCCESS != 0);
         // A rating's feedback replaces the run's own; without one, the run's stands.
@@ -677,12 +745,11 @@ fn add_appended(built: &mut Built, new: Partial, only_prompt: Option<&str>) -> O
         }
     }
     ids.sort_unstable();
-    let seen =
-        |id: &u64| built.ids.binary_search(id).is_ok() || built.rated.binary_search(id).is_ok();
+    let seen = |id: &u64| built.ids.contains(*id) || built.rated.contains(*id);
     if ids.windows(2).any(|w| w[0] == w[1]) || ids.iter().any(seen) {
         return None;
     }
-    built.ids = merge_sorted_ids(&built.ids, &ids);
+    built.ids.own = merge_sorted_ids(&built.ids.own, &ids);
     Some(())
 }
 
@@ -768,23 +835,27 @@ fn merge_sorted_ids(a: &[u64], b: &[u64]) -> Vec<u64> {
 /// The figures of `built`: per version, and per prompt over all its versions.
 fn figures(built: Built) -> FastPerformance {
     let mut histograms = Vec::new();
-    for (prompt, versions) in &built.by_prompt {
+    let mut all_base = built.all_base;
+    let mut by_prompt = built.by_prompt;
+    for (prompt, versions) in &mut by_prompt {
         for (version, _, b) in versions {
             histograms.push(super::aggregate::VersionHistogram {
                 prompt: prompt.clone(),
                 version: version.clone(),
-                histogram: super::aggregate::DurationHistogram::of(&b.times),
+                histogram: b.histogram(),
             });
         }
     }
     histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
-    let prompts = built
-        .by_prompt
+    let prompts = by_prompt
         .into_iter()
         .map(|(prompt, mut versions)| {
             versions.sort_by(|a, b| a.0.cmp(&b.0));
             // "All versions" holds every version's runs (the simple path: in version order).
-            let mut all = MetricsBuilder::default();
+            let mut all = MetricsBuilder {
+                base: all_base.remove(&prompt),
+                ..MetricsBuilder::default()
+            };
             for (_, _, b) in &mut versions {
                 let times = std::mem::take(&mut b.times);
                 all += b;
@@ -1042,7 +1113,8 @@ impl RunColumns {
                 for i in (0..g.times.len()).filter(|&i| g.blob[i] == index as u32) {
                     b.times.push(g.times[i]);
                     if let Some(q) = quality_of(g, i, ratings) {
-                        b.quality.push(q);
+                        b.quality_sum.add(q);
+                        b.quality_n += 1;
                     }
                     b.successes += usize::from(g.flags[i] & SUCCESS != 0);
                     let feedback = ratings.get(&g.ids[i]).and_then(|r| r.feedback);
@@ -1075,7 +1147,9 @@ impl RunColumns {
             };
             let mut b = builder_of(g, ratings);
             b.times = g.times.clone();
-            let quality = b.quality.clone();
+            let quality = (0..g.times.len())
+                .filter_map(|i| quality_of(g, i, ratings))
+                .collect();
             out.push((
                 version,
                 crate::metrics::Side {

@@ -14,6 +14,8 @@ Values embedded in src/stats.rs were produced with numpy 2.4.6,
 scipy 1.17.1, statsmodels 0.15.0 (Python 3.11).
 """
 
+import fractions
+import math
 import warnings
 
 import numpy
@@ -83,6 +85,10 @@ def huge_b(n):
     return [((i * 6007 + 3) % 10009) / 1000.0 + 0.01 for i in range(n)]
 
 
+# Sums that cancel across magnitudes, and finite values whose sum overflows.
+CANCEL = [1e16, 1.0, -1e16, 0.1, 1e-3, -0.1, 3.0e300, 1.5, -3.0e300, 2.0**-60]
+BIGS = [1.7e308, 1.7e308, -1.0e308, 5.5]
+
 BIG_A = big_a(3000)
 BIG_B = big_b(2500)
 HUGE_A = huge_a(200000)
@@ -143,6 +149,13 @@ def main():
     warnings.filterwarnings("ignore", message="Precision loss occurred")
     print(f"# numpy {numpy.__version__}, scipy {scipy.__version__}, "
           f"statsmodels {statsmodels.__version__}")
+
+    print("\n## exact sums (ExactSum): math.fsum, and the exact mean of BIGS")
+    for name, xs in [("LAT_A", LAT_A), ("HUGE_A", HUGE_A), ("CANCEL", CANCEL)]:
+        print(f"math.fsum({name}) = {g(math.fsum(xs))}")
+    # math.fsum(BIGS) raises OverflowError (an intermediate sum overflows); the mean does not.
+    exact = sum(fractions.Fraction(x) for x in BIGS) / len(BIGS)
+    print(f"float(sum(Fraction(x) for x in BIGS) / 4) = {g(float(exact))}")
 
     print("\n## mean / sample std")
     for name, xs in DATASETS:

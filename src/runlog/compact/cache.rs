@@ -9,6 +9,10 @@
 //! checksum: an entry that is missing, corrupt, unreadable or from another ptrack version is
 //! ignored and rebuilt, so deleting `.ptrack/` is always safe.
 //!
+//! Beside the entries, a snapshot (`figures.snapshot`) keeps every version's figures with its
+//! times sorted, and a delta (`figures.delta`) the runs appended since: a query after an
+//! append reads the new bytes and a few checked blocks of the snapshot, not every entry.
+//!
 //! The cache lives in the project's own `.ptrack/cache`: when `.ptrack` or `.ptrack/cache` is
 //! a symbolic link the cache is not used at all (it deletes stale entries, and must never
 //! delete or write anywhere else), and entries that are links are never read.
@@ -29,7 +33,7 @@ use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
 
 // Bump the number whenever what an entry holds changes: an older entry is then read again.
-const MAGIC: &str = concat!("ptrack-cache-8 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("ptrack-cache-9 ", env!("CARGO_PKG_VERSION"), "\n");
 const EDGE: u64 = 4096;
 
 /// What a cached query did, file by file.
@@ -83,6 +87,12 @@ struct Header {
     diagnostics: Vec<Diagnostic>,
     ratings: Vec<CachedRating>,
     groups: Vec<GroupHeader>,
+    /// In the snapshot's delta: the state of every log it has read to, and the snapshot it
+    /// adds to.
+    #[serde(default)]
+    files: Vec<FileState>,
+    #[serde(default)]
+    base: u64,
 }
 
 /// Run id hash, time and tiebreak, score, feedback (see `Rated`), and when that feedback was
@@ -144,6 +154,28 @@ fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
     Ok(h.finish())
 }
 
+/// [`hash_prefix`] of the first `a` and of the first `b` bytes (`a <= b`), reading them once.
+fn hash_prefixes(file: &mut std::fs::File, a: u64, b: u64) -> std::io::Result<(u64, u64)> {
+    const BLOCK: u64 = 1 << 20;
+    let mut ha = FastState::with_seed(0x009e_3f1b).build_hasher();
+    let mut hb = FastState::with_seed(0x009e_3f1b).build_hasher();
+    let mut buf = vec![0u8; BLOCK.min(b) as usize];
+    file.seek(SeekFrom::Start(0))?;
+    let mut at = 0;
+    while at < b {
+        let n = BLOCK.min(b - at);
+        file.read_exact(&mut buf[..n as usize])?;
+        if at < a {
+            ha.write_u64(hash_bytes(&buf[..(a - at).min(n) as usize]));
+        }
+        hb.write_u64(hash_bytes(&buf[..n as usize]));
+        at += n;
+    }
+    ha.write_u64(a);
+    hb.write_u64(b);
+    Ok((ha.finish(), hb.finish()))
+}
+
 /// Size, modification time and inode of the regular file `path` (a link is an error).
 fn stat(path: &Path) -> std::io::Result<(u64, i128, u64)> {
     let m = std::fs::symlink_metadata(path)?;
@@ -167,7 +199,20 @@ fn entry_path(cache_dir: &Path, rel: &str) -> PathBuf {
 }
 
 fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<()> {
+    replace_file(path, &entry_bytes(state, &[], 0, p)?)
+}
+
+/// An entry's bytes: `p` read from a log as `state` says (a delta: from the logs in `files`,
+/// adding to the snapshot `base`).
+fn entry_bytes(
+    state: &FileState,
+    files: &[FileState],
+    base: u64,
+    p: &Partial,
+) -> std::io::Result<Vec<u8>> {
     let header = Header {
+        files: files.to_vec(),
+        base,
         state: state.clone(),
         fallbacks: p.fallbacks,
         evals: p.evals,
@@ -221,7 +266,7 @@ fn write_entry(path: &Path, state: &FileState, p: &Partial) -> std::io::Result<(
     file.extend_from_slice(MAGIC.as_bytes());
     file.extend_from_slice(&hash_bytes(&body).to_le_bytes());
     file.extend_from_slice(&body);
-    replace_file(path, &file)
+    Ok(file)
 }
 
 /// Write `data` to `path` through a new temporary file beside it and a rename, so a reader
@@ -240,23 +285,6 @@ fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     })
 }
 
-/// The whole cache file at `path` (never through a link).
-fn read_whole(path: &Path) -> Option<Vec<u8>> {
-    let mut f = crate::safe_fs::open_no_link(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?.saturating_add(1));
-    f.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
-}
-
-/// The part of a cache file's bytes after its magic line and checksum, when the checksum holds.
-fn checked_body(bytes: &[u8]) -> Option<&[u8]> {
-    let rest = bytes.strip_prefix(MAGIC.as_bytes())?;
-    let sum = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
-    let body = rest.get(8..)?;
-    (hash_bytes(body) == sum).then_some(body)
-}
-
 /// The bytes of the cache file `path` after its magic line, when their checksum holds.
 fn read_checked(path: &Path) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -271,13 +299,19 @@ fn read_checked(path: &Path) -> Option<Vec<u8>> {
 }
 
 fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
+    read_entry_with(path, rel).map(|(state, _, _, p)| (state, p))
+}
+
+/// An entry's state, logs (a delta's), snapshot (a delta's) and data.
+fn read_entry_with(path: &Path, rel: &str) -> Option<(FileState, Vec<FileState>, u64, Partial)> {
     let rest = read_checked(path)?;
     let rest = rest.as_slice();
-    let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-    let header: Header = serde_json::from_slice(rest.get(8..8 + len)?).ok()?;
+    let len = usize::try_from(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
+    let header: Header = serde_json::from_slice(rest.get(8..8usize.checked_add(len)?)?).ok()?;
     if header.state.rel != rel {
         return None;
     }
+    let (files, base) = (header.files, header.base);
     let mut data = rest.get(8 + len..)?;
     let mut take = |n: usize| -> Option<&[u8]> {
         let (a, b) = (data.get(..n)?, data.get(n..)?);
@@ -355,7 +389,7 @@ fn read_entry(path: &Path, rel: &str) -> Option<(FileState, Partial)> {
             blob,
         });
     }
-    data.is_empty().then_some((header.state, p))
+    data.is_empty().then_some((header.state, files, base, p))
 }
 
 /// Read one log through the cache; returns its data and its state (None when not cached).
@@ -519,8 +553,19 @@ fn unchanged_result(
     same.then_some(index.result)
 }
 
-/// The snapshot file: every version's builder as of the logs' states in it, times sorted.
+/// The snapshot file: every version's figures but for its times, which it keeps sorted (and
+/// each prompt's times over all its versions), with the sorted id hashes, as of the logs'
+/// states in it. Its data is read a few 4 KiB blocks at a time, each checked against its own
+/// hash when it is first read, so a query after an append reads a few hundred blocks, not
+/// the whole file.
 const SNAPSHOT: &str = "figures.snapshot";
+
+/// The runs appended to the logs since the snapshot was written, as one entry (see
+/// [`entry_bytes`]) naming the snapshot it adds to and the states of the logs it read to.
+const DELTA: &str = "figures.delta";
+
+/// Bytes per checked block of the snapshot's data.
+const BLOCK: usize = 4096;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotHeader {
@@ -531,15 +576,29 @@ struct SnapshotHeader {
     ids: usize,
     rated: usize,
     groups: Vec<SnapshotGroup>,
+    prompts: Vec<SnapshotTimes>,
+    /// Bytes of data after the header, and the hash of each [`BLOCK`] of it.
+    data_len: u64,
+    blocks: Vec<u64>,
 }
 
-/// A version's builder but for its times and quality scores, which follow the header.
+/// A run of sorted times in the data: how many, their exact sum and histogram counts.
+#[derive(Serialize, Deserialize)]
+struct SnapshotTimes {
+    name: String,
+    runs: usize,
+    sum: crate::stats::ExactSum,
+    counts: Vec<u64>,
+}
+
+/// A version's builder; its times are in the data.
 #[derive(Serialize, Deserialize)]
 struct SnapshotGroup {
     prompt: String,
     version: String,
-    runs: usize,
-    scores: usize,
+    times: SnapshotTimes,
+    quality_sum: crate::stats::ExactSum,
+    quality_n: usize,
     tokens_sum: u64,
     tokens_n: u64,
     length_sum: u64,
@@ -550,21 +609,147 @@ struct SnapshotGroup {
     spend: crate::runlog::aggregate::TokenSpend,
 }
 
-/// Write `built` (made from `files` as they are now) as the snapshot.
+/// The snapshot's data, read a block at a time and checked against the block's hash.
+#[derive(Debug)]
+struct Blocks {
+    file: std::sync::Mutex<std::fs::File>,
+    /// Where the data starts in the file, and its length.
+    start: u64,
+    len: u64,
+    hashes: Vec<u64>,
+    /// Each block once read and checked (None when it could not be read or did not match).
+    read: Vec<std::sync::OnceLock<Option<Box<[u8]>>>>,
+    /// Set when a block could not be read or did not match its hash.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Blocks {
+    fn fail(&self) -> u64 {
+        self.failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        0
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Block `b`, read and checked when first asked for.
+    fn block(&self, b: usize) -> Option<&[u8]> {
+        let load = || -> Option<Box<[u8]>> {
+            let from = (b * BLOCK) as u64;
+            let n = usize::try_from(self.len.checked_sub(from)?)
+                .ok()?
+                .min(BLOCK);
+            let mut bytes = vec![0u8; n];
+            let mut f = self.file.lock().ok()?;
+            f.seek(SeekFrom::Start(self.start + from)).ok()?;
+            f.read_exact(&mut bytes).ok()?;
+            (hash_bytes(&bytes) == *self.hashes.get(b)?).then(|| bytes.into_boxed_slice())
+        };
+        self.read.get(b)?.get_or_init(load).as_deref()
+    }
+
+    /// The 8-byte word `i` of the data.
+    fn word(&self, i: usize) -> u64 {
+        let at = i * 8;
+        match self.block(at / BLOCK) {
+            Some(bytes) => bytes
+                .get(at % BLOCK..at % BLOCK + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or_else(|| self.fail(), u64::from_le_bytes),
+            None => self.fail(),
+        }
+    }
+}
+
+/// `len` words of the snapshot's data from word `start`.
+#[derive(Debug)]
+struct Column {
+    blocks: std::sync::Arc<Blocks>,
+    start: usize,
+    len: usize,
+}
+
+impl crate::runlog::aggregate::SortedValues for Column {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn at(&self, i: usize) -> f64 {
+        if i >= self.len {
+            return f64::from_bits(self.blocks.fail());
+        }
+        f64::from_bits(self.blocks.word(self.start + i))
+    }
+}
+
+impl super::SortedWords for Column {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn at(&self, i: usize) -> u64 {
+        if i >= self.len {
+            return self.blocks.fail();
+        }
+        self.blocks.word(self.start + i)
+    }
+}
+
+/// An open snapshot: its header, its data, and its id (the hash of its header).
+struct Snapshot {
+    header: SnapshotHeader,
+    blocks: std::sync::Arc<Blocks>,
+    id: u64,
+}
+
+/// The times and histogram counts a run of sorted times is written with.
+fn times_entry(name: &str, times: &[f64]) -> SnapshotTimes {
+    SnapshotTimes {
+        name: name.to_string(),
+        runs: times.len(),
+        sum: crate::stats::ExactSum::of(times),
+        counts: crate::runlog::aggregate::DurationHistogram::of(times).counts,
+    }
+}
+
+/// Write `built` (made from `files` as they are now; every time in memory, none in a
+/// [`SortedBase`]) as the snapshot, and remove the delta.
 fn write_snapshot(
     cache_dir: &Path,
     prompt: Option<&str>,
     files: Vec<FileState>,
     built: &Built,
 ) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(cache_dir.join(DELTA));
+    if built.ids.base.is_some() || built.rated.base.is_some() || !built.all_base.is_empty() {
+        return Err(std::io::Error::other(
+            "a snapshot is written from runs in memory",
+        ));
+    }
+    let mut data: Vec<u8> = Vec::new();
+    let mut words = |xs: &mut dyn Iterator<Item = u64>| {
+        for x in xs {
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+    };
+    words(&mut built.ids.own.iter().copied());
+    words(&mut built.rated.own.iter().copied());
     let mut groups = Vec::new();
+    let mut prompts = Vec::new();
     for (name, versions) in &built.by_prompt {
         for (_, text, b) in versions {
+            if b.base.is_some() {
+                return Err(std::io::Error::other(
+                    "a snapshot is written from runs in memory",
+                ));
+            }
+            words(&mut b.times.iter().map(|t| t.to_bits()));
             groups.push(SnapshotGroup {
                 prompt: name.clone(),
                 version: text.clone(),
-                runs: b.times.len(),
-                scores: b.quality.len(),
+                times: times_entry(text, &b.times),
+                quality_sum: b.quality_sum.clone(),
+                quality_n: b.quality_n,
                 tokens_sum: b.tokens_sum,
                 tokens_n: b.tokens_n,
                 length_sum: b.length_sum,
@@ -575,111 +760,189 @@ fn write_snapshot(
                 spend: b.spend.clone(),
             });
         }
+        let all = super::merge_many(
+            versions
+                .iter()
+                .map(|(_, _, b)| b.times.as_slice())
+                .collect(),
+        );
+        words(&mut all.iter().map(|t| t.to_bits()));
+        prompts.push(times_entry(name, &all));
     }
     let header = SnapshotHeader {
         prompt: prompt.map(str::to_string),
         files,
         fallbacks: built.fallbacks,
         diagnostics: built.diagnostics.clone(),
-        ids: built.ids.len(),
-        rated: built.rated.len(),
+        ids: built.ids.own.len(),
+        rated: built.rated.own.len(),
         groups,
+        prompts,
+        data_len: data.len() as u64,
+        blocks: data.chunks(BLOCK).map(hash_bytes).collect(),
     };
     let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-    let runs: usize = header.groups.iter().map(|g| g.runs + g.scores).sum();
-    // One buffer: the magic line, room for the checksum, then the body.
-    let start = MAGIC.len() + 8;
-    let mut file = Vec::with_capacity(
-        start + 8 + json.len() + 8 * (built.ids.len() + built.rated.len() + runs),
-    );
+    let mut file = Vec::with_capacity(MAGIC.len() + 16 + json.len() + data.len());
     file.extend_from_slice(MAGIC.as_bytes());
-    file.extend_from_slice(&[0; 8]);
+    file.extend_from_slice(&hash_bytes(&json).to_le_bytes());
     file.extend_from_slice(&(json.len() as u64).to_le_bytes());
     file.extend_from_slice(&json);
-    for id in built.ids.iter().chain(&built.rated) {
-        file.extend_from_slice(&id.to_le_bytes());
-    }
-    for versions in built.by_prompt.values() {
-        for (_, _, b) in versions {
-            for t in b.times.iter().chain(&b.quality) {
-                file.extend_from_slice(&t.to_le_bytes());
-            }
-        }
-    }
-    let sum = hash_bytes(&file[start..]);
-    file[MAGIC.len()..start].copy_from_slice(&sum.to_le_bytes());
+    file.extend_from_slice(&data);
     replace_file(&cache_dir.join(SNAPSHOT), &file)
 }
 
-/// The snapshot's logs and builders, when it is intact and was made for `prompt`.
-fn read_snapshot(cache_dir: &Path, prompt: Option<&str>) -> Option<(Vec<FileState>, Built)> {
-    let bytes = read_whole(&cache_dir.join(SNAPSHOT))?;
-    let rest = checked_body(&bytes)?;
-    let len = usize::try_from(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
-    let header: SnapshotHeader =
-        serde_json::from_slice(rest.get(8..8usize.checked_add(len)?)?).ok()?;
-    if header.prompt.as_deref() != prompt {
-        return None;
+impl Snapshot {
+    /// The snapshot in `cache_dir` when its header is intact and it was made for `prompt`
+    /// (its data is checked as it is read).
+    fn open(cache_dir: &Path, prompt: Option<&str>) -> Option<Snapshot> {
+        let mut f = crate::safe_fs::open_no_link(&cache_dir.join(SNAPSHOT)).ok()?;
+        let file_len = f.metadata().ok()?.len();
+        let mut head = vec![0u8; MAGIC.len() + 16];
+        f.read_exact(&mut head).ok()?;
+        let rest = head.strip_prefix(MAGIC.as_bytes())?;
+        let sum = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+        let json_len = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
+        let start = (head.len() as u64).checked_add(json_len)?;
+        if start > file_len {
+            return None;
+        }
+        let mut json = vec![0u8; usize::try_from(json_len).ok()?];
+        f.read_exact(&mut json).ok()?;
+        if hash_bytes(&json) != sum {
+            return None;
+        }
+        let header: SnapshotHeader = serde_json::from_slice(&json).ok()?;
+        let words = header.ids
+            + header.rated
+            + header.groups.iter().map(|g| g.times.runs).sum::<usize>()
+            + header.prompts.iter().map(|p| p.runs).sum::<usize>();
+        if header.prompt.as_deref() != prompt
+            || start.checked_add(header.data_len)? != file_len
+            || (words as u64).checked_mul(8)? != header.data_len
+            || header.blocks.len() != usize::try_from(header.data_len).ok()?.div_ceil(BLOCK)
+        {
+            return None;
+        }
+        let blocks = std::sync::Arc::new(Blocks {
+            file: std::sync::Mutex::new(f),
+            start,
+            len: header.data_len,
+            read: (0..header.blocks.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            hashes: header.blocks.clone(),
+            failed: Default::default(),
+        });
+        Some(Snapshot {
+            header,
+            blocks,
+            id: sum,
+        })
     }
-    let mut data = rest.get(8 + len..)?;
-    let mut words = |n: usize| -> Option<&[u8]> {
-        let bytes = data.get(..n.checked_mul(8)?)?;
-        data = &data[bytes.len()..];
-        Some(bytes)
-    };
-    let u64s = |b: &[u8]| -> Vec<u64> {
-        b.chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect()
-    };
-    let f64s = |b: &[u8]| -> Vec<f64> {
-        b.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect()
-    };
-    let mut built = Built {
-        ids: u64s(words(header.ids)?),
-        rated: u64s(words(header.rated)?),
-        diagnostics: header.diagnostics,
-        fallbacks: header.fallbacks,
-        ..Built::default()
-    };
-    for g in header.groups {
-        let times = f64s(words(g.runs)?);
-        let quality = f64s(words(g.scores)?);
-        let version = g.version.parse().ok()?;
-        let b = crate::runlog::aggregate::MetricsBuilder {
-            times,
-            quality,
-            tokens_sum: g.tokens_sum,
-            tokens_n: g.tokens_n,
-            length_sum: g.length_sum,
-            successes: g.successes,
-            feedback: g.feedback,
-            first: g.first,
-            last: g.last,
-            spend: g.spend,
+
+    /// The builders, their times left in the snapshot.
+    fn built(&mut self) -> Option<Built> {
+        let h = &mut self.header;
+        let mut at = 0;
+        let mut column = |len: usize| {
+            let c = Column {
+                blocks: self.blocks.clone(),
+                start: at,
+                len,
+            };
+            at += len;
+            std::sync::Arc::new(c)
         };
-        built
-            .by_prompt
-            .entry(g.prompt)
-            .or_default()
-            .push((version, g.version, b));
+        let mut built = Built {
+            ids: super::Ids {
+                base: Some(column(h.ids)),
+                own: Vec::new(),
+            },
+            rated: super::Ids {
+                base: Some(column(h.rated)),
+                own: Vec::new(),
+            },
+            diagnostics: std::mem::take(&mut h.diagnostics),
+            fallbacks: h.fallbacks,
+            ..Built::default()
+        };
+        let base = |t: SnapshotTimes, values: std::sync::Arc<Column>| super::SortedBase {
+            values,
+            sum: t.sum,
+            counts: t.counts,
+        };
+        let mut groups = std::mem::take(&mut h.groups).into_iter().peekable();
+        for p in std::mem::take(&mut h.prompts) {
+            let mut versions = Vec::new();
+            while let Some(g) = groups.next_if(|g| g.prompt == p.name) {
+                let version = g.version.parse().ok()?;
+                let values = column(g.times.runs);
+                let b = crate::runlog::aggregate::MetricsBuilder {
+                    times: Vec::new(),
+                    quality_sum: g.quality_sum,
+                    quality_n: g.quality_n,
+                    tokens_sum: g.tokens_sum,
+                    tokens_n: g.tokens_n,
+                    length_sum: g.length_sum,
+                    successes: g.successes,
+                    feedback: g.feedback,
+                    first: g.first,
+                    last: g.last,
+                    spend: g.spend,
+                    base: Some(base(g.times, values)),
+                };
+                versions.push((version, g.version, b));
+            }
+            let values = column(p.runs);
+            let name = p.name.clone();
+            built.all_base.insert(name.clone(), base(p, values));
+            built.by_prompt.insert(name, versions);
+        }
+        groups.next().is_none().then_some(built)
     }
-    data.is_empty().then_some((header.files, built))
 }
 
-/// The figures when every log is as the snapshot saw it or only grew: the snapshot's builders
-/// with the appended runs added, reading nothing but the appended bytes. None when anything
-/// else changed, or the appended lines hold what cannot simply be added (see
-/// [`add_appended`]); the snapshot and index are then rewritten for the new state.
+/// `built` with every time and id read from the snapshot into memory (every block checked).
+fn materialize(mut built: Built, blocks: &Blocks) -> Option<Built> {
+    let column_of = |v: &std::sync::Arc<dyn crate::runlog::aggregate::SortedValues>| {
+        (0..v.len()).map(|i| v.at(i)).collect::<Vec<f64>>()
+    };
+    for versions in built.by_prompt.values_mut() {
+        for (_, _, b) in versions.iter_mut() {
+            if let Some(base) = b.base.take() {
+                b.times = super::merge_sorted(&column_of(&base.values), &b.times);
+            }
+        }
+    }
+    built.all_base.clear();
+    for ids in [&mut built.ids, &mut built.rated] {
+        if let Some(base) = ids.base.take() {
+            let old: Vec<u64> = (0..base.len()).map(|i| base.at(i)).collect();
+            ids.own = super::merge_sorted_ids(&old, &ids.own);
+        }
+    }
+    (!blocks.failed()).then_some(built)
+}
+
+/// The figures when every log is as the snapshot (and its delta) saw it or only grew: the
+/// snapshot's figures with every appended run added, reading only the bytes appended since
+/// the last query and a few blocks of the snapshot. None when anything else changed, the
+/// appended lines hold what cannot simply be added (see [`add_appended`]), or a block of the
+/// snapshot is damaged; the caller then reads through the per-log entries and writes a new
+/// snapshot. When the appended runs come to an eighth of the snapshot's, a new snapshot
+/// holds them all.
 fn from_snapshot(
     cache_dir: &Path,
     prompt: Option<&str>,
     files: &[LogFile],
     buf: &mut Vec<u8>,
 ) -> Option<(FastPerformance, CacheStats)> {
-    let (old_states, mut built) = read_snapshot(cache_dir, prompt)?;
+    let mut snap = Snapshot::open(cache_dir, prompt)?;
+    let delta_path = cache_dir.join(DELTA);
+    let (old_states, mut delta) = match read_entry_with(&delta_path, DELTA) {
+        Some((_, files, base, p)) if base == snap.id => (files, p),
+        _ => (snap.header.files.clone(), Partial::default()),
+    };
     if old_states.len() != files.len() {
         return None;
     }
@@ -706,9 +969,12 @@ fn from_snapshot(
             && old.complete
             && old.len >= EDGE
             && hash_range(&mut f, 0, EDGE).ok()? == old.head
-            && hash_range(&mut f, old.len - EDGE, old.len).ok()? == old.tail
-            && hash_prefix(&mut f, old.len).ok()? == old.prefix;
+            && hash_range(&mut f, old.len - EDGE, old.len).ok()? == old.tail;
         if !grew {
+            return None;
+        }
+        let (old_prefix, prefix) = hash_prefixes(&mut f, old.len, len).ok()?;
+        if old_prefix != old.prefix {
             return None;
         }
         stats.appended += 1;
@@ -723,7 +989,7 @@ fn from_snapshot(
             inode,
             head: old.head,
             tail: hash_range(&mut f, len - EDGE, len).ok()?,
-            prefix: hash_prefix(&mut f, len).ok()?,
+            prefix,
             lines,
             complete,
         };
@@ -734,15 +1000,59 @@ fn from_snapshot(
         new += p;
         states.push(state);
     }
-    add_appended(&mut built, new, prompt)?;
-    let _ = std::fs::remove_file(cache_dir.join("index.json"));
-    if write_snapshot(cache_dir, prompt, states.clone(), &built).is_err() {
-        let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
+    let changed = stats.appended > 0;
+    if changed {
+        delta += new;
+    }
+    let delta_runs: usize = delta.groups.iter().map(|g| g.times.len()).sum();
+    let base_runs = snap.header.ids;
+    let delta_entry = if changed {
+        let state = FileState {
+            rel: DELTA.to_string(),
+            len: 0,
+            mtime_ns: 0,
+            inode: 0,
+            head: 0,
+            tail: 0,
+            prefix: 0,
+            lines: 0,
+            complete: true,
+        };
+        entry_bytes(&state, &states, snap.id, &delta).ok()
+    } else {
+        None
+    };
+    let mut built = snap.built()?;
+    add_appended(&mut built, delta, prompt)?;
+    if delta_runs > (base_runs / 8).max(DELTA_MIN) {
+        let built = materialize(built, &snap.blocks)?;
+        if write_snapshot(cache_dir, prompt, states.clone(), &built).is_err() {
+            let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
+        }
+        let result = figures(built);
+        write_index(cache_dir, prompt, states, &result);
+        return Some((result, stats));
     }
     let result = figures(built);
+    if snap.blocks.failed() {
+        return None;
+    }
+    if let Some(bytes) = delta_entry {
+        let _ = std::fs::remove_file(cache_dir.join("index.json"));
+        if replace_file(&delta_path, &bytes).is_err() {
+            let _ = std::fs::remove_file(&delta_path);
+            let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
+        }
+    }
     write_index(cache_dir, prompt, states, &result);
     Some((result, stats))
 }
+
+/// The fewest appended runs that make a new snapshot (else an eighth of the snapshot's).
+#[cfg(not(test))]
+const DELTA_MIN: usize = 65_536;
+#[cfg(test)]
+const DELTA_MIN: usize = 50;
 
 /// Write the index: `result` and the states of the logs it was computed from.
 fn write_index(
@@ -827,6 +1137,7 @@ fn cached_in(
         return Some(done);
     }
     let _ = std::fs::remove_file(cache_dir.join(SNAPSHOT));
+    let _ = std::fs::remove_file(cache_dir.join(DELTA));
     let (all, stats, states, _) = gather(&files, cache_dir, threads);
     // Entries of logs that are gone.
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
@@ -912,6 +1223,10 @@ mod tests {
                     .expect("no duplicate ids");
             let simple = RunSet::load(&self.runs(), Path::new("runs"), &RunFilter::default());
             assert_eq!(fast.prompts, performance(&simple.runs));
+            assert_eq!(
+                fast.histograms,
+                crate::runlog::aggregate::histograms(&simple.runs)
+            );
             let mut a: Vec<String> = fast.diagnostics.iter().map(ToString::to_string).collect();
             let mut b: Vec<String> = simple.diagnostics.iter().map(ToString::to_string).collect();
             a.sort();
@@ -1057,6 +1372,66 @@ mod tests {
         assert!(!e.query().from_snapshot);
         e.append("a/2026-11.jsonl", &lines(720..730, "a"));
         assert!(e.query().from_snapshot);
+    }
+
+    #[test]
+    fn appended_runs_wait_in_the_delta_until_there_are_enough_for_a_new_snapshot() {
+        let e = env();
+        e.query();
+        let (snapshot, delta) = (e.cache().join(SNAPSHOT), e.cache().join(DELTA));
+        let first = std::fs::read(&snapshot).expect("snapshot");
+        // A few runs: kept in the delta, the snapshot as it was.
+        for round in 0..3 {
+            e.append(
+                "a/2026-11.jsonl",
+                &lines(700 + round * 5..705 + round * 5, "a"),
+            );
+            let stats = e.query();
+            assert!(stats.from_snapshot, "{stats:?}");
+            assert!(delta.exists(), "round {round}");
+            assert_eq!(std::fs::read(&snapshot).expect("snapshot"), first);
+        }
+        // More than an eighth of the snapshot's 600 runs (and than DELTA_MIN, 50 in tests): a
+        // new snapshot holds them all.
+        e.append("b/2026-11.jsonl", &lines(800..900, "b"));
+        assert!(e.query().from_snapshot);
+        assert!(!delta.exists());
+        assert_ne!(std::fs::read(&snapshot).expect("snapshot"), first);
+        // A delta made for another snapshot is not used: the logs are read on from the
+        // snapshot's own states.
+        e.append("a/2026-11.jsonl", &lines(900..905, "a"));
+        assert!(e.query().from_snapshot);
+        assert!(delta.exists());
+        let stale = std::fs::read(&delta).expect("delta");
+        e.append("a/2026-11.jsonl", &lines(905..1000, "a"));
+        e.query();
+        std::fs::write(&delta, &stale).expect("write");
+        e.append("a/2026-11.jsonl", &lines(1000..1003, "a"));
+        let stats = e.query();
+        assert!(stats.from_snapshot, "{stats:?}");
+        assert_eq!(stats.bytes_read, lines(1000..1003, "a").len() as u64);
+    }
+
+    #[test]
+    fn a_flipped_byte_anywhere_in_the_snapshot_never_changes_the_figures() {
+        let e = env();
+        e.query();
+        let snapshot = e.cache().join(SNAPSHOT);
+        let len = std::fs::metadata(&snapshot).expect("snapshot").len() as usize;
+        let mut next = 2000;
+        for i in 0..24 {
+            // Every query checks its figures against the simple reader's.
+            let at = (len - 1) * i / 23;
+            let mut bytes = std::fs::read(&snapshot).expect("snapshot");
+            if at >= bytes.len() {
+                continue;
+            }
+            bytes[at] ^= 0x10;
+            std::fs::write(&snapshot, &bytes).expect("write");
+            e.append("a/2026-11.jsonl", &lines(next..next + 3, "a"));
+            next += 3;
+            e.query();
+        }
     }
 
     #[test]
