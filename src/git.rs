@@ -348,9 +348,7 @@ impl Repo {
         let Some(head) = self.head() else {
             return Ok(Vec::new());
         };
-        let mut walk = self.repo.revwalk()?;
-        walk.push(head)?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+        let walk = self.walk_order(head)?;
         let prompts_dir = self.prefix.join("prompts");
         let mut names: BTreeSet<String> = BTreeSet::from([name.to_string()]);
         let boundary = self.shallow_boundary();
@@ -364,7 +362,7 @@ impl Repo {
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
-            let commit = self.repo.find_commit(oid?)?;
+            let commit = self.repo.find_commit(oid)?;
             let tree = commit.tree()?;
             let parents: Vec<git2::Tree<'_>> =
                 commit.parents().filter_map(|p| p.tree().ok()).collect();
@@ -409,6 +407,34 @@ impl Repo {
             }
         }
         Ok(out)
+    }
+
+    /// The commits from `head` in the order of a revision walk sorted topologically, then by
+    /// time. Without merges that order is the first-parent chain, read here through the object
+    /// cache the history reads next (a revision walk reads every commit once more for its
+    /// order, as libgit2 does not read the commit-graph files git writes now). A merge, or a
+    /// shallow clone, takes the revision walk.
+    fn walk_order(&self, head: git2::Oid) -> Result<Vec<git2::Oid>, GitError> {
+        if !self.repo.is_shallow() {
+            let mut chain = Vec::new();
+            let mut next = Some(head);
+            while let Some(oid) = next {
+                let commit = self.repo.find_commit(oid)?;
+                chain.push(oid);
+                next = match commit.parent_count() {
+                    0 => None,
+                    1 => Some(commit.parent_id(0)?),
+                    _ => break,
+                };
+            }
+            if next.is_none() {
+                return Ok(chain);
+            }
+        }
+        let mut walk = self.repo.revwalk()?;
+        walk.push(head)?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
+        walk.map(|oid| oid.map_err(GitError::from)).collect()
     }
 
     /// The changes to the files of the prompts `names` between two `prompts/` trees, found by
