@@ -423,6 +423,8 @@ pub struct SortedBase {
     pub sum: stats::ExactSum,
     /// Their [`DurationHistogram`] counts.
     pub counts: Vec<u64>,
+    /// The smallest and the largest, when known without reading them.
+    pub ends: Option<(f64, f64)>,
 }
 
 /// Ascending values that are read one at a time (from a file, checked as they are read).
@@ -574,13 +576,29 @@ fn time_summary(times: &mut [f64], base: Option<&SortedBase>) -> Option<TimeSumm
     let mean = sum.mean(n)?;
     let at = |k: usize| kth_of_two(times, base_values, k);
     let q = stats::quantiles_by(n, at, &[0.5, 0.95, 0.99])?;
+    let (min, max) = match (base.and_then(|b| b.ends), times.first(), times.last()) {
+        (Some((lo, hi)), Some(&first), Some(&last)) => (
+            if first.total_cmp(&lo).is_lt() {
+                first
+            } else {
+                lo
+            },
+            if last.total_cmp(&hi).is_gt() {
+                last
+            } else {
+                hi
+            },
+        ),
+        (Some(ends), None, _) => ends,
+        _ => (at(0), at(n - 1)),
+    };
     Some(TimeSummary {
         mean,
         p50: q[0],
         p95: q[1],
         p99: q[2],
-        min: at(0),
-        max: at(n - 1),
+        min,
+        max,
     })
 }
 
@@ -811,6 +829,14 @@ pub(crate) mod tests {
                     values: std::sync::Arc::new(sorted_base.clone()),
                     sum: stats::ExactSum::of(&sorted_base),
                     counts: DurationHistogram::of(&sorted_base).counts,
+                    ends: (n_base % 2 == 1)
+                        .then(|| {
+                            sorted_base
+                                .first()
+                                .copied()
+                                .zip(sorted_base.last().copied())
+                        })
+                        .flatten(),
                 }),
                 ..MetricsBuilder::default()
             };

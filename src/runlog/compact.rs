@@ -603,6 +603,8 @@ trait SortedWords: std::fmt::Debug + Send + Sync {
     fn len(&self) -> usize;
     /// The value at `i < len()`; a source that cannot read it returns 0 and remembers that.
     fn at(&self, i: usize) -> u64;
+    /// Whether `x` is one of the values.
+    fn contains(&self, x: u64) -> bool;
 }
 
 /// A sorted set of id hashes: the ones in `own` and, when there is one, in `base`.
@@ -617,19 +619,7 @@ impl Ids {
         if self.own.binary_search(&id).is_ok() {
             return true;
         }
-        let Some(base) = &self.base else {
-            return false;
-        };
-        let (mut lo, mut hi) = (0, base.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match base.at(mid).cmp(&id) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            }
-        }
-        false
+        self.base.as_ref().is_some_and(|b| b.contains(id))
     }
 }
 

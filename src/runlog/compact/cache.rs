@@ -577,9 +577,11 @@ struct SnapshotHeader {
     rated: usize,
     groups: Vec<SnapshotGroup>,
     prompts: Vec<SnapshotTimes>,
-    /// Bytes of data after the header, and the hash of each [`BLOCK`] of it.
+    /// Bytes of data after the header. The header's JSON is followed by the hash of each
+    /// [`BLOCK`] of the data, then the first word of each block (the id hashes come first, so
+    /// these find the one block an id can be in).
     data_len: u64,
-    blocks: Vec<u64>,
+    blocks: usize,
 }
 
 /// A run of sorted times in the data: how many, their exact sum and histogram counts.
@@ -587,6 +589,8 @@ struct SnapshotHeader {
 struct SnapshotTimes {
     name: String,
     runs: usize,
+    /// The smallest and largest, when there are any.
+    ends: Option<(f64, f64)>,
     sum: crate::stats::ExactSum,
     counts: Vec<u64>,
 }
@@ -617,6 +621,8 @@ struct Blocks {
     start: u64,
     len: u64,
     hashes: Vec<u64>,
+    /// The first word of each block.
+    fences: Vec<u64>,
     /// Each block once read and checked (None when it could not be read or did not match).
     read: Vec<std::sync::OnceLock<Option<Box<[u8]>>>>,
     /// Set when a block could not be read or did not match its hash.
@@ -687,6 +693,48 @@ impl super::SortedWords for Column {
     fn len(&self) -> usize {
         self.len
     }
+    /// A column that starts a block finds the one block `x` can be in from the blocks' first
+    /// words, and reads only that block.
+    fn contains(&self, x: u64) -> bool {
+        const PER_BLOCK: usize = BLOCK / 8;
+        if !self.start.is_multiple_of(PER_BLOCK) || self.len == 0 {
+            let (mut lo, mut hi) = (0, self.len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match super::SortedWords::at(self, mid).cmp(&x) {
+                    std::cmp::Ordering::Less => lo = mid + 1,
+                    std::cmp::Ordering::Greater => hi = mid,
+                    std::cmp::Ordering::Equal => return true,
+                }
+            }
+            return false;
+        }
+        let first = self.start / PER_BLOCK;
+        let Some(fences) = self
+            .blocks
+            .fences
+            .get(first..first + self.len.div_ceil(PER_BLOCK))
+        else {
+            return self.blocks.fail() != 0;
+        };
+        // The last block whose first word is at most `x`.
+        let b = fences.partition_point(|&f| f <= x);
+        let Some(b) = b.checked_sub(1) else {
+            return false;
+        };
+        let from = b * PER_BLOCK;
+        let to = (from + PER_BLOCK).min(self.len);
+        let (mut lo, mut hi) = (from, to);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match super::SortedWords::at(self, mid).cmp(&x) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
     fn at(&self, i: usize) -> u64 {
         if i >= self.len {
             return self.blocks.fail();
@@ -707,6 +755,7 @@ fn times_entry(name: &str, times: &[f64]) -> SnapshotTimes {
     SnapshotTimes {
         name: name.to_string(),
         runs: times.len(),
+        ends: times.first().copied().zip(times.last().copied()),
         sum: crate::stats::ExactSum::of(times),
         counts: crate::runlog::aggregate::DurationHistogram::of(times).counts,
     }
@@ -779,14 +828,23 @@ fn write_snapshot(
         groups,
         prompts,
         data_len: data.len() as u64,
-        blocks: data.chunks(BLOCK).map(hash_bytes).collect(),
+        blocks: data.len().div_ceil(BLOCK),
     };
     let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-    let mut file = Vec::with_capacity(MAGIC.len() + 16 + json.len() + data.len());
+    let mut head = json;
+    for block in data.chunks(BLOCK) {
+        head.extend_from_slice(&hash_bytes(block).to_le_bytes());
+    }
+    for block in data.chunks(BLOCK) {
+        let mut first = [0u8; 8];
+        first[..block.len().min(8)].copy_from_slice(&block[..block.len().min(8)]);
+        head.extend_from_slice(&first);
+    }
+    let mut file = Vec::with_capacity(MAGIC.len() + 24 + head.len() + data.len());
     file.extend_from_slice(MAGIC.as_bytes());
-    file.extend_from_slice(&hash_bytes(&json).to_le_bytes());
-    file.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    file.extend_from_slice(&json);
+    file.extend_from_slice(&hash_bytes(&head).to_le_bytes());
+    file.extend_from_slice(&(head.len() as u64 - 16 * header.blocks as u64).to_le_bytes());
+    file.extend_from_slice(&head);
     file.extend_from_slice(&data);
     replace_file(&cache_dir.join(SNAPSHOT), &file)
 }
@@ -802,16 +860,30 @@ impl Snapshot {
         let rest = head.strip_prefix(MAGIC.as_bytes())?;
         let sum = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
         let json_len = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
-        let start = (head.len() as u64).checked_add(json_len)?;
+        let json_len = usize::try_from(json_len).ok()?;
+        if json_len as u64 > file_len {
+            return None;
+        }
+        // The JSON, then as much of the block table as a first read brings.
+        let mut rest = vec![0u8; json_len];
+        f.read_exact(&mut rest).ok()?;
+        let header: SnapshotHeader = serde_json::from_slice(&rest).ok()?;
+        let table = header.blocks.checked_mul(16)?;
+        let start = (head.len() as u64)
+            .checked_add(json_len as u64)?
+            .checked_add(table as u64)?;
         if start > file_len {
             return None;
         }
-        let mut json = vec![0u8; usize::try_from(json_len).ok()?];
-        f.read_exact(&mut json).ok()?;
-        if hash_bytes(&json) != sum {
+        rest.resize(json_len + table, 0);
+        f.read_exact(&mut rest[json_len..]).ok()?;
+        if hash_bytes(&rest) != sum {
             return None;
         }
-        let header: SnapshotHeader = serde_json::from_slice(&json).ok()?;
+        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
+        let (hashes, fences) = rest[json_len..].split_at(header.blocks * 8);
+        let hashes: Vec<u64> = hashes.chunks_exact(8).map(word).collect();
+        let fences: Vec<u64> = fences.chunks_exact(8).map(word).collect();
         let words = header.ids
             + header.rated
             + header.groups.iter().map(|g| g.times.runs).sum::<usize>()
@@ -819,7 +891,7 @@ impl Snapshot {
         if header.prompt.as_deref() != prompt
             || start.checked_add(header.data_len)? != file_len
             || (words as u64).checked_mul(8)? != header.data_len
-            || header.blocks.len() != usize::try_from(header.data_len).ok()?.div_ceil(BLOCK)
+            || header.blocks != usize::try_from(header.data_len).ok()?.div_ceil(BLOCK)
         {
             return None;
         }
@@ -827,10 +899,11 @@ impl Snapshot {
             file: std::sync::Mutex::new(f),
             start,
             len: header.data_len,
-            read: (0..header.blocks.len())
+            read: (0..header.blocks)
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
-            hashes: header.blocks.clone(),
+            hashes,
+            fences,
             failed: Default::default(),
         });
         Some(Snapshot {
@@ -870,6 +943,7 @@ impl Snapshot {
             values,
             sum: t.sum,
             counts: t.counts,
+            ends: t.ends,
         };
         let mut groups = std::mem::take(&mut h.groups).into_iter().peekable();
         for p in std::mem::take(&mut h.prompts) {
@@ -1410,6 +1484,52 @@ mod tests {
         let stats = e.query();
         assert!(stats.from_snapshot, "{stats:?}");
         assert_eq!(stats.bytes_read, lines(1000..1003, "a").len() as u64);
+    }
+
+    #[test]
+    fn an_appended_run_with_an_id_from_any_block_of_the_snapshot_is_found() {
+        let e = env();
+        // 3,000 more runs: their id hashes fill several blocks.
+        let big = lines(1000..4000, "c");
+        e.write("c/2026-11.jsonl", &big);
+        e.query();
+        for id in [0, 299, 300, 1000, 1777, 2500, 3999] {
+            let dup = line(id, if id < 300 { "a" } else { "c" }, 3.0);
+            e.append("c/2026-11.jsonl", &dup);
+            let got = performance_cached(&e.runs(), Path::new("runs"), e.dir.path(), None, 2)
+                .expect("the cache folder");
+            assert!(got.is_none(), "r{id} is counted once, by the simple reader");
+            // Back to the logs as they were; the next query makes the snapshot again.
+            e.write("c/2026-11.jsonl", &big);
+            e.query();
+            e.append("c/2026-11.jsonl", &lines(5000 + id..5001 + id, "c"));
+            assert!(e.query().from_snapshot, "r{id}");
+            e.write("c/2026-11.jsonl", &big);
+            e.query();
+        }
+    }
+
+    #[test]
+    fn both_prefix_hashes_from_one_read_equal_each_hashed_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log");
+        let bytes: Vec<u8> = (0..(5u32 << 19)).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let mut f = std::fs::File::open(&path).expect("open");
+        let len = bytes.len() as u64;
+        for (a, b) in [
+            (0, 10),
+            (4096, len),
+            (1 << 20, len),
+            ((1 << 20) + 1, len - 1),
+            (len, len),
+        ] {
+            let alone = (
+                hash_prefix(&mut f, a).expect("a"),
+                hash_prefix(&mut f, b).expect("b"),
+            );
+            assert_eq!(hash_prefixes(&mut f, a, b).expect("both"), alone, "{a} {b}");
+        }
     }
 
     #[test]
