@@ -20,7 +20,7 @@ use super::aggregate::{
     LatestRatings, Metrics, MetricsBuilder, PromptMetrics, SortedBase, Timed, TokenSpend,
     VersionMetrics, earliest, latest,
 };
-use super::parse::fast::{Scan, Scanned, scan_line};
+use super::parse::fast::{Scan, Scanned, scan_line, scan_plain_line};
 use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
 use super::schema::Event;
@@ -293,16 +293,23 @@ impl Partial {
     }
 
     /// Handle one line the way the simple reader would.
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         text: &[u8],
+        plain: bool,
         complete: bool,
         line_no: usize,
         shown: &Path,
         filter: &RunFilter,
     ) {
         let fast = (|| -> Scan<()> {
-            match scan_line(text)? {
+            let scanned = if plain {
+                scan_plain_line(text)?
+            } else {
+                scan_line(text)?
+            };
+            match scanned {
                 Scanned::Rating {
                     run_id,
                     ts,
@@ -438,6 +445,9 @@ impl Partial {
                 last_byte = Some(buf[filled - 1]);
             }
             let mut consumed = 0;
+            // The complete lines read, checked at once: their lines need no check of their own.
+            let plain = memchr::memrchr(b'\n', &buf[..filled])
+                .is_some_and(|end| super::parse::fast::plain_text(&buf[..end]));
             while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..filled]) {
                 line_no += 1;
                 let raw = &buf[consumed..consumed + nl];
@@ -449,7 +459,7 @@ impl Partial {
                     raw
                 };
                 if !raw.iter().all(u8::is_ascii_whitespace) {
-                    self.line(raw, true, line_no, shown, filter);
+                    self.line(raw, plain, true, line_no, shown, filter);
                 }
             }
             if eof {
@@ -463,7 +473,7 @@ impl Partial {
                         raw
                     };
                     if !raw.iter().all(u8::is_ascii_whitespace) {
-                        self.line(raw, false, line_no, shown, filter);
+                        self.line(raw, false, false, line_no, shown, filter);
                     }
                 }
                 return Some((line_no, last_byte.is_none_or(|b| b == b'\n')));

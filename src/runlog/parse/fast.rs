@@ -415,14 +415,25 @@ pub(crate) enum Scanned<'a> {
 
 /// Scan and validate one line (without its line end); anything unusual is a [`Fallback`].
 pub(crate) fn scan_line(text: &[u8]) -> Scan<Scanned<'_>> {
-    // Raw control characters (tabs too) and invalid UTF-8: the simple parser's call.
-    if text
-        .chunks(64)
-        .any(|c| c.iter().fold(0u8, |a, &b| a | u8::from(b < 0x20)) != 0)
-    {
+    if !plain_text(text) {
         return Err(Fallback);
     }
-    simdutf8::basic::from_utf8(text).map_err(|_| Fallback)?;
+    scan_plain_line(text)
+}
+
+/// Whether `text` is valid UTF-8 without raw control characters (tabs too) but line feeds:
+/// what the scanner leaves to the simple parser otherwise. The lines of a block of text that
+/// passes pass one by one (a line feed is never part of a longer character).
+pub(crate) fn plain_text(text: &[u8]) -> bool {
+    text.chunks(64).all(|c| {
+        c.iter()
+            .fold(0u8, |a, &b| a | u8::from(b < 0x20 && b != b'\n'))
+            == 0
+    }) && simdutf8::basic::from_utf8(text).is_ok()
+}
+
+/// [`scan_line`] of a line known to be [`plain_text`].
+pub(crate) fn scan_plain_line(text: &[u8]) -> Scan<Scanned<'_>> {
     let f = scan_fields(text)?;
     let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
     match f.kind {
