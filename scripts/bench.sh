@@ -92,5 +92,6 @@ printf '| %-34s | %6.2f s | %8d MB |\n' "DuckDB CLI $(duckdb --version | cut -d'
 printf '| %-34s | %6.2f s | %8d MB |\n' "ptrack performance (no cache)" "$pt_wall" "$((pt_peak / 1024))"
 printf '| %-34s | %6.3f s | %8d MB |\n' "ptrack, cache warm, nothing new" "$warm_wall" "$((warm_peak / 1024))"
 printf '| %-34s | %6.3f s | %8d MB |\n' "ptrack, cache warm, +1,000 runs" "$app_wall" "$((app_peak / 1024))"
-awk -v d="$duck_wall" -v p="$pt_wall" 'BEGIN { printf "ptrack (no cache) is %.2fx DuckDB\n", d / p }'
+awk -v d="$duck_wall" -v p="$pt_wall" -v c="$cat_wall" \
+  'BEGIN { printf "ptrack (no cache) takes %.2fx DuckDB'"'"'s time (%.2fx faster) and %.2fx cat'"'"'s\n", p / d, d / p, p / c }'
 echo "(the appended runs stay in $DIR; delete it to start over)"
