@@ -884,11 +884,39 @@ impl Snapshot {
         let (hashes, fences) = rest[json_len..].split_at(header.blocks * 8);
         let hashes: Vec<u64> = hashes.chunks_exact(8).map(word).collect();
         let fences: Vec<u64> = fences.chunks_exact(8).map(word).collect();
-        let words = header.ids
-            + header.rated
-            + header.groups.iter().map(|g| g.times.runs).sum::<usize>()
-            + header.prompts.iter().map(|p| p.runs).sum::<usize>();
-        if header.prompt.as_deref() != prompt
+        // A cache file may come from anywhere (a clone, a crafted file): every count is checked.
+        let words = [header.ids, header.rated]
+            .into_iter()
+            .chain(header.groups.iter().map(|g| g.times.runs))
+            .chain(header.prompts.iter().map(|p| p.runs))
+            .try_fold(0usize, usize::checked_add)?;
+        let buckets = crate::alerts::DURATION_BUCKETS_MS.len() + 1;
+        let sound = |t: &SnapshotTimes| {
+            t.counts.len() == buckets
+                && t.counts.iter().try_fold(0u64, |a, &c| a.checked_add(c)) == Some(t.runs as u64)
+                && t.ends.is_some() == (t.runs > 0)
+        };
+        let groups_sound = header.groups.iter().all(|g| {
+            sound(&g.times)
+                && g.quality_n <= g.times.runs
+                && g.successes <= g.times.runs
+                && g.feedback <= g.times.runs
+                && g.tokens_n <= g.times.runs as u64
+        });
+        // Each prompt's runs are its versions' (which follow in the same order).
+        let mut runs_by_prompt: HashMap<&str, usize> = HashMap::new();
+        for g in &header.groups {
+            let n = runs_by_prompt.entry(g.prompt.as_str()).or_default();
+            *n = n.saturating_add(g.times.runs);
+        }
+        let prompts_sound = header.prompts.len() == runs_by_prompt.len()
+            && header
+                .prompts
+                .iter()
+                .all(|p| sound(p) && runs_by_prompt.get(p.name.as_str()) == Some(&p.runs));
+        if !groups_sound
+            || !prompts_sound
+            || header.prompt.as_deref() != prompt
             || start.checked_add(header.data_len)? != file_len
             || (words as u64).checked_mul(8)? != header.data_len
             || header.blocks != usize::try_from(header.data_len).ok()?.div_ceil(BLOCK)
@@ -1505,6 +1533,56 @@ mod tests {
             e.append("c/2026-11.jsonl", &lines(5000 + id..5001 + id, "c"));
             assert!(e.query().from_snapshot, "r{id}");
             e.write("c/2026-11.jsonl", &big);
+            e.query();
+        }
+    }
+
+    /// Rewrite the snapshot's header with `edit`, with a checksum that holds, as someone
+    /// crafting the file could.
+    fn craft_snapshot(path: &Path, edit: impl Fn(&mut serde_json::Value)) {
+        let bytes = std::fs::read(path).expect("snapshot");
+        let rest = &bytes[MAGIC.len()..];
+        let json_len = u64::from_le_bytes(rest[8..16].try_into().expect("len")) as usize;
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&rest[16..16 + json_len]).expect("header");
+        let blocks = header["blocks"].as_u64().expect("blocks") as usize;
+        let table = &rest[16 + json_len..16 + json_len + 16 * blocks];
+        let data = &rest[16 + json_len + 16 * blocks..];
+        edit(&mut header);
+        let mut head = serde_json::to_vec(&header).expect("json");
+        let new_len = head.len() as u64;
+        head.extend_from_slice(table);
+        let mut out = MAGIC.as_bytes().to_vec();
+        out.extend_from_slice(&hash_bytes(&head).to_le_bytes());
+        out.extend_from_slice(&new_len.to_le_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(data);
+        std::fs::write(path, out).expect("write");
+    }
+
+    #[test]
+    fn a_crafted_snapshot_with_impossible_counts_is_not_used() {
+        let e = env();
+        let snapshot = e.cache().join(SNAPSHOT);
+        let edits: &[fn(&mut serde_json::Value)] = &[
+            |h| h["ids"] = serde_json::json!(u64::MAX),
+            |h| h["ids"] = serde_json::json!(u64::MAX / 2 + 7),
+            |h| h["blocks"] = serde_json::json!(u64::MAX / 8),
+            |h| h["data_len"] = serde_json::json!(u64::MAX),
+            |h| h["groups"][0]["times"]["runs"] = serde_json::json!(u64::MAX),
+            |h| {
+                h["groups"][0]["times"]["runs"] = serde_json::json!(u64::MAX);
+                h["groups"][1]["times"]["runs"] = serde_json::json!(u64::MAX);
+            },
+            |h| h["groups"][0]["successes"] = serde_json::json!(u64::MAX),
+            |h| h["groups"][0]["times"]["counts"] = serde_json::json!([]),
+            |h| h["prompts"] = serde_json::json!([]),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            e.query();
+            craft_snapshot(&snapshot, edit);
+            e.append("a/2026-11.jsonl", &lines(3000 + i * 2..3002 + i * 2, "a"));
+            // The figures are checked against the simple reader's.
             e.query();
         }
     }
