@@ -697,8 +697,9 @@ impl super::SortedWords for Column {
     /// words, and reads only that block.
     fn contains(&self, x: u64) -> bool {
         const PER_BLOCK: usize = BLOCK / 8;
-        if !self.start.is_multiple_of(PER_BLOCK) || self.len == 0 {
-            let (mut lo, mut hi) = (0, self.len);
+        // Whether `x` is among the words `range` of this column.
+        let search = |range: std::ops::Range<usize>| {
+            let (mut lo, mut hi) = (range.start, range.end);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 match super::SortedWords::at(self, mid).cmp(&x) {
@@ -707,7 +708,10 @@ impl super::SortedWords for Column {
                     std::cmp::Ordering::Equal => return true,
                 }
             }
-            return false;
+            false
+        };
+        if !self.start.is_multiple_of(PER_BLOCK) || self.len == 0 {
+            return search(0..self.len);
         }
         let first = self.start / PER_BLOCK;
         let Some(fences) = self
@@ -718,22 +722,10 @@ impl super::SortedWords for Column {
             return self.blocks.fail() != 0;
         };
         // The last block whose first word is at most `x`.
-        let b = fences.partition_point(|&f| f <= x);
-        let Some(b) = b.checked_sub(1) else {
-            return false;
-        };
-        let from = b * PER_BLOCK;
-        let to = (from + PER_BLOCK).min(self.len);
-        let (mut lo, mut hi) = (from, to);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match super::SortedWords::at(self, mid).cmp(&x) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            }
+        match fences.partition_point(|&f| f <= x).checked_sub(1) {
+            Some(b) => search(b * PER_BLOCK..((b + 1) * PER_BLOCK).min(self.len)),
+            None => false,
         }
-        false
     }
     fn at(&self, i: usize) -> u64 {
         if i >= self.len {
