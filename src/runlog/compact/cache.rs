@@ -139,19 +139,7 @@ fn hash_range(file: &mut std::fs::File, from: u64, to: u64) -> std::io::Result<u
 /// Hash of the first `len` bytes of `file`, read in blocks of 1 MiB (the blocks are part of
 /// the hash: the same bytes always give the same value).
 fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
-    const BLOCK: u64 = 1 << 20;
-    let mut h = FastState::with_seed(0x009e_3f1b).build_hasher();
-    let mut buf = vec![0u8; BLOCK.min(len) as usize];
-    file.seek(SeekFrom::Start(0))?;
-    let mut at = 0;
-    while at < len {
-        let n = BLOCK.min(len - at) as usize;
-        file.read_exact(&mut buf[..n])?;
-        h.write_u64(hash_bytes(&buf[..n]));
-        at += n as u64;
-    }
-    h.write_u64(len);
-    Ok(h.finish())
+    hash_prefixes(file, len, len).map(|(h, _)| h)
 }
 
 /// [`hash_prefix`] of the first `a` and of the first `b` bytes (`a <= b`), reading them once.
