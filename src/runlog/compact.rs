@@ -8,6 +8,7 @@
 //! simple path, which keeps the first of them.
 
 pub mod cache;
+mod times;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -27,12 +28,13 @@ use super::schema::Event;
 use crate::diagnostic::Diagnostic;
 use crate::version::Version;
 
-/// Per-run flag bits.
+/// Per-run flag bits; the bits above them hold the run's [quality code](Group::quality_code).
 const SUCCESS: u8 = 1;
 const FEEDBACK: u8 = 2;
+const QUALITY_SHIFT: u32 = 2;
 
 /// Quality of one run: 0 none, 1..=10 a whole score, `FRACTIONAL` a score in the side table.
-const FRACTIONAL: u8 = 255;
+const FRACTIONAL: u8 = 63;
 
 /// One prompt version's runs, in log order.
 #[derive(Debug, Default)]
@@ -40,9 +42,12 @@ struct Group {
     prompt: String,
     version: String,
     ids: Vec<u64>,
+    /// Times in run order (kept empty by a lean [`Partial`], which keeps `sorted_times`).
     times: Vec<f64>,
+    /// Times for the aggregates alone, a few bytes each: what a lean [`Partial`] keeps.
+    sorted_times: times::Times,
+    /// Each run's flag bits and quality code.
     flags: Vec<u8>,
-    quality: Vec<u8>,
     /// Scores that are not whole numbers, by run index.
     fractional: HashMap<usize, f64>,
     /// Earliest and latest run time.
@@ -90,6 +95,17 @@ impl BlobTotals {
 }
 
 impl Group {
+    /// How many runs it holds.
+    fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// Run `i`'s quality: 0 none, 1..=10 a whole score, [`FRACTIONAL`] a score in
+    /// `fractional`.
+    fn quality_code(&self, i: usize) -> u8 {
+        self.flags[i] >> QUALITY_SHIFT
+    }
+
     /// The index of `sha` in `blobs`, added when new.
     fn blob_index(&mut self, sha: &str) -> u32 {
         match self.blobs.iter().position(|(b, _)| b == sha) {
@@ -226,21 +242,28 @@ impl Partial {
         let g = self.group(prompt, version);
         g.spend.push(spend.0, spend.1, spend.2);
         g.concurrency.insert(concurrency.unwrap_or(1));
-        let index = g.times.len();
+        let index = g.len();
         g.ids.push(id_hash(id));
-        g.times.push(time);
+        if lean {
+            g.sorted_times.push(time);
+        } else {
+            g.times.push(time);
+        }
         g.first = earliest(g.first, Some(ts));
         g.last = latest(g.last, Some(ts));
-        g.flags
-            .push(if success { SUCCESS } else { 0 } | if feedback { FEEDBACK } else { 0 });
-        g.quality.push(match quality {
+        let code = match quality {
             None => 0,
-            Some(q) if q.fract() == 0.0 => q as u8,
+            Some(q) if q.fract() == 0.0 && (1.0..=10.0).contains(&q) => q as u8,
             Some(q) => {
                 g.fractional.insert(index, q);
                 FRACTIONAL
             }
-        });
+        };
+        g.flags.push(
+            if success { SUCCESS } else { 0 }
+                | if feedback { FEEDBACK } else { 0 }
+                | code << QUALITY_SHIFT,
+        );
         if let Some(t) = tokens {
             g.tokens_sum = g.tokens_sum.saturating_add(t);
             g.tokens_n += 1;
@@ -489,25 +512,24 @@ impl std::ops::AddAssign for Partial {
     fn add_assign(&mut self, other: Partial) {
         for g in other.groups {
             let target = self.group(&g.prompt, &g.version);
-            if target.times.is_empty() && target.blobs.is_empty() && target.spend_days.is_empty() {
+            if target.len() == 0 && target.blobs.is_empty() && target.spend_days.is_empty() {
                 // Nothing here yet: take the other's columns as they are.
                 *target = g;
                 continue;
             }
-            let offset = target.times.len();
-            let n = g.times.len();
+            let offset = target.len();
+            let n = g.len();
             target.ids.reserve_exact(n);
-            target.times.reserve_exact(n);
+            target.times.reserve_exact(g.times.len());
             target.flags.reserve_exact(n);
-            target.quality.reserve_exact(n);
             target.days.reserve_exact(g.days.len());
             target.blob.reserve_exact(g.blob.len());
             target.ids.extend(g.ids);
             target.times.extend(g.times);
+            target.sorted_times.append(g.sorted_times);
             target.first = earliest(target.first, g.first);
             target.last = latest(target.last, g.last);
             target.flags.extend(g.flags);
-            target.quality.extend(g.quality);
             target
                 .fractional
                 .extend(g.fractional.into_iter().map(|(i, q)| (i + offset, q)));
@@ -566,18 +588,23 @@ pub fn performance(
     threads: usize,
 ) -> Option<FastPerformance> {
     let files = logs(runs_dir, display_root, filter);
-    let mut all = Partial::default();
-    for part in fan_out(&files, threads, |share| {
-        let mut p = Partial {
-            lean: true,
-            ..Partial::default()
-        };
+    let lean = || Partial {
+        lean: true,
+        ..Partial::default()
+    };
+    let mut all = lean();
+    for mut part in fan_out(&files, threads, |share| {
+        let mut p = lean();
         let mut buf = Vec::new();
         for log in share {
             p.file(&log.path, &log.shown, filter, &mut buf);
         }
         p
     }) {
+        // Each thread's groups as they are, without copying columns into one group per
+        // version: `build` adds up the groups of one version.
+        all.groups.append(&mut part.groups);
+        part.index.clear();
         all += part;
     }
     finish(all, None)
@@ -606,6 +633,9 @@ struct Built {
     diagnostics: Vec<Diagnostic>,
     /// Lines the simple parser handled.
     fallbacks: usize,
+    /// The times of each prompt version (by prompt and version text) that a lean
+    /// [`Partial`] kept packed, for [`figures`] to unpack one prompt at a time.
+    sorted_times: HashMap<(String, String), times::Times>,
 }
 
 /// Ascending 64-bit values read one at a time (from a cache file, checked as they are read).
@@ -653,31 +683,86 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
         ..Built::default()
     };
     built.rated.own.sort_unstable();
-    built
-        .ids
-        .own
-        .reserve_exact(all.groups.iter().map(|g| g.ids.len()).sum());
-    for g in all.groups {
+    if !all.lean {
+        built
+            .ids
+            .own
+            .reserve_exact(all.groups.iter().map(|g| g.ids.len()).sum());
+    }
+    // A lean Partial's id columns, each sorted in place: checked for repeats at the end.
+    let mut id_columns: Vec<Vec<u64>> = Vec::new();
+    for mut g in all.groups {
         let Ok(version) = g.version.parse::<Version>() else {
             continue;
         };
         let mut b = builder_of(&g, &ratings);
-        b.times = g.times;
-        b.times.sort_unstable_by(f64::total_cmp);
-        built.ids.own.extend(g.ids);
+        if all.lean {
+            g.ids.sort_unstable();
+            id_columns.push(std::mem::take(&mut g.ids));
+            // Unpacked prompt by prompt, when its figures are computed.
+            let times = std::mem::take(&mut g.sorted_times);
+            match built
+                .sorted_times
+                .entry((g.prompt.clone(), g.version.clone()))
+            {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().append(times),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(times);
+                }
+            }
+        } else {
+            b.times = std::mem::take(&mut g.times);
+            b.times.sort_unstable_by(f64::total_cmp);
+            built.ids.own.extend(g.ids);
+        }
         let versions = built.by_prompt.entry(g.prompt).or_default();
         // Two texts of one version (`1.01` and `1.1`): the simple path merges them in run order.
-        if versions.iter().any(|(v, _, _)| *v == version) {
-            return None;
+        match versions.iter_mut().find(|(v, _, _)| *v == version) {
+            // A lean Partial holds a version's runs in one group per thread.
+            Some((_, text, old)) if all.lean && *text == g.version => *old += &b,
+            Some(_) => return None,
+            None => versions.push((version, g.version, b)),
         }
-        versions.push((version, g.version, b));
     }
     // Duplicate ids: the simple path decides which copy counts.
+    if all.lean {
+        return (!repeats_in_sorted(&id_columns)).then_some(built);
+    }
     built.ids.own.sort_unstable();
     if built.ids.own.windows(2).any(|w| w[0] == w[1]) {
         return None;
     }
     Some(built)
+}
+
+/// Whether a value occurs twice among `columns` (each ascending): a k-way merge that
+/// compares each value with the one before it.
+fn repeats_in_sorted(columns: &[Vec<u64>]) -> bool {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    if columns.iter().any(|c| c.windows(2).any(|w| w[0] == w[1])) {
+        return true;
+    }
+    let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> = columns
+        .iter()
+        .enumerate()
+        .filter_map(|(c, col)| col.first().map(|&x| Reverse((x, c, 0))))
+        .collect();
+    let mut last: Option<u64> = None;
+    while let Some(mut top) = heads.peek_mut() {
+        let Reverse((x, c, i)) = *top;
+        if last == Some(x) {
+            return true;
+        }
+        last = Some(x);
+        match columns[c].get(i + 1) {
+            Some(&next) => *top = Reverse((next, c, i + 1)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+        }
+    }
+    false
 }
 
 /// The builder of `g`'s figures but for its times.
@@ -691,7 +776,7 @@ fn builder_of(g: &Group, ratings: &LatestRatings<u64, Rated, FastState>) -> Metr
         last: g.last,
         ..MetricsBuilder::default()
     };
-    for i in 0..g.times.len() {
+    for i in 0..g.len() {
         let rating = if ratings.is_empty() {
             None
         } else {
@@ -836,20 +921,21 @@ fn merge_sorted_ids(a: &[u64], b: &[u64]) -> Vec<u64> {
 fn figures(built: Built) -> FastPerformance {
     let mut histograms = Vec::new();
     let mut all_base = built.all_base;
-    let mut by_prompt = built.by_prompt;
-    for (prompt, versions) in &mut by_prompt {
-        for (version, _, b) in versions {
-            histograms.push(super::aggregate::VersionHistogram {
-                prompt: prompt.clone(),
-                version: version.clone(),
-                histogram: b.histogram(),
-            });
-        }
-    }
-    histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
-    let prompts = by_prompt
+    let mut sorted_times = built.sorted_times;
+    let prompts = built
+        .by_prompt
         .into_iter()
         .map(|(prompt, mut versions)| {
+            for (version, text, b) in &mut versions {
+                if let Some(t) = sorted_times.remove(&(prompt.clone(), text.clone())) {
+                    b.times = t.into_sorted();
+                }
+                histograms.push(super::aggregate::VersionHistogram {
+                    prompt: prompt.clone(),
+                    version: version.clone(),
+                    histogram: b.histogram(),
+                });
+            }
             versions.sort_by(|a, b| a.0.cmp(&b.0));
             // "All versions" holds every version's runs (the simple path: in version order).
             let mut all = MetricsBuilder {
@@ -884,6 +970,7 @@ fn figures(built: Built) -> FastPerformance {
             }
         })
         .collect();
+    histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
     FastPerformance {
         prompts,
         diagnostics: built.diagnostics,
@@ -899,7 +986,7 @@ fn quality_of(g: &Group, i: usize, ratings: &LatestRatings<u64, Rated, FastState
     } else {
         ratings.get(&g.ids[i])
     };
-    match (rating, g.quality[i]) {
+    match (rating, g.quality_code(i)) {
         (Some(r), _) => Some(r.quality),
         (None, 0) => None,
         (None, FRACTIONAL) => g.fractional.get(&i).copied(),
@@ -1727,6 +1814,69 @@ mod tests {
         let line = r#"{"id":"a","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"1.0","success":true,"execution_time_ms":5}"#;
         write(dir.path(), "p/2026-11.jsonl", &format!("{line}\n{line}\n"));
         assert!(performance(dir.path(), Path::new("runs"), &RunFilter::default(), 2).is_none());
+    }
+
+    /// `performance` keeps one group per thread for a version and packs its times: the
+    /// figures must not depend on how the files were shared out, and what only the simple
+    /// path decides (an id in two files, two texts of a version) must still be seen.
+    #[test]
+    fn versions_read_by_several_threads_add_up_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = |id: usize, version: &str, time: &str| {
+            format!(
+                r#"{{"id":"r{id}","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"{version}","success":{},"execution_time_ms":{time},"quality_score":{}}}"#,
+                id % 3 != 0,
+                id % 10 + 1
+            )
+        };
+        // Over 4,096 runs a version in each file: whole blocks are packed.
+        let file = |from: usize, version: &str, plain: bool| {
+            let mut text = String::new();
+            for id in from..from + 5000 {
+                let time = if plain && id == from + 17 {
+                    // Not a whole number of thousandths: this group keeps plain times.
+                    "0.30000000000000004".to_string()
+                } else {
+                    format!("{}.{}", (id * 7919) % 4000, id % 10)
+                };
+                text += &run(id, version, &time);
+                text.push('\n');
+            }
+            text
+        };
+        write(dir.path(), "p/2026-09.jsonl", &file(0, "1.1", false));
+        write(dir.path(), "p/2026-10.jsonl", &file(5000, "1.1", true));
+        write(dir.path(), "p/2026-11.jsonl", &file(10000, "1.1", false));
+        for threads in [1, 2, 3] {
+            let (fast, slow, _) = both(dir.path(), &RunFilter::default(), threads);
+            assert_eq!(fast.prompts, slow, "threads={threads}");
+            assert_eq!(fast.prompts[0].versions[0].metrics.runs, 15000);
+        }
+        // An id in two files, read by different threads.
+        write(dir.path(), "p/2026-12.jsonl", &(run(3, "1.1", "5") + "\n"));
+        assert!(performance(dir.path(), Path::new("runs"), &RunFilter::default(), 2).is_none());
+        // Two texts of one version, in different files.
+        write(
+            dir.path(),
+            "p/2026-12.jsonl",
+            &(run(20000, "1.10", "5") + "\n"),
+        );
+        let (_, slow, _) = both(dir.path(), &RunFilter::default(), 1);
+        assert_eq!(slow[0].versions.len(), 2);
+        write(
+            dir.path(),
+            "p/2026-12.jsonl",
+            &(run(20000, "1.01", "5") + "\n"),
+        );
+        for threads in [1, 2, 3] {
+            let fast = performance(
+                dir.path(),
+                Path::new("runs"),
+                &RunFilter::default(),
+                threads,
+            );
+            assert!(fast.is_none(), "threads={threads}");
+        }
     }
 
     #[test]

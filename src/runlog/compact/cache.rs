@@ -26,8 +26,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Built, FastPerformance, FastState, Group, LogSummary, Partial, Rated, add_appended, build,
-    figures,
+    Built, FEEDBACK, FRACTIONAL, FastPerformance, FastState, Group, LogSummary, Partial,
+    QUALITY_SHIFT, Rated, SUCCESS, add_appended, build, figures,
 };
 use crate::diagnostic::Diagnostic;
 use crate::runlog::scan::{LogFile, RunFilter, fan_out, logs};
@@ -241,8 +241,12 @@ fn entry_bytes(
         for t in &g.times {
             body.extend_from_slice(&t.to_le_bytes());
         }
-        body.extend_from_slice(&g.flags);
-        body.extend_from_slice(&g.quality);
+        // Flags, then quality codes (255 for a score in the side table).
+        body.extend(g.flags.iter().map(|f| f & (SUCCESS | FEEDBACK)));
+        body.extend(g.flags.iter().map(|f| match f >> QUALITY_SHIFT {
+            FRACTIONAL => 255,
+            q => q,
+        }));
         for d in &g.days {
             body.extend_from_slice(&d.to_le_bytes());
         }
@@ -334,8 +338,21 @@ fn read_entry_with(path: &Path, rel: &str) -> Option<(FileState, Vec<FileState>,
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
-        let flags = take(n)?.to_vec();
-        let quality = take(n)?.to_vec();
+        let flags = take(n)?;
+        let quality = take(n)?;
+        // A flag or a quality code no run has is a corrupt entry.
+        let flags = flags
+            .iter()
+            .zip(quality)
+            .map(|(&f, &q)| {
+                let q = match q {
+                    0..=10 => q,
+                    255 => FRACTIONAL,
+                    _ => return None,
+                };
+                (f & !(SUCCESS | FEEDBACK) == 0).then_some(f | q << QUALITY_SHIFT)
+            })
+            .collect::<Option<Vec<u8>>>()?;
         let days = take(n.checked_mul(4)?)?
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes(c.try_into().unwrap_or_default()))
@@ -361,8 +378,8 @@ fn read_entry_with(path: &Path, rel: &str) -> Option<(FileState, Vec<FileState>,
             version: gh.version,
             ids,
             times,
+            sorted_times: Default::default(),
             flags,
-            quality,
             fractional: gh.fractional.into_iter().collect::<HashMap<_, _>>(),
             first: gh.first,
             last: gh.last,
