@@ -1825,7 +1825,7 @@ mod tests {
         let run = |id: usize, version: &str, time: &str| {
             format!(
                 r#"{{"id":"r{id}","ts":"2026-11-02T10:00:00Z","prompt":"p","version":"{version}","success":{},"execution_time_ms":{time},"quality_score":{}}}"#,
-                id % 3 != 0,
+                !id.is_multiple_of(3),
                 id % 10 + 1
             )
         };
