@@ -41,7 +41,10 @@ const FRACTIONAL: u8 = 63;
 struct Group {
     prompt: String,
     version: String,
+    /// Id hashes in run order (kept empty by a lean [`Partial`], which keeps `lean_ids`).
     ids: Vec<u64>,
+    /// Id hashes in run order, in blocks: what a lean [`Partial`] keeps.
+    lean_ids: IdBlocks,
     /// Times in run order (kept empty by a lean [`Partial`], which keeps `sorted_times`).
     times: Vec<f64>,
     /// Times for the aggregates alone, a few bytes each: what a lean [`Partial`] keeps.
@@ -67,6 +70,51 @@ struct Group {
     blobs: Vec<(String, BlobTotals)>,
     /// Each run's index in `blobs`; [`NO_BLOB`] when it names none.
     blob: Vec<u32>,
+}
+
+/// Id hashes in blocks of [`ID_BLOCK`] that never move once written: a growing column copies
+/// nothing and frees nothing, so memory holds each hash once, not twice while it grows.
+#[derive(Debug, Default)]
+struct IdBlocks {
+    /// Every block but the last is full.
+    blocks: Vec<Vec<u64>>,
+}
+
+/// Hashes in one [`IdBlocks`] block (64 KB).
+const ID_BLOCK: usize = 8192;
+
+impl IdBlocks {
+    fn push(&mut self, id: u64) {
+        match self.blocks.last_mut() {
+            Some(b) if b.len() < ID_BLOCK => b.push(id),
+            _ => {
+                let mut b = Vec::with_capacity(ID_BLOCK);
+                b.push(id);
+                self.blocks.push(b);
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        self.blocks[i / ID_BLOCK][i % ID_BLOCK]
+    }
+
+    fn append(&mut self, other: IdBlocks) {
+        for b in other.blocks {
+            for id in b {
+                self.push(id);
+            }
+        }
+    }
+
+    /// The blocks, each sorted.
+    fn into_sorted_blocks(self) -> Vec<Vec<u64>> {
+        let mut blocks = self.blocks;
+        for b in &mut blocks {
+            b.sort_unstable();
+        }
+        blocks
+    }
 }
 
 /// A run that names no prompt blob.
@@ -98,6 +146,15 @@ impl Group {
     /// How many runs it holds.
     fn len(&self) -> usize {
         self.flags.len()
+    }
+
+    /// Run `i`'s id hash.
+    fn id(&self, i: usize) -> u64 {
+        if self.ids.is_empty() {
+            self.lean_ids.get(i)
+        } else {
+            self.ids[i]
+        }
     }
 
     /// Run `i`'s quality: 0 none, 1..=10 a whole score, [`FRACTIONAL`] a score in
@@ -243,10 +300,11 @@ impl Partial {
         g.spend.push(spend.0, spend.1, spend.2);
         g.concurrency.insert(concurrency.unwrap_or(1));
         let index = g.len();
-        g.ids.push(id_hash(id));
         if lean {
+            g.lean_ids.push(id_hash(id));
             g.sorted_times.push(time);
         } else {
+            g.ids.push(id_hash(id));
             g.times.push(time);
         }
         g.first = earliest(g.first, Some(ts));
@@ -525,6 +583,7 @@ impl std::ops::AddAssign for Partial {
             target.days.reserve_exact(g.days.len());
             target.blob.reserve_exact(g.blob.len());
             target.ids.extend(g.ids);
+            target.lean_ids.append(g.lean_ids);
             target.times.extend(g.times);
             target.sorted_times.append(g.sorted_times);
             target.first = earliest(target.first, g.first);
@@ -689,7 +748,7 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
             .own
             .reserve_exact(all.groups.iter().map(|g| g.ids.len()).sum());
     }
-    // A lean Partial's id columns, each sorted in place: checked for repeats at the end.
+    // A lean Partial's id blocks, each sorted in place: checked for repeats at the end.
     let mut id_columns: Vec<Vec<u64>> = Vec::new();
     for mut g in all.groups {
         let Ok(version) = g.version.parse::<Version>() else {
@@ -697,8 +756,7 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
         };
         let mut b = builder_of(&g, &ratings);
         if all.lean {
-            g.ids.sort_unstable();
-            id_columns.push(std::mem::take(&mut g.ids));
+            id_columns.extend(std::mem::take(&mut g.lean_ids).into_sorted_blocks());
             // Unpacked prompt by prompt, when its figures are computed.
             let times = std::mem::take(&mut g.sorted_times);
             match built
@@ -780,7 +838,7 @@ fn builder_of(g: &Group, ratings: &LatestRatings<u64, Rated, FastState>) -> Metr
         let rating = if ratings.is_empty() {
             None
         } else {
-            ratings.get(&g.ids[i])
+            ratings.get(&g.id(i))
         };
         if let Some(q) = quality_of(g, i, ratings) {
             b.quality_sum.add(q);
@@ -984,7 +1042,7 @@ fn quality_of(g: &Group, i: usize, ratings: &LatestRatings<u64, Rated, FastState
     let rating = if ratings.is_empty() {
         None
     } else {
-        ratings.get(&g.ids[i])
+        ratings.get(&g.id(i))
     };
     match (rating, g.quality_code(i)) {
         (Some(r), _) => Some(r.quality),
