@@ -21,7 +21,7 @@ use super::aggregate::{
     LatestRatings, Metrics, MetricsBuilder, PromptMetrics, SortedBase, Timed, TokenSpend,
     VersionMetrics, earliest, latest,
 };
-use super::parse::fast::{Scan, Scanned, scan_line, scan_plain_line};
+use super::parse::fast::{Marks, Scan, Scanned, scan_line, scan_marked_line};
 use super::parse::{BOM, line_diagnostic, parse_line, utf8_diagnostic};
 use super::scan::{RunFilter, fan_out, logs, unreadable};
 use super::schema::Event;
@@ -378,15 +378,15 @@ impl Partial {
     fn line(
         &mut self,
         text: &[u8],
-        plain: bool,
+        plain: Option<(&Marks, usize)>,
         complete: bool,
         line_no: usize,
         shown: &Path,
         filter: &RunFilter,
     ) {
         let fast = (|| -> Scan<()> {
-            let scanned = if plain {
-                scan_plain_line(text)?
+            let scanned = if plain.is_some() {
+                scan_marked_line(text, plain)?
             } else {
                 scan_line(text)?
             };
@@ -505,6 +505,7 @@ impl Partial {
             buf.resize(2 * BLOCK, 0);
         }
         let mut filled = 0usize;
+        let mut marks = Marks::new();
         let mut line_no = first_line;
         let mut last_byte: Option<u8> = None;
         loop {
@@ -526,21 +527,30 @@ impl Partial {
                 last_byte = Some(buf[filled - 1]);
             }
             let mut consumed = 0;
-            // The complete lines read, checked at once: their lines need no check of their own.
-            let plain = memchr::memrchr(b'\n', &buf[..filled])
-                .is_some_and(|end| super::parse::fast::plain_text(&buf[..end]));
+            // The complete lines read, checked and marked at once: their lines need no check
+            // of their own, and their strings end at a bit search.
+            let plain =
+                memchr::memrchr(b'\n', &buf[..filled]).is_some_and(|end| marks.mark(&buf[..end]));
             while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..filled]) {
                 line_no += 1;
+                let mut start = consumed;
                 let raw = &buf[consumed..consumed + nl];
                 consumed += nl + 1;
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
                 let raw = if offset == 0 && line_no == 1 {
-                    raw.strip_prefix(BOM).unwrap_or(raw)
+                    match raw.strip_prefix(BOM) {
+                        Some(rest) => {
+                            start += BOM.len();
+                            rest
+                        }
+                        None => raw,
+                    }
                 } else {
                     raw
                 };
                 if !raw.iter().all(u8::is_ascii_whitespace) {
-                    self.line(raw, plain, true, line_no, shown, filter);
+                    let marked = plain.then_some((&marks, start));
+                    self.line(raw, marked, true, line_no, shown, filter);
                 }
             }
             if eof {
@@ -554,7 +564,7 @@ impl Partial {
                         raw
                     };
                     if !raw.iter().all(u8::is_ascii_whitespace) {
-                        self.line(raw, false, false, line_no, shown, filter);
+                        self.line(raw, None, false, line_no, shown, filter);
                     }
                 }
                 return Some((line_no, last_byte.is_none_or(|b| b == b'\n')));

@@ -42,6 +42,8 @@ pub(crate) type Scan<T> = Result<T, Fallback>;
 struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
+    /// The marks of the block the line is in, and where in it the line starts.
+    marks: Option<(&'a Marks, usize)>,
 }
 
 impl<'a> Cursor<'a> {
@@ -66,16 +68,26 @@ impl<'a> Cursor<'a> {
         self.b.get(self.i).copied()
     }
 
+    /// The next `"` or `\\` at or after the cursor.
+    #[inline]
+    fn next_mark(&self) -> Scan<usize> {
+        match self.marks {
+            Some((m, base)) => m.next(base + self.i, base + self.b.len()).map(|p| p - base),
+            None => memchr::memchr2(b'"', b'\\', &self.b[self.i..]).map(|p| p + self.i),
+        }
+        .ok_or(Fallback)
+    }
+
     /// A string without escapes, as raw bytes (escapes: fallback).
     fn plain_string(&mut self) -> Scan<&'a [u8]> {
         self.eat(b'"')?;
-        let rest = &self.b[self.i..];
-        let end = memchr::memchr2(b'"', b'\\', rest).ok_or(Fallback)?;
-        if rest[end] != b'"' {
+        let end = self.next_mark()?;
+        if self.b[end] != b'"' {
             return Err(Fallback);
         }
-        self.i += end + 1;
-        Ok(&rest[..end])
+        let s = &self.b[self.i..end];
+        self.i = end + 1;
+        Ok(s)
     }
 
     /// Skip a string, validating its escapes; returns the number of escape sequences in it
@@ -84,9 +96,7 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let mut escapes = 0u64;
         loop {
-            let rest = &self.b[self.i..];
-            let stop = memchr::memchr2(b'"', b'\\', rest).ok_or(Fallback)?;
-            self.i += stop;
+            self.i = self.next_mark()?;
             if self.b[self.i] == b'"' {
                 self.i += 1;
                 return Ok(escapes);
@@ -129,7 +139,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A JSON number token, validated against the JSON grammar.
-    fn number(&mut self) -> Scan<&'a str> {
+    fn number(&mut self) -> Scan<&'a [u8]> {
         self.ws();
         let start = self.i;
         let b = self.b;
@@ -165,7 +175,33 @@ impl<'a> Cursor<'a> {
             }
         }
         self.i = i;
-        std::str::from_utf8(&b[start..i]).map_err(|_| Fallback)
+        Ok(&b[start..i])
+    }
+
+    /// A number as `f64`, rounded as `str::parse` rounds it.
+    fn float(&mut self) -> Scan<f64> {
+        let t = self.number()?;
+        if let Some(x) = exact_decimal(t) {
+            return Ok(x);
+        }
+        std::str::from_utf8(t)
+            .map_err(|_| Fallback)?
+            .parse()
+            .map_err(|_| Fallback)
+    }
+
+    /// A plain non-negative integer (no sign, fraction or exponent) that fits in `u64`;
+    /// anything else is the simple parser's call.
+    fn integer(&mut self) -> Scan<u64> {
+        let t = self.number()?;
+        t.iter().try_fold(0u64, |n, &d| {
+            if !d.is_ascii_digit() {
+                return Err(Fallback);
+            }
+            n.checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or(Fallback)
+        })
     }
 
     fn literal(&mut self, word: &[u8]) -> Scan<()> {
@@ -238,8 +274,12 @@ impl<'a> Cursor<'a> {
 }
 
 /// Scan one line (no line end, valid UTF-8, no control characters) into its fields.
-fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
-    let mut c = Cursor { b: line, i: 0 };
+fn scan_fields<'a>(line: &'a [u8], marks: Option<(&'a Marks, usize)>) -> Scan<Fields<'a>> {
+    let mut c = Cursor {
+        b: line,
+        i: 0,
+        marks,
+    };
     let mut f = Fields::default();
     let mut seen = 0u32;
     c.eat(b'{')?;
@@ -288,7 +328,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             14 => f.model = c.string_or_null()?,
             6 | 11 => {
                 if !c.is_null() {
-                    let n: f64 = c.number()?.parse().map_err(|_| Fallback)?;
+                    let n = c.float()?;
                     if !n.is_finite() {
                         return Err(Fallback);
                     }
@@ -301,12 +341,7 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
             }
             7 | 8 | 15 | 16 | 17 => {
                 if !c.is_null() {
-                    let t = c.number()?;
-                    // Only plain non-negative integers; anything else is the simple parser's call.
-                    if !t.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err(Fallback);
-                    }
-                    let n: u64 = t.parse().map_err(|_| Fallback)?;
+                    let n = c.integer()?;
                     match bit {
                         7 => f.tokens = Some(n),
                         8 => f.length = Some(n),
@@ -379,7 +414,103 @@ fn scan_fields(line: &[u8]) -> Scan<Fields<'_>> {
     Ok(f)
 }
 
+/// Where the `"` and `\` bytes of a block of text are: bit `i % 64` of word `i / 64` for byte
+/// `i`. With it a string's end is a bit search instead of a fresh byte search per string and
+/// per escape.
+pub(crate) struct Marks {
+    words: Vec<u64>,
+}
+
+impl Marks {
+    pub(crate) fn new() -> Marks {
+        Marks { words: Vec::new() }
+    }
+
+    /// Mark `text` and say whether it is [`plain_text`], in one pass over its bytes (and one
+    /// UTF-8 check).
+    pub(crate) fn mark(&mut self, text: &[u8]) -> bool {
+        self.words.clear();
+        self.words.reserve(text.len().div_ceil(64));
+        let chunks = text.chunks_exact(64);
+        let tail = chunks.remainder();
+        let mut control = false;
+        for chunk in chunks {
+            let (word, c) = mark64(chunk);
+            self.words.push(word);
+            control |= c;
+        }
+        if !tail.is_empty() {
+            let mut last = [b' '; 64];
+            last[..tail.len()].copy_from_slice(tail);
+            let (word, c) = mark64(&last);
+            self.words.push(word);
+            control |= c;
+        }
+        !control && simdutf8::basic::from_utf8(text).is_ok()
+    }
+
+    /// The first marked byte at or after `from` and before `end`.
+    #[inline]
+    fn next(&self, from: usize, end: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut bits = *self.words.get(w)? & (!0u64 << (from % 64));
+        while bits == 0 {
+            w += 1;
+            if w * 64 >= end {
+                return None;
+            }
+            bits = *self.words.get(w)?;
+        }
+        let at = w * 64 + bits.trailing_zeros() as usize;
+        (at < end).then_some(at)
+    }
+}
+
+/// The marks of 64 bytes, and whether they hold a control character other than a line feed.
+#[cfg(target_arch = "x86_64")]
+fn mark64(chunk: &[u8]) -> (u64, bool) {
+    use std::arch::x86_64::*;
+    assert!(chunk.len() >= 64);
+    // SAFETY: SSE2 is part of every x86_64 target, so its intrinsics are always there; each
+    // unaligned 16-byte load at 16 * k (k < 4) is within `chunk`, asserted to hold 64 bytes.
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let below_space = _mm_set1_epi8(0x1f);
+        let line_feed = _mm_set1_epi8(b'\n' as i8);
+        let mut word = 0u64;
+        let mut control = _mm_setzero_si128();
+        for k in 0..4 {
+            let v = _mm_loadu_si128(chunk.as_ptr().add(16 * k).cast::<__m128i>());
+            let m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+            word |= u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+            // Unsigned v <= 0x1f, and not a line feed.
+            let low = _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space);
+            control = _mm_or_si128(control, _mm_andnot_si128(_mm_cmpeq_epi8(v, line_feed), low));
+        }
+        (word, _mm_movemask_epi8(control) != 0)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn mark64(chunk: &[u8]) -> (u64, bool) {
+    mark64_scalar(chunk)
+}
+
+/// [`mark64`] a byte at a time: the reference the vector version is tested against.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn mark64_scalar(chunk: &[u8]) -> (u64, bool) {
+    let mut word = 0u64;
+    let mut control = false;
+    for (i, &b) in chunk[..64].iter().enumerate() {
+        word |= u64::from(b == b'"' || b == b'\\') << i;
+        control |= b < 0x20 && b != b'\n';
+    }
+    (word, control)
+}
+
 /// A run line's fields, borrowed from the line.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct ScannedRun<'a> {
     pub(crate) id: &'a [u8],
     pub(crate) ts: DateTime<Utc>,
@@ -399,6 +530,7 @@ pub(crate) struct ScannedRun<'a> {
 }
 
 /// A line the fast scanner understood, validated exactly as [`parse_line`] validates it.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) enum Scanned<'a> {
     Run(ScannedRun<'a>),
     Rating {
@@ -434,7 +566,15 @@ pub(crate) fn plain_text(text: &[u8]) -> bool {
 
 /// [`scan_line`] of a line known to be [`plain_text`].
 pub(crate) fn scan_plain_line(text: &[u8]) -> Scan<Scanned<'_>> {
-    let f = scan_fields(text)?;
+    scan_marked_line(text, None)
+}
+
+/// [`scan_plain_line`] of a line that starts at byte `base` of a block `marks` marked.
+pub(crate) fn scan_marked_line<'a>(
+    text: &'a [u8],
+    marks: Option<(&'a Marks, usize)>,
+) -> Scan<Scanned<'a>> {
+    let f = scan_fields(text, marks)?;
     let ts = fast_ts(f.ts.ok_or(Fallback)?)?;
     match f.kind {
         None | Some(b"run") => {}
@@ -553,6 +693,35 @@ fn output_chars(line: &[u8], (start, end, escapes): (usize, usize, u64)) -> u64 
         }
     }
     chars
+}
+
+/// A number token of at most 15 significant digits and 15 fraction digits, no exponent:
+/// its digits as an integer (exact in `f64`, below 2^53) over a power of ten (exact too), so
+/// the one division rounds correctly, as `str::parse` does. None for other tokens.
+fn exact_decimal(t: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, t) = match t.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, t),
+    };
+    let (mut mantissa, mut digits, mut fraction) = (0u64, 0usize, None::<usize>);
+    for (at, &c) in t.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                if digits > 15 {
+                    return None;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(t.len() - at - 1),
+            _ => return None,
+        }
+    }
+    let x = mantissa as f64 / POW10[fraction.unwrap_or(0)];
+    Some(if negative { -x } else { x })
 }
 
 /// Whether `v` parses as a [`Version`], without allocating (dotted runs of 1 to 19 digits).
@@ -725,5 +894,131 @@ mod tests {
         }
         // Common shapes take the fast path.
         assert!(fast > 200, "{fast} of {total}");
+    }
+
+    #[test]
+    fn vector_marks_equal_byte_marks() {
+        let mut rng = fastrand::Rng::with_seed(17);
+        let alphabet = b"\"\\\n\t\x00\x1f\x20\x7f\x80\xff{}a";
+        for round in 0..20_000 {
+            let chunk: Vec<u8> = (0..64)
+                .map(|_| {
+                    if round % 2 == 0 {
+                        rng.u8(..)
+                    } else {
+                        alphabet[rng.usize(..alphabet.len())]
+                    }
+                })
+                .collect();
+            assert_eq!(mark64(&chunk), mark64_scalar(&chunk), "{chunk:?}");
+        }
+    }
+
+    /// A line scanned with the marks of the block it sits in, at any offset, scans as it does
+    /// with a byte search: strings, escapes and backslash runs across 64-byte words included.
+    #[test]
+    fn marked_lines_scan_as_unmarked_lines() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        // Valid string pieces, then ones that end a string early or break it.
+        let pieces = [
+            "\\\\",
+            "\\\"",
+            "\\n",
+            "\\u00e9",
+            "\\ud83d\\ude80",
+            "é",
+            "✓",
+            "ab",
+            " ",
+            ":",
+            "\\ud83d",
+            "\\x",
+            "\"",
+        ];
+        let piece = |rng: &mut fastrand::Rng| {
+            if rng.u32(..100) < 3 {
+                pieces[rng.usize(10..pieces.len())]
+            } else {
+                pieces[rng.usize(..10)]
+            }
+        };
+        let mut checked = 0;
+        for _ in 0..4000 {
+            let mut out = String::new();
+            for _ in 0..rng.usize(0..40) {
+                out.push_str(piece(&mut rng));
+            }
+            let mut feedback = String::new();
+            for _ in 0..rng.usize(0..6) {
+                feedback.push_str(piece(&mut rng));
+            }
+            let line = format!(
+                r#"{{"id":"r{n}","ts":"2026-11-02T10:15:30Z","prompt":"p","version":"1.0","input":{{"k":[1,"{out}",{{"x":null}}]}},"output":"{out}","execution_time_ms":{t},"success":true,"feedback":"{feedback}","params":{{"top_p":0.9}}}}"#,
+                n = rng.u32(..),
+                t = rng.u32(..100_000) as f64 / 10.0,
+            );
+            let want = scan_plain_line(line.as_bytes()).ok();
+            for lead in [0, 1, 63, 64, 65, rng.usize(0..200)] {
+                let mut block = vec![b'\n'; lead];
+                block.extend_from_slice(line.as_bytes());
+                block.extend_from_slice(b"\n{\"tail\":\"\\\"\"}\n");
+                let mut marks = Marks::new();
+                assert!(marks.mark(&block));
+                let text = &block[lead..lead + line.len()];
+                let got = scan_marked_line(text, Some((&marks, lead))).ok();
+                assert_eq!(got, want, "{line} at {lead}");
+            }
+            checked += usize::from(want.is_some());
+        }
+        // Both outcomes occur: lines accepted and lines handed to the simple parser.
+        assert!(checked > 500 && checked < 3900, "{checked}");
+    }
+
+    #[test]
+    fn exact_decimals_round_as_str_parse() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut exact = 0;
+        for _ in 0..200_000 {
+            let scale = 10u64.pow(rng.u32(0..17));
+            let int = rng.u64(..scale);
+            let frac_digits = rng.usize(0..18);
+            let frac: String = (0..frac_digits)
+                .map(|_| char::from(b'0' + rng.u8(0..10)))
+                .collect();
+            let sign = if rng.bool() { "-" } else { "" };
+            let t = if frac.is_empty() {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac}")
+            };
+            let want: f64 = t.parse().expect("a number");
+            if let Some(got) = exact_decimal(t.as_bytes()) {
+                exact += 1;
+                assert_eq!(got.to_bits(), want.to_bits(), "{t}");
+            }
+            let mut c = Cursor {
+                b: t.as_bytes(),
+                i: 0,
+                marks: None,
+            };
+            assert_eq!(
+                c.float().ok().map(f64::to_bits),
+                Some(want.to_bits()),
+                "{t}"
+            );
+        }
+        assert!(exact > 50_000, "{exact}");
+        let mut c = Cursor {
+            b: b"18446744073709551616",
+            i: 0,
+            marks: None,
+        };
+        assert!(c.integer().is_err(), "beyond u64");
+        let mut c = Cursor {
+            b: b"18446744073709551615",
+            i: 0,
+            marks: None,
+        };
+        assert_eq!(c.integer().ok(), Some(u64::MAX));
     }
 }
