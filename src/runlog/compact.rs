@@ -108,12 +108,8 @@ impl IdBlocks {
     }
 
     /// The blocks, each sorted.
-    fn into_sorted_blocks(self) -> Vec<Vec<u64>> {
-        let mut blocks = self.blocks;
-        for b in &mut blocks {
-            b.sort_unstable();
-        }
-        blocks
+    fn into_blocks(self) -> Vec<Vec<u64>> {
+        self.blocks
     }
 }
 
@@ -680,9 +676,18 @@ pub fn performance(
 }
 
 /// Figures from the merged data of every file; `only_prompt` keeps one prompt's groups.
-/// None when two runs share an id.
+/// None when two runs share an id. The figures are computed while another thread looks
+/// for a repeated id (they are thrown away when it finds one).
 fn finish(all: Partial, only_prompt: Option<&str>) -> Option<FastPerformance> {
-    build(all, only_prompt).map(figures)
+    let (built, id_columns) = build_unchecked(all, only_prompt)?;
+    std::thread::scope(|s| {
+        let check = s.spawn(|| repeats_in(id_columns));
+        let result = figures(built);
+        let repeats = check
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (!repeats).then_some(result)
+    })
 }
 
 /// The builders of every version's figures, before they are computed: what the cache's
@@ -734,7 +739,14 @@ impl Ids {
 
 /// The builders of `all`'s groups (`only_prompt`'s alone when given). None when two runs share
 /// an id or one version has two texts: the simple path decides those.
-fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
+fn build(all: Partial, only_prompt: Option<&str>) -> Option<Built> {
+    let (built, id_columns) = build_unchecked(all, only_prompt)?;
+    (!repeats_in(id_columns)).then_some(built)
+}
+
+/// [`build`], but a lean [`Partial`]'s ids are not checked for repeats yet: they come back as
+/// columns for [`repeats_in`].
+fn build_unchecked(mut all: Partial, only_prompt: Option<&str>) -> Option<(Built, Vec<Vec<u64>>)> {
     if let Some(p) = only_prompt {
         all.groups.retain(|g| g.prompt == p);
     }
@@ -766,7 +778,7 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
         };
         let mut b = builder_of(&g, &ratings);
         if all.lean {
-            id_columns.extend(std::mem::take(&mut g.lean_ids).into_sorted_blocks());
+            id_columns.extend(std::mem::take(&mut g.lean_ids).into_blocks());
             // Unpacked prompt by prompt, when its figures are computed.
             let times = std::mem::take(&mut g.sorted_times);
             match built
@@ -794,13 +806,21 @@ fn build(mut all: Partial, only_prompt: Option<&str>) -> Option<Built> {
     }
     // Duplicate ids: the simple path decides which copy counts.
     if all.lean {
-        return (!repeats_in_sorted(&id_columns)).then_some(built);
+        return Some((built, id_columns));
     }
     built.ids.own.sort_unstable();
     if built.ids.own.windows(2).any(|w| w[0] == w[1]) {
         return None;
     }
-    Some(built)
+    Some((built, id_columns))
+}
+
+/// Whether a value occurs twice among `columns`, sorted in place first.
+fn repeats_in(mut columns: Vec<Vec<u64>>) -> bool {
+    for c in &mut columns {
+        c.sort_unstable();
+    }
+    repeats_in_sorted(&columns)
 }
 
 /// Whether a value occurs twice among `columns` (each ascending): a k-way merge that
@@ -985,59 +1005,53 @@ fn merge_sorted_ids(a: &[u64], b: &[u64]) -> Vec<u64> {
     out
 }
 
-/// The figures of `built`: per version, and per prompt over all its versions.
+/// The figures of `built`: per version, and per prompt over all its versions, prompts shared
+/// out between threads.
 fn figures(built: Built) -> FastPerformance {
-    let mut histograms = Vec::new();
     let mut all_base = built.all_base;
     let mut sorted_times = built.sorted_times;
-    let prompts = built
+    let tasks: Vec<PromptTask> = built
         .by_prompt
         .into_iter()
-        .map(|(prompt, mut versions)| {
-            for (version, text, b) in &mut versions {
-                if let Some(t) = sorted_times.remove(&(prompt.clone(), text.clone())) {
-                    b.times = t.into_sorted();
-                }
-                histograms.push(super::aggregate::VersionHistogram {
-                    prompt: prompt.clone(),
-                    version: version.clone(),
-                    histogram: b.histogram(),
-                });
-            }
-            versions.sort_by(|a, b| a.0.cmp(&b.0));
-            // "All versions" holds every version's runs (the simple path: in version order).
-            let mut all = MetricsBuilder {
-                base: all_base.remove(&prompt),
-                ..MetricsBuilder::default()
-            };
-            for (_, _, b) in &mut versions {
-                let times = std::mem::take(&mut b.times);
-                all += b;
-                b.times = times;
-            }
-            // Each version's times are sorted: merged, they are all sorted.
-            all.times = merge_many(
-                versions
-                    .iter()
-                    .map(|(_, _, b)| b.times.as_slice())
-                    .collect(),
-            );
-            let all: Metrics = all.finish();
+        .map(|(prompt, versions)| {
             let versions = versions
                 .into_iter()
-                .map(|(version, _, b)| VersionMetrics {
-                    prompt: prompt.clone(),
-                    version,
-                    metrics: b.finish(),
+                .map(|(version, text, b)| {
+                    let times = sorted_times.remove(&(prompt.clone(), text));
+                    (version, b, times)
                 })
                 .collect();
-            PromptMetrics {
+            PromptTask {
+                base: all_base.remove(&prompt),
                 prompt,
                 versions,
-                all,
             }
         })
         .collect();
+    let weights: Vec<u64> = tasks.iter().map(PromptTask::weight).collect();
+    let shares = super::scan::split_by_size(&weights, super::scan::default_threads());
+    let mut tasks = tasks.into_iter();
+    let shares: Vec<Vec<PromptTask>> = shares
+        .into_iter()
+        .map(|r| tasks.by_ref().take(r.len()).collect())
+        .collect();
+    let parts: Vec<Vec<(PromptMetrics, Vec<super::aggregate::VersionHistogram>)>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = shares
+                .into_iter()
+                .map(|share| s.spawn(move || share.into_iter().map(prompt_figures).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+    let mut prompts = Vec::new();
+    let mut histograms = Vec::new();
+    for (p, h) in parts.into_iter().flatten() {
+        prompts.push(p);
+        histograms.extend(h);
+    }
     histograms.sort_by(|a, b| (&a.prompt, &a.version).cmp(&(&b.prompt, &b.version)));
     FastPerformance {
         prompts,
@@ -1045,6 +1059,80 @@ fn figures(built: Built) -> FastPerformance {
         fallback_lines: built.fallbacks,
         histograms,
     }
+}
+
+/// One prompt's builders, before its figures are computed.
+struct PromptTask {
+    prompt: String,
+    /// Each version, its builder, and its times when a lean [`Partial`] kept them packed.
+    versions: Vec<(Version, MetricsBuilder, Option<times::Times>)>,
+    /// The sorted times of all its versions kept in the snapshot.
+    base: Option<super::aggregate::SortedBase>,
+}
+
+impl PromptTask {
+    /// About how much work its figures are: its runs.
+    fn weight(&self) -> u64 {
+        self.versions
+            .iter()
+            .map(|(_, b, t)| (b.times.len() + t.as_ref().map_or(0, times::Times::len)) as u64)
+            .sum::<u64>()
+            + 1
+    }
+}
+
+/// The figures of one prompt, and the histogram of each of its versions.
+fn prompt_figures(task: PromptTask) -> (PromptMetrics, Vec<super::aggregate::VersionHistogram>) {
+    let PromptTask {
+        prompt,
+        versions,
+        base,
+    } = task;
+    let mut histograms = Vec::new();
+    let mut versions: Vec<(Version, MetricsBuilder)> = versions
+        .into_iter()
+        .map(|(version, mut b, times)| {
+            if let Some(t) = times {
+                b.times = t.into_sorted();
+            }
+            histograms.push(super::aggregate::VersionHistogram {
+                prompt: prompt.clone(),
+                version: version.clone(),
+                histogram: b.histogram(),
+            });
+            (version, b)
+        })
+        .collect();
+    versions.sort_by(|a, b| a.0.cmp(&b.0));
+    // "All versions" holds every version's runs (the simple path: in version order).
+    let mut all = MetricsBuilder {
+        base,
+        ..MetricsBuilder::default()
+    };
+    for (_, b) in &mut versions {
+        let times = std::mem::take(&mut b.times);
+        all += b;
+        b.times = times;
+    }
+    // Each version's times are sorted: merged, they are all sorted.
+    all.times = merge_many(versions.iter().map(|(_, b)| b.times.as_slice()).collect());
+    let all: Metrics = all.finish();
+    let versions = versions
+        .into_iter()
+        .map(|(version, b)| VersionMetrics {
+            prompt: prompt.clone(),
+            version,
+            metrics: b.finish(),
+        })
+        .collect();
+    (
+        PromptMetrics {
+            prompt,
+            versions,
+            all,
+        },
+        histograms,
+    )
 }
 
 /// The quality of run `i` of `g`: its latest rating, else the score it was logged with.
